@@ -1,0 +1,263 @@
+/**
+ * The adapter ↔ core contract (DESIGN.md §3).
+ *
+ * Every protocol adapter talks to the core only through these types: it opens a {@link CoreConnection} per client
+ * connection and a {@link CoreChannel} per AMQP channel / MQTT connection / STOMP connection, and receives
+ * deliveries and notifications through the {@link ChannelHost} and {@link ConnectionHost} objects it passes in.
+ * Nothing here knows about sockets or any wire format.
+ */
+
+/** A decimal value from an AMQP field table ('D'): value × 10^-scale. */
+export interface Decimal {
+  readonly scale: number;
+  readonly value: number;
+}
+
+/**
+ * A header value. Wire-typed protocols map these to and from their own types:
+ * string ⇄ long string, integer number ⇄ signed 32-bit (or 64-bit when it does not fit), non-integer number ⇄
+ * double, bigint ⇄ signed 64-bit, boolean ⇄ boolean, null ⇄ void, Buffer ⇄ byte array, Date ⇄ timestamp,
+ * array ⇄ array, {@link Decimal} (tagged by the `decimal` brand below) ⇄ decimal, plain object ⇄ nested table.
+ */
+export type FieldValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Buffer
+  | Date
+  | DecimalValue
+  | FieldValue[]
+  | FieldTable;
+
+/** A decimal, branded so it cannot be mistaken for a nested table. */
+export interface DecimalValue extends Decimal {
+  readonly $decimal: true;
+}
+
+/** An ordered map of header names to values (AMQP field table). */
+export interface FieldTable {
+  [name: string]: FieldValue;
+}
+
+/** AMQP basic properties: the protocol-neutral message properties of the core. */
+export interface MessageProperties {
+  contentType?: string;
+  contentEncoding?: string;
+  headers?: FieldTable;
+  /** 1 = transient, 2 = persistent. */
+  deliveryMode?: number;
+  priority?: number;
+  correlationId?: string;
+  replyTo?: string;
+  /** Per-message TTL in milliseconds, as a decimal string (AMQP's shortstr). */
+  expiration?: string;
+  messageId?: string;
+  /** Seconds since the epoch. */
+  timestamp?: number;
+  type?: string;
+  userId?: string;
+  appId?: string;
+  clusterId?: string;
+}
+
+/**
+ * A message as the core sees it. The body is immutable and shared by every queue the message is routed to.
+ */
+export interface Message {
+  /** The exchange it was published to (or dead-lettered through). */
+  exchange: string;
+  routingKey: string;
+  properties: MessageProperties;
+  /**
+   * The properties exactly as an AMQP client encoded them (property flags and property list, i.e. the content
+   * header payload from byte 12 on), when they are unchanged since. An AMQP adapter may write these bytes instead of
+   * re-encoding `properties`. Whoever changes `properties` must set this to undefined.
+   */
+  rawProperties: Buffer | undefined;
+  body: Buffer;
+}
+
+/** A message handed to a consumer, or returned by basic.get. */
+export interface Delivery {
+  /** The consumer's tag; '' for basic.get. */
+  consumerTag: string;
+  /** Channel-scoped, starts at 1, increments per delivery on that channel. */
+  deliveryTag: number;
+  redelivered: boolean;
+  message: Message;
+  /** The queue it came from. */
+  queue: string;
+}
+
+/** Who is connected: filled in by the transport, read by the core for loopback checks and exclusivity. */
+export interface ConnectionInfo {
+  /** Process-unique connection id. */
+  id: string;
+  /** 'amqp', 'mqtt', 'stomp', ... */
+  protocol: string;
+  remoteAddress: string;
+  remotePort: number;
+  localPort: number;
+  tls: boolean;
+  /** Name of the listener that accepted it, e.g. 'amqp' or 'amqps'. */
+  listener: string;
+}
+
+/** An authenticated user. */
+export interface User {
+  readonly name: string;
+  readonly tags: readonly string[];
+}
+
+/** Callbacks from the core to a connection. */
+export interface ConnectionHost {
+  /** A resource alarm blocked publishing; the adapter stops reading from publishers and tells the client. */
+  blocked(reason: string): void;
+  /** The alarm cleared. */
+  unblocked(): void;
+}
+
+/** Callbacks from the core to one channel of an adapter. None of them may throw. */
+export interface ChannelHost {
+  /**
+   * Hand a message to a consumer of this channel. Synchronous, never awaited: the adapter encodes it and queues it
+   * for writing.
+   */
+  deliver(delivery: Delivery): void;
+  /**
+   * False while the adapter's outbound writer is above its high-water mark: the core then delivers nothing more to
+   * this channel until the adapter calls {@link CoreChannel.resume}.
+   */
+  readonly writable: boolean;
+  /**
+   * A publish made with a `sequence` is settled: ack=true once the broker has taken responsibility for it (routed to
+   * every queue, on disk where that applies, or unroutable), ack=false when a queue refused it (x-overflow
+   * reject-publish). Called in sequence order, possibly later than the publish call.
+   */
+  confirm(sequence: number, ack: boolean): void;
+  /** A mandatory message had no route (reply 312 NO_ROUTE). Called before its confirm. */
+  returned(message: Message, replyCode: number, replyText: string): void;
+  /** The server cancelled a consumer of this channel (its queue was deleted, or a single-active-consumer handover). */
+  consumerCancelled(consumerTag: string): void;
+}
+
+export interface ExchangeDeclareOptions {
+  passive?: boolean;
+  durable?: boolean;
+  autoDelete?: boolean;
+  internal?: boolean;
+  arguments?: FieldTable;
+}
+
+export interface QueueDeclareOptions {
+  passive?: boolean;
+  durable?: boolean;
+  exclusive?: boolean;
+  autoDelete?: boolean;
+  arguments?: FieldTable;
+}
+
+export interface QueueDeclareResult {
+  queue: string;
+  messageCount: number;
+  consumerCount: number;
+}
+
+export interface ConsumeOptions {
+  /** '' or absent: the server generates `amq.ctag-…`. */
+  consumerTag?: string;
+  noAck?: boolean;
+  exclusive?: boolean;
+  /** x-priority and other consumer arguments. */
+  arguments?: FieldTable;
+}
+
+export interface PublishOptions {
+  mandatory?: boolean;
+  /** Publisher-confirm sequence number; when present the core calls {@link ChannelHost.confirm} for it. */
+  sequence?: number;
+}
+
+export interface GetResult {
+  delivery: Delivery;
+  /** Messages left in the queue after this one. */
+  messageCount: number;
+}
+
+/**
+ * One core channel: an AMQP channel, or the single channel of an MQTT or STOMP connection.
+ * Methods throw {@link BrokerError} for everything the client did wrong.
+ */
+export interface CoreChannel {
+  readonly id: number;
+  declareExchange(name: string, type: string, options: ExchangeDeclareOptions): void;
+  deleteExchange(name: string, options: { ifUnused?: boolean }): void;
+  /** Returns the actual name (server-generated `amq.gen-…` for ''). */
+  declareQueue(name: string, options: QueueDeclareOptions): QueueDeclareResult;
+  /** Returns the number of messages deleted with the queue. */
+  deleteQueue(name: string, options: { ifUnused?: boolean; ifEmpty?: boolean }): number;
+  /** Returns the number of messages purged. */
+  purgeQueue(name: string): number;
+  bindQueue(queue: string, exchange: string, routingKey: string, args?: FieldTable): void;
+  unbindQueue(queue: string, exchange: string, routingKey: string, args?: FieldTable): void;
+  bindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void;
+  unbindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void;
+  /** Route a message. Confirms and returns are reported through the host. */
+  publish(message: Message, options: PublishOptions): void;
+  /** Returns the consumer tag. */
+  consume(queue: string, options: ConsumeOptions): string;
+  cancel(consumerTag: string): void;
+  /** basic.qos: global=false sets the limit for consumers created afterwards, global=true a limit shared by the channel. */
+  qos(prefetchCount: number, global: boolean): void;
+  ack(deliveryTag: number, multiple: boolean): void;
+  nack(deliveryTag: number, multiple: boolean, requeue: boolean): void;
+  reject(deliveryTag: number, requeue: boolean): void;
+  /** basic.get; undefined when the queue is empty. */
+  get(queue: string, noAck: boolean): GetResult | undefined;
+  /** basic.recover: requeue every unacked message of this channel. */
+  recover(requeue: boolean): void;
+  /** channel.flow: stop (false) or restart (true) deliveries to this channel. */
+  flow(active: boolean): void;
+  /** The host became writable again: continue delivering. */
+  resume(): void;
+  /** Close the channel: cancel its consumers and requeue its unacked messages. Idempotent. */
+  close(): void;
+}
+
+/** One client connection as the core sees it: owns exclusive queues and channels. */
+export interface CoreConnection {
+  readonly info: ConnectionInfo;
+  readonly user: User;
+  readonly vhost: string;
+  openChannel(host: ChannelHost): CoreChannel;
+  /** Close every channel and delete the connection's exclusive queues. Idempotent. */
+  close(): void;
+}
+
+/** A pino-compatible logger subset, so the core does not import pino. */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+  isLevelEnabled?(level: string): boolean;
+}
+
+/**
+ * What adapters need of the broker. The core's `Broker` class implements it (plus administration: users, vhosts,
+ * permissions, alarms).
+ */
+export interface BrokerApi {
+  /**
+   * Check a user's password. Throws BrokerError ACCESS_REFUSED when the user is unknown, the password is wrong, or
+   * the user may only connect from loopback and `remoteAddress` is not a loopback address.
+   */
+  authenticate(username: string, password: string, remoteAddress: string): User;
+  /** Throws BrokerError NOT_ALLOWED when the vhost does not exist or the user has no permission on it. */
+  openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection;
+  /** True while a resource alarm blocks publishers. */
+  readonly blocked: boolean;
+}
