@@ -1,0 +1,42 @@
+/**
+ * @warren/amqp: the AMQP 0-9-1 adapter. Public entry used by the server's listeners.
+ * (Stub signatures fixed by the lead; the implementation replaces the bodies.)
+ */
+import type { Duplex } from 'node:stream';
+import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+
+/** Per-listener AMQP settings (RabbitMQ's defaults). */
+export interface AmqpServerOptions {
+  /** Largest frame the server accepts and proposes in connection.tune (bytes). Default 131072. */
+  frameMax: number;
+  /** Highest channel number proposed in connection.tune. Default 2047. */
+  channelMax: number;
+  /** Heartbeat interval proposed in connection.tune, seconds; 0 disables. Default 60. */
+  heartbeat: number;
+  /** Largest message body accepted (bytes). Default 134217728 (128 MiB). */
+  maxMessageSize: number;
+  /** A client must finish the handshake (connection.open) within this many ms. Default 10000. */
+  handshakeTimeoutMs: number;
+}
+
+export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  maxMessageSize: 134217728,
+  handshakeTimeoutMs: 10000,
+};
+
+export interface AmqpContext {
+  broker: BrokerApi;
+  logger: Logger;
+  options: AmqpServerOptions;
+}
+
+/** Serve one accepted connection (TCP or TLS) until it closes. Never throws; errors close only this connection. */
+export function handleAmqpConnection(socket: Duplex, info: ConnectionInfo, ctx: AmqpContext): void {
+  void socket;
+  void info;
+  void ctx;
+  throw new Error('not implemented yet');
+}
