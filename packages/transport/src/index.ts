@@ -1,0 +1,15 @@
+/**
+ * @warren/transport: sockets and nothing else. TCP/TLS listeners that hand each connection (with its
+ * {@link ConnectionInfo}) to a protocol adapter, and the batching {@link OutboundWriter} (DESIGN.md §1).
+ */
+export type { ConnectionInfo } from '@warren/core';
+export { listen, normalizeAddress } from './listener.js';
+export type { ConnectionHandler, Listener, ListenerOptions, TlsOptions } from './listener.js';
+export {
+  DEFAULT_END_GRACE_MS,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_LOW_WATER_MARK,
+  DEFAULT_MAX_BATCH_BYTES,
+  OutboundWriter,
+} from './outbound-writer.js';
+export type { OutboundStream, OutboundWriterOptions } from './outbound-writer.js';
