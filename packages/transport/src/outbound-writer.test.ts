@@ -1,0 +1,218 @@
+import { Writable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { OutboundWriter } from './outbound-writer.js';
+
+/**
+ * An in-memory sink: records every chunk the writer hands to it. With `hold` set it does not complete writes until
+ * `release()` is called, like a socket whose peer does not read, so writableLength grows and write() returns false.
+ */
+class Sink extends Writable {
+  readonly chunks: Buffer[] = [];
+  hold = false;
+  #pending: Array<() => void> = [];
+  constructor(highWaterMark = 16) {
+    super({ highWaterMark });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    if (this.hold) this.#pending.push(() => callback());
+    else callback();
+  }
+  /** Complete every held write (each completion lets the stream pass the next buffered chunk to _write). */
+  release(): void {
+    this.hold = false;
+    while (this.#pending.length > 0) this.#pending.shift()?.();
+  }
+  get received(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+}
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+describe('OutboundWriter batching', () => {
+  it('coalesces the writes of one tick into a single stream write', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(b('a'));
+    writer.write(b('bc'));
+    writer.write(b('def'));
+    expect(sink.chunks).toHaveLength(0);
+    expect(writer.pendingBytes).toBe(6);
+    await nextTurn();
+    expect(sink.chunks).toHaveLength(1);
+    expect(sink.received).toBe('abcdef');
+    expect(writer.pendingBytes).toBe(0);
+  });
+
+  it('writes in separate ticks go out as separate writes, in order', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(b('one'));
+    await nextTurn();
+    writer.write(b('two'));
+    await nextTurn();
+    expect(sink.chunks.map(String)).toEqual(['one', 'two']);
+  });
+
+  it('flushes at once when the batch reaches maxBatchBytes', () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink, { maxBatchBytes: 8 });
+    writer.write(b('1234'));
+    expect(sink.chunks).toHaveLength(0);
+    writer.write(b('5678'));
+    expect(sink.chunks.map(String)).toEqual(['12345678']);
+  });
+
+  it('flush() writes the batch synchronously', () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(b('x'));
+    writer.flush();
+    expect(sink.received).toBe('x');
+  });
+
+  it('ignores empty buffers', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(Buffer.alloc(0));
+    await nextTurn();
+    expect(sink.chunks).toHaveLength(0);
+  });
+});
+
+describe('OutboundWriter backpressure', () => {
+  it('stops writing after write() returned false and resumes on drain, keeping order', async () => {
+    const sink = new Sink(4);
+    sink.hold = true;
+    const writer = new OutboundWriter(sink);
+    writer.write(b('first-'));
+    writer.flush(); // 6 bytes > stream highWaterMark 4: write() returns false
+    expect(sink.writableLength).toBe(6);
+    writer.write(b('second-'));
+    writer.write(b('third'));
+    await nextTurn();
+    // Still stalled: nothing more was handed to the stream.
+    expect(sink.chunks.map(String)).toEqual(['first-']);
+    expect(writer.pendingBytes).toBe(6 + 12);
+    sink.release(); // completes the write; the stream emits 'drain' and the writer flushes its batch
+    await nextTurn();
+    expect(sink.received).toBe('first-second-third');
+    expect(sink.chunks).toHaveLength(2);
+  });
+
+  it('pendingBytes counts the stream buffer; writable flips at the high-water mark; onDrain fires below the low', async () => {
+    const sink = new Sink(4);
+    sink.hold = true;
+    const writer = new OutboundWriter(sink, { highWaterMark: 100, lowWaterMark: 40, maxBatchBytes: 1000 });
+    let drains = 0;
+    writer.onDrain(() => drains++);
+    writer.write(Buffer.alloc(60));
+    writer.flush();
+    expect(writer.pendingBytes).toBe(60); // all in the stream's writableLength now
+    expect(writer.writable).toBe(true);
+    writer.write(Buffer.alloc(50));
+    expect(writer.pendingBytes).toBe(110);
+    expect(writer.writable).toBe(false);
+    sink.release();
+    await nextTurn();
+    await nextTurn();
+    expect(writer.pendingBytes).toBe(0);
+    expect(writer.writable).toBe(true);
+    expect(drains).toBe(1);
+  });
+
+  it('does not call onDrain when the high-water mark was never reached', async () => {
+    const sink = new Sink(4);
+    sink.hold = true;
+    const writer = new OutboundWriter(sink, { highWaterMark: 100, lowWaterMark: 40 });
+    let drains = 0;
+    writer.onDrain(() => drains++);
+    writer.write(Buffer.alloc(50));
+    writer.flush();
+    sink.release();
+    await nextTurn();
+    expect(drains).toBe(0);
+  });
+
+  it('calls onDrain each time it goes over and back under', async () => {
+    const sink = new Sink(4);
+    const writer = new OutboundWriter(sink, { highWaterMark: 10, lowWaterMark: 5 });
+    let drains = 0;
+    writer.onDrain(() => drains++);
+    for (let round = 1; round <= 3; round++) {
+      sink.hold = true;
+      writer.write(Buffer.alloc(20));
+      expect(writer.writable).toBe(false);
+      writer.flush();
+      sink.release();
+      await nextTurn();
+      expect(drains).toBe(round);
+    }
+  });
+});
+
+describe('OutboundWriter end and destroy', () => {
+  it('end() flushes the batch and the last buffer, then ends the stream; later writes are dropped', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    let finished = false;
+    sink.on('finish', () => (finished = true));
+    writer.write(b('abc'));
+    writer.end(b('-bye'));
+    writer.write(b('late'));
+    await nextTurn();
+    expect(sink.received).toBe('abc-bye');
+    expect(finished).toBe(true);
+    expect(writer.writable).toBe(false);
+  });
+
+  it('end() hands over the batch even while stalled', async () => {
+    const sink = new Sink(4);
+    sink.hold = true;
+    const writer = new OutboundWriter(sink);
+    writer.write(b('12345'));
+    writer.flush();
+    writer.write(b('6789'));
+    writer.end(b('!'));
+    sink.release();
+    await nextTurn();
+    expect(sink.received).toBe('123456789!');
+  });
+
+  it('end() destroys the stream after the grace period when it does not finish', async () => {
+    const sink = new Sink(4);
+    sink.hold = true; // the "peer" never reads: the stream can never finish
+    const writer = new OutboundWriter(sink);
+    writer.write(b('stuck-data'));
+    writer.end(undefined, 5);
+    expect(sink.destroyed).toBe(false);
+    await new Promise<void>((resolve) => sink.once('close', () => resolve()));
+    expect(sink.destroyed).toBe(true);
+  });
+
+  it('destroy() drops the batch and destroys the stream', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(b('never'));
+    writer.destroy();
+    writer.write(b('dropped'));
+    await nextTurn();
+    expect(sink.chunks).toHaveLength(0);
+    expect(sink.destroyed).toBe(true);
+    expect(() => writer.flush()).not.toThrow();
+  });
+
+  it('stops writing once the stream closes by itself', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(b('x'));
+    sink.destroy();
+    await nextTurn();
+    expect(() => writer.write(b('y'))).not.toThrow();
+    await nextTurn();
+    expect(sink.chunks).toHaveLength(0);
+    expect(writer.writable).toBe(false);
+  });
+});
