@@ -96,7 +96,10 @@ export function closeInfo(err: unknown): CloseInfo {
   const e = err as { code?: unknown; message?: unknown; classId?: unknown; methodId?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(err);
   const m = /with message "([\s\S]*)"$/.exec(message);
-  const info: CloseInfo = { code: typeof e.code === 'number' ? e.code : -1, text: m?.[1] ?? message };
+  // Handshake errors carry the code only in the message: "Handshake terminated by server: 403 (ACCESS-REFUSED) ...".
+  const codeInMessage = /: (\d{3}) \([A-Z-]+\) with message/.exec(message);
+  const code = typeof e.code === 'number' ? e.code : codeInMessage ? Number(codeInMessage[1]) : -1;
+  const info: CloseInfo = { code, text: m?.[1] ?? message };
   if (typeof e.classId === 'number') info.classId = e.classId;
   if (typeof e.methodId === 'number') info.methodId = e.methodId;
   return info;

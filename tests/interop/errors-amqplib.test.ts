@@ -1,0 +1,333 @@
+/**
+ * Error cases, with amqplib: each asserts RabbitMQ's reply code, its scope (channel versus connection) and its exact
+ * reply text, since clients and users match on them. Checked against RabbitMQ 3.10.8.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Message } from 'amqplib';
+import { closeInfo, connect, interopSuite, within } from './harness.js';
+
+const env = interopSuite();
+
+/** The URL of the broker with another vhost or other credentials. */
+function urlWith(change: (u: URL) => void): string {
+  const u = new URL(env.broker.url);
+  change(u);
+  return u.toString();
+}
+
+/** Assert that a connection is still usable: a new channel on it can declare and delete a queue. */
+async function expectUsable(c: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  const { ch } = await c.channel();
+  const q = await ch.assertQueue('', { exclusive: true });
+  expect(q.queue).toMatch(/^amq\.gen-/);
+  await ch.close();
+}
+
+describe('channel errors (the connection stays usable)', () => {
+  it('404 NOT_FOUND on a passive declare of a missing queue', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    const q = s.queue('missing');
+    const err = await ch.checkQueue(q).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(closeInfo(err)).toMatchObject({ code: 404, text: `NOT_FOUND - no queue '${q}' in vhost '/'` });
+    // Scope: the channel closed with 404 (queue.declare = 50/10), the connection did not.
+    expect(await closed).toEqual({ code: 404, text: `NOT_FOUND - no queue '${q}' in vhost '/'`, classId: 50, methodId: 10 });
+    await expectUsable(c);
+  });
+
+  it('404 NOT_FOUND on a passive declare of a missing exchange', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    const x = s.exchange('missing');
+    await expect(ch.checkExchange(x)).rejects.toThrow();
+    expect(await closed).toEqual({ code: 404, text: `NOT_FOUND - no exchange '${x}' in vhost '/'`, classId: 40, methodId: 10 });
+    await expectUsable(c);
+  });
+
+  it('404 NOT_FOUND when publishing to a missing exchange (asynchronous channel close)', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    const x = s.exchange('nope');
+    ch.publish(x, 'k', Buffer.from('x'));
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 404,
+      text: `NOT_FOUND - no exchange '${x}' in vhost '/'`,
+      classId: 60,
+      methodId: 40,
+    });
+    await expectUsable(c);
+  });
+
+  it('404 NOT_FOUND when binding a missing queue', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    const q = s.queue('missing');
+    await expect(ch.bindQueue(q, 'amq.direct', 'k')).rejects.toThrow();
+    expect(await closed).toEqual({ code: 404, text: `NOT_FOUND - no queue '${q}' in vhost '/'`, classId: 50, methodId: 20 });
+    await expectUsable(c);
+  });
+
+  it('406 PRECONDITION_FAILED when redeclaring a queue with different arguments', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('args');
+    const first = await c.channel();
+    await first.ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 10 } });
+    const { ch, closed } = await c.channel();
+    await expect(ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 20 } })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 406,
+      text:
+        `PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue '${q}' in vhost '/': ` +
+        `received '20' but current is '10'`,
+      classId: 50,
+      methodId: 10,
+    });
+    await expectUsable(c);
+  });
+
+  it('406 PRECONDITION_FAILED when redeclaring a queue with a different durable flag', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('durable');
+    const first = await c.channel();
+    await first.ch.assertQueue(q, { durable: false });
+    const { ch, closed } = await c.channel();
+    await expect(ch.assertQueue(q, { durable: true })).rejects.toThrow();
+    expect(await closed).toMatchObject({
+      code: 406,
+      text: `PRECONDITION_FAILED - inequivalent arg 'durable' for queue '${q}' in vhost '/': received 'true' but current is 'false'`,
+    });
+  });
+
+  it('406 PRECONDITION_FAILED when redeclaring an exchange with a different type', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const x = s.exchange('type');
+    const first = await c.channel();
+    await first.ch.assertExchange(x, 'direct', { durable: false });
+    const { ch, closed } = await c.channel();
+    await expect(ch.assertExchange(x, 'fanout', { durable: false })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 406,
+      text: `PRECONDITION_FAILED - inequivalent arg 'type' for exchange '${x}' in vhost '/': received 'fanout' but current is 'direct'`,
+      classId: 40,
+      methodId: 10,
+    });
+  });
+
+  it('405 RESOURCE_LOCKED when another connection declares or consumes an exclusive queue', async () => {
+    const s = env.scope;
+    const owner = await s.connect();
+    const { ch: ownerCh } = await owner.channel();
+    const q = s.queue('exclusive');
+    await ownerCh.assertQueue(q, { exclusive: true });
+    const text =
+      `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${q}' in vhost '/'. ` +
+      `It could be originally declared on another connection or the exclusive property value does not match ` +
+      `that of the original declaration.`;
+
+    const other = await s.connect();
+    const a = await other.channel();
+    await expect(a.ch.assertQueue(q, { exclusive: true })).rejects.toThrow();
+    expect(await a.closed).toEqual({ code: 405, text, classId: 50, methodId: 10 });
+
+    const b = await other.channel();
+    await expect(b.ch.consume(q, () => {})).rejects.toThrow();
+    expect(await b.closed).toEqual({ code: 405, text, classId: 60, methodId: 20 });
+
+    await expectUsable(other);
+    // The owner is unaffected.
+    expect((await ownerCh.checkQueue(q)).queue).toBe(q);
+  });
+
+  it('403 ACCESS_REFUSED for an exclusive consume on a queue that already has a consumer', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('exclusive-consumer');
+    const first = await c.channel();
+    await first.ch.assertQueue(q, { durable: false });
+    await first.ch.consume(q, () => {});
+    const { ch, closed } = await c.channel();
+    await expect(ch.consume(q, () => {}, { exclusive: true })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 403,
+      text: `ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use`,
+      classId: 60,
+      methodId: 20,
+    });
+  });
+
+  it("403 ACCESS_REFUSED for declaring an exchange or queue with the reserved 'amq.' prefix", async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const a = await c.channel();
+    await expect(a.ch.assertExchange('amq.interop-test', 'direct')).rejects.toThrow();
+    expect(await a.closed).toEqual({
+      code: 403,
+      text: "ACCESS_REFUSED - exchange name 'amq.interop-test' contains reserved prefix 'amq.*'",
+      classId: 40,
+      methodId: 10,
+    });
+    const b = await c.channel();
+    await expect(b.ch.assertQueue('amq.interop-test')).rejects.toThrow();
+    expect(await b.closed).toEqual({
+      code: 403,
+      text: "ACCESS_REFUSED - queue name 'amq.interop-test' contains reserved prefix 'amq.*'",
+      classId: 50,
+      methodId: 10,
+    });
+    await expectUsable(c);
+  });
+
+  it('403 ACCESS_REFUSED for publishing to an internal exchange', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const x = s.exchange('internal');
+    const setup = await c.channel();
+    await setup.ch.assertExchange(x, 'fanout', { durable: false, internal: true });
+    const { ch, closed } = await c.channel();
+    ch.publish(x, '', Buffer.from('no'));
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 403,
+      text: `ACCESS_REFUSED - cannot publish to internal exchange '${x}' in vhost '/'`,
+      classId: 60,
+      methodId: 40,
+    });
+    await expectUsable(c);
+  });
+
+  it('406 PRECONDITION_FAILED for an unknown delivery tag', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    ch.ack({ fields: { deliveryTag: 42 } } as Message);
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 406,
+      text: 'PRECONDITION_FAILED - unknown delivery tag 42',
+      classId: 60,
+      methodId: 80,
+    });
+    await expectUsable(c);
+  });
+
+  it('406 PRECONDITION_FAILED for a double ack', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('double-ack');
+    const { ch, closed } = await c.channel();
+    await ch.assertQueue(q, { durable: false });
+    ch.sendToQueue(q, Buffer.from('once'));
+    let m: Message | false = false;
+    while (m === false) m = await ch.get(q, { noAck: false });
+    ch.ack(m);
+    ch.ack(m);
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 406,
+      text: `PRECONDITION_FAILED - unknown delivery tag ${m.fields.deliveryTag}`,
+      classId: 60,
+      methodId: 80,
+    });
+    await expectUsable(c);
+  });
+
+  it('406 PRECONDITION_FAILED for an unknown x-queue-type', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('qtype');
+    const { ch, closed } = await c.channel();
+    await expect(ch.assertQueue(q, { arguments: { 'x-queue-type': 'bogus' } })).rejects.toThrow();
+    const info = await closed;
+    expect(info).toMatchObject({ code: 406, classId: 50, methodId: 10 });
+    expect(info?.text).toMatch(/^PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue '.*' in vhost '\/': /);
+    await expectUsable(c);
+  });
+
+  it('406 PRECONDITION_FAILED for a user-id that is not the authenticated user', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    ch.publish('amq.direct', 'k', Buffer.from('forged'), { userId: 'mallory' });
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 406,
+      text: "PRECONDITION_FAILED - user_id property set to 'mallory' but authenticated user was 'guest'",
+      classId: 60,
+      methodId: 40,
+    });
+    await expectUsable(c);
+  });
+
+  it('accepts a user-id equal to the authenticated user', async () => {
+    const s = env.scope;
+    const q = s.queue('userid');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false });
+    ch.sendToQueue(q, Buffer.from('me'), { userId: 'guest' });
+    await ch.waitForConfirms();
+    const m = await ch.get(q, { noAck: true });
+    expect(m && m.properties.userId).toBe('guest');
+  });
+});
+
+describe('connection errors', () => {
+  it('503 COMMAND_INVALID for an unknown exchange type closes the connection', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch } = await c.channel();
+    await expect(ch.assertExchange(s.exchange('badtype'), 'no-such-type')).rejects.toThrow();
+    expect(await within(c.closed, 5000, 'the connection close')).toMatchObject({
+      code: 503,
+      text: "COMMAND_INVALID - unknown exchange type 'no-such-type'",
+    });
+  });
+
+  it('an unknown vhost refuses the connection with connection.close', async () => {
+    const url = urlWith((u) => (u.pathname = '/no-such-vhost'));
+    const err = await connect(url).then(
+      async (c) => {
+        await c.conn.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    // amqplib drops the reply text of a close during the handshake; the pika suite checks code and text (530).
+    expect(String(err)).toContain('Expected ConnectionOpenOk; got <ConnectionClose channel:0>');
+  });
+
+  it('403 ACCESS_REFUSED for a wrong password', async () => {
+    const url = urlWith((u) => (u.password = 'wrong-password'));
+    const err = await connect(url).then(
+      async (c) => {
+        await c.conn.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    expect(closeInfo(err)).toMatchObject({
+      code: 403,
+      text: 'ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
+    });
+  });
+
+  it('403 ACCESS_REFUSED for an unknown user', async () => {
+    const url = urlWith((u) => {
+      u.username = 'no-such-user';
+      u.password = 'x';
+    });
+    const err = await connect(url).then(
+      async (c) => {
+        await c.conn.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    expect(closeInfo(err)).toMatchObject({ code: 403 });
+  });
+});
