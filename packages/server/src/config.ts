@@ -1,0 +1,494 @@
+/**
+ * Configuration: defaults, the JSON config file, WARREN_* environment variables and command-line flags, merged with
+ * the precedence flag > environment > config file > default, then validated with errors that name the setting and
+ * where its bad value came from.
+ *
+ * Every setting is described once, in {@link SETTINGS}; flags, environment variables, parsing and `--help` all
+ * derive from that table so they cannot drift apart.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+
+/** A listener port: a number (0 = any free port), or null to disable the listener. */
+export type PortSetting = number | null;
+
+/** The full configuration; every field has a default ({@link DEFAULT_CONFIG}). */
+export interface WarrenConfig {
+  /** Where state lives (and the generated self-signed certificate). Default './data'. */
+  dataDir: string;
+  log: { level: string };
+  /** Interface to bind every listener to; default '::' (all interfaces, IPv4 and IPv6). */
+  host: string;
+  /** The default user, created at start. */
+  defaultUser: { username: string; password: string };
+  /** Users that may connect only from loopback addresses. Default ['guest']. */
+  loopbackUsers: string[];
+  amqp: {
+    port: PortSetting; // 5672
+    tlsPort: PortSetting; // 5671
+    frameMax: number;
+    channelMax: number;
+    heartbeat: number;
+    maxMessageSize: number;
+    handshakeTimeoutMs: number;
+  };
+  tls: {
+    certFile?: string;
+    keyFile?: string;
+    caFile?: string;
+    /** Generate a self-signed certificate into dataDir when no certFile/keyFile are configured. Default true. */
+    selfSigned: boolean;
+  };
+}
+
+/** Any part of the configuration; the rest takes defaults. */
+export type WarrenConfigInput = {
+  [K in keyof WarrenConfig]?: WarrenConfig[K] extends object ? Partial<WarrenConfig[K]> : WarrenConfig[K];
+};
+
+/** RabbitMQ's defaults (ports, frame size, channel max, heartbeat, message size, guest/guest from loopback). */
+export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
+  dataDir: './data',
+  log: { level: 'info' },
+  host: '::',
+  defaultUser: { username: 'guest', password: 'guest' },
+  loopbackUsers: ['guest'],
+  amqp: {
+    port: 5672,
+    tlsPort: 5671,
+    frameMax: 131072,
+    channelMax: 2047,
+    heartbeat: 60,
+    maxMessageSize: 134217728,
+    handshakeTimeoutMs: 10000,
+  },
+  tls: { selfSigned: true },
+});
+
+/** A configuration problem; `message` says which setting, what is wrong and where the value came from. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Log levels accepted by `log.level` (pino's, plus 'silent'). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+type Kind = 'string' | 'port' | 'int' | 'level' | 'list' | 'bool' | 'file';
+
+/** One configurable field: its path in {@link WarrenConfig}, flag, environment variable and constraints. */
+export interface Setting {
+  /** Dotted path in the config file, e.g. 'amqp.port'. */
+  path: string;
+  /** Long flag without dashes, e.g. 'amqp-port'. */
+  flag: string;
+  /** Environment variable, e.g. 'WARREN_AMQP_PORT'. */
+  env: string;
+  /** Value placeholder for --help ('' for a switch). */
+  arg: string;
+  description: string;
+  kind: Kind;
+  min?: number;
+  max?: number;
+}
+
+/** Every setting. Order is the order of `--help`. */
+export const SETTINGS: readonly Setting[] = [
+  { path: 'dataDir', flag: 'data-dir', env: 'WARREN_DATA_DIR', arg: '<dir>', kind: 'string',
+    description: 'directory for state and the generated TLS certificate' },
+  { path: 'log.level', flag: 'log-level', env: 'WARREN_LOG_LEVEL', arg: '<level>', kind: 'level',
+    description: `log level: ${LOG_LEVELS.join(', ')}` },
+  { path: 'host', flag: 'host', env: 'WARREN_HOST', arg: '<addr>', kind: 'string',
+    description: "address every listener binds ('::' = all interfaces, IPv4 and IPv6)" },
+  { path: 'amqp.port', flag: 'amqp-port', env: 'WARREN_AMQP_PORT', arg: '<n|off>', kind: 'port',
+    description: "AMQP 0-9-1 port (0 = any free port, 'off' = disabled)" },
+  { path: 'amqp.tlsPort', flag: 'amqps-port', env: 'WARREN_AMQPS_PORT', arg: '<n|off>', kind: 'port',
+    description: "AMQP 0-9-1 over TLS port (0 = any free port, 'off' = disabled)" },
+  // AMQP 0-9-1 §4.2.3: frame-min-size is 4096; frame-max is a long (32 bits).
+  { path: 'amqp.frameMax', flag: 'frame-max', env: 'WARREN_FRAME_MAX', arg: '<bytes>', kind: 'int',
+    min: 4096, max: 0xffffffff, description: 'largest AMQP frame, proposed in connection.tune' },
+  // channel-max is a short; 0 means "no limit" in connection.tune.
+  { path: 'amqp.channelMax', flag: 'channel-max', env: 'WARREN_CHANNEL_MAX', arg: '<n>', kind: 'int',
+    min: 0, max: 0xffff, description: 'highest channel number, proposed in connection.tune (0 = 65535)' },
+  { path: 'amqp.heartbeat', flag: 'heartbeat', env: 'WARREN_HEARTBEAT', arg: '<s>', kind: 'int',
+    min: 0, max: 0xffff, description: 'heartbeat interval proposed in connection.tune, seconds (0 = off)' },
+  // RabbitMQ refuses max_message_size above 512 MiB.
+  { path: 'amqp.maxMessageSize', flag: 'max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', arg: '<bytes>',
+    kind: 'int', min: 1, max: 536870912, description: 'largest message body accepted' },
+  { path: 'amqp.handshakeTimeoutMs', flag: 'handshake-timeout', env: 'WARREN_HANDSHAKE_TIMEOUT', arg: '<ms>',
+    kind: 'int', min: 1, max: 3600000, description: 'time a client has to finish the AMQP (and TLS) handshake' },
+  { path: 'tls.certFile', flag: 'tls-cert', env: 'WARREN_TLS_CERT', arg: '<file>', kind: 'file',
+    description: 'server certificate (PEM) for the TLS listeners' },
+  { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
+    description: 'private key (PEM) of the server certificate' },
+  { path: 'tls.caFile', flag: 'tls-ca', env: 'WARREN_TLS_CA', arg: '<file>', kind: 'file',
+    description: 'CA bundle (PEM) for client certificates; when set, clients are asked for one' },
+  { path: 'tls.selfSigned', flag: 'self-signed', env: 'WARREN_SELF_SIGNED', arg: '', kind: 'bool',
+    description: 'without --tls-cert/--tls-key, generate a localhost certificate into <data-dir>/tls' },
+  { path: 'defaultUser.username', flag: 'default-user', env: 'WARREN_DEFAULT_USER', arg: '<name>', kind: 'string',
+    description: 'user created at start' },
+  { path: 'defaultUser.password', flag: 'default-pass', env: 'WARREN_DEFAULT_PASS', arg: '<pass>', kind: 'string',
+    description: "that user's password" },
+  { path: 'loopbackUsers', flag: 'loopback-users', env: 'WARREN_LOOPBACK_USERS', arg: '<a,b>', kind: 'list',
+    description: "users allowed to connect from loopback addresses only ('' = none)" },
+];
+
+const SECTIONS = ['log', 'defaultUser', 'amqp', 'tls'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  const [a, b] = path.split('.') as [string, string | undefined];
+  if (b === undefined) return obj[a];
+  const section = obj[a];
+  return typeof section === 'object' && section !== null ? (section as Record<string, unknown>)[b] : undefined;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const [a, b] = path.split('.') as [string, string | undefined];
+  if (b === undefined) {
+    obj[a] = value;
+    return;
+  }
+  const section = (obj[a] ??= {}) as Record<string, unknown>;
+  section[b] = value;
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/** Parse a flag or environment string into the setting's type. `source` names it in errors. */
+function parseText(setting: Setting, text: string, source: string): unknown {
+  const bad = (expected: string): ConfigError =>
+    new ConfigError(`Invalid ${setting.path} from ${source}: expected ${expected}, got ${JSON.stringify(text)}`);
+  switch (setting.kind) {
+    case 'string':
+    case 'file':
+    case 'level':
+      return text;
+    case 'list':
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    case 'bool': {
+      const t = text.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(t)) return true;
+      if (['false', '0', 'no', 'off'].includes(t)) return false;
+      throw bad('true or false');
+    }
+    case 'port': {
+      const t = text.trim().toLowerCase();
+      if (t === 'off') return null;
+      if (!/^\d+$/.test(t)) throw bad("a port number 0-65535 or 'off'");
+      return Number(t);
+    }
+    case 'int': {
+      const t = text.trim();
+      if (!/^\d+$/.test(t)) throw bad('a whole number');
+      return Number(t);
+    }
+    default: {
+      const never: never = setting.kind;
+      throw new Error(`unknown setting kind ${String(never)}`);
+    }
+  }
+}
+
+/** Check one value of a setting; throws a {@link ConfigError} naming the setting and `source`. */
+function checkValue(setting: Setting, value: unknown, source: string): void {
+  const fail = (expected: string): never => {
+    throw new ConfigError(`Invalid ${setting.path} from ${source}: expected ${expected}, got ${describeValue(value)}`);
+  };
+  switch (setting.kind) {
+    case 'string':
+      if (typeof value !== 'string') fail('a string');
+      if (setting.path !== 'defaultUser.password' && value === '') fail('a non-empty string');
+      return;
+    case 'file':
+      if (typeof value !== 'string' || value === '') fail('a file path');
+      return;
+    case 'level':
+      if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) {
+        fail(`one of ${LOG_LEVELS.join(', ')}`);
+      }
+      return;
+    case 'list':
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail('a list of strings');
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') fail('true or false');
+      return;
+    case 'port':
+      if (value === null) return;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+        fail("a port number 0-65535, or null/'off' to disable");
+      }
+      return;
+    case 'int': {
+      const min = setting.min ?? 0;
+      const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        fail(`a whole number from ${min} to ${max}`);
+      }
+      return;
+    }
+    default: {
+      const never: never = setting.kind;
+      throw new Error(`unknown setting kind ${String(never)}`);
+    }
+  }
+}
+
+const SETTING_BY_PATH = new Map(SETTINGS.map((s) => [s.path, s]));
+
+/**
+ * Check a partial configuration (a config file's contents, or `startBroker`'s argument): unknown fields are errors
+ * (they are usually typos), every present field must be valid. Returns it typed. A port may be given as 'off'.
+ */
+export function checkConfigInput(input: unknown, source: string): WarrenConfigInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError(`Invalid configuration from ${source}: expected a JSON object`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    if ((SECTIONS as readonly string[]).includes(key)) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ConfigError(`Invalid ${key} from ${source}: expected an object`);
+      }
+      for (const [field, fieldValue] of Object.entries(value)) {
+        if (fieldValue === undefined) continue;
+        checkField(`${key}.${field}`, fieldValue, source, out);
+      }
+    } else {
+      checkField(key, value, source, out);
+    }
+  }
+  return out as WarrenConfigInput;
+}
+
+function checkField(path: string, value: unknown, source: string, out: Record<string, unknown>): void {
+  const setting = SETTING_BY_PATH.get(path);
+  if (setting === undefined) {
+    throw new ConfigError(`Unknown setting ${path} in ${source}`);
+  }
+  const normalized = setting.kind === 'port' && typeof value === 'string' ? parseText(setting, value, source) : value;
+  checkValue(setting, normalized, source);
+  setPath(out, path, normalized);
+}
+
+/** Read a JSON config file. Errors name the file. */
+export async function loadConfigFile(file: string): Promise<WarrenConfigInput> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`Config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return checkConfigInput(json, `config file ${file}`);
+}
+
+/** The WARREN_* variables present in `env`, as a partial configuration. */
+export function configFromEnv(env: NodeJS.ProcessEnv): WarrenConfigInput {
+  const out: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const text = env[setting.env];
+    if (text === undefined || (text === '' && setting.kind !== 'list' && setting.path !== 'defaultUser.password')) {
+      continue;
+    }
+    const source = `environment variable ${setting.env}`;
+    const value = parseText(setting, text, source);
+    checkValue(setting, value, source);
+    setPath(out, setting.path, value);
+  }
+  return out as WarrenConfigInput;
+}
+
+/** What the command line asked for. */
+export interface ParsedArgs {
+  help: boolean;
+  version: boolean;
+  /** --config, if given. */
+  configFile?: string;
+  /** The settings given as flags. */
+  config: WarrenConfigInput;
+}
+
+type ArgOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+function argOptions(): ArgOptions {
+  const options: ArgOptions = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+    config: { type: 'string' },
+  };
+  for (const setting of SETTINGS) {
+    if (setting.kind === 'bool') {
+      options[setting.flag] = { type: 'boolean' };
+      options[`no-${setting.flag}`] = { type: 'boolean' };
+    } else {
+      options[setting.flag] = { type: 'string' };
+    }
+  }
+  return options;
+}
+
+/** Parse command-line flags (node:util parseArgs, strict: unknown flags and stray arguments are errors). */
+export function parseFlags(argv: readonly string[]): ParsedArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({ args: [...argv], options: argOptions(), strict: true, allowPositionals: false });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}. Run 'warren --help' for the list of options.`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const source = `--${setting.flag}`;
+    if (setting.kind === 'bool') {
+      const on = values[setting.flag];
+      const off = values[`no-${setting.flag}`];
+      if (on === true && off === true) {
+        throw new ConfigError(`--${setting.flag} and --no-${setting.flag} contradict each other`);
+      }
+      if (on === true) setPath(config, setting.path, true);
+      if (off === true) setPath(config, setting.path, false);
+      continue;
+    }
+    const text = values[setting.flag];
+    if (typeof text !== 'string') continue;
+    const value = parseText(setting, text, source);
+    checkValue(setting, value, source);
+    setPath(config, setting.path, value);
+  }
+  const result: ParsedArgs = {
+    help: values['help'] === true,
+    version: values['version'] === true,
+    config: config as WarrenConfigInput,
+  };
+  const configFile = values['config'];
+  if (typeof configFile === 'string') result.configFile = configFile;
+  return result;
+}
+
+/**
+ * Merge partial configurations over the defaults, later layers winning field by field, and validate the result.
+ * Pass layers lowest precedence first: `mergeConfig(file, env, flags)`.
+ */
+export function mergeConfig(...layers: WarrenConfigInput[]): WarrenConfig {
+  const merged = structuredClone(DEFAULT_CONFIG) as WarrenConfig;
+  const target = merged as unknown as Record<string, unknown>;
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if ((SECTIONS as readonly string[]).includes(key)) {
+        const section = target[key] as Record<string, unknown>;
+        for (const [field, fieldValue] of Object.entries(value as object)) {
+          if (fieldValue !== undefined) section[field] = Array.isArray(fieldValue) ? [...fieldValue] : fieldValue;
+        }
+      } else {
+        target[key] = Array.isArray(value) ? [...value] : value;
+      }
+    }
+  }
+  validateConfig(merged);
+  return merged;
+}
+
+/** Whole-configuration checks: every field, plus rules that involve several fields. */
+export function validateConfig(config: WarrenConfig): void {
+  const record = config as unknown as Record<string, unknown>;
+  for (const setting of SETTINGS) {
+    const value = getPath(record, setting.path);
+    if (value === undefined && (setting.kind === 'file')) continue;
+    checkValue(setting, value, 'the merged configuration');
+  }
+  const { certFile, keyFile, selfSigned } = config.tls;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError('tls.certFile and tls.keyFile must be given together (--tls-cert and --tls-key)');
+  }
+  if (config.amqp.tlsPort !== null && certFile === undefined && !selfSigned) {
+    throw new ConfigError(
+      "The AMQPS listener needs a certificate: set tls.certFile and tls.keyFile (--tls-cert, --tls-key), " +
+        "enable tls.selfSigned, or disable it with --amqps-port off",
+    );
+  }
+  if (
+    config.amqp.port !== null &&
+    config.amqp.port !== 0 &&
+    config.amqp.port === config.amqp.tlsPort
+  ) {
+    throw new ConfigError(`amqp.port and amqp.tlsPort are both ${config.amqp.port}`);
+  }
+}
+
+/** The complete configuration and what else the command line asked for. */
+export interface ResolvedCommandLine {
+  help: boolean;
+  version: boolean;
+  config: WarrenConfig;
+}
+
+/**
+ * Resolve the configuration of the `warren` executable: flags over WARREN_* environment variables over the config
+ * file (from --config or WARREN_CONFIG) over the defaults. With --help or --version the configuration is only the
+ * defaults plus flags, so that help works whatever the environment holds.
+ */
+export async function resolveCommandLine(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<ResolvedCommandLine> {
+  const args = parseFlags(argv);
+  if (args.help || args.version) {
+    return { help: args.help, version: args.version, config: structuredClone(DEFAULT_CONFIG) as WarrenConfig };
+  }
+  const configFile = args.configFile ?? (env['WARREN_CONFIG'] === '' ? undefined : env['WARREN_CONFIG']);
+  const fileLayer = configFile !== undefined ? await loadConfigFile(configFile) : {};
+  const config = mergeConfig(fileLayer, configFromEnv(env), args.config);
+  return { help: false, version: false, config };
+}
+
+function defaultText(setting: Setting): string {
+  const value = getPath(DEFAULT_CONFIG as unknown as Record<string, unknown>, setting.path);
+  if (value === undefined) return 'none';
+  if (Array.isArray(value)) return value.join(',');
+  if (setting.kind === 'bool') return value === true ? 'on' : 'off';
+  return String(value);
+}
+
+/** The text of `warren --help`: every flag, its environment variable, config file field and default. */
+export function helpText(): string {
+  const rows: Array<[string, string]> = [
+    ['-h, --help', 'show this help and exit'],
+    ['--version', 'print the version and exit'],
+    ['--config <file>', 'JSON config file (env WARREN_CONFIG); its fields are the paths shown below'],
+  ];
+  for (const s of SETTINGS) {
+    const flag = s.kind === 'bool' ? `--${s.flag}, --no-${s.flag}` : `--${s.flag} ${s.arg}`;
+    rows.push([flag, `${s.description}\n(env ${s.env}; config ${s.path}; default ${defaultText(s)})`]);
+  }
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  const lines = [
+    'Usage: warren [options]',
+    '',
+    'Warren: a RabbitMQ-compatible message broker.',
+    'Precedence: flag > environment variable > config file > default.',
+    '',
+    'Options:',
+  ];
+  for (const [flag, text] of rows) {
+    const [first, ...rest] = text.split('\n');
+    lines.push(`  ${flag.padEnd(width)}${first ?? ''}`);
+    for (const more of rest) lines.push(`  ${''.padEnd(width)}${more}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

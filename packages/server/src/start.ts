@@ -1,0 +1,161 @@
+/**
+ * The composition root: configuration → data directory → logger → core broker → listeners, and the reverse on stop.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import * as core from '@warren/core';
+import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+import { handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
+import { listen, type Listener, type ListenerOptions } from '@warren/transport';
+import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
+import { createLogger, type WarrenLogger } from './logger.js';
+import { loadTls } from './tls.js';
+
+/** What the server passes to the core broker's constructor. */
+export interface BrokerOptions {
+  logger?: Logger;
+  users?: Array<{ name: string; password: string; tags?: string[] }>;
+  loopbackUsers?: string[];
+  vhosts?: string[];
+}
+
+/** The core broker as the server uses it: the adapters' API plus an optional close for shutdown. */
+export type BrokerLike = BrokerApi & { close?(): void | Promise<void> };
+
+/** Serves one accepted connection; the AMQP adapter's `handleAmqpConnection` by default. */
+export type ConnectionHandlerFn = (socket: Duplex, info: ConnectionInfo, ctx: AmqpContext) => void;
+
+/** Hooks for embedding and tests; the defaults are the real parts. */
+export interface StartOptions {
+  /** Builds the core broker. Default: `new Broker(options)` from @warren/core. */
+  createBroker?: (options: BrokerOptions) => BrokerLike;
+  /** Use this logger instead of creating one from `config.log`. */
+  logger?: WarrenLogger;
+  /** Replaces the AMQP connection handler. */
+  amqpHandler?: ConnectionHandlerFn;
+}
+
+/** A started broker. */
+export interface RunningBroker {
+  /** The bound ports of the enabled listeners. */
+  ports: { amqp?: number; amqps?: number };
+  config: WarrenConfig;
+  /** The core broker (for administration from an embedding process). */
+  broker: BrokerLike;
+  logger: WarrenLogger;
+  /** Stop listeners (destroying open connections), close the broker. Idempotent. */
+  stop(): Promise<void>;
+}
+
+type BrokerConstructor = new (options: BrokerOptions) => BrokerLike;
+
+/**
+ * The core's Broker class. Looked up on the module namespace rather than imported by name so this package
+ * compiles while the core is still being written; it becomes a plain `import { Broker }` once the core exports it.
+ */
+function defaultCreateBroker(options: BrokerOptions): BrokerLike {
+  const Broker = (core as unknown as Record<string, unknown>)['Broker'] as BrokerConstructor | undefined;
+  if (typeof Broker !== 'function') {
+    throw new Error('@warren/core does not export Broker yet; cannot start the broker');
+  }
+  return new Broker(options);
+}
+
+/** Start the broker in this process. Port 0 picks free ports; the bound ones come back in `ports`. */
+export async function startBroker(
+  input: WarrenConfigInput = {},
+  startOptions: StartOptions = {},
+): Promise<RunningBroker> {
+  const config = mergeConfig(checkConfigInput(input, 'startBroker options'));
+  await mkdir(config.dataDir, { recursive: true });
+  const logger = startOptions.logger ?? createLogger({ level: config.log.level });
+
+  const broker = (startOptions.createBroker ?? defaultCreateBroker)({
+    logger: logger.child({ component: 'core' }),
+    // RabbitMQ's default user is an administrator.
+    users: [{ name: config.defaultUser.username, password: config.defaultUser.password, tags: ['administrator'] }],
+    loopbackUsers: config.loopbackUsers,
+  });
+
+  const listeners: Listener[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.allSettled(listeners.map((l) => l.close()));
+    await broker.close?.();
+  };
+
+  try {
+    const amqpOptions: AmqpServerOptions = {
+      frameMax: config.amqp.frameMax,
+      channelMax: config.amqp.channelMax,
+      heartbeat: config.amqp.heartbeat,
+      maxMessageSize: config.amqp.maxMessageSize,
+      handshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
+    };
+    const amqpLogger = logger.child({ component: 'amqp' });
+    const ctx: AmqpContext = { broker, logger: amqpLogger, options: amqpOptions };
+    const handler = startOptions.amqpHandler ?? handleAmqpConnection;
+
+    const startListener = async (options: ListenerOptions): Promise<Listener> => {
+      const listenerLogger = logger.child({ listener: options.name });
+      const listener = await listen(
+        {
+          ...options,
+          onError: (err, context) => {
+            // A failed TLS handshake is the client's problem (port scanners, plain-AMQP clients on 5671).
+            if (context.phase === 'tls-handshake') listenerLogger.warn({ err }, 'TLS handshake failed');
+            else listenerLogger.error({ err, phase: context.phase }, 'listener error');
+          },
+        },
+        (socket, info) => handler(socket, info, ctx),
+      );
+      listeners.push(listener);
+      listenerLogger.info(
+        { listener: options.name, protocol: options.protocol, host: config.host, port: listener.port, tls: !!options.tls },
+        'listener started',
+      );
+      return listener;
+    };
+
+    const ports: RunningBroker['ports'] = {};
+    if (config.amqp.port !== null) {
+      const l = await startListener({ name: 'amqp', protocol: 'amqp', host: config.host, port: config.amqp.port });
+      ports.amqp = l.port;
+    }
+    if (config.amqp.tlsPort !== null) {
+      const tls = await loadTls(config);
+      if (tls === undefined) throw new Error('the AMQPS listener is enabled but no TLS certificate is configured');
+      if (tls.generated) logger.info({ certFile: tls.certFile }, 'generated a self-signed TLS certificate');
+      const l = await startListener({
+        name: 'amqps',
+        protocol: 'amqp',
+        host: config.host,
+        port: config.amqp.tlsPort,
+        tls: tls.options,
+        tlsHandshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
+      });
+      ports.amqps = l.port;
+    }
+
+    logger.info({ ports, dataDir: config.dataDir }, 'Warren started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      ports,
+      config,
+      broker,
+      logger,
+      stop() {
+        stopping ??= (async () => {
+          logger.info('Warren stopping');
+          await closeAll();
+          logger.info('Warren stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    // Whatever started must not outlive a failed start (a bound port would keep the process alive).
+    await closeAll().catch(() => {});
+    throw err;
+  }
+}
