@@ -1,0 +1,393 @@
+/**
+ * Scenario definitions and the runner that sets up a broker's topology, starts publisher and consumer workers (forked
+ * processes, or in-process for tests), measures a fixed window and tears everything down.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LoadConnection, type ConnectOptions } from './client.js';
+import { Histogram } from './histogram.js';
+import { M } from './wire.js';
+import {
+  Worker,
+  nowUs,
+  type ConsumerInit,
+  type ParentMessage,
+  type PublisherInit,
+  type WorkerMessage,
+  type WorkerResult,
+} from './worker.js';
+
+/** Scenario ids accepted by `--scenarios`. */
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd'] as const;
+/** A scenario group id. */
+export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
+
+/** One measured variant of a scenario. */
+export interface ScenarioSpec {
+  /** Short id, e.g. 'a-noack'. */
+  id: string;
+  group: ScenarioGroup;
+  title: string;
+  /** Which figure is the headline for this scenario. */
+  headline: 'delivered' | 'confirmed' | 'latency';
+}
+
+/** Every variant, in run order. */
+export const SCENARIOS: readonly ScenarioSpec[] = [
+  { id: 'a-noack', group: 'a', title: '1 pub → 1 queue → 1 consumer, no-ack', headline: 'delivered' },
+  { id: 'a-ack', group: 'a', title: '1 pub → 1 queue → 1 consumer, manual ack, prefetch 1000', headline: 'delivered' },
+  { id: 'b-fanout', group: 'b', title: 'fanout → 10 queues → 10 consumers (deliveries/s)', headline: 'delivered' },
+  { id: 'c-topic', group: 'c', title: 'topic, 10,000 bindings → 10 queues, random keys (routed msgs/s)', headline: 'confirmed' },
+  { id: 'd-latency', group: 'd', title: 'latency at a fixed 1,000 msgs/s, manual ack', headline: 'latency' },
+];
+
+/** Run-wide settings. */
+export interface RunOptions {
+  target: ConnectOptions;
+  durationS: number;
+  warmupS: number;
+  bodySize: number;
+  /** Unconfirmed messages a publisher may have in flight. */
+  confirmWindow: number;
+  /** 'fork' (default) runs each worker in its own process; 'inline' runs them in this process (tests). */
+  spawn: 'fork' | 'inline';
+  /** Path of the built bench entry (dist/main.js) to fork; defaults to ./main.js next to this file. */
+  script?: string;
+  /** Tell the null server's users apart from a real broker: no topology setup needed, but harmless. */
+  log?: (line: string) => void;
+}
+
+/** The figures of one scenario run. */
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  durationS: number;
+  /** Publisher-confirmed messages per second (for the topic scenario: routed msgs/s). */
+  confirmedPerS: number;
+  /** Deliveries received by all consumers per second. */
+  deliveredPerS: number;
+  /** Latency percentiles in milliseconds (NaN when nothing was delivered). */
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  nacked: number;
+  /** Whole-run totals (sanity). */
+  totalPublished: number;
+  totalDelivered: number;
+  error?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Worker handles
+
+interface WorkerHandle {
+  send(m: ParentMessage): void;
+  /** The next non-error message; rejects on a worker error or exit. */
+  next(): Promise<WorkerMessage>;
+  /** Rejects when the worker reports an error or exits; never resolves. */
+  failure: Promise<never>;
+  kill(): void;
+}
+
+function makeQueue(): {
+  push(m: WorkerMessage | Error): void;
+  next(): Promise<WorkerMessage>;
+  failure: Promise<never>;
+} {
+  const items: Array<WorkerMessage | Error> = [];
+  const waiters: Array<{ resolve(m: WorkerMessage): void; reject(e: Error): void }> = [];
+  let failed: Error | null = null;
+  let fail: (e: Error) => void = () => undefined;
+  const failure = new Promise<never>((_, reject) => (fail = reject));
+  failure.catch(() => undefined); // observed through Promise.race; never an unhandled rejection
+  return {
+    failure,
+    push(m) {
+      if (m instanceof Error || m.type === 'error') {
+        const err = m instanceof Error ? m : new Error(m.message);
+        failed ??= err;
+        fail(err);
+        for (const w of waiters.splice(0)) w.reject(err);
+        return;
+      }
+      const w = waiters.shift();
+      if (w) w.resolve(m);
+      else items.push(m);
+    },
+    next() {
+      const m = items.shift();
+      if (m && !(m instanceof Error)) return Promise.resolve(m);
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+    },
+  };
+}
+
+function forkWorker(script: string): WorkerHandle {
+  const q = makeQueue();
+  const child: ChildProcess = fork(script, ['worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.on('message', (m: WorkerMessage) => q.push(m));
+  child.on('exit', (code) => q.push(new Error(`worker exited with code ${code ?? 'null'}`)));
+  child.on('error', (err) => q.push(err));
+  return {
+    send: (m) => {
+      if (child.connected) child.send(m);
+    },
+    next: () => q.next(),
+    failure: q.failure,
+    kill: () => {
+      if (child.exitCode === null) child.kill();
+    },
+  };
+}
+
+function inlineWorker(): WorkerHandle {
+  const q = makeQueue();
+  const w = new Worker((m) => q.push(m));
+  return { send: (m) => void w.handle(m), next: () => q.next(), failure: q.failure, kill: () => undefined };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Topology
+
+/** Deterministic PRNG (mulberry32) so both brokers of a comparison get the same bindings and keys. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ['eu', 'us', 'ap', 'sensor', 'temp', 'load', 'disk', 'cpu', 'net', 'app', 'db', 'web', 'error', 'info'];
+
+/**
+ * 10,000 distinct topic binding keys of 1–5 words over a small vocabulary, each word replaced by `*` with p = 0.2 and
+ * by `#` with p = 0.08, spread over `queues` queues, and 1,000 random 2–5-word routing keys over the same vocabulary.
+ */
+export function topicWorkload(queues: number, bindings = 10_000, keys = 1000): {
+  bindings: Array<[queueIndex: number, key: string]>;
+  routingKeys: string[];
+} {
+  const r = rng(0x5eed);
+  const word = (): string => WORDS[Math.floor(r() * WORDS.length)] as string;
+  const seen = new Set<string>();
+  const out: Array<[number, string]> = [];
+  while (out.length < bindings) {
+    const n = 1 + Math.floor(r() * 5);
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const x = r();
+      parts.push(x < 0.08 ? '#' : x < 0.28 ? '*' : word());
+    }
+    const key = parts.join('.');
+    const qi = Math.floor(r() * queues);
+    const id = `${qi}|${key}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push([qi, key]);
+  }
+  const routingKeys: string[] = [];
+  for (let i = 0; i < keys; i++) {
+    const n = 2 + Math.floor(r() * 4);
+    const parts: string[] = [];
+    for (let j = 0; j < n; j++) parts.push(word());
+    routingKeys.push(parts.join('.'));
+  }
+  return { bindings: out, routingKeys };
+}
+
+interface Plan {
+  publishers: Array<Omit<PublisherInit, 'conn' | 'bodySize' | 'confirmWindow'>>;
+  consumers: Array<Omit<ConsumerInit, 'conn'>>;
+  queues: string[];
+  exchange: string | null;
+}
+
+let runCounter = 0;
+
+async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise<Plan> {
+  const tag = `${process.pid}.${++runCounter}`;
+  const qname = (i: number): string => `bench.${spec.id}.${tag}.${i}`;
+  switch (spec.group) {
+    case 'a':
+    case 'd': {
+      const q = await setup.declareQueue(1, qname(0));
+      const noAck = spec.id === 'a-noack';
+      return {
+        publishers: [{ role: 'publisher', exchange: '', routingKeys: [q], rate: spec.group === 'd' ? 1000 : null }],
+        consumers: [{ role: 'consumer', queues: [q], noAck, prefetch: 1000 }],
+        queues: [q],
+        exchange: null,
+      };
+    }
+    case 'b': {
+      const ex = `bench.fanout.${tag}`;
+      await setup.declareExchange(1, ex, 'fanout');
+      const queues: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const q = await setup.declareQueue(1, qname(i));
+        await setup.bind(1, q, ex, '');
+        queues.push(q);
+      }
+      return {
+        publishers: [{ role: 'publisher', exchange: ex, routingKeys: ['x'], rate: null }],
+        // Ten consumers (one connection each) in two processes, to leave the 2-core host some room for the broker.
+        consumers: [
+          { role: 'consumer', queues: queues.slice(0, 5), noAck: true, prefetch: 0 },
+          { role: 'consumer', queues: queues.slice(5), noAck: true, prefetch: 0 },
+        ],
+        queues,
+        exchange: ex,
+      };
+    }
+    case 'c': {
+      const ex = `bench.topic.${tag}`;
+      await setup.declareExchange(1, ex, 'topic');
+      const queues: string[] = [];
+      for (let i = 0; i < 10; i++) queues.push(await setup.declareQueue(1, qname(i)));
+      const w = topicWorkload(queues.length);
+      const frames = w.bindings.map(([qi, key]) => LoadConnection.bindFrame(1, queues[qi] as string, ex, key));
+      await setup.pipeline(1, frames, M.queueBindOk);
+      return {
+        publishers: [{ role: 'publisher', exchange: ex, routingKeys: w.routingKeys, rate: null }],
+        consumers: [
+          { role: 'consumer', queues: queues.slice(0, 5), noAck: true, prefetch: 0 },
+          { role: 'consumer', queues: queues.slice(5), noAck: true, prefetch: 0 },
+        ],
+        queues,
+        exchange: ex,
+      };
+    }
+    default: {
+      const never: never = spec.group;
+      throw new Error(`unknown scenario group ${String(never)}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running
+
+/** Run one scenario against `opts.target`; never throws (a failure is reported in `error`). */
+export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise<ScenarioResult> {
+  const base: ScenarioResult = {
+    id: spec.id,
+    title: spec.title,
+    durationS: opts.durationS,
+    confirmedPerS: Number.NaN,
+    deliveredPerS: Number.NaN,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    p999Ms: Number.NaN,
+    nacked: 0,
+    totalPublished: 0,
+    totalDelivered: 0,
+  };
+  const handles: WorkerHandle[] = [];
+  let setup: LoadConnection | null = null;
+  let plan: Plan | null = null;
+  try {
+    setup = await LoadConnection.open(opts.target);
+    await setup.openChannel(1);
+    plan = await setupTopology(setup, spec);
+    const script = opts.script ?? fileURLToPath(new URL('./main.js', import.meta.url));
+    const spawn = (): WorkerHandle => {
+      const h = opts.spawn === 'fork' ? forkWorker(script) : inlineWorker();
+      handles.push(h);
+      return h;
+    };
+    const consumers = plan.consumers.map((c) => ({ h: spawn(), init: { ...c, conn: opts.target } as ConsumerInit }));
+    for (const c of consumers) c.h.send({ type: 'init', init: c.init });
+    for (const c of consumers) await expectType(c.h, 'ready');
+    const publishers = plan.publishers.map((p) => ({
+      h: spawn(),
+      init: { ...p, conn: opts.target, bodySize: opts.bodySize, confirmWindow: opts.confirmWindow } as PublisherInit,
+    }));
+    for (const p of publishers) p.h.send({ type: 'init', init: p.init });
+    for (const p of publishers) await expectType(p.h, 'ready');
+
+    const fromUs = nowUs() + opts.warmupS * 1e6;
+    const untilUs = fromUs + opts.durationS * 1e6;
+    for (const h of handles) h.send({ type: 'start', fromUs, untilUs });
+    // Wait out the window, failing early if any worker reports an error.
+    const ms = Math.max(0, (untilUs - nowUs()) / 1000) + 20;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), ...handles.map((h) => h.failure)]).finally(
+      () => clearTimeout(timer),
+    );
+  } catch (err) {
+    for (const h of handles) h.kill();
+    await teardown(setup, plan);
+    return { ...base, error: (err as Error).message };
+  }
+  // Stop publishers first (they wait for their outstanding confirms), then consumers.
+  try {
+    const results: WorkerResult[] = [];
+    const pubs = handles.filter((_, i) => i >= (plan?.consumers.length ?? 0));
+    const cons = handles.filter((_, i) => i < (plan?.consumers.length ?? 0));
+    for (const group of [pubs, cons]) {
+      for (const h of group) h.send({ type: 'stop' });
+      for (const h of group) {
+        const m = await h.next();
+        if (m.type === 'result') results.push(m.result);
+      }
+    }
+    const hist = new Histogram();
+    let confirmed = 0;
+    let delivered = 0;
+    let nacked = 0;
+    let totalPublished = 0;
+    let totalDelivered = 0;
+    for (const r of results) {
+      confirmed += r.confirmed;
+      delivered += r.delivered;
+      nacked += r.nacked;
+      totalPublished += r.totalPublished;
+      totalDelivered += r.totalDelivered;
+      hist.merge(Histogram.fromSparse(r.latency));
+    }
+    return {
+      ...base,
+      confirmedPerS: confirmed / opts.durationS,
+      deliveredPerS: delivered / opts.durationS,
+      p50Ms: hist.quantile(0.5) / 1000,
+      p99Ms: hist.quantile(0.99) / 1000,
+      p999Ms: hist.quantile(0.999) / 1000,
+      nacked,
+      totalPublished,
+      totalDelivered,
+    };
+  } catch (err) {
+    return { ...base, error: (err as Error).message };
+  } finally {
+    for (const h of handles) h.kill();
+    await teardown(setup, plan);
+  }
+}
+
+async function expectType(h: WorkerHandle, type: WorkerMessage['type']): Promise<void> {
+  const m = await h.next();
+  if (m.type !== type) throw new Error(`expected ${type} from worker, got ${m.type}`);
+}
+
+async function teardown(setup: LoadConnection | null, plan: Plan | null): Promise<void> {
+  if (!setup) return;
+  try {
+    if (plan) {
+      for (const q of plan.queues) await setup.deleteQueue(1, q);
+      if (plan.exchange !== null) await setup.deleteExchange(1, plan.exchange);
+    }
+  } catch {
+    // Best effort: the broker may be gone.
+  }
+  await setup.close().catch(() => undefined);
+}
+
+/** Select the variants of the given groups, in run order. */
+export function selectScenarios(groups: readonly ScenarioGroup[]): ScenarioSpec[] {
+  return SCENARIOS.filter((s) => groups.includes(s.group));
+}
