@@ -275,7 +275,9 @@ function checkField(path: string, value: unknown, source: string, out: Record<st
   if (setting === undefined) {
     throw new ConfigError(`Unknown setting ${path} in ${source}`);
   }
-  const normalized = setting.kind === 'port' && typeof value === 'string' ? parseText(setting, value, source) : value;
+  // A config file may say "off" for a disabled port, as a flag or environment variable would.
+  const normalized =
+    setting.kind === 'port' && typeof value === 'string' && value.trim().toLowerCase() === 'off' ? null : value;
   checkValue(setting, normalized, source);
   setPath(out, path, normalized);
 }

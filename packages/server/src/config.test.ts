@@ -1,0 +1,231 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  SETTINGS,
+  checkConfigInput,
+  configFromEnv,
+  helpText,
+  mergeConfig,
+  parseFlags,
+  resolveCommandLine,
+} from './config.js';
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'warren-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function configFile(name: string, content: unknown): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('defaults', () => {
+  it("are RabbitMQ's", () => {
+    const config = mergeConfig();
+    expect(config).toEqual({
+      dataDir: './data',
+      log: { level: 'info' },
+      host: '::',
+      defaultUser: { username: 'guest', password: 'guest' },
+      loopbackUsers: ['guest'],
+      amqp: {
+        port: 5672,
+        tlsPort: 5671,
+        frameMax: 131072,
+        channelMax: 2047,
+        heartbeat: 60,
+        maxMessageSize: 134217728,
+        handshakeTimeoutMs: 10000,
+      },
+      tls: { selfSigned: true },
+    });
+  });
+
+  it('merging never mutates the defaults', () => {
+    const config = mergeConfig({ amqp: { port: 1 }, loopbackUsers: ['x'] });
+    config.loopbackUsers.push('y');
+    expect(DEFAULT_CONFIG.amqp.port).toBe(5672);
+    expect(DEFAULT_CONFIG.loopbackUsers).toEqual(['guest']);
+  });
+});
+
+describe('precedence: flag > env > config file > default', () => {
+  it('each layer overrides the one below, field by field', async () => {
+    const file = await configFile('layers.json', {
+      dataDir: '/from/file',
+      log: { level: 'warn' },
+      amqp: { port: 1111, heartbeat: 11, frameMax: 8192 },
+    });
+    const { config } = await resolveCommandLine(['--config', file, '--amqp-port', '3333'], {
+      WARREN_AMQP_PORT: '2222',
+      WARREN_HEARTBEAT: '22',
+    });
+    expect(config.amqp.port).toBe(3333); // flag beats env and file
+    expect(config.amqp.heartbeat).toBe(22); // env beats file
+    expect(config.amqp.frameMax).toBe(8192); // file beats default
+    expect(config.dataDir).toBe('/from/file');
+    expect(config.log.level).toBe('warn');
+    expect(config.amqp.channelMax).toBe(2047); // default
+  });
+
+  it('reads the config file named by WARREN_CONFIG; --config beats it', async () => {
+    const a = await configFile('a.json', { host: '127.0.0.1' });
+    const b = await configFile('b.json', { host: '::1' });
+    expect((await resolveCommandLine([], { WARREN_CONFIG: a })).config.host).toBe('127.0.0.1');
+    expect((await resolveCommandLine(['--config', b], { WARREN_CONFIG: a })).config.host).toBe('::1');
+  });
+
+  it('every setting has a working flag and environment variable', async () => {
+    const env: NodeJS.ProcessEnv = {
+      WARREN_DATA_DIR: '/e',
+      WARREN_LOG_LEVEL: 'debug',
+      WARREN_HOST: '127.0.0.1',
+      WARREN_AMQP_PORT: '1',
+      WARREN_AMQPS_PORT: 'off',
+      WARREN_FRAME_MAX: '4096',
+      WARREN_CHANNEL_MAX: '10',
+      WARREN_HEARTBEAT: '0',
+      WARREN_MAX_MESSAGE_SIZE: '1000',
+      WARREN_HANDSHAKE_TIMEOUT: '500',
+      WARREN_TLS_CERT: '/c.pem',
+      WARREN_TLS_KEY: '/k.pem',
+      WARREN_TLS_CA: '/ca.pem',
+      WARREN_SELF_SIGNED: 'false',
+      WARREN_DEFAULT_USER: 'admin',
+      WARREN_DEFAULT_PASS: 'secret',
+      WARREN_LOOPBACK_USERS: 'a, b',
+    };
+    const expected = {
+      dataDir: '/e',
+      log: { level: 'debug' },
+      host: '127.0.0.1',
+      defaultUser: { username: 'admin', password: 'secret' },
+      loopbackUsers: ['a', 'b'],
+      amqp: {
+        port: 1,
+        tlsPort: null,
+        frameMax: 4096,
+        channelMax: 10,
+        heartbeat: 0,
+        maxMessageSize: 1000,
+        handshakeTimeoutMs: 500,
+      },
+      tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
+    };
+    expect(mergeConfig(configFromEnv(env))).toEqual(expected);
+    // The same through flags, derived from the settings table so a new setting cannot lack a flag.
+    const argv: string[] = [];
+    for (const setting of SETTINGS) {
+      const value = env[setting.env];
+      expect(value, `test covers ${setting.env}`).toBeDefined();
+      if (setting.kind === 'bool') argv.push(value === 'false' ? `--no-${setting.flag}` : `--${setting.flag}`);
+      else argv.push(`--${setting.flag}`, value as string);
+    }
+    expect(mergeConfig(parseFlags(argv).config)).toEqual(expected);
+  });
+
+  it('--self-signed and --no-self-signed override the environment', () => {
+    expect(mergeConfig(configFromEnv({ WARREN_SELF_SIGNED: 'false' }), parseFlags(['--self-signed']).config).tls
+      .selfSigned).toBe(true);
+    expect(() => parseFlags(['--self-signed', '--no-self-signed'])).toThrow(ConfigError);
+  });
+
+  it("an empty --loopback-users means nobody is restricted to loopback", () => {
+    expect(mergeConfig(parseFlags(['--loopback-users', '']).config).loopbackUsers).toEqual([]);
+  });
+
+  it('a port can be disabled with off (flag, env) or null / "off" (file)', () => {
+    expect(parseFlags(['--amqps-port', 'off']).config.amqp?.tlsPort).toBeNull();
+    expect(checkConfigInput({ amqp: { tlsPort: null } }, 'test').amqp?.tlsPort).toBeNull();
+    expect(checkConfigInput({ amqp: { tlsPort: 'off' } }, 'test').amqp?.tlsPort).toBeNull();
+  });
+});
+
+describe('validation errors are clear', () => {
+  it('a bad port names the setting, the source and the value', () => {
+    expect(() => parseFlags(['--amqp-port', 'abc'])).toThrow(
+      new ConfigError(`Invalid amqp.port from --amqp-port: expected a port number 0-65535 or 'off', got "abc"`),
+    );
+    expect(() => configFromEnv({ WARREN_AMQP_PORT: '70000' })).toThrow(
+      /Invalid amqp\.port from environment variable WARREN_AMQP_PORT: .*0-65535.*got 70000/,
+    );
+    expect(() => mergeConfig(checkConfigInput({ amqp: { port: -1 } }, 'config file x.json'))).toThrow(
+      /Invalid amqp\.port from config file x\.json/,
+    );
+    expect(() => checkConfigInput({ amqp: { port: '5672' } }, 'f')).toThrow(/Invalid amqp\.port/);
+  });
+
+  it('rejects out-of-range AMQP limits', () => {
+    expect(() => parseFlags(['--frame-max', '100'])).toThrow(/amqp\.frameMax .*from 4096/);
+    expect(() => parseFlags(['--channel-max', '65536'])).toThrow(/amqp\.channelMax/);
+    expect(() => parseFlags(['--heartbeat=-1'])).toThrow(/amqp\.heartbeat/);
+    expect(() => parseFlags(['--max-message-size', '1e9'])).toThrow(/amqp\.maxMessageSize/);
+  });
+
+  it('rejects unknown log levels, empty strings and bad booleans', () => {
+    expect(() => parseFlags(['--log-level', 'loud'])).toThrow(/log\.level .*one of trace, debug/);
+    expect(() => parseFlags(['--data-dir', ''])).toThrow(/dataDir/);
+    expect(() => configFromEnv({ WARREN_SELF_SIGNED: 'maybe' })).toThrow(/tls\.selfSigned .*WARREN_SELF_SIGNED/);
+  });
+
+  it('rejects unknown settings in a config file (usually typos) and unknown flags', async () => {
+    const file = await configFile('typo.json', { amqp: { prot: 5672 } });
+    await expect(resolveCommandLine(['--config', file], {})).rejects.toThrow(`Unknown setting amqp.prot in config file ${file}`);
+    expect(() => parseFlags(['--amqp-prot', '1'])).toThrow(/Unknown option '--amqp-prot'.*warren --help/);
+    expect(() => parseFlags(['stray'])).toThrow(ConfigError);
+  });
+
+  it('reports unreadable and malformed config files with their name', async () => {
+    const missing = path.join(dir, 'missing.json');
+    await expect(resolveCommandLine(['--config', missing], {})).rejects.toThrow(`Cannot read config file ${missing}`);
+    const bad = await configFile('bad.json', '{ "amqp": ');
+    await expect(resolveCommandLine(['--config', bad], {})).rejects.toThrow(`Config file ${bad} is not valid JSON`);
+    const array = await configFile('array.json', [1]);
+    await expect(resolveCommandLine(['--config', array], {})).rejects.toThrow(/expected a JSON object/);
+  });
+
+  it('cert and key go together; amqps needs a certificate or self-signed', () => {
+    expect(() => mergeConfig({ tls: { certFile: '/c.pem' } })).toThrow(/tls\.certFile and tls\.keyFile/);
+    expect(() => mergeConfig({ tls: { selfSigned: false } })).toThrow(/AMQPS listener needs a certificate/);
+    expect(mergeConfig({ tls: { selfSigned: false }, amqp: { tlsPort: null } }).amqp.tlsPort).toBeNull();
+  });
+
+  it('two listeners cannot share a fixed port', () => {
+    expect(() => mergeConfig({ amqp: { port: 5000, tlsPort: 5000 } })).toThrow(/both 5000/);
+    expect(mergeConfig({ amqp: { port: 0, tlsPort: 0 } }).amqp.port).toBe(0);
+  });
+});
+
+describe('--help', () => {
+  it('lists every flag with its environment variable, config field and default', () => {
+    const text = helpText();
+    for (const setting of SETTINGS) {
+      expect(text).toContain(`--${setting.flag}`);
+      expect(text).toContain(setting.env);
+      expect(text).toContain(`config ${setting.path};`);
+    }
+    // The flags the README documents, spelled out so a renamed flag fails here.
+    for (const flag of [
+      '--config', '--data-dir', '--log-level', '--host', '--amqp-port', '--amqps-port', '--frame-max',
+      '--channel-max', '--heartbeat', '--max-message-size', '--tls-cert', '--tls-key', '--tls-ca',
+      '--no-self-signed', '--default-user', '--default-pass', '--loopback-users', '--help',
+    ]) {
+      expect(text).toMatch(new RegExp(`${flag}\\b`));
+    }
+    expect(text).toContain('default 5672');
+  });
+
+  it('--help works whatever the environment holds', async () => {
+    const result = await resolveCommandLine(['--help'], { WARREN_AMQP_PORT: 'nonsense' });
+    expect(result.help).toBe(true);
+  });
+});
