@@ -24,7 +24,9 @@ export interface ListenerOptions {
   name: string;
   /** 'amqp', 'mqtt', 'stomp': goes into {@link ConnectionInfo.protocol}. */
   protocol: string;
-  /** Address to bind. Default: every interface, IPv4 and IPv6 ('::' dual-stack, or '0.0.0.0' without IPv6). */
+  /**
+   * Address to bind. Default '::': every interface, IPv4 and IPv6 (dual-stack; '0.0.0.0' on hosts without IPv6).
+   */
   host?: string;
   /** 0 picks a free port; the bound one is {@link Listener.port}. */
   port: number;
@@ -163,9 +165,10 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
     socket.once('close', () => rawSockets.delete(socket));
   });
 
-  if (options.host !== undefined) {
+  if (options.host !== undefined && options.host !== '::') {
     await bind(server, options.host, options.port);
   } else {
+    // '::' (explicit or default) falls back to IPv4's any-address on hosts without IPv6.
     try {
       await bind(server, '::', options.port);
     } catch (err) {
