@@ -44,6 +44,9 @@ interface StreamExtras {
  * - `writable` is false while `pendingBytes` ≥ `highWaterMark`; once it falls below `lowWaterMark` again every
  *   `onDrain` callback runs. The two marks give hysteresis so a consumer is not flipped on and off per frame.
  * - It never throws: after `end()`, `destroy()` or the stream closing, writes are dropped silently.
+ *
+ * Leaving the over-high-water state is detected on the stream's 'drain' event, so the stream's own highWaterMark
+ * must be below the writer's (true for sockets: 16 KiB against 1 MiB).
  */
 export class OutboundWriter {
   readonly #stream: OutboundStream & StreamExtras;
