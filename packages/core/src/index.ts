@@ -1,2 +1,13 @@
 export * from './contract.js';
 export * from './errors.js';
+export { Broker, silentLogger, type AlarmResource, type BrokerOptions, type UserDefinition } from './broker.js';
+export { hashPassword, checkPassword } from './auth/password.js';
+export { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from './auth/users.js';
+export { TopicTrie, topicWords } from './routing/topic-trie.js';
+export { MemoryMessageStore, MemoryQueueStore } from './store/memory-store.js';
+export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store/store.js';
+export { VHost } from './vhost.js';
+export { Queue } from './queue/queue.js';
+export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';
+export type { Binding, Destination } from './exchange/index.js';
+export { REPLY_TO_QUEUE } from './channel.js';

@@ -1,0 +1,180 @@
+import { isLoopbackAddress, UserStore, type PermissionSpec, type Permissions } from './auth/users.js';
+import type { BrokerApi, ConnectionHost, ConnectionInfo, CoreConnection, Logger, User } from './contract.js';
+import { CoreConnectionImpl, type ConnectionOwner } from './connection.js';
+import { BrokerError } from './errors.js';
+import { MemoryMessageStore } from './store/memory-store.js';
+import type { MessageStore } from './store/store.js';
+import { VHost } from './vhost.js';
+
+/** A user to create at startup. */
+export interface UserDefinition {
+  name: string;
+  password: string;
+  tags?: string[];
+}
+
+/** Options of {@link Broker}. */
+export interface BrokerOptions {
+  logger?: Logger;
+  /** Default: guest/guest tagged administrator, with full permissions on '/'. */
+  users?: UserDefinition[];
+  /** Users that may only connect from loopback addresses. Default ['guest'] (RabbitMQ's loopback_users). */
+  loopbackUsers?: string[];
+  /** Default ['/']. */
+  vhosts?: string[];
+  /** Message storage; default in-memory. */
+  store?: MessageStore;
+}
+
+/** A resource alarm (RabbitMQ's memory and disk alarms). */
+export type AlarmResource = 'memory' | 'disk';
+
+const FULL: PermissionSpec = { configure: '.*', write: '.*', read: '.*' };
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+  isLevelEnabled() {
+    return false;
+  },
+};
+
+/** The routing core of one broker process: vhosts, users and permissions, connections, alarms. */
+export class Broker implements BrokerApi, ConnectionOwner {
+  readonly logger: Logger;
+  readonly store: MessageStore;
+  readonly users = new UserStore();
+  readonly #vhosts = new Map<string, VHost>();
+  readonly #loopbackUsers: Set<string>;
+  readonly #connections = new Set<CoreConnectionImpl>();
+  readonly #alarms = new Set<AlarmResource>();
+
+  constructor(options: BrokerOptions = {}) {
+    this.logger = options.logger ?? silentLogger;
+    this.store = options.store ?? new MemoryMessageStore();
+    this.#loopbackUsers = new Set(options.loopbackUsers ?? ['guest']);
+    for (const v of options.vhosts ?? ['/']) this.addVhost(v);
+    const users = options.users ?? [{ name: 'guest', password: 'guest', tags: ['administrator'] }];
+    for (const u of users) {
+      this.users.add(u.name, u.password, u.tags ?? []);
+      // Like RabbitMQ's default user: full permissions on the default vhost.
+      if (options.users === undefined && this.#vhosts.has('/')) this.users.setPermissions(u.name, '/', FULL);
+    }
+  }
+
+  /** True while a resource alarm blocks publishers. */
+  get blocked(): boolean {
+    return this.#alarms.size > 0;
+  }
+
+  // ---- administration ----------------------------------------------------------------------------------------
+
+  /** Create a vhost (idempotent) with its predeclared exchanges. */
+  addVhost(name: string): void {
+    if (!this.#vhosts.has(name)) this.#vhosts.set(name, new VHost(name, this.store, this.logger));
+  }
+
+  /** Delete a vhost: closes its connections and drops its entities. */
+  deleteVhost(name: string): boolean {
+    const v = this.#vhosts.get(name);
+    if (v === undefined) return false;
+    for (const c of [...this.#connections]) if (c.vhost === name) c.close();
+    v.close();
+    this.#vhosts.delete(name);
+    this.users.forgetVhost(name);
+    return true;
+  }
+
+  /** A vhost by name (for management and tests). */
+  vhost(name: string): VHost | undefined {
+    return this.#vhosts.get(name);
+  }
+
+  /** Names of all vhosts. */
+  vhostNames(): string[] {
+    return [...this.#vhosts.keys()];
+  }
+
+  /** Create or replace a user. */
+  addUser(name: string, password: string, tags: string[] = []): void {
+    this.users.add(name, password, tags);
+  }
+
+  deleteUser(name: string): boolean {
+    return this.users.delete(name);
+  }
+
+  /** Set a user's permissions on a vhost (regular expressions, RabbitMQ's model; '.*' allows all, '' nothing). */
+  setPermissions(user: string, vhost: string, permissions: PermissionSpec): void {
+    if (!this.#vhosts.has(vhost)) throw new BrokerError('NOT_FOUND', `no vhost '${vhost}'`);
+    this.users.setPermissions(user, vhost, permissions);
+  }
+
+  clearPermissions(user: string, vhost: string): void {
+    this.users.clearPermissions(user, vhost);
+  }
+
+  /** Raise or clear a resource alarm; connections are told on the first alarm and when the last one clears. */
+  setAlarm(resource: AlarmResource, on: boolean): void {
+    const was = this.blocked;
+    if (on) this.#alarms.add(resource);
+    else this.#alarms.delete(resource);
+    if (!was && this.blocked) {
+      const reason = `low on ${resource}`;
+      for (const c of this.#connections) c.host.blocked(reason);
+    } else if (was && !this.blocked) {
+      for (const c of this.#connections) c.host.unblocked();
+    }
+  }
+
+  /** Close every connection and stop every timer. */
+  close(): void {
+    for (const c of [...this.#connections]) c.close();
+    for (const v of this.#vhosts.values()) v.close();
+    this.store.close();
+  }
+
+  // ---- BrokerApi ---------------------------------------------------------------------------------------------
+
+  authenticate(username: string, password: string, remoteAddress: string): User {
+    const user = this.users.verify(username, password);
+    if (user === undefined) {
+      throw new BrokerError('ACCESS_REFUSED', `authentication failed for user '${username}'`);
+    }
+    if (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress)) {
+      throw new BrokerError('ACCESS_REFUSED', `user '${username}' can only connect via localhost`);
+    }
+    return user;
+  }
+
+  openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection {
+    const v = this.#vhosts.get(vhost);
+    if (v === undefined || this.permissionsOf(user.name, vhost) === undefined) {
+      throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user.name}'`);
+    }
+    const c = new CoreConnectionImpl(info, user, v, host, this);
+    this.#connections.add(c);
+    if (this.blocked) host.blocked(`low on ${[...this.#alarms][0]!}`);
+    return c;
+  }
+
+  // ---- ConnectionOwner ---------------------------------------------------------------------------------------
+
+  permissionsOf(user: string, vhost: string): Permissions | undefined {
+    return this.users.get(user)?.permissions.get(vhost);
+  }
+
+  permissionGeneration(): number {
+    return this.users.generation;
+  }
+
+  connectionClosed(connection: CoreConnectionImpl): void {
+    this.#connections.delete(connection);
+  }
+}

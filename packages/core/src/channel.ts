@@ -1,0 +1,535 @@
+import { randomBytes } from 'node:crypto';
+import type { Permissions } from './auth/users.js';
+import type {
+  ChannelHost,
+  ConsumeOptions,
+  CoreChannel,
+  ExchangeDeclareOptions,
+  FieldTable,
+  GetResult,
+  Message,
+  PublishOptions,
+  QueueDeclareOptions,
+  QueueDeclareResult,
+  User,
+} from './contract.js';
+import { BrokerError } from './errors.js';
+import type { Exchange } from './exchange/exchange.js';
+import { EXCHANGE_TYPES } from './exchange/index.js';
+import { parseExpiration, withProperties } from './message/message.js';
+import { Consumer, type ConsumerChannel } from './queue/consumers.js';
+import type { Queue } from './queue/queue.js';
+import type { MessageStore, QueueEntry } from './store/store.js';
+import { PUBLISH_REJECTED, PUBLISH_ROUTED, type VHost } from './vhost.js';
+
+/** The pseudo-queue of RabbitMQ's direct reply-to. */
+export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
+const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+
+/** 22 url-safe base64 characters, as RabbitMQ's rabbit_guid:binary/2 produces. */
+export function randomName(prefix: string): string {
+  return prefix + randomBytes(16).toString('base64url').slice(0, 22);
+}
+
+/** What a channel needs of the broker and its connection. */
+export interface ChannelContext {
+  readonly vhost: VHost;
+  readonly user: User;
+  readonly connectionId: string;
+  readonly store: MessageStore;
+  /** Current permissions of the user on the vhost (undefined = none). */
+  permissions(): Permissions | undefined;
+  /** Changes whenever any permission changes, so cached checks can be dropped. */
+  permissionGeneration(): number;
+  /** The channel closed: forget it. */
+  channelClosed(channel: CoreChannelImpl): void;
+}
+
+/** A delivery awaiting ack. */
+class Unacked {
+  constructor(
+    readonly entry: QueueEntry,
+    readonly queue: Queue,
+    /** undefined for basic.get. */
+    readonly consumer: Consumer | undefined,
+  ) {}
+}
+
+const enum Settle {
+  Ack,
+  Requeue,
+  Discard,
+}
+
+/** The core channel: permission checks, consumers, delivery tags, acks, prefetch, confirms, direct reply-to. */
+export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
+  readonly id: number;
+  readonly #ctx: ChannelContext;
+  readonly #vhost: VHost;
+  readonly #host: ChannelHost;
+  readonly #consumers = new Map<string, Consumer>();
+  /** Delivery tag → unacked delivery; insertion order is tag order. */
+  readonly #unacked = new Map<number, Unacked>();
+  readonly #touched = new Set<Queue>();
+  #deliveryTag = 0;
+  #prefetch = 0;
+  #globalPrefetch = 0;
+  #flowActive = true;
+  #closed = false;
+  /** Name of the most recently declared queue, for the '' shortcut (rabbit_channel:expand_queue_name_shortcut). */
+  #lastQueue = '';
+  #replyToken: string | undefined = undefined;
+  #replyTag = '';
+  #permGeneration = -1;
+  readonly #writeOk = new Set<string>();
+
+  constructor(id: number, ctx: ChannelContext, host: ChannelHost) {
+    this.id = id;
+    this.#ctx = ctx;
+    this.#vhost = ctx.vhost;
+    this.#host = host;
+  }
+
+  // ---- ConsumerChannel -------------------------------------------------------------------------------------
+
+  get deliverable(): boolean {
+    return !this.#closed && this.#flowActive && this.#host.writable;
+  }
+  get unackedCount(): number {
+    return this.#unacked.size;
+  }
+  get globalPrefetch(): number {
+    return this.#globalPrefetch;
+  }
+
+  deliverEntry(consumer: Consumer, entry: QueueEntry, queue: Queue): void {
+    const deliveryTag = ++this.#deliveryTag;
+    if (consumer.noAck) queue.settle(entry);
+    else {
+      this.#unacked.set(deliveryTag, new Unacked(entry, queue, consumer));
+      consumer.unacked++;
+    }
+    this.#host.deliver({
+      consumerTag: consumer.tag,
+      deliveryTag,
+      redelivered: entry.redelivered,
+      message: entry.message,
+      queue: queue.name,
+    });
+  }
+
+  cancelledByServer(consumer: Consumer): void {
+    if (this.#consumers.get(consumer.tag) !== consumer) return;
+    this.#consumers.delete(consumer.tag);
+    this.#host.consumerCancelled(consumer.tag);
+  }
+
+  // ---- checks ------------------------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BrokerError('NOT_ALLOWED', 'channel is closed');
+  }
+
+  #refused(kind: 'queue' | 'exchange', name: string): BrokerError {
+    return new BrokerError(
+      'ACCESS_REFUSED',
+      `access to ${kind} '${name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
+    );
+  }
+
+  /** RabbitMQ checks the default exchange under the name 'amq.default'. */
+  #check(perm: 'configure' | 'write' | 'read', kind: 'queue' | 'exchange', name: string): void {
+    const resource = kind === 'exchange' && name === '' ? 'amq.default' : name;
+    const p = this.#ctx.permissions();
+    if (p === undefined || !p[perm](resource)) throw this.#refused(kind, resource);
+  }
+
+  #checkWriteCached(exchange: string): void {
+    const gen = this.#ctx.permissionGeneration();
+    if (gen !== this.#permGeneration) {
+      this.#writeOk.clear();
+      this.#permGeneration = gen;
+    }
+    if (this.#writeOk.has(exchange)) return;
+    this.#check('write', 'exchange', exchange);
+    if (this.#writeOk.size < 1024) this.#writeOk.add(exchange);
+  }
+
+  #notDefault(name: string): void {
+    if (name === '') throw new BrokerError('ACCESS_REFUSED', 'operation not permitted on the default exchange');
+  }
+
+  #reservedName(kind: 'queue' | 'exchange', name: string): void {
+    if (name.startsWith('amq.')) {
+      throw new BrokerError('ACCESS_REFUSED', `${kind} name '${name}' contains reserved prefix 'amq.*'`);
+    }
+  }
+
+  /** '' means the channel's most recently declared queue. */
+  #queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.#lastQueue === '') throw new BrokerError('NOT_FOUND', 'no previously declared queue');
+    return this.#lastQueue;
+  }
+
+  #queue(name: string): Queue {
+    const q = this.#vhost.queueOrThrow(name);
+    this.#vhost.checkExclusive(q, this.#ctx.connectionId);
+    return q;
+  }
+
+  // ---- exchanges ---------------------------------------------------------------------------------------------
+
+  declareExchange(name: string, type: string, options: ExchangeDeclareOptions): void {
+    this.#assertOpen();
+    if (options.passive === true) {
+      this.#vhost.declareExchange(name, type, options);
+      return;
+    }
+    // rabbit_channel exchange.declare order: type, default exchange, configure permission, reserved name (new only).
+    if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) {
+      throw new BrokerError('COMMAND_INVALID', `invalid exchange type '${type}'`);
+    }
+    this.#notDefault(name);
+    this.#check('configure', 'exchange', name);
+    if (!this.#vhost.exchanges.has(name)) {
+      this.#reservedName('exchange', name);
+      const ae = options.arguments?.['alternate-exchange'];
+      if (typeof ae === 'string') {
+        this.#check('read', 'exchange', name);
+        this.#check('write', 'exchange', ae);
+      }
+    }
+    this.#vhost.declareExchange(name, type, options);
+  }
+
+  deleteExchange(name: string, options: { ifUnused?: boolean }): void {
+    this.#assertOpen();
+    this.#notDefault(name);
+    if (name.startsWith('amq.') && this.#vhost.exchanges.has(name)) {
+      throw new BrokerError('ACCESS_REFUSED', `deletion of system exchange '${name}' in vhost '${this.#vhost.name}' not allowed`);
+    }
+    this.#check('configure', 'exchange', name);
+    this.#vhost.deleteExchange(name, options.ifUnused === true);
+  }
+
+  // ---- queues ------------------------------------------------------------------------------------------------
+
+  declareQueue(name: string, options: QueueDeclareOptions): QueueDeclareResult {
+    this.#assertOpen();
+    const vhost = this.#vhost;
+    let actual = name;
+    if (options.passive === true) {
+      actual = this.#queueName(name);
+    } else if (name === '') {
+      if (options.arguments?.['x-queue-type'] === 'quorum') {
+        throw new BrokerError('PRECONDITION_FAILED', 'Cannot declare a server-named queue for type rabbit_quorum_queue');
+      }
+      actual = randomName('amq.gen-');
+    } else this.#reservedName('queue', name);
+    if (options.passive !== true) {
+      this.#check('configure', 'queue', actual);
+      const dlx = options.arguments?.['x-dead-letter-exchange'];
+      if (typeof dlx === 'string' && !vhost.queues.has(actual)) {
+        this.#check('read', 'queue', actual);
+        this.#check('write', 'exchange', dlx);
+      }
+    }
+    const { queue } = vhost.declareQueue(actual, options, this.#ctx.connectionId);
+    this.#lastQueue = queue.name;
+    return { queue: queue.name, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+  }
+
+  deleteQueue(name: string, options: { ifUnused?: boolean; ifEmpty?: boolean }): number {
+    this.#assertOpen();
+    const qname = this.#queueName(name);
+    this.#check('configure', 'queue', qname);
+    const q = this.#vhost.queues.get(qname);
+    if (q === undefined) return 0;
+    this.#vhost.checkExclusive(q, this.#ctx.connectionId);
+    if (options.ifEmpty === true && q.messageCount > 0) {
+      throw new BrokerError('PRECONDITION_FAILED', `queue '${qname}' in vhost '${this.#vhost.name}' not empty`);
+    }
+    if (options.ifUnused === true && q.consumerCount > 0) {
+      throw new BrokerError('PRECONDITION_FAILED', `queue '${qname}' in vhost '${this.#vhost.name}' in use`);
+    }
+    return this.#vhost.removeQueue(q);
+  }
+
+  purgeQueue(name: string): number {
+    this.#assertOpen();
+    const qname = this.#queueName(name);
+    this.#check('read', 'queue', qname);
+    return this.#queue(qname).purge();
+  }
+
+  // ---- bindings ----------------------------------------------------------------------------------------------
+
+  #binding(
+    unbind: boolean,
+    kind: 'queue' | 'exchange',
+    destName: string,
+    sourceName: string,
+    routingKey: string,
+    args: FieldTable | undefined,
+  ): void {
+    this.#assertOpen();
+    // rabbit_channel:binding_action: write on the destination, neither end the default exchange, read on the source.
+    this.#check('write', kind, destName);
+    if (kind === 'exchange') this.#notDefault(destName);
+    this.#notDefault(sourceName);
+    this.#check('read', 'exchange', sourceName);
+    const vhost = this.#vhost;
+    const source = vhost.exchangeOrThrow(sourceName);
+    let destination: Queue | Exchange;
+    if (kind === 'queue') destination = this.#queue(destName);
+    else destination = vhost.exchangeOrThrow(destName);
+    if (unbind) vhost.unbind(source, destination, routingKey, args);
+    else vhost.bind(source, destination, routingKey, args);
+  }
+
+  bindQueue(queue: string, exchange: string, routingKey: string, args?: FieldTable): void {
+    const q = this.#queueName(queue);
+    // rabbit_channel:expand_routing_key_shortcut: '' queue and '' key bind with the queue's name.
+    const key = queue === '' && routingKey === '' ? q : routingKey;
+    this.#binding(false, 'queue', q, exchange, key, args);
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string, args?: FieldTable): void {
+    const q = this.#queueName(queue);
+    const key = queue === '' && routingKey === '' ? q : routingKey;
+    this.#binding(true, 'queue', q, exchange, key, args);
+  }
+
+  bindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void {
+    this.#binding(false, 'exchange', destination, source, routingKey, args);
+  }
+
+  unbindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void {
+    this.#binding(true, 'exchange', destination, source, routingKey, args);
+  }
+
+  // ---- publish -----------------------------------------------------------------------------------------------
+
+  publish(message: Message, options: PublishOptions): void {
+    this.#assertOpen();
+    const vhost = this.#vhost;
+    const exchangeName = message.exchange;
+    const exchange = exchangeName === '' ? vhost.defaultExchange : vhost.exchanges.get(exchangeName);
+    if (exchange === undefined) throw new BrokerError('NOT_FOUND', `no exchange '${exchangeName}' in vhost '${vhost.name}'`);
+    this.#checkWriteCached(exchangeName);
+    if (exchange.internal) {
+      throw new BrokerError('ACCESS_REFUSED', `cannot publish to internal exchange '${exchangeName}' in vhost '${vhost.name}'`);
+    }
+    const props = message.properties;
+    if (props.userId !== undefined && props.userId !== this.#ctx.user.name) {
+      throw new BrokerError(
+        'PRECONDITION_FAILED',
+        `user_id property set to '${props.userId}' but authenticated user was '${this.#ctx.user.name}'`,
+      );
+    }
+    const ttl = parseExpiration(props.expiration);
+    let msg = message;
+    if (props.replyTo === REPLY_TO_QUEUE) {
+      if (this.#replyToken === undefined) throw new BrokerError('PRECONDITION_FAILED', 'fast reply consumer does not exist');
+      msg = withProperties(message, { ...props, replyTo: REPLY_TO_PREFIX + this.#replyToken });
+    }
+    let result: number;
+    if (exchangeName === '' && msg.routingKey.startsWith(REPLY_TO_PREFIX)) {
+      const target = vhost.replyTo.get(msg.routingKey.slice(REPLY_TO_PREFIX.length));
+      result = target !== undefined && target.deliverReply(msg) ? PUBLISH_ROUTED : 0;
+    } else {
+      result = vhost.publish(exchange, msg, ttl, Date.now());
+    }
+    if ((result & PUBLISH_ROUTED) === 0 && options.mandatory === true) this.#host.returned(msg, 312, 'NO_ROUTE');
+    if (options.sequence !== undefined) {
+      this.#ctx.store.confirm(this.#host, options.sequence, (result & PUBLISH_REJECTED) === 0);
+    }
+  }
+
+  /** Direct reply-to: hand a reply straight to this channel's reply consumer. */
+  deliverReply(message: Message): boolean {
+    if (this.#closed || this.#replyToken === undefined) return false;
+    this.#host.deliver({
+      consumerTag: this.#replyTag,
+      deliveryTag: ++this.#deliveryTag,
+      redelivered: false,
+      message,
+      queue: message.routingKey,
+    });
+    return true;
+  }
+
+  // ---- consumers ---------------------------------------------------------------------------------------------
+
+  consume(queue: string, options: ConsumeOptions): string {
+    this.#assertOpen();
+    const requested = options.consumerTag ?? '';
+    if (requested !== '' && (this.#consumers.has(requested) || requested === this.#replyTag)) {
+      throw new BrokerError('NOT_ALLOWED', `attempt to reuse consumer tag '${requested}'`);
+    }
+    const tag = requested === '' ? randomName('amq.ctag-') : requested;
+    if (queue === REPLY_TO_QUEUE) {
+      if (options.noAck !== true) throw new BrokerError('PRECONDITION_FAILED', 'reply consumer cannot acknowledge');
+      if (this.#replyToken !== undefined) throw new BrokerError('PRECONDITION_FAILED', 'reply consumer already set');
+      this.#replyToken = randomBytes(18).toString('base64url');
+      this.#replyTag = tag;
+      this.#vhost.replyTo.set(this.#replyToken, this);
+      return tag;
+    }
+    const qname = this.#queueName(queue);
+    this.#check('read', 'queue', qname);
+    const q = this.#queue(qname);
+    const exclusive = options.exclusive === true;
+    if (q.hasExclusiveConsumer || (exclusive && q.consumerCount > 0)) {
+      throw new BrokerError('ACCESS_REFUSED', `queue '${qname}' in vhost '${this.#vhost.name}' in exclusive use`);
+    }
+    const args = options.arguments ?? {};
+    const p = args['x-priority'];
+    let priority = 0;
+    if (p !== undefined) {
+      if (typeof p === 'number' && Number.isInteger(p)) priority = p;
+      else if (typeof p === 'bigint') priority = Number(p);
+      else throw new BrokerError('PRECONDITION_FAILED', `invalid arg 'x-priority' for consumer '${tag}': not an integer`);
+    }
+    const c = new Consumer(tag, q, this, {
+      noAck: options.noAck === true,
+      exclusive,
+      priority,
+      prefetch: this.#prefetch,
+      arguments: args,
+    });
+    this.#consumers.set(tag, c);
+    q.addConsumer(c);
+    return tag;
+  }
+
+  cancel(consumerTag: string): void {
+    if (this.#closed) return;
+    if (this.#replyToken !== undefined && consumerTag === this.#replyTag) {
+      this.#dropReply();
+      return;
+    }
+    const c = this.#consumers.get(consumerTag);
+    if (c === undefined) return; // RabbitMQ answers cancel-ok for unknown tags.
+    this.#consumers.delete(consumerTag);
+    c.queue.removeConsumer(c);
+  }
+
+  #dropReply(): void {
+    if (this.#replyToken !== undefined) this.#vhost.replyTo.delete(this.#replyToken);
+    this.#replyToken = undefined;
+    this.#replyTag = '';
+  }
+
+  qos(prefetchCount: number, global: boolean): void {
+    this.#assertOpen();
+    if (global) this.#globalPrefetch = prefetchCount;
+    else this.#prefetch = prefetchCount;
+    this.resume();
+  }
+
+  // ---- settlement --------------------------------------------------------------------------------------------
+
+  ack(deliveryTag: number, multiple: boolean): void {
+    this.#settle(deliveryTag, multiple, Settle.Ack);
+  }
+
+  nack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+    this.#settle(deliveryTag, multiple, requeue ? Settle.Requeue : Settle.Discard);
+  }
+
+  reject(deliveryTag: number, requeue: boolean): void {
+    this.#settle(deliveryTag, false, requeue ? Settle.Requeue : Settle.Discard);
+  }
+
+  /** rabbit_channel:collect_acks: tag 0 + multiple = everything; otherwise the tag must be outstanding. */
+  #settle(deliveryTag: number, multiple: boolean, how: Settle): void {
+    this.#assertOpen();
+    const unacked = this.#unacked;
+    if (!(deliveryTag === 0 && multiple) && !unacked.has(deliveryTag)) {
+      throw new BrokerError('PRECONDITION_FAILED', `unknown delivery tag ${deliveryTag}`);
+    }
+    if (!multiple) {
+      const u = unacked.get(deliveryTag)!;
+      unacked.delete(deliveryTag);
+      this.#settleOne(u, how);
+    } else {
+      const all = deliveryTag === 0;
+      for (const [tag, u] of unacked) {
+        if (!all && tag > deliveryTag) break;
+        unacked.delete(tag);
+        this.#settleOne(u, how);
+      }
+    }
+    this.#afterSettle();
+  }
+
+  #settleOne(u: Unacked, how: Settle): void {
+    if (u.consumer !== undefined) u.consumer.unacked--;
+    if (how === Settle.Ack) u.queue.settle(u.entry);
+    else if (how === Settle.Requeue) u.queue.requeue(u.entry);
+    else u.queue.discard(u.entry);
+    this.#touched.add(u.queue);
+  }
+
+  /** Capacity was freed or messages requeued: let the affected queues deliver. */
+  #afterSettle(): void {
+    if (this.#globalPrefetch !== 0) for (const c of this.#consumers.values()) this.#touched.add(c.queue);
+    for (const q of this.#touched) q.dispatch();
+    this.#touched.clear();
+  }
+
+  get(queue: string, noAck: boolean): GetResult | undefined {
+    this.#assertOpen();
+    const qname = this.#queueName(queue);
+    this.#check('read', 'queue', qname);
+    const q = this.#queue(qname);
+    const entry = q.get();
+    if (entry === undefined) return undefined;
+    const deliveryTag = ++this.#deliveryTag;
+    if (noAck) q.settle(entry);
+    else this.#unacked.set(deliveryTag, new Unacked(entry, q, undefined));
+    return {
+      delivery: { consumerTag: '', deliveryTag, redelivered: entry.redelivered, message: entry.message, queue: q.name },
+      messageCount: q.messageCount,
+    };
+  }
+
+  recover(requeue: boolean): void {
+    this.#assertOpen();
+    // rabbit_channel: basic.recover_async with requeue=false is not implemented by RabbitMQ either.
+    if (!requeue) throw new BrokerError('NOT_IMPLEMENTED', 'requeue=false');
+    this.#requeueAll();
+  }
+
+  #requeueAll(): void {
+    for (const u of this.#unacked.values()) this.#settleOne(u, Settle.Requeue);
+    this.#unacked.clear();
+    this.#afterSettle();
+  }
+
+  // ---- flow --------------------------------------------------------------------------------------------------
+
+  flow(active: boolean): void {
+    this.#flowActive = active;
+    if (active) this.resume();
+  }
+
+  resume(): void {
+    if (!this.deliverable) return;
+    for (const c of this.#consumers.values()) c.queue.dispatch();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dropReply();
+    // Requeue first (our consumers are no longer deliverable), then cancel, which may auto-delete queues.
+    this.#requeueAll();
+    const consumers = [...this.#consumers.values()];
+    this.#consumers.clear();
+    for (const c of consumers) c.queue.removeConsumer(c);
+    this.#ctx.channelClosed(this);
+  }
+}

@@ -1,0 +1,66 @@
+import type { ChannelHost, ConnectionHost, ConnectionInfo, CoreChannel, CoreConnection, User } from './contract.js';
+import { CoreChannelImpl, type ChannelContext } from './channel.js';
+import type { Permissions } from './auth/users.js';
+import type { MessageStore } from './store/store.js';
+import type { VHost } from './vhost.js';
+
+/** What a connection needs of the broker. */
+export interface ConnectionOwner {
+  readonly store: MessageStore;
+  permissionsOf(user: string, vhost: string): Permissions | undefined;
+  permissionGeneration(): number;
+  connectionClosed(connection: CoreConnectionImpl): void;
+}
+
+/** One client connection: its channels and exclusive queues. */
+export class CoreConnectionImpl implements CoreConnection {
+  readonly info: ConnectionInfo;
+  readonly user: User;
+  readonly host: ConnectionHost;
+  readonly #vhost: VHost;
+  readonly #owner: ConnectionOwner;
+  readonly #channels = new Set<CoreChannelImpl>();
+  #nextChannelId = 1;
+  #closed = false;
+
+  constructor(info: ConnectionInfo, user: User, vhost: VHost, host: ConnectionHost, owner: ConnectionOwner) {
+    this.info = info;
+    this.user = user;
+    this.host = host;
+    this.#vhost = vhost;
+    this.#owner = owner;
+  }
+
+  /** The vhost name. */
+  get vhost(): string {
+    return this.#vhost.name;
+  }
+
+  /** Open channels (for management). */
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  openChannel(host: ChannelHost): CoreChannel {
+    const ctx: ChannelContext = {
+      vhost: this.#vhost,
+      user: this.user,
+      connectionId: this.info.id,
+      store: this.#owner.store,
+      permissions: () => this.#owner.permissionsOf(this.user.name, this.#vhost.name),
+      permissionGeneration: () => this.#owner.permissionGeneration(),
+      channelClosed: (ch) => this.#channels.delete(ch),
+    };
+    const ch = new CoreChannelImpl(this.#nextChannelId++, ctx, host);
+    this.#channels.add(ch);
+    return ch;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ch of [...this.#channels]) ch.close();
+    this.#vhost.dropExclusive(this.info.id);
+    this.#owner.connectionClosed(this);
+  }
+}

@@ -1,0 +1,66 @@
+import type { Message } from '../contract.js';
+
+/**
+ * The storage interface the core owns (DESIGN.md §5, §8). Each queue keeps its ready messages in a
+ * {@link QueueStore}; the in-memory implementation is {@link MemoryMessageStore}, and a durable on-disk store (or a
+ * replicated one later) plugs in behind the same interface.
+ */
+
+/**
+ * One message in one queue. The core mutates the delivery fields while the entry is out for delivery; the store
+ * owns `seq` ordering.
+ */
+export interface QueueEntry {
+  readonly message: Message;
+  /** Position in the queue: increasing in publish order; a requeued entry goes back to its position. */
+  readonly seq: number;
+  /** Epoch milliseconds after which it expires; 0 = never. */
+  readonly expiresAt: number;
+  /** 0..maxPriority (already clamped). */
+  readonly priority: number;
+  redelivered: boolean;
+  /** How many times it was handed out (for x-delivery-limit). */
+  deliveryCount: number;
+}
+
+/** Where confirms go once a store made the messages safe. */
+export interface ConfirmSink {
+  confirm(sequence: number, ack: boolean): void;
+}
+
+/** Ready messages of one queue, in delivery order (highest priority first, then by `seq`). */
+export interface QueueStore {
+  readonly messageCount: number;
+  /** Sum of body sizes of the ready messages (x-max-length-bytes). */
+  readonly byteCount: number;
+  /** Append at the tail of its priority level. */
+  push(entry: QueueEntry): void;
+  /** Put back at its original position (by `seq`). */
+  requeue(entry: QueueEntry): void;
+  peek(): QueueEntry | undefined;
+  shift(): QueueEntry | undefined;
+  /** An entry taken out with `shift` is settled for good (acked, dropped, dead-lettered): a durable store forgets it. */
+  settled(entry: QueueEntry): void;
+  /** Remove every ready message; returns how many. */
+  purge(): number;
+  /** Release resources; the queue is gone. */
+  close(): void;
+}
+
+/** Options a store needs to open a queue. */
+export interface QueueStoreOptions {
+  durable: boolean;
+  /** 0 for a plain queue, else x-max-priority. */
+  maxPriority: number;
+}
+
+/** The message store of one broker. */
+export interface MessageStore {
+  openQueue(vhost: string, queue: string, options: QueueStoreOptions): QueueStore;
+  /**
+   * Report a publisher confirm once every message accepted so far is safe (on disk where that applies). The
+   * in-memory store confirms at once; a durable store waits for its group commit. Confirms to one sink stay in order.
+   */
+  confirm(sink: ConfirmSink, sequence: number, ack: boolean): void;
+  close(): void;
+}

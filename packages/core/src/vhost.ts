@@ -1,0 +1,339 @@
+import type { ExchangeDeclareOptions, FieldTable, Logger, Message, QueueDeclareOptions } from './contract.js';
+import { BrokerError } from './errors.js';
+import { DefaultExchange } from './exchange/default.js';
+import { bindingId, type Binding, type Destination, type Exchange } from './exchange/exchange.js';
+import { createExchange } from './exchange/index.js';
+import { deadLetterMessage, isDeadLetterCycle, type DeadLetterReason } from './message/dead-letter.js';
+import { fieldEquals, fieldValueText } from './message/message.js';
+import { assertQueueArgsEquivalent, parseQueueArguments } from './queue/arguments.js';
+import { Queue, type QueueOwner } from './queue/queue.js';
+import type { MessageStore } from './store/store.js';
+
+/** Predeclared exchanges of every vhost (AMQP 0-9-1 §3.1.3, plus RabbitMQ's amq.match). */
+const STANDARD_EXCHANGES: readonly (readonly [string, string])[] = [
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+];
+
+/** Deepest nesting of dead-letter routing (cycle detection stops real loops long before). */
+const MAX_ROUTE_DEPTH = 16;
+
+/** Bits returned by {@link VHost.publish}. */
+export const PUBLISH_ROUTED = 1;
+/** Some queue refused the message (x-overflow reject-publish). */
+export const PUBLISH_REJECTED = 2;
+
+/** Something a deleted queue's consumers are cancelled through (the channel). */
+interface CancelTarget {
+  cancelledByServer(consumer: import('./queue/consumers.js').Consumer): void;
+}
+
+/**
+ * A virtual host: its exchanges, queues and bindings, and the routing walk. Permission checks and per-channel state
+ * live in the channel; this class enforces the AMQP/RabbitMQ rules about the entities themselves.
+ */
+export class VHost implements QueueOwner {
+  readonly name: string;
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  readonly defaultExchange: DefaultExchange;
+  /** Direct reply-to: token → the channel whose reply consumer answers `amq.rabbitmq.reply-to.<token>`. */
+  readonly replyTo = new Map<string, { deliverReply(message: Message): boolean }>();
+  readonly #store: MessageStore;
+  readonly #logger: Logger;
+  #epoch = 0;
+  #depth = 0;
+  /** Scratch arrays per routing depth (dead-lettering routes again from inside an enqueue). */
+  readonly #dests: Destination[][] = [];
+  readonly #stacks: Exchange[][] = [];
+  readonly #targets: Queue[][] = [];
+
+  constructor(name: string, store: MessageStore, logger: Logger) {
+    this.name = name;
+    this.#store = store;
+    this.#logger = logger;
+    this.defaultExchange = new DefaultExchange(this.queues);
+    for (const [n, t] of STANDARD_EXCHANGES) {
+      this.exchanges.set(n, createExchange(n, t, { durable: true, autoDelete: false, internal: false, arguments: {} }));
+    }
+  }
+
+  /** Look up an exchange; '' is the default exchange. */
+  exchange(name: string): Exchange | undefined {
+    return name === '' ? this.defaultExchange : this.exchanges.get(name);
+  }
+
+  /** The exchange or NOT_FOUND "no exchange 'x' in vhost '/'". */
+  exchangeOrThrow(name: string): Exchange {
+    const x = this.exchange(name);
+    if (x === undefined) throw new BrokerError('NOT_FOUND', `no exchange '${name}' in vhost '${this.name}'`);
+    return x;
+  }
+
+  /** The queue or NOT_FOUND "no queue 'q' in vhost '/'". */
+  queueOrThrow(name: string): Queue {
+    const q = this.queues.get(name);
+    if (q === undefined) throw new BrokerError('NOT_FOUND', `no queue '${name}' in vhost '${this.name}'`);
+    return q;
+  }
+
+  /** RESOURCE_LOCKED when an exclusive queue belongs to another connection. */
+  checkExclusive(q: Queue, connectionId: string): void {
+    if (q.exclusiveOwner !== undefined && q.exclusiveOwner !== connectionId) throw this.#locked(q.name);
+  }
+
+  #locked(name: string): BrokerError {
+    return new BrokerError(
+      'RESOURCE_LOCKED',
+      `cannot obtain exclusive access to locked queue '${name}' in vhost '${this.name}'. It could be originally ` +
+        'declared on another connection or the exclusive property value does not match that of the original declaration.',
+    );
+  }
+
+  #inequivalent(kind: string, name: string, arg: string, received: string, current: string): BrokerError {
+    return new BrokerError(
+      'PRECONDITION_FAILED',
+      `inequivalent arg '${arg}' for ${kind} '${name}' in vhost '${this.name}': received '${received}' but current is '${current}'`,
+    );
+  }
+
+  /** exchange.declare semantics (name checks and permissions are the channel's). */
+  declareExchange(name: string, type: string, o: ExchangeDeclareOptions): Exchange {
+    const existing = this.exchanges.get(name);
+    if (o.passive === true) {
+      if (existing === undefined) throw new BrokerError('NOT_FOUND', `no exchange '${name}' in vhost '${this.name}'`);
+      return existing;
+    }
+    const durable = o.durable === true;
+    const autoDelete = o.autoDelete === true;
+    const internal = o.internal === true;
+    const args = o.arguments ?? {};
+    if (existing !== undefined) {
+      if (existing.type !== type) {
+        // Checked before equivalence as RabbitMQ does: an unknown type is a connection error even on redeclare.
+        createExchange(name, type, { durable, autoDelete, internal, arguments: args });
+        throw this.#inequivalent('exchange', name, 'type', type, existing.type);
+      }
+      if (existing.durable !== durable) throw this.#inequivalent('exchange', name, 'durable', String(durable), String(existing.durable));
+      if (existing.autoDelete !== autoDelete) {
+        throw this.#inequivalent('exchange', name, 'auto_delete', String(autoDelete), String(existing.autoDelete));
+      }
+      if (existing.internal !== internal) throw this.#inequivalent('exchange', name, 'internal', String(internal), String(existing.internal));
+      const a = args['alternate-exchange'];
+      const b = existing.arguments['alternate-exchange'];
+      if (!(a === undefined && b === undefined) && !fieldEquals(a, b)) {
+        throw new BrokerError(
+          'PRECONDITION_FAILED',
+          `inequivalent arg 'alternate-exchange' for exchange '${name}' in vhost '${this.name}': received ` +
+            `${a === undefined ? 'none' : `'${fieldValueText(a)}'`} but current is ${b === undefined ? 'none' : `'${fieldValueText(b)}'`}`,
+        );
+      }
+      return existing;
+    }
+    const ae = args['alternate-exchange'];
+    if (ae !== undefined && typeof ae !== 'string') {
+      throw new BrokerError(
+        'PRECONDITION_FAILED',
+        `invalid type '${typeof ae === 'number' ? 'signedint' : typeof ae}' for arg 'alternate-exchange' in exchange '${name}' in vhost '${this.name}'`,
+      );
+    }
+    const x = createExchange(name, type, { durable, autoDelete, internal, arguments: args });
+    this.exchanges.set(name, x);
+    return x;
+  }
+
+  /** exchange.delete; false when it did not exist (RabbitMQ 3.10 answers delete-ok either way). */
+  deleteExchange(name: string, ifUnused: boolean): boolean {
+    const x = this.exchanges.get(name);
+    if (x === undefined) return false;
+    if (ifUnused && (x.bindings.size > 0 || x.incoming.size > 0)) {
+      throw new BrokerError('PRECONDITION_FAILED', `exchange '${name}' in vhost '${this.name}' in use`);
+    }
+    this.#removeExchange(x);
+    return true;
+  }
+
+  #removeExchange(x: Exchange): void {
+    this.exchanges.delete(x.name);
+    for (const b of [...x.bindings.values()]) this.#unlink(b, false);
+    for (const b of [...x.incoming]) this.#unlink(b, true);
+  }
+
+  /** queue.declare semantics. `name` is already resolved (server-named queues get their name from the channel). */
+  declareQueue(name: string, o: QueueDeclareOptions, connectionId: string): { queue: Queue; created: boolean } {
+    const existing = this.queues.get(name);
+    const exclusive = o.exclusive === true;
+    // RabbitMQ: an exclusive queue is never durable (rabbit_channel: Durable = DurableDeclare andalso not Exclusive).
+    const durable = o.durable === true && !exclusive;
+    if (existing !== undefined) {
+      if (o.passive === true) {
+        this.checkExclusive(existing, connectionId);
+        existing.touch();
+        return { queue: existing, created: false };
+      }
+      // rabbit_amqqueue:assert_equivalence: strict owner check first, then durable, auto_delete, arguments.
+      if (existing.exclusiveOwner !== (exclusive ? connectionId : undefined)) throw this.#locked(name);
+      const autoDelete = o.autoDelete === true;
+      if (existing.durable !== durable) throw this.#inequivalent('queue', name, 'durable', String(durable), String(existing.durable));
+      if (existing.autoDelete !== autoDelete) {
+        throw this.#inequivalent('queue', name, 'auto_delete', String(autoDelete), String(existing.autoDelete));
+      }
+      assertQueueArgsEquivalent(existing.arguments, o.arguments ?? {}, name, this.name);
+      existing.touch();
+      return { queue: existing, created: false };
+    }
+    if (o.passive === true) throw new BrokerError('NOT_FOUND', `no queue '${name}' in vhost '${this.name}'`);
+    const args = o.arguments ?? {};
+    const settings = parseQueueArguments(args, name, this.name);
+    if (settings.type === 'quorum') {
+      // A quorum queue is always durable, never exclusive or auto-delete (rabbit_quorum_queue:declare).
+      const bad = !durable ? 'non-durable' : exclusive ? 'exclusive-owner' : o.autoDelete === true ? 'auto-delete' : undefined;
+      if (bad !== undefined) {
+        throw new BrokerError('PRECONDITION_FAILED', `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
+      }
+    }
+    const store = this.#store.openQueue(this.name, name, { durable, maxPriority: settings.maxPriority });
+    const queue = new Queue(
+      name,
+      this,
+      { durable, autoDelete: o.autoDelete === true, exclusiveOwner: exclusive ? connectionId : undefined, arguments: args, settings },
+      store,
+    );
+    this.queues.set(name, queue);
+    return { queue, created: true };
+  }
+
+  /** Delete a queue now: cancel its consumers, remove its bindings. Returns the number of ready messages dropped. */
+  removeQueue(queue: Queue): number {
+    if (queue.deleted || this.queues.get(queue.name) !== queue) return 0;
+    this.queues.delete(queue.name);
+    const count = queue.messageCount;
+    for (const b of [...queue.incoming]) this.#unlink(b, true);
+    for (const c of queue.destroy()) (c.channel as CancelTarget).cancelledByServer(c);
+    return count;
+  }
+
+  /** Bind (idempotent); the channel checked names and permissions. */
+  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable | undefined): void {
+    source.validateBinding(routingKey, args);
+    const b: Binding = { source, destination, routingKey, arguments: args, id: bindingId(destination, routingKey, args) };
+    if (source.addBinding(b)) destination.incoming.add(b);
+  }
+
+  /** Unbind; a missing binding is not an error (RabbitMQ 3.10 answers unbind-ok). */
+  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable | undefined): void {
+    const b = source.bindings.get(bindingId(destination, routingKey, args));
+    if (b !== undefined) this.#unlink(b, true);
+  }
+
+  /** Remove a binding from both ends; an auto-delete source goes with its last binding. */
+  #unlink(b: Binding, autoDeleteSource: boolean): void {
+    b.source.removeBinding(b.id);
+    b.destination.incoming.delete(b);
+    const src = b.source;
+    if (autoDeleteSource && src.autoDelete && src.bindings.size === 0 && this.exchanges.get(src.name) === src) {
+      this.#removeExchange(src);
+    }
+  }
+
+  /**
+   * Route and enqueue. Returns PUBLISH_ROUTED | PUBLISH_REJECTED bits. Synchronous; allocates nothing per message
+   * beyond the queue entries (scratch arrays are reused).
+   */
+  publish(exchange: Exchange, message: Message, messageTtl: number, now: number): number {
+    if (this.#depth >= MAX_ROUTE_DEPTH) return 0;
+    const depth = this.#depth++;
+    try {
+      const targets = (this.#targets[depth] ??= []);
+      targets.length = 0;
+      this.#route(exchange, message, targets, depth);
+      let result = targets.length > 0 ? PUBLISH_ROUTED : 0;
+      for (let i = 0; i < targets.length; i++) {
+        if (!targets[i]!.enqueue(message, messageTtl, now)) result |= PUBLISH_REJECTED;
+      }
+      targets.length = 0;
+      return result;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /**
+   * Walk the exchange graph from `start`, collecting each queue once. Exchanges are visited once per route (so
+   * exchange-to-exchange cycles end and diamonds do not duplicate); an exchange whose own bindings match nothing
+   * hands the message to its alternate-exchange (rabbit_exchange:route1).
+   */
+  #route(start: Exchange, message: Message, out: Queue[], depth: number): void {
+    const epoch = ++this.#epoch;
+    const stack = (this.#stacks[depth] ??= []);
+    const dests = (this.#dests[depth] ??= []);
+    stack.length = 0;
+    stack.push(start);
+    start.routeMark = epoch;
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      dests.length = 0;
+      x.route(message, dests);
+      if (dests.length === 0) {
+        if (x.alternateExchange !== undefined) {
+          const ae = this.exchanges.get(x.alternateExchange);
+          if (ae !== undefined && ae.routeMark !== epoch) {
+            ae.routeMark = epoch;
+            stack.push(ae);
+          }
+        }
+        continue;
+      }
+      for (let i = 0; i < dests.length; i++) {
+        const d = dests[i]!;
+        if (d.routeMark === epoch) continue;
+        d.routeMark = epoch;
+        if (d.kind === 'queue') out.push(d);
+        else stack.push(d);
+      }
+    }
+    dests.length = 0;
+  }
+
+  /** Dead-letter a message from `queue` through its DLX (RabbitMQ's rabbit_dead_letter). A missing DLX drops it. */
+  deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void {
+    const dlxName = queue.settings.deadLetterExchange;
+    if (dlxName === undefined) return;
+    const dlx = this.exchange(dlxName);
+    if (dlx === undefined) return;
+    if (this.#depth >= MAX_ROUTE_DEPTH) return;
+    const now = Date.now();
+    const routingKey = queue.settings.deadLetterRoutingKey ?? message.routingKey;
+    const dead = deadLetterMessage(message, reason, queue.name, dlx.name, routingKey, now);
+    const depth = this.#depth++;
+    try {
+      const targets = (this.#targets[depth] ??= []);
+      targets.length = 0;
+      this.#route(dlx, dead, targets, depth);
+      for (let i = 0; i < targets.length; i++) {
+        const q = targets[i]!;
+        if (isDeadLetterCycle(dead, q.name)) {
+          this.#logger.warn({ queue: q.name, vhost: this.name }, 'dead-letter cycle detected; message dropped');
+          continue;
+        }
+        q.enqueue(dead, -1, now);
+      }
+      targets.length = 0;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /** Delete every exclusive queue of a connection (it closed). */
+  dropExclusive(connectionId: string): void {
+    for (const q of [...this.queues.values()]) if (q.exclusiveOwner === connectionId) this.removeQueue(q);
+  }
+
+  /** Stop every timer (broker shutdown). */
+  close(): void {
+    for (const q of this.queues.values()) q.stopTimers();
+  }
+}
