@@ -189,7 +189,12 @@ for (const m of methods) {
     emit(`  const ${v} = ${reader}(b, e, ${c}, ${mm});`);
     values.push(`${f.key}: ${v}`);
   }
-  emit(`  return { name: '${m.name}'${values.map((x) => `, ${x}`).join('')} };`);
+  if (values.length <= 2) emit(`  return { name: '${m.name}'${values.map((x) => `, ${x}`).join('')} };`);
+  else {
+    emit(`  return {\n    name: '${m.name}',`);
+    for (const x of values) emit(`    ${x},`);
+    emit('  };');
+  }
   emit('}');
   emit();
 }

@@ -872,7 +872,14 @@ export function decodeConnectionStart(b: Buffer, e: number): ConnectionStart {
   const f2 = rdTable(b, e, 10, 10);
   const f3 = rdLongstr(b, e, 10, 10);
   const f4 = rdLongstr(b, e, 10, 10);
-  return { name: 'connection.start', versionMajor: f0, versionMinor: f1, serverProperties: f2, mechanisms: f3, locales: f4 };
+  return {
+    name: 'connection.start',
+    versionMajor: f0,
+    versionMinor: f1,
+    serverProperties: f2,
+    mechanisms: f3,
+    locales: f4,
+  };
 }
 
 /** Encoded size of connection.start-ok arguments, including the 4 bytes of class and method ids. */
@@ -897,7 +904,13 @@ export function decodeConnectionStartOk(b: Buffer, e: number): ConnectionStartOk
   const f1 = rdShortstr(b, e, 10, 11);
   const f2 = rdLongstr(b, e, 10, 11);
   const f3 = rdShortstr(b, e, 10, 11);
-  return { name: 'connection.start-ok', clientProperties: f0, mechanism: f1, response: f2, locale: f3 };
+  return {
+    name: 'connection.start-ok',
+    clientProperties: f0,
+    mechanism: f1,
+    response: f2,
+    locale: f3,
+  };
 }
 
 /** Encoded size of connection.secure arguments, including the 4 bytes of class and method ids. */
@@ -961,7 +974,12 @@ export function decodeConnectionTune(b: Buffer, e: number): ConnectionTune {
   const f0 = rdShort(b, e, 10, 30);
   const f1 = rdLong(b, e, 10, 30);
   const f2 = rdShort(b, e, 10, 30);
-  return { name: 'connection.tune', channelMax: f0, frameMax: f1, heartbeat: f2 };
+  return {
+    name: 'connection.tune',
+    channelMax: f0,
+    frameMax: f1,
+    heartbeat: f2,
+  };
 }
 
 /** Encoded size of connection.tune-ok arguments, including the 4 bytes of class and method ids. */
@@ -987,7 +1005,12 @@ export function decodeConnectionTuneOk(b: Buffer, e: number): ConnectionTuneOk {
   const f0 = rdShort(b, e, 10, 31);
   const f1 = rdLong(b, e, 10, 31);
   const f2 = rdShort(b, e, 10, 31);
-  return { name: 'connection.tune-ok', channelMax: f0, frameMax: f1, heartbeat: f2 };
+  return {
+    name: 'connection.tune-ok',
+    channelMax: f0,
+    frameMax: f1,
+    heartbeat: f2,
+  };
 }
 
 /** Encoded size of connection.open arguments, including the 4 bytes of class and method ids. */
@@ -1010,7 +1033,12 @@ export function decodeConnectionOpen(b: Buffer, e: number): ConnectionOpen {
   const f0 = rdShortstr(b, e, 10, 40);
   const f1 = rdShortstr(b, e, 10, 40);
   const bits2 = rdOctet(b, e, 10, 40);
-  return { name: 'connection.open', virtualHost: f0, capabilities: f1, insist: (bits2 & 1) !== 0 };
+  return {
+    name: 'connection.open',
+    virtualHost: f0,
+    capabilities: f1,
+    insist: (bits2 & 1) !== 0,
+  };
 }
 
 /** Encoded size of connection.open-ok arguments, including the 4 bytes of class and method ids. */
@@ -1057,7 +1085,13 @@ export function decodeConnectionClose(b: Buffer, e: number): ConnectionClose {
   const f1 = rdShortstr(b, e, 10, 50);
   const f2 = rdShort(b, e, 10, 50);
   const f3 = rdShort(b, e, 10, 50);
-  return { name: 'connection.close', replyCode: f0, replyText: f1, classId: f2, methodId: f3 };
+  return {
+    name: 'connection.close',
+    replyCode: f0,
+    replyText: f1,
+    classId: f2,
+    methodId: f3,
+  };
 }
 
 /** Encoded size of connection.close-ok arguments, including the 4 bytes of class and method ids. */
@@ -1252,7 +1286,13 @@ export function decodeChannelClose(b: Buffer, e: number): ChannelClose {
   const f1 = rdShortstr(b, e, 20, 40);
   const f2 = rdShort(b, e, 20, 40);
   const f3 = rdShort(b, e, 20, 40);
-  return { name: 'channel.close', replyCode: f0, replyText: f1, classId: f2, methodId: f3 };
+  return {
+    name: 'channel.close',
+    replyCode: f0,
+    replyText: f1,
+    classId: f2,
+    methodId: f3,
+  };
 }
 
 /** Encoded size of channel.close-ok arguments, including the 4 bytes of class and method ids. */
@@ -1290,7 +1330,15 @@ export function writeAccessRequest(b: Buffer, o: number, m: AccessRequest): numb
 export function decodeAccessRequest(b: Buffer, e: number): AccessRequest {
   const f0 = rdShortstr(b, e, 30, 10);
   const bits1 = rdOctet(b, e, 30, 10);
-  return { name: 'access.request', realm: f0, exclusive: (bits1 & 1) !== 0, passive: (bits1 & 2) !== 0, active: (bits1 & 4) !== 0, write: (bits1 & 8) !== 0, read: (bits1 & 16) !== 0 };
+  return {
+    name: 'access.request',
+    realm: f0,
+    exclusive: (bits1 & 1) !== 0,
+    passive: (bits1 & 2) !== 0,
+    active: (bits1 & 4) !== 0,
+    write: (bits1 & 8) !== 0,
+    read: (bits1 & 16) !== 0,
+  };
 }
 
 /** Encoded size of access.request-ok arguments, including the 4 bytes of class and method ids. */
@@ -1338,7 +1386,18 @@ export function decodeExchangeDeclare(b: Buffer, e: number): ExchangeDeclare {
   const f2 = rdShortstr(b, e, 40, 10);
   const bits3 = rdOctet(b, e, 40, 10);
   const f4 = rdTable(b, e, 40, 10);
-  return { name: 'exchange.declare', ticket: f0, exchange: f1, type: f2, passive: (bits3 & 1) !== 0, durable: (bits3 & 2) !== 0, autoDelete: (bits3 & 4) !== 0, internal: (bits3 & 8) !== 0, nowait: (bits3 & 16) !== 0, arguments: f4 };
+  return {
+    name: 'exchange.declare',
+    ticket: f0,
+    exchange: f1,
+    type: f2,
+    passive: (bits3 & 1) !== 0,
+    durable: (bits3 & 2) !== 0,
+    autoDelete: (bits3 & 4) !== 0,
+    internal: (bits3 & 8) !== 0,
+    nowait: (bits3 & 16) !== 0,
+    arguments: f4,
+  };
 }
 
 /** Encoded size of exchange.declare-ok arguments, including the 4 bytes of class and method ids. */
@@ -1379,7 +1438,13 @@ export function decodeExchangeDelete(b: Buffer, e: number): ExchangeDelete {
   const f0 = rdShort(b, e, 40, 20);
   const f1 = rdShortstr(b, e, 40, 20);
   const bits2 = rdOctet(b, e, 40, 20);
-  return { name: 'exchange.delete', ticket: f0, exchange: f1, ifUnused: (bits2 & 1) !== 0, nowait: (bits2 & 2) !== 0 };
+  return {
+    name: 'exchange.delete',
+    ticket: f0,
+    exchange: f1,
+    ifUnused: (bits2 & 1) !== 0,
+    nowait: (bits2 & 2) !== 0,
+  };
 }
 
 /** Encoded size of exchange.delete-ok arguments, including the 4 bytes of class and method ids. */
@@ -1426,7 +1491,15 @@ export function decodeExchangeBind(b: Buffer, e: number): ExchangeBind {
   const f3 = rdShortstr(b, e, 40, 30);
   const bits4 = rdOctet(b, e, 40, 30);
   const f5 = rdTable(b, e, 40, 30);
-  return { name: 'exchange.bind', ticket: f0, destination: f1, source: f2, routingKey: f3, nowait: (bits4 & 1) !== 0, arguments: f5 };
+  return {
+    name: 'exchange.bind',
+    ticket: f0,
+    destination: f1,
+    source: f2,
+    routingKey: f3,
+    nowait: (bits4 & 1) !== 0,
+    arguments: f5,
+  };
 }
 
 /** Encoded size of exchange.bind-ok arguments, including the 4 bytes of class and method ids. */
@@ -1473,7 +1546,15 @@ export function decodeExchangeUnbind(b: Buffer, e: number): ExchangeUnbind {
   const f3 = rdShortstr(b, e, 40, 40);
   const bits4 = rdOctet(b, e, 40, 40);
   const f5 = rdTable(b, e, 40, 40);
-  return { name: 'exchange.unbind', ticket: f0, destination: f1, source: f2, routingKey: f3, nowait: (bits4 & 1) !== 0, arguments: f5 };
+  return {
+    name: 'exchange.unbind',
+    ticket: f0,
+    destination: f1,
+    source: f2,
+    routingKey: f3,
+    nowait: (bits4 & 1) !== 0,
+    arguments: f5,
+  };
 }
 
 /** Encoded size of exchange.unbind-ok arguments, including the 4 bytes of class and method ids. */
@@ -1516,7 +1597,17 @@ export function decodeQueueDeclare(b: Buffer, e: number): QueueDeclare {
   const f1 = rdShortstr(b, e, 50, 10);
   const bits2 = rdOctet(b, e, 50, 10);
   const f3 = rdTable(b, e, 50, 10);
-  return { name: 'queue.declare', ticket: f0, queue: f1, passive: (bits2 & 1) !== 0, durable: (bits2 & 2) !== 0, exclusive: (bits2 & 4) !== 0, autoDelete: (bits2 & 8) !== 0, nowait: (bits2 & 16) !== 0, arguments: f3 };
+  return {
+    name: 'queue.declare',
+    ticket: f0,
+    queue: f1,
+    passive: (bits2 & 1) !== 0,
+    durable: (bits2 & 2) !== 0,
+    exclusive: (bits2 & 4) !== 0,
+    autoDelete: (bits2 & 8) !== 0,
+    nowait: (bits2 & 16) !== 0,
+    arguments: f3,
+  };
 }
 
 /** Encoded size of queue.declare-ok arguments, including the 4 bytes of class and method ids. */
@@ -1541,7 +1632,12 @@ export function decodeQueueDeclareOk(b: Buffer, e: number): QueueDeclareOk {
   const f0 = rdShortstr(b, e, 50, 11);
   const f1 = rdLong(b, e, 50, 11);
   const f2 = rdLong(b, e, 50, 11);
-  return { name: 'queue.declare-ok', queue: f0, messageCount: f1, consumerCount: f2 };
+  return {
+    name: 'queue.declare-ok',
+    queue: f0,
+    messageCount: f1,
+    consumerCount: f2,
+  };
 }
 
 /** Encoded size of queue.bind arguments, including the 4 bytes of class and method ids. */
@@ -1571,7 +1667,15 @@ export function decodeQueueBind(b: Buffer, e: number): QueueBind {
   const f3 = rdShortstr(b, e, 50, 20);
   const bits4 = rdOctet(b, e, 50, 20);
   const f5 = rdTable(b, e, 50, 20);
-  return { name: 'queue.bind', ticket: f0, queue: f1, exchange: f2, routingKey: f3, nowait: (bits4 & 1) !== 0, arguments: f5 };
+  return {
+    name: 'queue.bind',
+    ticket: f0,
+    queue: f1,
+    exchange: f2,
+    routingKey: f3,
+    nowait: (bits4 & 1) !== 0,
+    arguments: f5,
+  };
 }
 
 /** Encoded size of queue.bind-ok arguments, including the 4 bytes of class and method ids. */
@@ -1612,7 +1716,12 @@ export function decodeQueuePurge(b: Buffer, e: number): QueuePurge {
   const f0 = rdShort(b, e, 50, 30);
   const f1 = rdShortstr(b, e, 50, 30);
   const bits2 = rdOctet(b, e, 50, 30);
-  return { name: 'queue.purge', ticket: f0, queue: f1, nowait: (bits2 & 1) !== 0 };
+  return {
+    name: 'queue.purge',
+    ticket: f0,
+    queue: f1,
+    nowait: (bits2 & 1) !== 0,
+  };
 }
 
 /** Encoded size of queue.purge-ok arguments, including the 4 bytes of class and method ids. */
@@ -1656,7 +1765,14 @@ export function decodeQueueDelete(b: Buffer, e: number): QueueDelete {
   const f0 = rdShort(b, e, 50, 40);
   const f1 = rdShortstr(b, e, 50, 40);
   const bits2 = rdOctet(b, e, 50, 40);
-  return { name: 'queue.delete', ticket: f0, queue: f1, ifUnused: (bits2 & 1) !== 0, ifEmpty: (bits2 & 2) !== 0, nowait: (bits2 & 4) !== 0 };
+  return {
+    name: 'queue.delete',
+    ticket: f0,
+    queue: f1,
+    ifUnused: (bits2 & 1) !== 0,
+    ifEmpty: (bits2 & 2) !== 0,
+    nowait: (bits2 & 4) !== 0,
+  };
 }
 
 /** Encoded size of queue.delete-ok arguments, including the 4 bytes of class and method ids. */
@@ -1704,7 +1820,14 @@ export function decodeQueueUnbind(b: Buffer, e: number): QueueUnbind {
   const f2 = rdShortstr(b, e, 50, 50);
   const f3 = rdShortstr(b, e, 50, 50);
   const f4 = rdTable(b, e, 50, 50);
-  return { name: 'queue.unbind', ticket: f0, queue: f1, exchange: f2, routingKey: f3, arguments: f4 };
+  return {
+    name: 'queue.unbind',
+    ticket: f0,
+    queue: f1,
+    exchange: f2,
+    routingKey: f3,
+    arguments: f4,
+  };
 }
 
 /** Encoded size of queue.unbind-ok arguments, including the 4 bytes of class and method ids. */
@@ -1746,7 +1869,12 @@ export function decodeBasicQos(b: Buffer, e: number): BasicQos {
   const f0 = rdLong(b, e, 60, 10);
   const f1 = rdShort(b, e, 60, 10);
   const bits2 = rdOctet(b, e, 60, 10);
-  return { name: 'basic.qos', prefetchSize: f0, prefetchCount: f1, global: (bits2 & 1) !== 0 };
+  return {
+    name: 'basic.qos',
+    prefetchSize: f0,
+    prefetchCount: f1,
+    global: (bits2 & 1) !== 0,
+  };
 }
 
 /** Encoded size of basic.qos-ok arguments, including the 4 bytes of class and method ids. */
@@ -1791,7 +1919,17 @@ export function decodeBasicConsume(b: Buffer, e: number): BasicConsume {
   const f2 = rdShortstr(b, e, 60, 20);
   const bits3 = rdOctet(b, e, 60, 20);
   const f4 = rdTable(b, e, 60, 20);
-  return { name: 'basic.consume', ticket: f0, queue: f1, consumerTag: f2, noLocal: (bits3 & 1) !== 0, noAck: (bits3 & 2) !== 0, exclusive: (bits3 & 4) !== 0, nowait: (bits3 & 8) !== 0, arguments: f4 };
+  return {
+    name: 'basic.consume',
+    ticket: f0,
+    queue: f1,
+    consumerTag: f2,
+    noLocal: (bits3 & 1) !== 0,
+    noAck: (bits3 & 2) !== 0,
+    exclusive: (bits3 & 4) !== 0,
+    nowait: (bits3 & 8) !== 0,
+    arguments: f4,
+  };
 }
 
 /** Encoded size of basic.consume-ok arguments, including the 4 bytes of class and method ids. */
@@ -1876,7 +2014,14 @@ export function decodeBasicPublish(b: Buffer, e: number): BasicPublish {
   const f1 = rdShortstr(b, e, 60, 40);
   const f2 = rdShortstr(b, e, 60, 40);
   const bits3 = rdOctet(b, e, 60, 40);
-  return { name: 'basic.publish', ticket: f0, exchange: f1, routingKey: f2, mandatory: (bits3 & 1) !== 0, immediate: (bits3 & 2) !== 0 };
+  return {
+    name: 'basic.publish',
+    ticket: f0,
+    exchange: f1,
+    routingKey: f2,
+    mandatory: (bits3 & 1) !== 0,
+    immediate: (bits3 & 2) !== 0,
+  };
 }
 
 /** Encoded size of basic.return arguments, including the 4 bytes of class and method ids. */
@@ -1902,7 +2047,13 @@ export function decodeBasicReturn(b: Buffer, e: number): BasicReturn {
   const f1 = rdShortstr(b, e, 60, 50);
   const f2 = rdShortstr(b, e, 60, 50);
   const f3 = rdShortstr(b, e, 60, 50);
-  return { name: 'basic.return', replyCode: f0, replyText: f1, exchange: f2, routingKey: f3 };
+  return {
+    name: 'basic.return',
+    replyCode: f0,
+    replyText: f1,
+    exchange: f2,
+    routingKey: f3,
+  };
 }
 
 /** Encoded size of basic.deliver arguments, including the 4 bytes of class and method ids. */
@@ -1929,7 +2080,14 @@ export function decodeBasicDeliver(b: Buffer, e: number): BasicDeliver {
   const bits2 = rdOctet(b, e, 60, 60);
   const f3 = rdShortstr(b, e, 60, 60);
   const f4 = rdShortstr(b, e, 60, 60);
-  return { name: 'basic.deliver', consumerTag: f0, deliveryTag: f1, redelivered: (bits2 & 1) !== 0, exchange: f3, routingKey: f4 };
+  return {
+    name: 'basic.deliver',
+    consumerTag: f0,
+    deliveryTag: f1,
+    redelivered: (bits2 & 1) !== 0,
+    exchange: f3,
+    routingKey: f4,
+  };
 }
 
 /** Encoded size of basic.get arguments, including the 4 bytes of class and method ids. */
@@ -1953,7 +2111,12 @@ export function decodeBasicGet(b: Buffer, e: number): BasicGet {
   const f0 = rdShort(b, e, 60, 70);
   const f1 = rdShortstr(b, e, 60, 70);
   const bits2 = rdOctet(b, e, 60, 70);
-  return { name: 'basic.get', ticket: f0, queue: f1, noAck: (bits2 & 1) !== 0 };
+  return {
+    name: 'basic.get',
+    ticket: f0,
+    queue: f1,
+    noAck: (bits2 & 1) !== 0,
+  };
 }
 
 /** Encoded size of basic.get-ok arguments, including the 4 bytes of class and method ids. */
@@ -1981,7 +2144,14 @@ export function decodeBasicGetOk(b: Buffer, e: number): BasicGetOk {
   const f2 = rdShortstr(b, e, 60, 71);
   const f3 = rdShortstr(b, e, 60, 71);
   const f4 = rdLong(b, e, 60, 71);
-  return { name: 'basic.get-ok', deliveryTag: f0, redelivered: (bits1 & 1) !== 0, exchange: f2, routingKey: f3, messageCount: f4 };
+  return {
+    name: 'basic.get-ok',
+    deliveryTag: f0,
+    redelivered: (bits1 & 1) !== 0,
+    exchange: f2,
+    routingKey: f3,
+    messageCount: f4,
+  };
 }
 
 /** Encoded size of basic.get-empty arguments, including the 4 bytes of class and method ids. */
@@ -2118,7 +2288,12 @@ export function writeBasicNack(b: Buffer, o: number, m: BasicNack): number {
 export function decodeBasicNack(b: Buffer, e: number): BasicNack {
   const f0 = rdLonglong(b, e, 60, 120);
   const bits1 = rdOctet(b, e, 60, 120);
-  return { name: 'basic.nack', deliveryTag: f0, multiple: (bits1 & 1) !== 0, requeue: (bits1 & 2) !== 0 };
+  return {
+    name: 'basic.nack',
+    deliveryTag: f0,
+    multiple: (bits1 & 1) !== 0,
+    requeue: (bits1 & 2) !== 0,
+  };
 }
 
 /** Encoded size of confirm.select arguments, including the 4 bytes of class and method ids. */
