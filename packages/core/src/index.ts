@@ -11,3 +11,5 @@ export { Queue } from './queue/queue.js';
 export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';
 export type { Binding, Destination } from './exchange/index.js';
 export { REPLY_TO_QUEUE } from './channel.js';
+export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from './testing/fake-host.js';
+export { TestBroker, type TestChannel } from './testing/setup.js';
