@@ -210,7 +210,8 @@ export class Scope {
         // The broker may be gone (resilience tests); nothing left to clean.
       }
     }
-    await Promise.all(this.#connections.map((c) => c.conn.close().catch(() => {})));
+    // Bounded: a connection whose socket was destroyed under it may never answer close.
+    await Promise.all(this.#connections.map((c) => within(c.conn.close(), 2000, 'close').catch(() => {})));
     this.#connections = [];
     this.#queues.clear();
     this.#exchanges.clear();
