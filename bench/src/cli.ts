@@ -1,0 +1,145 @@
+/**
+ * Command-line parsing and result formatting of `npm run bench` (kept apart from main.ts, which is also the entry
+ * of every forked child and runs on import).
+ */
+import { SCENARIO_IDS, type ScenarioGroup, type ScenarioResult } from './runner.js';
+
+/** Parsed command line. */
+export interface CliOptions {
+  host: string;
+  port: number | null;
+  groups: ScenarioGroup[];
+  durationS: number;
+  warmupS: number;
+  json: boolean;
+  /** 'only' = just the ceiling; 'also' = target then ceiling (default); 'no' = skip it. */
+  ceiling: 'only' | 'also' | 'no';
+  compareRabbitmq: boolean;
+  confirmWindow: number;
+  bodySize: number;
+}
+
+/** The --help text. */
+export const USAGE = `usage: npm run bench -- [options]
+  --host H              broker host (default 127.0.0.1)
+  --port P              use the broker already listening on P (default: start Warren in a child process)
+  --scenarios a,b,c,d   which scenarios to run (default all)
+  --duration S          measured seconds per scenario (default 10)
+  --warmup S            unmeasured seconds before each window (default 1)
+  --confirm-window N    unconfirmed publishes in flight per publisher (default 1000)
+  --json                print machine-readable results only
+  --ceiling             only measure the load tool against its do-nothing server
+  --no-ceiling          skip the ceiling run (printed by default)
+  --compare-rabbitmq    start Warren and a private RabbitMQ; run each scenario on both, alternately`;
+
+/** Parse argv (without node and script). Throws on bad input. */
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const o: CliOptions = {
+    host: '127.0.0.1',
+    port: null,
+    groups: [...SCENARIO_IDS],
+    durationS: 10,
+    warmupS: 1,
+    json: false,
+    ceiling: 'also',
+    compareRabbitmq: false,
+    confirmWindow: 1000,
+    bodySize: 100,
+  };
+  const num = (v: string | undefined, name: string): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n) || n < 0) throw new Error(`${name} needs a non-negative number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--host':
+        o.host = argv[++i] ?? o.host;
+        break;
+      case '--port':
+        o.port = num(argv[++i], a);
+        break;
+      case '--scenarios': {
+        const list = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        for (const s of list) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}`);
+        o.groups = list as ScenarioGroup[];
+        break;
+      }
+      case '--duration':
+        o.durationS = num(argv[++i], a);
+        break;
+      case '--warmup':
+        o.warmupS = num(argv[++i], a);
+        break;
+      case '--confirm-window':
+        o.confirmWindow = Math.max(1, num(argv[++i], a));
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '--ceiling':
+        o.ceiling = 'only';
+        break;
+      case '--no-ceiling':
+        o.ceiling = 'no';
+        break;
+      case '--compare-rabbitmq':
+        o.compareRabbitmq = true;
+        break;
+      case '--help':
+      case '-h':
+        throw new Error(USAGE);
+      default:
+        throw new Error(`unknown option ${String(a)}\n${USAGE}`);
+    }
+  }
+  if (o.durationS <= 0) throw new Error('--duration must be > 0');
+  return o;
+}
+
+const fmtRate = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const fmtMs = (n: number): string => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '))
+    .join('\n');
+}
+
+/** Human-readable table of one target's results. */
+export function formatResults(label: string, results: readonly ScenarioResult[]): string {
+  const rows = [['scenario', 'published/s', 'delivered/s', 'p50 ms', 'p99 ms', 'p999 ms']];
+  for (const r of results) {
+    rows.push(
+      r.error !== undefined
+        ? [r.id, `FAILED: ${r.error}`, '', '', '', '']
+        : [r.id, fmtRate(r.confirmedPerS), fmtRate(r.deliveredPerS), fmtMs(r.p50Ms), fmtMs(r.p99Ms), fmtMs(r.p999Ms)],
+    );
+  }
+  return `${label}\n${table(rows)}`;
+}
+
+/** The headline figure of a result (higher is better for rates; for latency the p99 in ms, lower is better). */
+function headline(r: ScenarioResult): { value: number; unit: string } {
+  if (r.id.startsWith('d-')) return { value: r.p99Ms, unit: 'p99 ms' };
+  if (r.id.startsWith('c-')) return { value: r.confirmedPerS, unit: 'routed/s' };
+  return { value: r.deliveredPerS, unit: 'delivered/s' };
+}
+
+/** Side-by-side table of Warren and RabbitMQ. */
+export function formatComparison(warren: readonly ScenarioResult[], rabbit: readonly ScenarioResult[]): string {
+  const rows = [['scenario', 'metric', 'Warren', 'RabbitMQ', 'Warren/RabbitMQ']];
+  warren.forEach((w, i) => {
+    const r = rabbit[i];
+    if (!r) return;
+    const hw = headline(w);
+    const hr = headline(r);
+    const fmt = hw.unit.endsWith('ms') ? fmtMs : fmtRate;
+    const ratio = hw.value / hr.value;
+    rows.push([w.id, hw.unit, w.error ?? fmt(hw.value), r.error ?? fmt(hr.value), Number.isFinite(ratio) ? ratio.toFixed(2) : '-']);
+  });
+  return table(rows);
+}
+
