@@ -1,9 +1,14 @@
 /**
  * @warren/amqp: the AMQP 0-9-1 adapter. Public entry used by the server's listeners.
- * (Stub signatures fixed by the lead; the implementation replaces the bodies.)
  */
 import type { Duplex } from 'node:stream';
 import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+import { serveAmqpConnection } from './server.js';
+
+export { AmqpConnection, SERVER_VERSION } from './connection/connection.js';
+export type { AmqpConnectionContext, AmqpConnectionOptions } from './connection/connection.js';
+export type { AmqpIo } from './connection/io.js';
+export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './mapping.js';
 
 /** Per-listener AMQP settings (RabbitMQ's defaults). */
 export interface AmqpServerOptions {
@@ -35,8 +40,10 @@ export interface AmqpContext {
 
 /** Serve one accepted connection (TCP or TLS) until it closes. Never throws; errors close only this connection. */
 export function handleAmqpConnection(socket: Duplex, info: ConnectionInfo, ctx: AmqpContext): void {
-  void socket;
-  void info;
-  void ctx;
-  throw new Error('not implemented yet');
+  try {
+    serveAmqpConnection(socket, info, ctx);
+  } catch (err) {
+    ctx.logger.error({ err, conn: info.id }, 'AMQP connection setup failed');
+    socket.destroy();
+  }
 }

@@ -1,0 +1,784 @@
+/**
+ * The AMQP 0-9-1 connection state machine: handshake (spec §4.2.2-§4.2.4 and RabbitMQ's capabilities), heartbeats
+ * (§4.2.7), the channel table, and error scoping (§1.2 reply codes: 4xx close a channel, 5xx the connection).
+ *
+ *   header → start → start-ok → tune → tune-ok → open → open-ok → (channels…) → close ↔ close-ok
+ *
+ * It takes bytes (or frames) and writes through an {@link AmqpIo}; it never touches a socket.
+ */
+import type {
+  BrokerApi,
+  ConnectionHost,
+  ConnectionInfo,
+  CoreConnection,
+  FieldTable,
+  Logger,
+  User,
+} from '@warren/core';
+import { isBrokerError } from '@warren/core';
+import {
+  AmqpProtocolError,
+  encodeMethod,
+  FrameParser,
+  HEARTBEAT_FRAME,
+  METHOD_IDS,
+  PROTOCOL_HEADER,
+  type AmqpMethod,
+  type Frame,
+} from '../codec/index.js';
+import { amqpReplyFor, isHardError, replyText } from '../mapping.js';
+import { AmqpError } from './amqp-error.js';
+import { AmqpChannel, type ChannelOwner } from './channel.js';
+import type { AmqpIo } from './io.js';
+import { parseSaslResponse, SASL_MECHANISMS } from './sasl.js';
+
+/** Settings of one connection (a subset of the listener's AmqpServerOptions). */
+export interface AmqpConnectionOptions {
+  frameMax: number;
+  channelMax: number;
+  heartbeat: number;
+  maxMessageSize: number;
+  handshakeTimeoutMs: number;
+  /** How long to wait for connection.close-ok after sending connection.close. Default 3000 ms. */
+  closeTimeoutMs?: number;
+}
+
+/** Everything a connection needs besides its transport. */
+export interface AmqpConnectionContext {
+  broker: BrokerApi;
+  logger: Logger;
+  options: AmqpConnectionOptions;
+}
+
+/** Warren's version, announced in connection.start. */
+export const SERVER_VERSION = '0.1.0';
+
+/** Spec minimum for frame-max (§4.2.3 "frame-min-size"). */
+const FRAME_MIN_SIZE = 4096;
+/** Before tune-ok, frames are limited to the spec minimum (small limits before authentication, DESIGN.md §6). */
+const PRE_TUNE_FRAME_MAX = FRAME_MIN_SIZE;
+
+const enum State {
+  /** Waiting for the protocol header. */
+  Header,
+  /** connection.start sent, waiting for start-ok. */
+  Starting,
+  /** connection.tune sent, waiting for tune-ok. */
+  Tuning,
+  /** Tuned, waiting for connection.open. */
+  Opening,
+  Open,
+  /** connection.close sent, waiting for close-ok; every other frame is discarded (§4.2.2). */
+  Closing,
+  Closed,
+}
+
+/** Channel states kept in the table. */
+const enum ChannelState {
+  Open,
+  /** channel.close sent after an error; everything but close/close-ok is ignored (spec §1.5.2.5). */
+  Closing,
+}
+
+interface ChannelEntry {
+  channel: AmqpChannel;
+  state: ChannelState;
+}
+
+/** Why reading is paused (bit flags). */
+const PAUSE_BLOCKED = 1;
+const PAUSE_WRITER = 2;
+
+/** One AMQP client connection. */
+export class AmqpConnection implements ChannelOwner {
+  readonly #io: AmqpIo;
+  readonly #info: ConnectionInfo;
+  readonly #broker: BrokerApi;
+  readonly #options: AmqpConnectionOptions;
+  readonly #log: Logger;
+  readonly #parser = new FrameParser({ frameMax: PRE_TUNE_FRAME_MAX });
+
+  #state: State = State.Header;
+  #headerBytes = 0;
+  #user: User | undefined;
+  #vhost = '';
+  /** open-ok was sent (for the one "closed" log line). */
+  #opened = false;
+  #core: CoreConnection | undefined;
+  #capabilities: FieldTable = {};
+  #frameMax = PRE_TUNE_FRAME_MAX;
+  #channelMax = 0;
+  #heartbeat = 0;
+  readonly #channels = new Map<number, ChannelEntry>();
+
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #readSinceTick = false;
+  #wroteSinceTick = false;
+  #missedTicks = 0;
+
+  #pause = 0;
+  #inReceive = false;
+  #flushScheduled = false;
+  readonly #dirty: AmqpChannel[] = [];
+
+  /** The frame sink handed to the parser, bound once (no per-frame closures). */
+  readonly #sink = (frame: Frame): void => this.#onFrame(frame);
+  readonly #flushBound = (): void => this.#flushConfirmsNow();
+  readonly #host: ConnectionHost = {
+    blocked: (reason: string) => this.#onBlocked(reason),
+    unblocked: () => this.#onUnblocked(),
+  };
+
+  /**
+   * @param io The transport: writer and read switch.
+   * @param info Who is connected.
+   * @param ctx Broker, logger and options.
+   */
+  constructor(io: AmqpIo, info: ConnectionInfo, ctx: AmqpConnectionContext) {
+    this.#io = io;
+    this.#info = info;
+    this.#broker = ctx.broker;
+    this.#options = ctx.options;
+    this.#log = ctx.logger.child({ conn: info.id, protocol: 'amqp', peer: `${info.remoteAddress}:${info.remotePort}` });
+    if (ctx.options.handshakeTimeoutMs > 0) {
+      this.#handshakeTimer = setTimeout(() => this.#onHandshakeTimeout(), ctx.options.handshakeTimeoutMs);
+      this.#handshakeTimer.unref?.();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // ChannelOwner
+
+  /** @inheritdoc */
+  write(buf: Buffer): void {
+    this.#wroteSinceTick = true;
+    this.#io.write(buf);
+  }
+
+  /** @inheritdoc */
+  get writable(): boolean {
+    return this.#io.writable;
+  }
+
+  /** @inheritdoc */
+  get frameMax(): number {
+    return this.#frameMax;
+  }
+
+  /** @inheritdoc */
+  get maxMessageSize(): number {
+    return this.#options.maxMessageSize;
+  }
+
+  /** @inheritdoc */
+  get consumerCancelNotify(): boolean {
+    return this.#capabilities['consumer_cancel_notify'] === true;
+  }
+
+  /** @inheritdoc */
+  confirmsPending(channel: AmqpChannel): void {
+    this.#dirty.push(channel);
+    // Inside receive() the flush happens at the end of the chunk; otherwise (asynchronous confirms, e.g. after a
+    // disk write) once per tick.
+    if (!this.#inReceive && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushBound);
+    }
+  }
+
+  /** @inheritdoc */
+  hostFailed(err: unknown): void {
+    this.#internalError(err);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Transport events
+
+  /** The negotiated heartbeat interval in seconds (0 = off). */
+  get heartbeat(): number {
+    return this.#heartbeat;
+  }
+
+  /** Feed bytes read from the client (any split). */
+  receive(chunk: Buffer): void {
+    if (this.#state === State.Closed) return;
+    this.#readSinceTick = true;
+    this.#inReceive = true;
+    try {
+      if (this.#headerBytes < 8) {
+        const need = 8 - this.#headerBytes;
+        if (chunk.length < need) {
+          this.#parser.push(chunk, this.#sink);
+          this.#headerBytes += chunk.length;
+          return;
+        }
+        this.#parser.push(chunk.subarray(0, need), this.#sink);
+        this.#headerBytes = 8;
+        this.#sendStart();
+        chunk = chunk.subarray(need);
+        if (chunk.length === 0) return;
+      }
+      this.#parser.push(chunk, this.#sink);
+    } catch (err) {
+      this.#parserError(err);
+    } finally {
+      this.#inReceive = false;
+      this.#flushConfirmsNow();
+      if ((this.#state as State) !== State.Closed && !this.#io.writable) this.#setPause(PAUSE_WRITER, true);
+    }
+  }
+
+  /** The outbound writer drained below its low-water mark: resume deliveries and reading. */
+  onWritable(): void {
+    if (this.#state === State.Closed) return;
+    for (const entry of this.#channels.values()) {
+      if (entry.state === ChannelState.Open) entry.channel.resume();
+    }
+    this.#setPause(PAUSE_WRITER, false);
+  }
+
+  /** The transport closed (peer gone, ECONNRESET, destroyed): release everything quietly. */
+  transportClosed(err?: Error): void {
+    if (this.#state === State.Closed) return;
+    if (err !== undefined && this.#state !== State.Closing) {
+      this.#log.info({ err: err.message }, 'AMQP connection socket error');
+    }
+    this.#shutdown('socket closed');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Frames
+
+  #onFrame(frame: Frame): void {
+    // Errors are handled here, not thrown back through the parser (which would then be dead).
+    try {
+      this.#dispatch(frame);
+    } catch (err) {
+      this.#frameError(err, frame);
+    }
+  }
+
+  #dispatch(frame: Frame): void {
+    const state = this.#state;
+    if (state === State.Open) {
+      if (frame.channel !== 0) {
+        this.#channelFrame(frame);
+        return;
+      }
+      if (frame.type === 'heartbeat') return;
+      if (frame.type !== 'method') throw new AmqpError(505, 'expected method frame, got non method frame instead');
+      this.#connectionMethod(frame.method);
+      return;
+    }
+    if (state === State.Closing) {
+      // §4.2.2: after sending close, discard everything until close-ok (or the peer's own close).
+      if (frame.type !== 'method' || frame.channel !== 0) return;
+      if (frame.method.name === 'connection.close-ok') {
+        this.#finish();
+      } else if (frame.method.name === 'connection.close') {
+        this.write(encodeMethod(0, { name: 'connection.close-ok' }));
+        this.#finish();
+      }
+      return;
+    }
+    if (state === State.Closed) return;
+    // Handshake.
+    if (frame.type === 'heartbeat') return;
+    if (frame.type !== 'method' || frame.channel !== 0) {
+      throw new AmqpError(505, 'expected method frame on channel 0 during the handshake');
+    }
+    this.#handshakeMethod(frame.method);
+  }
+
+  #channelFrame(frame: Frame): void {
+    const id = frame.channel;
+    const entry = this.#channels.get(id);
+    if (entry === undefined) {
+      if (frame.type === 'method' && frame.method.name === 'channel.open') {
+        this.#openChannel(id);
+        return;
+      }
+      if (frame.type === 'method' && frame.method.name === 'channel.close') {
+        // Closing a channel that is not open: answer close-ok so the client is not left waiting.
+        this.write(encodeMethod(id, { name: 'channel.close-ok' }));
+        return;
+      }
+      if (frame.type === 'method' && frame.method.name === 'channel.close-ok') return;
+      const ids = frame.type === 'method' ? METHOD_IDS[frame.method.name] : undefined;
+      throw new AmqpError(504, "expected 'channel.open'", ids?.classId ?? 0, ids?.methodId ?? 0);
+    }
+    if (frame.type === 'method') {
+      const name = frame.method.name;
+      if (name === 'channel.close') {
+        // Client-initiated close, or both sides closing at once (§1.5.2.5): answer close-ok and forget the channel.
+        entry.channel.closeCore();
+        this.#channels.delete(id);
+        this.write(encodeMethod(id, { name: 'channel.close-ok' }));
+        return;
+      }
+      if (name === 'channel.close-ok') {
+        if (entry.state === ChannelState.Closing) this.#channels.delete(id);
+        return;
+      }
+      if (entry.state === ChannelState.Closing) return;
+      if (name === 'channel.open') throw new AmqpError(504, "second 'channel.open' seen", 20, 10);
+    } else if (entry.state === ChannelState.Closing) {
+      return;
+    }
+    entry.channel.handleFrame(frame);
+  }
+
+  #openChannel(id: number): void {
+    const max = this.#channelMax;
+    if (max !== 0 && this.#channels.size >= max) {
+      // rabbit_reader:create_channel/2.
+      throw new AmqpError(
+        530,
+        `number of channels opened (${this.#channels.size}) has reached the negotiated channel_max (${max})`,
+        20,
+        10,
+      );
+    }
+    const channel = new AmqpChannel(this, id);
+    channel.attach(this.#core!.openChannel(channel));
+    this.#channels.set(id, { channel, state: ChannelState.Open });
+    this.write(encodeMethod(id, { name: 'channel.open-ok', channelId: Buffer.alloc(0) }));
+  }
+
+  #connectionMethod(method: AmqpMethod): void {
+    switch (method.name) {
+      case 'connection.close':
+        this.write(encodeMethod(0, { name: 'connection.close-ok' }));
+        this.#finish();
+        return;
+      case 'connection.close-ok':
+        return;
+      case 'connection.update-secret':
+        // RabbitMQ re-checks the new secret (OAuth 2 tokens); with password users there is nothing to refresh.
+        this.write(encodeMethod(0, { name: 'connection.update-secret-ok' }));
+        return;
+      default: {
+        const ids = METHOD_IDS[method.name];
+        // rabbit_reader: a non-connection method on channel 0, or a handshake method after open.
+        throw new AmqpError(504, 'unexpected method in connection state running', ids.classId, ids.methodId);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Handshake
+
+  #sendStart(): void {
+    this.#state = State.Starting;
+    this.write(
+      encodeMethod(0, {
+        name: 'connection.start',
+        versionMajor: 0,
+        versionMinor: 9,
+        serverProperties: {
+          product: 'Warren',
+          version: SERVER_VERSION,
+          platform: 'Node.js',
+          copyright: 'Copyright (c) the Warren authors',
+          information: 'Licensed under the MIT license',
+          cluster_name: 'warren',
+          capabilities: {
+            publisher_confirms: true,
+            exchange_exchange_bindings: true,
+            'basic.nack': true,
+            consumer_cancel_notify: true,
+            'connection.blocked': true,
+            consumer_priorities: true,
+            authentication_failure_close: true,
+            per_consumer_qos: true,
+            direct_reply_to: true,
+          },
+        },
+        mechanisms: Buffer.from(SASL_MECHANISMS),
+        locales: Buffer.from('en_US'),
+      }),
+    );
+  }
+
+  #handshakeMethod(method: AmqpMethod): void {
+    const state = this.#state;
+    if (state === State.Starting && method.name === 'connection.start-ok') {
+      this.#startOk(method.clientProperties, method.mechanism, method.response);
+      return;
+    }
+    if (state === State.Tuning && method.name === 'connection.tune-ok') {
+      this.#tuneOk(method.channelMax, method.frameMax, method.heartbeat);
+      return;
+    }
+    if (state === State.Opening && method.name === 'connection.open') {
+      this.#open(method.virtualHost);
+      return;
+    }
+    if (method.name === 'connection.close') {
+      this.write(encodeMethod(0, { name: 'connection.close-ok' }));
+      this.#finish();
+      return;
+    }
+    throw new AmqpError(504, `unexpected method '${method.name}' during the handshake`);
+  }
+
+  #startOk(clientProperties: FieldTable, mechanism: string, response: Buffer): void {
+    const caps = clientProperties['capabilities'];
+    if (caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) && !(caps instanceof Date) && !('$decimal' in caps)) {
+      this.#capabilities = caps as FieldTable;
+    }
+    const credentials = parseSaslResponse(mechanism, response);
+    if (credentials === undefined && mechanism !== 'PLAIN' && mechanism !== 'AMQPLAIN') {
+      // rabbit_reader: unknown mechanism is a handshake failure; the socket is closed.
+      this.#log.warn({ mechanism }, 'AMQP handshake failed: unknown authentication mechanism');
+      this.#abort();
+      return;
+    }
+    let user: User | undefined;
+    let reason = 'malformed SASL response';
+    if (credentials !== undefined) {
+      try {
+        user = this.#broker.authenticate(credentials.username, credentials.password, this.#info.remoteAddress);
+      } catch (err) {
+        if (!isBrokerError(err)) throw err;
+        reason = err.message;
+      }
+    }
+    if (user === undefined) {
+      this.#log.warn({ user: credentials?.username, mechanism, reason }, 'AMQP login refused');
+      if (this.#capabilities['authentication_failure_close'] === true) {
+        // RabbitMQ's authentication_failure_close: connection.close 403, then the socket is closed.
+        this.#state = State.Closed;
+        this.#clearTimers();
+        this.#io.end(
+          encodeMethod(0, {
+            name: 'connection.close',
+            replyCode: 403,
+            replyText: replyText(
+              403,
+              `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+            ),
+            classId: 0,
+            methodId: 0,
+          }),
+        );
+      } else {
+        this.#abort();
+      }
+      return;
+    }
+    this.#user = user;
+    this.#state = State.Tuning;
+    this.write(
+      encodeMethod(0, {
+        name: 'connection.tune',
+        channelMax: this.#options.channelMax,
+        frameMax: this.#options.frameMax,
+        heartbeat: this.#options.heartbeat,
+      }),
+    );
+  }
+
+  #tuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
+    const serverFrameMax = this.#options.frameMax;
+    const serverChannelMax = this.#options.channelMax;
+    // A client value of 0 means "no limit of its own": take the server's.
+    const fm = frameMax === 0 ? serverFrameMax : frameMax;
+    const cm = channelMax === 0 ? serverChannelMax : channelMax;
+    // rabbit_reader:validate_negotiated_integer_value/3: RabbitMQ closes the socket on these.
+    let problem: string | undefined;
+    if (fm < FRAME_MIN_SIZE) {
+      problem = `negotiated frame_max = ${fm} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`;
+    } else if (serverFrameMax !== 0 && fm > serverFrameMax) {
+      problem = `negotiated frame_max = ${fm} is higher than the maximum allowed value (${serverFrameMax})`;
+    } else if (serverChannelMax !== 0 && cm > serverChannelMax) {
+      problem = `negotiated channel_max = ${cm} is higher than the maximum allowed value (${serverChannelMax})`;
+    }
+    if (problem !== undefined) {
+      this.#log.warn({ reason: problem }, 'AMQP handshake failed');
+      this.#abort();
+      return;
+    }
+    this.#frameMax = fm;
+    this.#parser.frameMax = fm;
+    this.#channelMax = cm;
+    // The client's tune-ok heartbeat is the negotiated value (spec §1.4.2.6.1).
+    this.#heartbeat = heartbeat;
+    this.#state = State.Opening;
+    this.#startHeartbeat();
+  }
+
+  #open(vhost: string): void {
+    const user = this.#user!;
+    let core: CoreConnection;
+    try {
+      core = this.#broker.openConnection(this.#info, user, vhost, this.#host);
+    } catch (err) {
+      if (isBrokerError(err)) {
+        const reply = amqpReplyFor(err.code);
+        this.#log.warn({ user: user.name, vhost, reason: err.message }, 'AMQP connection.open refused');
+        // RabbitMQ answers a refused vhost with connection.close 530 (hard error, whatever the code's usual scope).
+        const code = reply.scope === 'connection' ? reply.replyCode : 530;
+        this.#sendConnectionClose(code, replyText(code, err.message), 10, 40);
+        return;
+      }
+      throw err;
+    }
+    this.#core = core;
+    this.#vhost = vhost;
+    this.#state = State.Open;
+    this.#opened = true;
+    if (this.#handshakeTimer !== undefined) {
+      clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = undefined;
+    }
+    this.write(encodeMethod(0, { name: 'connection.open-ok', knownHosts: '' }));
+    this.#log.info({ user: user.name, vhost }, 'AMQP connection opened');
+    if (this.#broker.blocked) this.#onBlocked('resource alarm');
+  }
+
+  #onHandshakeTimeout(): void {
+    this.#handshakeTimer = undefined;
+    if (this.#state === State.Open || this.#state === State.Closed) return;
+    this.#log.warn({ timeoutMs: this.#options.handshakeTimeoutMs }, 'AMQP handshake timeout');
+    this.#abort();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Heartbeats (§4.2.7): one interval per connection at half the negotiated period; it sends a heartbeat when
+  // nothing was written since the last tick and gives up after two full periods without input.
+
+  #startHeartbeat(): void {
+    const seconds = this.#heartbeat;
+    if (seconds <= 0) return;
+    const tickMs = (seconds * 1000) / 2;
+    this.#heartbeatTimer = setInterval(() => this.#heartbeatTick(), tickMs);
+    this.#heartbeatTimer.unref?.();
+  }
+
+  #heartbeatTick(): void {
+    if (this.#state === State.Closed) return;
+    if (!this.#wroteSinceTick) this.#io.write(HEARTBEAT_FRAME);
+    this.#wroteSinceTick = false;
+    if (this.#readSinceTick || this.#pause !== 0) {
+      // While we do not read (blocked, backpressure) the client's heartbeats cannot be seen: do not count.
+      this.#missedTicks = 0;
+    } else if (++this.#missedTicks >= 4) {
+      this.#log.warn(
+        { user: this.#user?.name, vhost: this.#vhost, timeoutS: this.#heartbeat },
+        'AMQP missed heartbeats from client, closing connection',
+      );
+      this.#abort();
+      return;
+    }
+    this.#readSinceTick = false;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Flow: blocked / backpressure
+
+  #onBlocked(reason: string): void {
+    if (this.#state !== State.Open) return;
+    if (this.#capabilities['connection.blocked'] === true) {
+      this.write(encodeMethod(0, { name: 'connection.blocked', reason }));
+    }
+    this.#setPause(PAUSE_BLOCKED, true);
+  }
+
+  #onUnblocked(): void {
+    if (this.#state !== State.Open) return;
+    if ((this.#pause & PAUSE_BLOCKED) === 0) return;
+    if (this.#capabilities['connection.blocked'] === true) {
+      this.write(encodeMethod(0, { name: 'connection.unblocked' }));
+    }
+    this.#setPause(PAUSE_BLOCKED, false);
+  }
+
+  #setPause(flag: number, on: boolean): void {
+    const before = this.#pause;
+    const after = on ? before | flag : before & ~flag;
+    this.#pause = after;
+    if (before === 0 && after !== 0) this.#io.pause();
+    else if (before !== 0 && after === 0) this.#io.resume();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Confirms
+
+  #flushConfirmsNow(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    if (dirty.length === 0) return;
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flushConfirms();
+    dirty.length = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Errors and closing
+
+  /** An error thrown while handling one frame. */
+  #frameError(err: unknown, frame: Frame): void {
+    if (this.#state !== State.Open) {
+      // Before open-ok there is no one to tell: RabbitMQ closes the socket (rabbit_reader handshake errors).
+      if (err instanceof AmqpError || isBrokerError(err) || err instanceof AmqpProtocolError) {
+        this.#log.warn({ reason: err.message }, 'AMQP handshake failed');
+        this.#abort();
+        return;
+      }
+      this.#internalError(err);
+      return;
+    }
+    let code: number;
+    let text: string;
+    let classId = 0;
+    let methodId = 0;
+    if (frame.type === 'method') {
+      const ids = METHOD_IDS[frame.method.name];
+      classId = ids.classId;
+      methodId = ids.methodId;
+    } else if (frame.type === 'header' || frame.type === 'body') {
+      // Content completes a basic.publish.
+      classId = 60;
+      methodId = 40;
+    }
+    if (err instanceof AmqpError) {
+      code = err.replyCode;
+      text = err.replyText;
+      if (err.classId !== 0 || err.methodId !== 0 || code === 505) {
+        classId = err.classId;
+        methodId = err.methodId;
+      }
+    } else if (isBrokerError(err)) {
+      const reply = amqpReplyFor(err.code);
+      code = reply.replyCode;
+      text = `${reply.name} - ${err.message}`;
+    } else if (err instanceof AmqpProtocolError) {
+      code = err.replyCode;
+      text = replyText(code, err.message);
+    } else {
+      this.#internalError(err);
+      return;
+    }
+    if (isHardError(code) || frame.channel === 0) {
+      this.#log.warn({ user: this.#user?.name, vhost: this.#vhost, code, text }, 'AMQP connection error');
+      this.#sendConnectionClose(code, text, classId, methodId);
+    } else {
+      this.#channelError(frame.channel, code, text, classId, methodId);
+    }
+  }
+
+  #channelError(id: number, code: number, text: string, classId: number, methodId: number): void {
+    const entry = this.#channels.get(id);
+    if (entry === undefined || entry.state === ChannelState.Closing) return;
+    this.#log.info({ channel: id, code, text }, 'AMQP channel error');
+    entry.state = ChannelState.Closing;
+    // Send pending confirms first, then release the core channel (requeues unacked, cancels consumers).
+    entry.channel.flushConfirms();
+    entry.channel.closeCore();
+    this.write(encodeMethod(id, { name: 'channel.close', replyCode: code, replyText: clampText(text), classId, methodId }));
+  }
+
+  /** Input the codec refused. */
+  #parserError(err: unknown): void {
+    if (this.#state === State.Closed) return;
+    if (err instanceof AmqpProtocolError) {
+      if (err.badProtocolHeader) {
+        // §4.2.2: reply with the protocol header we support, then close.
+        this.#log.info({}, 'AMQP bad protocol header');
+        this.#state = State.Closed;
+        this.#clearTimers();
+        this.#io.end(PROTOCOL_HEADER);
+        return;
+      }
+      if (this.#state !== State.Open) {
+        this.#log.warn({ reason: err.message }, 'AMQP handshake failed');
+        this.#abort();
+        return;
+      }
+      this.#log.warn({ code: err.replyCode, reason: err.message }, 'AMQP frame error');
+      // The parser is dead now: send close and end without waiting for close-ok (nothing more can be read).
+      this.#sendConnectionClose(err.replyCode, replyText(err.replyCode, err.message), err.classId, err.methodId);
+      this.#finish();
+      return;
+    }
+    this.#internalError(err);
+  }
+
+  /** A bug: log with the stack and close this connection only with 541. */
+  #internalError(err: unknown): void {
+    if (this.#state === State.Closed) return;
+    this.#log.error({ err, user: this.#user?.name, vhost: this.#vhost }, 'AMQP internal error');
+    if (this.#state === State.Open) {
+      this.#sendConnectionClose(541, replyText(541, 'internal error'), 0, 0);
+    } else {
+      this.#abort();
+    }
+  }
+
+  #sendConnectionClose(code: number, text: string, classId: number, methodId: number): void {
+    if (this.#state === State.Closing || this.#state === State.Closed) return;
+    this.#state = State.Closing;
+    this.#releaseCore();
+    this.#flushConfirmsNow();
+    this.write(encodeMethod(0, { name: 'connection.close', replyCode: code, replyText: clampText(text), classId, methodId }));
+    this.#closeTimer = setTimeout(() => this.#finish(), this.#options.closeTimeoutMs ?? 3000);
+    this.#closeTimer.unref?.();
+  }
+
+  /** Orderly end: flush what is written and half-close. */
+  #finish(): void {
+    if (this.#state === State.Closed) return;
+    this.#shutdown('closed');
+    this.#io.end();
+  }
+
+  /** Close the transport at once (handshake failures, heartbeat timeout). */
+  #abort(): void {
+    if (this.#state === State.Closed) return;
+    this.#shutdown('aborted');
+    this.#io.destroy();
+  }
+
+  #shutdown(why: string): void {
+    this.#state = State.Closed;
+    this.#clearTimers();
+    this.#releaseCore();
+    if (this.#opened) {
+      this.#log.info({ user: this.#user?.name, vhost: this.#vhost, why }, 'AMQP connection closed');
+    }
+  }
+
+  #releaseCore(): void {
+    for (const entry of this.#channels.values()) entry.channel.closeCore();
+    this.#channels.clear();
+    this.#dirty.length = 0;
+    const core = this.#core;
+    this.#core = undefined;
+    if (core !== undefined) {
+      try {
+        core.close();
+      } catch (err) {
+        this.#log.error({ err }, 'AMQP core connection close failed');
+      }
+    }
+  }
+
+  #clearTimers(): void {
+    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.#handshakeTimer = undefined;
+    this.#heartbeatTimer = undefined;
+    this.#closeTimer = undefined;
+  }
+}
+
+/** reply-text is a shortstr: at most 255 bytes (spec §4.2.5.3). */
+function clampText(text: string): string {
+  if (Buffer.byteLength(text, 'utf8') <= 255) return text;
+  let s = text.slice(0, 255);
+  while (Buffer.byteLength(s, 'utf8') > 255) s = s.slice(0, -1);
+  return s;
+}

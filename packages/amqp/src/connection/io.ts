@@ -1,0 +1,20 @@
+/**
+ * What an {@link AmqpConnection} needs of its transport: a writer and a read switch. The state machine never sees a
+ * socket (STYLE.md habit 1), so sessions run over an in-memory stream in tests exactly as over TCP or TLS.
+ */
+
+/** The output side and read control of one AMQP connection. */
+export interface AmqpIo {
+  /** Queue bytes for writing (batched by the implementation). Never throws. */
+  write(buf: Buffer): void;
+  /** False while the outbound writer is above its high-water mark. */
+  readonly writable: boolean;
+  /** Write `last` (if any) and everything pending, half-close, and destroy after a grace period. */
+  end(last?: Buffer): void;
+  /** Drop pending output and close the transport now. */
+  destroy(): void;
+  /** Stop delivering input (backpressure, resource alarm). */
+  pause(): void;
+  /** Deliver input again. */
+  resume(): void;
+}
