@@ -692,3 +692,132 @@ describe('basic.recover', () => {
     ch.ackAll();
   });
 });
+
+describe('connection negotiation', () => {
+  it('advertises RabbitMQ capabilities and tunes to RabbitMQ defaults (channel_max 2047, frame_max 131072, heartbeat 60)', async () => {
+    const c = await env.scope.connect();
+    const inner = (
+      c.conn as unknown as {
+        connection: {
+          serverProperties: { capabilities: Record<string, boolean> };
+          channelMax: number;
+          frameMax: number;
+          heartbeat: number;
+        };
+      }
+    ).connection;
+    expect(inner.serverProperties.capabilities).toEqual({
+      publisher_confirms: true,
+      exchange_exchange_bindings: true,
+      'basic.nack': true,
+      consumer_cancel_notify: true,
+      'connection.blocked': true,
+      consumer_priorities: true,
+      authentication_failure_close: true,
+      per_consumer_qos: true,
+      direct_reply_to: true,
+    });
+    expect(inner.channelMax).toBe(2047);
+    expect(inner.frameMax).toBe(131072);
+    expect(inner.heartbeat).toBe(60);
+  });
+});
+
+describe('content framing', () => {
+  it('round-trips an empty body and a 1 MiB body split over many frames', async () => {
+    const s = env.scope;
+    const q = s.queue('big');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false });
+    const big = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+    ch.sendToQueue(q, Buffer.alloc(0), { messageId: 'empty' });
+    ch.sendToQueue(q, big, { messageId: 'big' });
+    await ch.waitForConfirms();
+    const [empty, got] = await take(ch, q, 2);
+    expect(empty?.properties.messageId).toBe('empty');
+    expect(empty?.content.length).toBe(0);
+    expect(got?.properties.messageId).toBe('big');
+    expect(got?.content.equals(big)).toBe(true);
+  });
+});
+
+describe('queue lifecycle', () => {
+  it('a passive declare reports message and consumer counts', async () => {
+    const s = env.scope;
+    const q = s.queue('counts');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false });
+    ch.sendToQueue(q, Buffer.from('1'));
+    ch.sendToQueue(q, Buffer.from('2'));
+    await ch.waitForConfirms();
+    expect(await ch.checkQueue(q)).toEqual({ queue: q, messageCount: 2, consumerCount: 0 });
+    await ch.prefetch(1);
+    await ch.consume(q, () => {}, { noAck: false });
+    // One delivered and unacked (not counted as ready), one ready; one consumer.
+    const after = await eventually(async () => {
+      const r = await ch.checkQueue(q);
+      return r.messageCount === 1 ? r : undefined;
+    }, 'the first delivery');
+    expect(after).toEqual({ queue: q, messageCount: 1, consumerCount: 1 });
+  });
+
+  it('deletes an exclusive queue when its connection closes', async () => {
+    const s = env.scope;
+    const owner = await s.connect();
+    const { ch } = await owner.channel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await owner.conn.close();
+    const other = await s.connect();
+    const probe = await other.channel();
+    await expect(probe.ch.checkQueue(q)).rejects.toThrow();
+    expect((await probe.closed)?.code).toBe(404);
+  });
+
+  it('deletes an auto-delete queue when its last consumer cancels', async () => {
+    const s = env.scope;
+    const q = s.queue('autodel');
+    const c = await s.connect();
+    const { ch } = await c.channel();
+    await ch.assertQueue(q, { durable: false, autoDelete: true });
+    const a = await ch.consume(q, () => {});
+    const b = await ch.consume(q, () => {});
+    await ch.cancel(a.consumerTag);
+    expect((await ch.checkQueue(q)).consumerCount).toBe(1);
+    await ch.cancel(b.consumerTag);
+    const probe = await c.channel();
+    await eventually(
+      async () =>
+        probe.ch.checkQueue(q).then(
+          () => undefined,
+          () => true,
+        ),
+      'the auto-delete queue to go',
+    );
+    expect((await probe.closed)?.code).toBe(404);
+  });
+
+  it('expires an unused queue after x-expires', async () => {
+    const s = env.scope;
+    const q = s.queue('expires');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false, arguments: { 'x-expires': 50 } });
+    // Probe with mandatory publishes, which (unlike a passive declare) do not count as use and reset the timer:
+    // once the queue is gone the publish comes back as basic.return, ahead of its confirm.
+    let returned = false;
+    ch.on('return', () => (returned = true));
+    await eventually(async () => {
+      ch.sendToQueue(q, Buffer.from('probe'), { mandatory: true, expiration: '0' });
+      await ch.waitForConfirms();
+      return returned ? true : undefined;
+    }, 'the queue to expire');
+  });
+
+  it('server-named queues start with amq.gen- and are distinct', async () => {
+    const { ch } = await env.scope.channel();
+    const a = await ch.assertQueue('', { exclusive: true });
+    const b = await ch.assertQueue('', { exclusive: true });
+    expect(a.queue).toMatch(/^amq\.gen-[A-Za-z0-9_-]{22}$/);
+    expect(b.queue).not.toBe(a.queue);
+  });
+});
