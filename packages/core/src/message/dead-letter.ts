@@ -29,7 +29,11 @@ export function deadLetterMessage(
     const d = deaths[idx] as FieldTable;
     const count = typeof d['count'] === 'number' ? d['count'] : typeof d['count'] === 'bigint' ? Number(d['count']) : 0;
     deaths.splice(idx, 1);
-    deaths.unshift({ ...d, count: count + 1 });
+    // RabbitMQ rewrites the updated table with its keys sorted (rabbit_misc:set_table_value sorts).
+    const updated: FieldTable = {};
+    const merged: FieldTable = { ...d, count: count + 1 };
+    for (const k of Object.keys(merged).sort()) updated[k] = merged[k]!;
+    deaths.unshift(updated);
   } else {
     const entry: FieldTable = {
       count: 1,
