@@ -9,7 +9,7 @@
  * Decode: t→boolean; b B s u I i→number; l→number when safe, else bigint; f d→number; D→DecimalValue;
  * S→string (UTF-8); x→Buffer (a copy); A→array; T→Date; F→table; V→null.
  * Encode: string→S; boolean→t; integer number in int32 range→I; other integer in int64 range→l; any other
- * number→d; bigint→l; null/undefined→V; Buffer→x; Date→T; array→A; DecimalValue→D; other object→F.
+ * number (and -0)→d; bigint→l; null/undefined→V; Buffer→x; Date→T; array→A; DecimalValue→D; other object→F.
  */
 import type { DecimalValue, FieldTable, FieldValue } from '@warren/core';
 import { AmqpProtocolError, SYNTAX_ERROR } from './errors.js';
@@ -158,7 +158,7 @@ function valueSize(v: FieldValue | undefined): number {
     case 'string':
       return 5 + Buffer.byteLength(v, 'utf8');
     case 'number':
-      return (v | 0) === v && !Object.is(v, -0) ? 5 : 9;
+      return numberTag(v) === 0x49 ? 5 : 9;
     case 'bigint':
     case 'undefined':
       return v === undefined ? 1 : 9;
@@ -195,6 +195,13 @@ export function writeTable(b: Buffer, o: number, t: FieldTable): number {
 
 const INT64_LIMIT = 9223372036854775808; // 2^63
 
+/** 'I' for an int32, 'l' for another integer that fits int64, else 'd'. -0 is a double so its sign survives. */
+function numberTag(v: number): number {
+  if ((v | 0) === v && !Object.is(v, -0)) return 0x49;
+  if (Number.isInteger(v) && v >= -INT64_LIMIT && v < INT64_LIMIT && !Object.is(v, -0)) return 0x6c;
+  return 0x64;
+}
+
 function writeValue(b: Buffer, o: number, v: FieldValue | undefined): number {
   switch (typeof v) {
     case 'string': {
@@ -203,20 +210,17 @@ function writeValue(b: Buffer, o: number, v: FieldValue | undefined): number {
       b.writeUInt32BE(n, o + 1);
       return o + 5 + n;
     }
-    case 'number':
-      if ((v | 0) === v && !Object.is(v, -0)) {
-        b[o] = 0x49;
+    case 'number': {
+      const tag = numberTag(v);
+      b[o] = tag;
+      if (tag === 0x49) {
         b.writeInt32BE(v, o + 1);
         return o + 5;
       }
-      if (Number.isInteger(v) && v >= -INT64_LIMIT && v < INT64_LIMIT) {
-        b[o] = 0x6c;
-        b.writeBigInt64BE(BigInt(v), o + 1);
-      } else {
-        b[o] = 0x64;
-        b.writeDoubleBE(v, o + 1);
-      }
+      if (tag === 0x6c) b.writeBigInt64BE(BigInt(v), o + 1);
+      else b.writeDoubleBE(v, o + 1);
       return o + 9;
+    }
     case 'bigint':
       b[o] = 0x6c;
       b.writeBigInt64BE(v, o + 1);

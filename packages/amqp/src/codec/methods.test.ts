@@ -126,7 +126,8 @@ function normalize(v: FieldValue | undefined): FieldValue {
 }
 function normalizeTable(t: FieldTable): FieldTable {
   const out: FieldTable = {};
-  for (const k of Object.keys(t)) out[k] = normalize(t[k]);
+  // defineProperty: a key named __proto__ must stay data, as the decoder keeps it.
+  for (const k of Object.keys(t)) Object.defineProperty(out, k, { value: normalize(t[k]), enumerable: true, writable: true, configurable: true });
   return out;
 }
 function normalizeMethod(m: AmqpMethod): AmqpMethod {
@@ -140,7 +141,7 @@ function toAmqplib(v: FieldValue): unknown {
   switch (typeof v) {
     case 'number':
       if (Number.isInteger(v) && !Object.is(v, -0) && v >= -(2 ** 31) && v < 2 ** 31) return { '!': 'int', value: v };
-      if (Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) return { '!': 'long', value: BigInt(v) };
+      if (Number.isInteger(v) && !Object.is(v, -0) && v >= -(2 ** 63) && v < 2 ** 63) return { '!': 'long', value: BigInt(v) };
       return { '!': 'double', value: v };
     case 'bigint':
       return { '!': 'long', value: v };
@@ -156,7 +157,7 @@ function toAmqplib(v: FieldValue): unknown {
 }
 function tableToAmqplib(t: FieldTable): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(t)) out[k] = toAmqplib(t[k]!);
+  for (const k of Object.keys(t)) Object.defineProperty(out, k, { value: toAmqplib(t[k]!), enumerable: true, writable: true, configurable: true });
   return out;
 }
 function fieldsToAmqplib(m: object): Record<string, unknown> {
@@ -395,6 +396,7 @@ describe('field tables (RabbitMQ field types)', () => {
     expect(enc(2 ** 40)).toBe('6c0000010000000000');
     expect(enc(5n)).toBe('6c0000000000000005');
     expect(enc(0.5)).toBe('643fe0000000000000');
+    expect(enc(-0)).toBe('648000000000000000');
     expect(enc(null)).toBe('56');
     expect(enc(Buffer.from([9]))).toBe('780000000109');
     expect(enc(new Date(1600000000 * 1000 + 999))).toBe('54000000005f5e1000');
