@@ -292,3 +292,22 @@ describe('priority queues', () => {
     expect(drain('np')).toEqual(['a', 'b']);
   });
 });
+
+describe('quorum queues on one node', () => {
+  it('x-delivery-limit dead-letters a message redelivered more often than the limit', () => {
+    c.ch.declareQueue('dead', {});
+    c.ch.declareQueue('qq', {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 1, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'dead' },
+    });
+    pub('qq', 'm');
+    const first = c.ch.get('qq', false)!;
+    c.ch.reject(first.delivery.deliveryTag, true);
+    const second = c.ch.get('qq', false)!;
+    expect(second.delivery.redelivered).toBe(true);
+    c.ch.reject(second.delivery.deliveryTag, true);
+    expect(count('qq')).toBe(0);
+    const dead = c.ch.get('dead', true)!.delivery.message;
+    expect((dead.properties.headers!['x-death'] as FieldTable[])[0]).toMatchObject({ reason: 'delivery_limit', queue: 'qq' });
+  });
+});
