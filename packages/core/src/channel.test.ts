@@ -46,6 +46,9 @@ describe('consumers and dispatch', () => {
     c.ch.consume('q', { consumerTag: 't' });
     expect(err(() => c.ch.consume('q', { consumerTag: 't' }))).toBe("NOT_ALLOWED: attempt to reuse consumer tag 't'");
     expect(err(() => c.ch.consume('nq', {}))).toBe("NOT_FOUND: no queue 'nq' in vhost '/'");
+    expect(err(() => c.ch.consume('q', { arguments: { 'x-priority': 'high' } }))).toBe(
+      `PRECONDITION_FAILED: invalid arg 'x-priority' for queue 'q' in vhost '/': "expected integer, got longstr"`,
+    );
   });
 
   it('round-robins between consumers', () => {

@@ -16,7 +16,7 @@ import type {
 import { BrokerError } from './errors.js';
 import type { Exchange } from './exchange/exchange.js';
 import { EXCHANGE_TYPES } from './exchange/index.js';
-import { parseExpiration, withProperties } from './message/message.js';
+import { fieldTypeName, parseExpiration, withProperties } from './message/message.js';
 import { Consumer, type ConsumerChannel } from './queue/consumers.js';
 import type { Queue } from './queue/queue.js';
 import type { MessageStore, QueueEntry } from './store/store.js';
@@ -280,6 +280,12 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     this.#notDefault(sourceName);
     this.#check('read', 'exchange', sourceName);
     const vhost = this.#vhost;
+    if (unbind) {
+      // RabbitMQ 3.10 answers unbind-ok when either end is missing.
+      const src = vhost.exchange(sourceName);
+      const dst = kind === 'queue' ? vhost.queues.get(destName) : vhost.exchange(destName);
+      if (src === undefined || dst === undefined) return;
+    }
     const source = vhost.exchangeOrThrow(sourceName);
     let destination: Queue | Exchange;
     if (kind === 'queue') destination = this.#queue(destName);
@@ -390,7 +396,12 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (p !== undefined) {
       if (typeof p === 'number' && Number.isInteger(p)) priority = p;
       else if (typeof p === 'bigint') priority = Number(p);
-      else throw new BrokerError('PRECONDITION_FAILED', `invalid arg 'x-priority' for consumer '${tag}': not an integer`);
+      else {
+        throw new BrokerError(
+          'PRECONDITION_FAILED',
+          `invalid arg 'x-priority' for queue '${qname}' in vhost '${this.#vhost.name}': "expected integer, got ${fieldTypeName(p)}"`,
+        );
+      }
     }
     const c = new Consumer(tag, q, this, {
       noAck: options.noAck === true,
