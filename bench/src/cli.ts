@@ -111,14 +111,16 @@ function table(rows: string[][]): string {
 /** Human-readable table of one target's results. */
 export function formatResults(label: string, results: readonly ScenarioResult[]): string {
   const rows = [['scenario', 'published/s', 'delivered/s', 'p50 ms', 'p99 ms', 'p999 ms']];
+  const errors: string[] = [];
   for (const r of results) {
-    rows.push(
-      r.error !== undefined
-        ? [r.id, `FAILED: ${r.error}`, '', '', '', '']
-        : [r.id, fmtRate(r.confirmedPerS), fmtRate(r.deliveredPerS), fmtMs(r.p50Ms), fmtMs(r.p99Ms), fmtMs(r.p999Ms)],
-    );
+    if (r.error !== undefined) {
+      errors.push(`  ${r.id} FAILED: ${r.error}`);
+      rows.push([r.id, 'FAILED', '-', '-', '-', '-']);
+    } else {
+      rows.push([r.id, fmtRate(r.confirmedPerS), fmtRate(r.deliveredPerS), fmtMs(r.p50Ms), fmtMs(r.p99Ms), fmtMs(r.p999Ms)]);
+    }
   }
-  return `${label}\n${table(rows)}`;
+  return [label, table(rows), ...errors].join('\n');
 }
 
 /** The headline figure of a result (higher is better for rates; for latency the p99 in ms, lower is better). */
@@ -138,7 +140,8 @@ export function formatComparison(warren: readonly ScenarioResult[], rabbit: read
     const hr = headline(r);
     const fmt = hw.unit.endsWith('ms') ? fmtMs : fmtRate;
     const ratio = hw.value / hr.value;
-    rows.push([w.id, hw.unit, w.error ?? fmt(hw.value), r.error ?? fmt(hr.value), Number.isFinite(ratio) ? ratio.toFixed(2) : '-']);
+    const cell = (x: ScenarioResult, v: number): string => (x.error !== undefined ? 'FAILED' : fmt(v));
+    rows.push([w.id, hw.unit, cell(w, hw.value), cell(r, hr.value), Number.isFinite(ratio) ? ratio.toFixed(2) : '-']);
   });
   return table(rows);
 }
