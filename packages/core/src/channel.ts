@@ -321,13 +321,20 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     this.#assertOpen();
     const vhost = this.#vhost;
     const exchangeName = message.exchange;
+    // rabbit_channel basic.publish order: write permission, exchange lookup, internal, fast reply-to, user-id,
+    // expiration.
+    this.#checkWriteCached(exchangeName);
     const exchange = exchangeName === '' ? vhost.defaultExchange : vhost.exchanges.get(exchangeName);
     if (exchange === undefined) throw new BrokerError('NOT_FOUND', `no exchange '${exchangeName}' in vhost '${vhost.name}'`);
-    this.#checkWriteCached(exchangeName);
     if (exchange.internal) {
       throw new BrokerError('ACCESS_REFUSED', `cannot publish to internal exchange '${exchangeName}' in vhost '${vhost.name}'`);
     }
     const props = message.properties;
+    let msg = message;
+    if (props.replyTo === REPLY_TO_QUEUE) {
+      if (this.#replyToken === undefined) throw new BrokerError('PRECONDITION_FAILED', 'fast reply consumer does not exist');
+      msg = withProperties(message, { ...props, replyTo: REPLY_TO_PREFIX + this.#replyToken });
+    }
     if (props.userId !== undefined && props.userId !== this.#ctx.user.name) {
       throw new BrokerError(
         'PRECONDITION_FAILED',
@@ -335,11 +342,6 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       );
     }
     const ttl = parseExpiration(props.expiration);
-    let msg = message;
-    if (props.replyTo === REPLY_TO_QUEUE) {
-      if (this.#replyToken === undefined) throw new BrokerError('PRECONDITION_FAILED', 'fast reply consumer does not exist');
-      msg = withProperties(message, { ...props, replyTo: REPLY_TO_PREFIX + this.#replyToken });
-    }
     let result: number;
     if (exchangeName === '' && msg.routingKey.startsWith(REPLY_TO_PREFIX)) {
       const target = vhost.replyTo.get(msg.routingKey.slice(REPLY_TO_PREFIX.length));
