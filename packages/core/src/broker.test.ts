@@ -102,7 +102,9 @@ describe('alarms', () => {
     c2.conn.close();
     tb.broker.setAlarm('disk', true);
     expect(c2.host.events).toHaveLength(2);
-    expect(c1.host.events).toHaveLength(3);
+    expect(c1.host.events).toEqual(['blocked:low on memory', 'unblocked', 'blocked:low on disk']);
+    tb.broker.setAlarm('memory', true);
+    expect(tb.connect().host.events).toEqual(['blocked:low on memory & disk']);
   });
 });
 

@@ -126,7 +126,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     if (on) this.#alarms.add(resource);
     else this.#alarms.delete(resource);
     if (!was && this.blocked) {
-      const reason = `low on ${resource}`;
+      const reason = this.#blockedReason();
       for (const c of this.#connections) c.host.blocked(reason);
     } else if (was && !this.blocked) {
       for (const c of this.#connections) c.host.unblocked();
@@ -138,6 +138,11 @@ export class Broker implements BrokerApi, ConnectionOwner {
     for (const c of [...this.#connections]) c.close();
     for (const v of this.#vhosts.values()) v.close();
     this.store.close();
+  }
+
+  /** RabbitMQ's connection.blocked reason: "low on memory", "low on disk" or "low on memory & disk". */
+  #blockedReason(): string {
+    return `low on ${[...this.#alarms].sort((a, b) => (a === 'memory' ? -1 : b === 'memory' ? 1 : 0)).join(' & ')}`;
   }
 
   // ---- BrokerApi ---------------------------------------------------------------------------------------------
@@ -160,7 +165,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     }
     const c = new CoreConnectionImpl(info, user, v, host, this);
     this.#connections.add(c);
-    if (this.blocked) host.blocked(`low on ${[...this.#alarms][0]!}`);
+    if (this.blocked) host.blocked(this.#blockedReason());
     return c;
   }
 
