@@ -17,6 +17,8 @@ class TrieNode<T> {
   hash: TrieNode<T> | undefined = undefined;
   /** Values bound with a key ending at this node; duplicates allowed (one per binding). */
   values: T[] | undefined = undefined;
+  /** Match stamp: the node's values were already collected in this match. */
+  mark = 0;
 
   isEmpty(): boolean {
     return (
@@ -42,6 +44,7 @@ export class TopicTrie<T> {
   readonly #literal = new Map<string, T[]>();
   #wildcards = 0;
   #size = 0;
+  #epoch = 0;
   readonly #cache = new Map<string, readonly T[]>();
   readonly #cacheMax: number;
 
@@ -138,29 +141,28 @@ export class TopicTrie<T> {
     const literal = this.#literal.get(routingKey);
     if (literal !== undefined) for (const v of literal) out.push(v);
     const words = topicWords(routingKey);
-    const seen = new Set<TrieNode<T>>();
-    this.#visit(this.#root, words, 0, out, seen);
+    this.#visit(this.#root, words, 0, out, ++this.#epoch);
     if (this.#cache.size >= this.#cacheMax) this.#cache.clear();
     this.#cache.set(routingKey, out);
     return out;
   }
 
-  /** Depth-first walk; `seen` makes each terminal node contribute once even when several '#' paths reach it. */
-  #visit(node: TrieNode<T>, words: string[], i: number, out: T[], seen: Set<TrieNode<T>>): void {
+  /** Depth-first walk; the `epoch` stamp makes each terminal node contribute once even when several '#' paths reach it. */
+  #visit(node: TrieNode<T>, words: string[], i: number, out: T[], epoch: number): void {
     const hash = node.hash;
     if (hash !== undefined) {
       // '#' swallows words i..j-1 for every j; then matching continues from the '#' node at j.
-      for (let j = i; j <= words.length; j++) this.#visit(hash, words, j, out, seen);
+      for (let j = i; j <= words.length; j++) this.#visit(hash, words, j, out, epoch);
     }
     if (i === words.length) {
-      if (node.values !== undefined && !seen.has(node)) {
-        seen.add(node);
+      if (node.values !== undefined && node.mark !== epoch) {
+        node.mark = epoch;
         for (const v of node.values) out.push(v);
       }
       return;
     }
     const child = node.children?.get(words[i]!);
-    if (child !== undefined) this.#visit(child, words, i + 1, out, seen);
-    if (node.star !== undefined) this.#visit(node.star, words, i + 1, out, seen);
+    if (child !== undefined) this.#visit(child, words, i + 1, out, epoch);
+    if (node.star !== undefined) this.#visit(node.star, words, i + 1, out, epoch);
   }
 }
