@@ -331,3 +331,112 @@ describe('connection errors', () => {
     expect(closeInfo(err)).toMatchObject({ code: 403 });
   });
 });
+
+describe('more channel errors', () => {
+  it('406 PRECONDITION_FAILED for queue.delete if-unused on a queue with a consumer', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('in-use');
+    const first = await c.channel();
+    await first.ch.assertQueue(q, { durable: false });
+    await first.ch.consume(q, () => {});
+    const { ch, closed } = await c.channel();
+    await expect(ch.deleteQueue(q, { ifUnused: true })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 406,
+      text: `PRECONDITION_FAILED - queue '${q}' in vhost '/' in use`,
+      classId: 50,
+      methodId: 40,
+    });
+  });
+
+  it('406 PRECONDITION_FAILED for queue.delete if-empty on a queue with messages', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('not-empty');
+    const first = await c.confirmChannel();
+    await first.ch.assertQueue(q, { durable: false });
+    first.ch.sendToQueue(q, Buffer.from('x'));
+    await first.ch.waitForConfirms();
+    const { ch, closed } = await c.channel();
+    await expect(ch.deleteQueue(q, { ifEmpty: true })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 406,
+      text: `PRECONDITION_FAILED - queue '${q}' in vhost '/' not empty`,
+      classId: 50,
+      methodId: 40,
+    });
+  });
+
+  it('406 PRECONDITION_FAILED for exchange.delete if-unused on an exchange with bindings', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const x = s.exchange('x-in-use');
+    const first = await c.channel();
+    await first.ch.assertExchange(x, 'fanout', { durable: false });
+    const q = (await first.ch.assertQueue('', { exclusive: true })).queue;
+    await first.ch.bindQueue(q, x, '');
+    const { ch, closed } = await c.channel();
+    await expect(ch.deleteExchange(x, { ifUnused: true })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 406,
+      text: `PRECONDITION_FAILED - exchange '${x}' in vhost '/' in use`,
+      classId: 40,
+      methodId: 20,
+    });
+  });
+
+  it('403 ACCESS_REFUSED for binding a queue to the default exchange', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await expect(ch.bindQueue(q, '', 'k')).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 403,
+      text: "ACCESS_REFUSED - operation not permitted on the default exchange",
+      classId: 50,
+      methodId: 20,
+    });
+  });
+
+  it('403 ACCESS_REFUSED for deleting a predeclared amq.* exchange', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    await expect(ch.deleteExchange('amq.direct')).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 403,
+      text: "ACCESS_REFUSED - deletion of system exchange 'amq.direct' in vhost '/' not allowed",
+      classId: 40,
+      methodId: 20,
+    });
+    await expectUsable(c);
+  });
+
+  it('404 NOT_FOUND for basic.get and basic.consume on a missing queue', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('missing');
+    const a = await c.channel();
+    await expect(a.ch.get(q)).rejects.toThrow();
+    expect(await a.closed).toEqual({ code: 404, text: `NOT_FOUND - no queue '${q}' in vhost '/'`, classId: 60, methodId: 70 });
+    const b = await c.channel();
+    await expect(b.ch.consume(q, () => {})).rejects.toThrow();
+    expect(await b.closed).toEqual({ code: 404, text: `NOT_FOUND - no queue '${q}' in vhost '/'`, classId: 60, methodId: 20 });
+    await expectUsable(c);
+  });
+
+  it('530 NOT_ALLOWED (connection) for reusing a consumer tag on the same channel', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch } = await c.channel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    await ch.consume(q, () => {}, { consumerTag: 'dup-tag' });
+    await expect(ch.consume(q, () => {}, { consumerTag: 'dup-tag' })).rejects.toThrow();
+    expect(await within(c.closed, 5000, 'the connection close')).toMatchObject({
+      code: 530,
+      text: "NOT_ALLOWED - attempt to reuse consumer tag 'dup-tag'",
+    });
+  });
+});
