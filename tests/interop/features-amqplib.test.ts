@@ -821,3 +821,116 @@ describe('queue lifecycle', () => {
     expect(b.queue).not.toBe(a.queue);
   });
 });
+
+describe('basic.qos', () => {
+  async function deliveredWithPrefetch(global: boolean): Promise<{ delivered: number; ready: number }> {
+    const s = env.scope;
+    const q = s.queue(global ? 'qos-global' : 'qos-consumer');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false });
+    for (let i = 0; i < 4; i++) ch.sendToQueue(q, Buffer.from(String(i)));
+    await ch.waitForConfirms();
+    await ch.prefetch(1, global);
+    let delivered = 0;
+    await ch.consume(q, () => delivered++, { noAck: false });
+    await ch.consume(q, () => delivered++, { noAck: false });
+    const expected = global ? 1 : 2;
+    const ready = await eventually(async () => {
+      const r = await ch.checkQueue(q);
+      return delivered >= expected ? r.messageCount : undefined;
+    }, `${expected} deliveries`);
+    return { delivered, ready };
+  }
+
+  it('global=false limits each consumer separately (RabbitMQ per-consumer QoS)', async () => {
+    expect(await deliveredWithPrefetch(false)).toEqual({ delivered: 2, ready: 2 });
+  });
+
+  it('global=true shares the limit across the channel', async () => {
+    expect(await deliveredWithPrefetch(true)).toEqual({ delivered: 1, ready: 3 });
+  });
+
+  it('server-generated consumer tags start with amq.ctag-', async () => {
+    const { ch } = await env.scope.channel();
+    const q = (await ch.assertQueue('', { exclusive: true })).queue;
+    const { consumerTag } = await ch.consume(q, () => {});
+    expect(consumerTag).toMatch(/^amq\.ctag-/);
+    expect(await ch.cancel(consumerTag)).toEqual({ consumerTag });
+  });
+});
+
+describe('queue types', () => {
+  it('declares a durable quorum queue and refuses a non-durable or exclusive one', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const q = s.queue('quorum');
+    const { ch } = await c.channel();
+    expect(await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } })).toEqual({
+      queue: q,
+      messageCount: 0,
+      consumerCount: 0,
+    });
+    const nd = s.queue('quorum-nd');
+    const a = await c.channel();
+    await expect(a.ch.assertQueue(nd, { durable: false, arguments: { 'x-queue-type': 'quorum' } })).rejects.toThrow();
+    expect(await a.closed).toMatchObject({
+      code: 406,
+      text: `PRECONDITION_FAILED - invalid property 'non-durable' for queue '${nd}' in vhost '/'`,
+    });
+    const ex = s.queue('quorum-ex');
+    const b = await c.channel();
+    await expect(
+      b.ch.assertQueue(ex, { durable: true, exclusive: true, arguments: { 'x-queue-type': 'quorum' } }),
+    ).rejects.toThrow();
+    expect(await b.closed).toMatchObject({
+      code: 406,
+      text: `PRECONDITION_FAILED - invalid property 'exclusive-owner' for queue '${ex}' in vhost '/'`,
+    });
+  });
+
+  it('dead-letters a quorum-queue message redelivered past x-delivery-limit (reason delivery_limit)', async () => {
+    const s = env.scope;
+    const { ch } = await s.channel();
+    const { dlx, dlq } = await deadLetterTarget(ch);
+    const q = s.queue('quorum-limit');
+    await ch.assertQueue(q, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 1, 'x-dead-letter-exchange': dlx },
+    });
+    ch.sendToQueue(q, Buffer.from('poison'));
+    const [m1] = await take(ch, q, 1, { noAck: false });
+    ch.nack(m1!, false, true);
+    const [m2] = await take(ch, q, 1, { noAck: false });
+    expect(m2?.fields.redelivered).toBe(true);
+    expect(m2?.properties.headers?.['x-delivery-count']).toBe(1);
+    ch.nack(m2!, false, true); // the second return exceeds the limit of 1
+    const d = await getEventually(ch, dlq, 'the poison message');
+    expect(d.content.toString()).toBe('poison');
+    expect(xDeath(d)[0]).toMatchObject({ reason: 'delivery_limit', queue: q, count: 1 });
+  });
+
+  it('reads a stream from an offset without consuming it', async () => {
+    const s = env.scope;
+    const q = s.queue('stream');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    for (const b of ['s0', 's1', 's2']) ch.sendToQueue(q, Buffer.from(b));
+    await ch.waitForConfirms();
+    const readFrom = async (offset: string | number) => {
+      const reader = await s.channel();
+      // Stream consumers need manual acks and a prefetch (RabbitMQ rule).
+      await reader.ch.prefetch(10);
+      const got = await take(reader.ch, q, offset === 'first' ? 3 : 2, {
+        noAck: false,
+        arguments: { 'x-stream-offset': offset },
+      });
+      for (const m of got) reader.ch.ack(m);
+      return got;
+    };
+    const all = await readFrom('first');
+    expect(bodies(all)).toEqual(['s0', 's1', 's2']);
+    expect(all.map((m) => m.properties.headers?.['x-stream-offset'])).toEqual([0, 1, 2]);
+    // Non-destructive: a second reader from offset 1 sees the tail again.
+    expect(bodies(await readFrom(1))).toEqual(['s1', 's2']);
+  });
+});
