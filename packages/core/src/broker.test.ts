@@ -30,6 +30,13 @@ describe('authentication', () => {
     expect(codeOf(() => b.authenticate('nobody', 'guest', '127.0.0.1'))).toMatch(/^ACCESS_REFUSED/);
   });
 
+  it('bootstrap users get full permissions on the startup vhosts', () => {
+    const b = new Broker({ users: [{ name: 'admin', password: 'pw' }], vhosts: ['/', 'v'] });
+    expect(b.permissionsOf('admin', 'v')?.spec).toEqual({ configure: '.*', write: '.*', read: '.*' });
+    expect(b.permissionsOf('admin', '/')?.spec).toEqual({ configure: '.*', write: '.*', read: '.*' });
+    expect(codeOf(() => b.authenticate('guest', 'guest', '127.0.0.1'))).toMatch(/^ACCESS_REFUSED/);
+  });
+
   it('lets other users connect from anywhere; loopbackUsers is configurable', () => {
     const b = new Broker({ loopbackUsers: [] });
     b.addUser('bob', 'secret', ['monitoring']);

@@ -16,7 +16,10 @@ export interface UserDefinition {
 /** Options of {@link Broker}. */
 export interface BrokerOptions {
   logger?: Logger;
-  /** Default: guest/guest tagged administrator, with full permissions on '/'. */
+  /**
+   * Bootstrap users, each given full permissions on every startup vhost (RabbitMQ's default_user and
+   * default_permissions). Default: guest/guest tagged administrator. Add more with {@link Broker.addUser}.
+   */
   users?: UserDefinition[];
   /** Users that may only connect from loopback addresses. Default ['guest'] (RabbitMQ's loopback_users). */
   loopbackUsers?: string[];
@@ -63,8 +66,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
     const users = options.users ?? [{ name: 'guest', password: 'guest', tags: ['administrator'] }];
     for (const u of users) {
       this.users.add(u.name, u.password, u.tags ?? []);
-      // Like RabbitMQ's default user: full permissions on the default vhost.
-      if (options.users === undefined && this.#vhosts.has('/')) this.users.setPermissions(u.name, '/', FULL);
+      // Bootstrap users are RabbitMQ's default_user: full permissions (default_permissions) on the startup vhosts.
+      for (const v of this.#vhosts.keys()) this.users.setPermissions(u.name, v, FULL);
     }
   }
 
