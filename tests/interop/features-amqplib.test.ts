@@ -835,10 +835,11 @@ describe('basic.qos', () => {
     await ch.consume(q, () => delivered++, { noAck: false });
     await ch.consume(q, () => delivered++, { noAck: false });
     const expected = global ? 1 : 2;
-    const ready = await eventually(async () => {
-      const r = await ch.checkQueue(q);
-      return delivered >= expected ? r.messageCount : undefined;
-    }, `${expected} deliveries`);
+    // Count the deliveries first, then ask for the ready count: it must reflect at least those deliveries.
+    const ready = await eventually(
+      async () => (delivered >= expected ? (await ch.checkQueue(q)).messageCount : undefined),
+      `${expected} deliveries`,
+    );
     return { delivered, ready };
   }
 
