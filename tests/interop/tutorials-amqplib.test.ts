@@ -49,9 +49,17 @@ describe('work queues', () => {
     const slowGot: ConsumeMessage[] = [];
     const fastGot: ConsumeMessage[] = [];
     let fastDone!: () => void;
-    const allFast = new Promise<void>((r) => (fastDone = r));
+    const allDispatched = new Promise<void>((r) => (fastDone = r));
     // The slow worker never acks until the end: with prefetch 1 it must hold exactly one message.
-    await slow.ch.consume(q, (m) => m && slowGot.push(m), { noAck: false });
+    await slow.ch.consume(
+      q,
+      (m) => {
+        if (!m) return;
+        slowGot.push(m);
+        if (slowGot.length + fastGot.length === 10) fastDone();
+      },
+      { noAck: false },
+    );
     await fast.ch.consume(
       q,
       (m) => {
@@ -63,7 +71,7 @@ describe('work queues', () => {
       { noAck: false },
     );
     for (let i = 0; i < 10; i++) setup.ch.sendToQueue(q, Buffer.from(`task ${i}`), { persistent: true });
-    await within(allFast, 5000, 'all 10 tasks to be dispatched');
+    await within(allDispatched, 5000, 'all 10 tasks to be dispatched');
     expect(slowGot).toHaveLength(1);
     expect(fastGot).toHaveLength(9);
     expect(slowGot[0]?.properties.deliveryMode).toBe(2);
