@@ -68,11 +68,12 @@ describe('authentication', () => {
 
 describe('vhost access', () => {
   it('refuses a missing vhost or a vhost without permissions with NOT_ALLOWED', () => {
-    const b = new Broker({ vhosts: ['/', 'other'] });
+    const b = new Broker();
+    b.addVhost('other');
     const guest = b.authenticate('guest', 'guest', '127.0.0.1');
     const host = new FakeConnectionHost();
     expect(codeOf(() => b.openConnection(fakeConnectionInfo(), guest, 'nope', host))).toBe(
-      "NOT_ALLOWED: access to vhost 'nope' refused for user 'guest'",
+      "NOT_ALLOWED: vhost nope not found",
     );
     expect(codeOf(() => b.openConnection(fakeConnectionInfo(), guest, 'other', host))).toBe(
       "NOT_ALLOWED: access to vhost 'other' refused for user 'guest'",

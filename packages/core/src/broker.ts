@@ -163,7 +163,9 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection {
     const v = this.#vhosts.get(vhost);
-    if (v === undefined || this.permissionsOf(user.name, vhost) === undefined) {
+    // RabbitMQ's two texts (rabbit_access_control:check_vhost_access).
+    if (v === undefined) throw new BrokerError('NOT_ALLOWED', `vhost ${vhost} not found`);
+    if (this.permissionsOf(user.name, vhost) === undefined) {
       throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user.name}'`);
     }
     const c = new CoreConnectionImpl(info, user, v, host, this);

@@ -15,7 +15,7 @@ import type {
 } from './contract.js';
 import { BrokerError } from './errors.js';
 import type { Exchange } from './exchange/exchange.js';
-import { EXCHANGE_TYPES } from './exchange/index.js';
+import { EXCHANGE_TYPES, invalidExchangeType } from './exchange/index.js';
 import { fieldTypeName, parseExpiration, withProperties } from './message/message.js';
 import { Consumer, type ConsumerChannel } from './queue/consumers.js';
 import type { Queue } from './queue/queue.js';
@@ -188,7 +188,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     }
     // rabbit_channel exchange.declare order: type, default exchange, configure permission, reserved name (new only).
     if (!(EXCHANGE_TYPES as readonly string[]).includes(type)) {
-      throw new BrokerError('COMMAND_INVALID', `invalid exchange type '${type}'`);
+      throw invalidExchangeType(type);
     }
     this.#notDefault(name);
     this.#check('configure', 'exchange', name);

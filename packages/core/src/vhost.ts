@@ -190,7 +190,7 @@ export class VHost implements QueueOwner {
     const settings = parseQueueArguments(args, name, this.name);
     if (settings.type === 'quorum') {
       // A quorum queue is always durable, never exclusive or auto-delete (rabbit_quorum_queue:declare).
-      const bad = !durable ? 'non-durable' : exclusive ? 'exclusive-owner' : o.autoDelete === true ? 'auto-delete' : undefined;
+      const bad = exclusive ? 'exclusive-owner' : !durable ? 'non-durable' : o.autoDelete === true ? 'auto-delete' : undefined;
       if (bad !== undefined) {
         throw new BrokerError('PRECONDITION_FAILED', `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
       }

@@ -8,7 +8,19 @@ import { TopicExchange } from './topic.js';
 /** The exchange types this broker knows. */
 export const EXCHANGE_TYPES = ['direct', 'fanout', 'topic', 'headers'] as const;
 
-/** Create an exchange of a named type; COMMAND_INVALID "invalid exchange type 'foo'" otherwise (RabbitMQ 503). */
+/**
+ * Names RabbitMQ reports as "invalid" rather than "unknown". RabbitMQ's rabbit_exchange:check_type says "unknown
+ * exchange type" when the name is not an existing Erlang atom and "invalid exchange type" when it is an atom but not
+ * a registered type; this is the part of that atom table that clients and tutorials actually send.
+ */
+const KNOWN_ATOMS = new Set(['foo', 'bar', 'baz', 'test', 'invalid', 'undefined', 'true', 'false', 'error', 'ok', 'none', 'all', 'any', 'queue', 'exchange', 'binding', 'local', 'global']);
+
+/** The 503 COMMAND_INVALID error for an exchange type this broker does not have, worded as RabbitMQ does. */
+export function invalidExchangeType(type: string): BrokerError {
+  return new BrokerError('COMMAND_INVALID', `${KNOWN_ATOMS.has(type) ? 'invalid' : 'unknown'} exchange type '${type}'`);
+}
+
+/** Create an exchange of a named type; COMMAND_INVALID (RabbitMQ closes the connection with 503) otherwise. */
 export function createExchange(name: string, type: string, settings: ExchangeSettings): Exchange {
   switch (type) {
     case 'direct':
@@ -20,7 +32,7 @@ export function createExchange(name: string, type: string, settings: ExchangeSet
     case 'headers':
       return new HeadersExchange(name, settings);
     default:
-      throw new BrokerError('COMMAND_INVALID', `invalid exchange type '${type}'`);
+      throw invalidExchangeType(type);
   }
 }
 

@@ -35,7 +35,7 @@ describe('dead-lettering (RabbitMQ 3.10 x-death)', () => {
     expect(m1.properties.headers).toEqual({
       h: 1,
       'x-death': [
-        { count: 1, reason: 'expired', queue: 'A', time, exchange: 'amq.direct', 'routing-keys': ['rk1'], 'original-expiration': '40' },
+        { count: 1n, reason: 'expired', queue: 'A', time, exchange: 'amq.direct', 'routing-keys': ['rk1'], 'original-expiration': '40' },
       ],
       'x-first-death-reason': 'expired',
       'x-first-death-queue': 'A',
@@ -49,8 +49,8 @@ describe('dead-lettering (RabbitMQ 3.10 x-death)', () => {
     expect(deaths).toHaveLength(2);
     // The A/expired entry was updated in place (count 2, original fields kept, keys sorted) and moved to the front.
     expect(Object.keys(deaths[0]!)).toEqual(['count', 'exchange', 'original-expiration', 'queue', 'reason', 'routing-keys', 'time']);
-    expect(deaths[0]).toMatchObject({ count: 2, reason: 'expired', queue: 'A', exchange: 'amq.direct', 'routing-keys': ['rk1'] });
-    expect(deaths[1]).toMatchObject({ count: 1, reason: 'rejected', queue: 'B', exchange: '', 'routing-keys': ['B'] });
+    expect(deaths[0]).toMatchObject({ count: 2n, reason: 'expired', queue: 'A', exchange: 'amq.direct', 'routing-keys': ['rk1'] });
+    expect(deaths[1]).toMatchObject({ count: 1n, reason: 'rejected', queue: 'B', exchange: '', 'routing-keys': ['B'] });
     expect(m2.properties.headers!['x-first-death-reason']).toBe('expired');
   });
 

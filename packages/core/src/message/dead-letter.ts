@@ -5,7 +5,7 @@ export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_lim
 
 /**
  * Build the dead-lettered copy of a message the way RabbitMQ 3.10 does (rabbit_dead_letter:make_msg):
- * - an `x-death` array of tables {count, reason, queue, time, exchange, routing-keys[, original-expiration]}; the
+ * - an `x-death` array of tables {count (a long), reason, queue, time, exchange, routing-keys[, original-expiration]}; the
  *   entry for the same queue and reason has its count incremented and moves to the front, otherwise a new entry is
  *   put at the front;
  * - `x-first-death-reason`, `x-first-death-queue`, `x-first-death-exchange` set once, on the first death;
@@ -27,16 +27,18 @@ export function deadLetterMessage(
   const idx = deaths.findIndex((d) => isTable(d) && d['queue'] === queue && d['reason'] === reason);
   if (idx >= 0) {
     const d = deaths[idx] as FieldTable;
-    const count = typeof d['count'] === 'number' ? d['count'] : typeof d['count'] === 'bigint' ? Number(d['count']) : 0;
+    const old = d['count'];
+    const count = typeof old === 'bigint' ? old : typeof old === 'number' ? BigInt(Math.trunc(old)) : 0n;
     deaths.splice(idx, 1);
     // RabbitMQ rewrites the updated table with its keys sorted (rabbit_misc:set_table_value sorts).
     const updated: FieldTable = {};
-    const merged: FieldTable = { ...d, count: count + 1 };
+    const merged: FieldTable = { ...d, count: count + 1n };
     for (const k of Object.keys(merged).sort()) updated[k] = merged[k]!;
     deaths.unshift(updated);
   } else {
     const entry: FieldTable = {
-      count: 1,
+      // A long ('l') on the wire, as RabbitMQ writes it: bigint is the contract's 64-bit integer.
+      count: 1n,
       reason,
       queue,
       time: new Date(Math.floor(now / 1000) * 1000),
