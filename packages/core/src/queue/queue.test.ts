@@ -305,6 +305,8 @@ describe('quorum queues on one node', () => {
     c.ch.reject(first.delivery.deliveryTag, true);
     const second = c.ch.get('qq', false)!;
     expect(second.delivery.redelivered).toBe(true);
+    expect(second.delivery.message.properties.headers).toEqual({ 'x-delivery-count': 1 });
+    expect(second.delivery.message.rawProperties).toBeUndefined();
     c.ch.reject(second.delivery.deliveryTag, true);
     expect(count('qq')).toBe(0);
     const dead = c.ch.get('dead', true)!.delivery.message;

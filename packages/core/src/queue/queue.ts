@@ -1,6 +1,7 @@
 import type { FieldTable, Message } from '../contract.js';
 import type { Binding } from '../exchange/exchange.js';
 import type { DeadLetterReason } from '../message/dead-letter.js';
+import { withProperties } from '../message/message.js';
 import type { QueueEntry, QueueStore } from '../store/store.js';
 import type { QueueSettings } from './arguments.js';
 import type { Consumer } from './consumers.js';
@@ -254,6 +255,14 @@ export class Queue {
       return;
     }
     entry.redelivered = true;
+    if (this.settings.type === 'quorum') {
+      // Quorum queues tell consumers how often a message came back (rabbit_fifo's x-delivery-count header).
+      const message = entry.message;
+      const headers = { ...message.properties.headers, 'x-delivery-count': entry.deliveryCount };
+      const copy: QueueEntry = { ...entry, message: withProperties(message, { ...message.properties, headers }) };
+      this.store.requeue(copy);
+      return;
+    }
     this.store.requeue(entry);
   }
 
