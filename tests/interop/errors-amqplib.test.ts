@@ -440,3 +440,32 @@ describe('more channel errors', () => {
     });
   });
 });
+
+describe('direct reply-to errors', () => {
+  it('406 when publishing with reply_to amq.rabbitmq.reply-to without consuming it first', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    ch.publish('amq.direct', 'nowhere', Buffer.from('x'), { replyTo: 'amq.rabbitmq.reply-to' });
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 406,
+      text: 'PRECONDITION_FAILED - fast reply consumer does not exist',
+      classId: 60,
+      methodId: 40,
+    });
+    await expectUsable(c);
+  });
+
+  it('406 when consuming amq.rabbitmq.reply-to in manual-ack mode', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    await expect(ch.consume('amq.rabbitmq.reply-to', () => {}, { noAck: false })).rejects.toThrow();
+    expect(await closed).toEqual({
+      code: 406,
+      text: 'PRECONDITION_FAILED - reply consumer cannot acknowledge',
+      classId: 60,
+      methodId: 20,
+    });
+  });
+});

@@ -935,3 +935,102 @@ describe('queue types', () => {
     expect(bodies(await readFrom(1))).toEqual(['s1', 's2']);
   });
 });
+
+describe('sender-selected distribution (CC / BCC headers)', () => {
+  it('also routes to the CC and BCC keys, and strips BCC from the delivered message', async () => {
+    const s = env.scope;
+    const { ch } = await s.confirmChannel();
+    const x = s.exchange('ssd');
+    await ch.assertExchange(x, 'direct', { durable: false });
+    const queues: Record<string, string> = {};
+    for (const k of ['main', 'cc', 'bcc', 'other']) {
+      queues[k] = (await ch.assertQueue('', { exclusive: true })).queue;
+      await ch.bindQueue(queues[k]!, x, k);
+    }
+    ch.publish(x, 'main', Buffer.from('ssd'), { headers: { CC: ['cc'], BCC: ['bcc'], keep: 'yes' } });
+    await ch.waitForConfirms();
+    for (const k of ['main', 'cc', 'bcc']) {
+      const [m] = await take(ch, queues[k]!, 1);
+      expect(m?.content.toString(), k).toBe('ssd');
+      expect(m?.fields.routingKey, k).toBe('main');
+      expect(m?.properties.headers?.['CC'], k).toEqual(['cc']);
+      expect(m?.properties.headers?.['keep'], k).toBe('yes');
+      expect(m?.properties.headers && 'BCC' in m.properties.headers, k).toBe(false);
+    }
+    expect((await ch.checkQueue(queues['other']!)).messageCount).toBe(0);
+  });
+});
+
+describe('requeue order', () => {
+  it('puts unacked messages back at their original positions when the channel closes', async () => {
+    const s = env.scope;
+    const q = s.queue('requeue-order');
+    const setup = await s.confirmChannel();
+    await setup.ch.assertQueue(q, { durable: false });
+    for (const b of ['a', 'b', 'c', 'd']) setup.ch.sendToQueue(q, Buffer.from(b));
+    await setup.ch.waitForConfirms();
+    const worker = await s.channel();
+    const got = [];
+    for (let i = 0; i < 2; i++) got.push(await worker.ch.get(q, { noAck: false }));
+    expect(got.map((m) => m && m.content.toString())).toEqual(['a', 'b']);
+    await worker.ch.close();
+    const again = await take(setup.ch, q, 4);
+    expect(bodies(again)).toEqual(['a', 'b', 'c', 'd']);
+    expect(again.map((m) => m.fields.redelivered)).toEqual([true, true, false, false]);
+  });
+});
+
+describe('field tables', () => {
+  it('keep their value types through the broker (amqplib typed values in, same types out)', async () => {
+    const s = env.scope;
+    const q = s.queue('types');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false });
+    const headers = {
+      long: { '!': 'long', value: 1234567890123 },
+      int: { '!': 'int', value: -5 },
+      double: { '!': 'double', value: 2.5 },
+      float: { '!': 'float', value: 0.5 },
+      ts: { '!': 'timestamp', value: 1700000000 },
+      bytes: Buffer.from([0, 1, 254, 255]),
+      none: null,
+      dec: { '!': 'decimal', value: { places: 2, digits: 314 } },
+      table: { inner: { '!': 'long', value: 7 } },
+      array: [true, 'x', { '!': 'long', value: 9 }],
+    };
+    ch.sendToQueue(q, Buffer.from('typed'), { headers });
+    await ch.waitForConfirms();
+    const [m] = await take(ch, q, 1);
+    // amqplib decodes l/I/d/f as plain numbers, T and D as tagged objects, x as a Buffer and V as null.
+    expect(m?.properties.headers).toEqual({
+      long: 1234567890123,
+      int: -5,
+      double: 2.5,
+      float: 0.5,
+      ts: { '!': 'timestamp', value: 1700000000 },
+      bytes: Buffer.from([0, 1, 254, 255]),
+      none: null,
+      dec: { '!': 'decimal', value: { places: 2, digits: 314 } },
+      table: { inner: 7 },
+      array: [true, 'x', 9],
+    });
+  });
+});
+
+describe('heartbeats', () => {
+  it('keeps an idle connection with a 1 s heartbeat alive (the broker sends heartbeats)', async () => {
+    const s = env.scope;
+    const u = new URL(s.broker.url);
+    u.searchParams.set('heartbeat', '1');
+    const c = await s.connect(u.toString());
+    let closedEarly = false;
+    void c.closed.then(() => (closedEarly = true));
+    const inner = (c.conn as unknown as { connection: { heartbeat: number } }).connection;
+    expect(inner.heartbeat).toBe(1);
+    // amqplib drops a connection that hears nothing from the server for two intervals; idle for three.
+    await new Promise((r) => setTimeout(r, 3200));
+    expect(closedEarly).toBe(false);
+    const { ch } = await c.channel();
+    expect((await ch.assertQueue('', { exclusive: true })).queue).toMatch(/^amq\.gen-/);
+  });
+});
