@@ -135,6 +135,40 @@ describe('pika ⇄ amqplib properties', () => {
       header_types: { str: 'str', int: 'int', bool: 'bool', list: 'list', nested: 'dict' },
     });
   });
+  it('keeps field-table value types as pika distinguishes them (l, I, T, x, V, D)', async () => {
+    const s = env.scope;
+    const q = s.queue('types-to-pika');
+    const { ch } = await s.confirmChannel();
+    await ch.assertQueue(q, { durable: false });
+    ch.sendToQueue(q, Buffer.from('typed'), {
+      headers: {
+        long: { '!': 'long', value: 1234567890123 },
+        int: { '!': 'int', value: -5 },
+        ts: { '!': 'timestamp', value: 1700000000 },
+        bytes: Buffer.from('raw'),
+        none: null,
+        dec: { '!': 'decimal', value: { places: 2, digits: 314 } },
+      },
+    });
+    await ch.waitForConfirms();
+    const r = (await feature('consume_props', q)) as { props: { headers: unknown }; header_types: unknown };
+    expect(r.header_types).toEqual({
+      long: 'long',
+      int: 'int',
+      ts: 'datetime',
+      bytes: 'bytes',
+      none: 'NoneType',
+      dec: 'Decimal',
+    });
+    expect(r.props.headers).toEqual({
+      long: 1234567890123,
+      int: -5,
+      ts: 1700000000,
+      bytes: 'raw',
+      none: null,
+      dec: '3.14',
+    });
+  });
 });
 
 describe('pika errors', () => {
