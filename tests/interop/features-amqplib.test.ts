@@ -970,9 +970,12 @@ describe('requeue order', () => {
     for (const b of ['a', 'b', 'c', 'd']) setup.ch.sendToQueue(q, Buffer.from(b));
     await setup.ch.waitForConfirms();
     const worker = await s.channel();
-    const got = [];
-    for (let i = 0; i < 2; i++) got.push(await worker.ch.get(q, { noAck: false }));
-    expect(got.map((m) => m && m.content.toString())).toEqual(['a', 'b']);
+    const got: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const m = await worker.ch.get(q, { noAck: false });
+      got.push(m === false ? '(empty)' : m.content.toString());
+    }
+    expect(got).toEqual(['a', 'b']);
     await worker.ch.close();
     const again = await take(setup.ch, q, 4);
     expect(bodies(again)).toEqual(['a', 'b', 'c', 'd']);

@@ -32,6 +32,11 @@ export interface TestBroker {
   /** True when this is an external broker (WARREN_INTEROP_URL). */
   external: boolean;
   stop(): Promise<void>;
+  /**
+   * Stop and start again on the same data directory (embedded Warren only; ports may change, so re-read `url` and
+   * `port` afterwards). Undefined for an external broker.
+   */
+  restart?: () => Promise<void>;
 }
 
 /** Options of {@link startTestBroker}. */
@@ -55,26 +60,32 @@ export async function startTestBroker(options: StartOptions = {}): Promise<TestB
   // Imported lazily so that targeting an external broker does not depend on the server package loading.
   const { startBroker } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-interop-'));
-  const running = await startBroker({
+  const config = {
     dataDir,
     log: { level: 'silent' },
     amqp: { port: 0, tlsPort: options.tls === true ? 0 : null },
     ...(options.tls === true ? { tls: { selfSigned: true } } : {}),
-  });
-  const port = running.ports.amqp;
-  if (port === undefined) throw new Error('Warren started without an amqp port');
-  const host = '127.0.0.1';
-  const broker: TestBroker = {
-    url: `amqp://guest:guest@${host}:${port}`,
-    host,
-    port,
-    external: false,
-    stop: async () => {
-      await running.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
   };
-  if (running.ports.amqps !== undefined) broker.tlsPort = running.ports.amqps;
+  let running = await startBroker(config);
+  const host = '127.0.0.1';
+  const broker: TestBroker = { url: '', host, port: 0, external: false, stop: async () => {} };
+  const adopt = () => {
+    const port = running.ports.amqp;
+    if (port === undefined) throw new Error('Warren started without an amqp port');
+    broker.port = port;
+    broker.url = `amqp://guest:guest@${host}:${port}`;
+    if (running.ports.amqps !== undefined) broker.tlsPort = running.ports.amqps;
+  };
+  adopt();
+  broker.stop = async () => {
+    await running.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  broker.restart = async () => {
+    await running.stop();
+    running = await startBroker(config);
+    adopt();
+  };
   return broker;
 }
 
