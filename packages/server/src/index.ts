@@ -21,4 +21,4 @@ export type { LoggerOptions, WarrenLogger } from './logger.js';
 export { loadTls, selfSignedPaths } from './tls.js';
 export type { LoadedTls } from './tls.js';
 export { startBroker } from './start.js';
-export type { BrokerLike, BrokerOptions, ConnectionHandlerFn, RunningBroker, StartOptions } from './start.js';
+export type { BrokerLike, ConnectionHandlerFn, RunningBroker, StartOptions } from './start.js';

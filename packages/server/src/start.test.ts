@@ -5,10 +5,10 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BrokerApi, ConnectionInfo } from '@warren/core';
+import type { BrokerApi, BrokerOptions, ConnectionInfo } from '@warren/core';
 import type { AmqpContext } from '@warren/amqp';
 import { createLogger } from './logger.js';
-import { startBroker, type BrokerOptions, type RunningBroker, type StartOptions } from './start.js';
+import { startBroker, type RunningBroker, type StartOptions } from './start.js';
 
 /** A stand-in for the core broker: records its construction and close. */
 class FakeBroker implements BrokerApi {

@@ -3,21 +3,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import * as core from '@warren/core';
-import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+import { Broker, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
 import { handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
-
-/** What the server passes to the core broker's constructor. */
-export interface BrokerOptions {
-  logger?: Logger;
-  users?: Array<{ name: string; password: string; tags?: string[] }>;
-  loopbackUsers?: string[];
-  vhosts?: string[];
-}
 
 /** The core broker as the server uses it: the adapters' API plus an optional close for shutdown. */
 export type BrokerLike = BrokerApi & { close?(): void | Promise<void> };
@@ -27,7 +18,7 @@ export type ConnectionHandlerFn = (socket: Duplex, info: ConnectionInfo, ctx: Am
 
 /** Hooks for embedding and tests; the defaults are the real parts. */
 export interface StartOptions {
-  /** Builds the core broker. Default: `new Broker(options)` from @warren/core. */
+  /** Builds the core broker (tests substitute a fake). Default: `new Broker(options)` from @warren/core. */
   createBroker?: (options: BrokerOptions) => BrokerLike;
   /** Use this logger instead of creating one from `config.log`. */
   logger?: WarrenLogger;
@@ -47,20 +38,6 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
-type BrokerConstructor = new (options: BrokerOptions) => BrokerLike;
-
-/**
- * The core's Broker class. Looked up on the module namespace rather than imported by name so this package
- * compiles while the core is still being written; it becomes a plain `import { Broker }` once the core exports it.
- */
-function defaultCreateBroker(options: BrokerOptions): BrokerLike {
-  const Broker = (core as unknown as Record<string, unknown>)['Broker'] as BrokerConstructor | undefined;
-  if (typeof Broker !== 'function') {
-    throw new Error('@warren/core does not export Broker yet; cannot start the broker');
-  }
-  return new Broker(options);
-}
-
 /** Start the broker in this process. Port 0 picks free ports; the bound ones come back in `ports`. */
 export async function startBroker(
   input: WarrenConfigInput = {},
@@ -70,7 +47,7 @@ export async function startBroker(
   await mkdir(config.dataDir, { recursive: true });
   const logger = startOptions.logger ?? createLogger({ level: config.log.level });
 
-  const broker = (startOptions.createBroker ?? defaultCreateBroker)({
+  const broker = (startOptions.createBroker ?? ((options: BrokerOptions) => new Broker(options)))({
     logger: logger.child({ component: 'core' }),
     // RabbitMQ's default user is an administrator.
     users: [{ name: config.defaultUser.username, password: config.defaultUser.password, tags: ['administrator'] }],
