@@ -222,8 +222,9 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (options.passive === true) {
       actual = this.#queueName(name);
     } else if (name === '') {
-      if (options.arguments?.['x-queue-type'] === 'quorum') {
-        throw new BrokerError('PRECONDITION_FAILED', 'Cannot declare a server-named queue for type rabbit_quorum_queue');
+      const type = options.arguments?.['x-queue-type'];
+      if (type === 'quorum' || type === 'stream') {
+        throw new BrokerError('PRECONDITION_FAILED', `Cannot declare a server-named queue for type rabbit_${type}_queue`);
       }
       actual = randomName('amq.gen-');
     } else this.#reservedName('queue', name);
@@ -260,7 +261,19 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     this.#assertOpen();
     const qname = this.#queueName(name);
     this.#check('read', 'queue', qname);
-    return this.#queue(qname).purge();
+    const q = this.#queue(qname);
+    this.#notStream(q, 'queue.purge');
+    return q.purge();
+  }
+
+  /** rabbit_stream_queue: basic.get and queue.purge are 540 NOT_IMPLEMENTED on streams. */
+  #notStream(q: Queue, method: string): void {
+    if (q.stream !== undefined) {
+      throw new BrokerError(
+        'NOT_IMPLEMENTED',
+        `${method} not supported by stream queues queue '${q.name}' in vhost '${this.#vhost.name}'`,
+      );
+    }
   }
 
   // ---- bindings ----------------------------------------------------------------------------------------------
@@ -405,6 +418,10 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
         );
       }
     }
+    if (q.stream !== undefined && this.#prefetch === 0) {
+      // RabbitMQ: stream consumers need a per-consumer prefetch (and hence manual acks).
+      throw new BrokerError('PRECONDITION_FAILED', `consumer prefetch count is not set for 'queue '${qname}' in vhost '${this.#vhost.name}''`);
+    }
     const c = new Consumer(tag, q, this, {
       noAck: options.noAck === true,
       exclusive,
@@ -412,6 +429,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       prefetch: this.#prefetch,
       arguments: args,
     });
+    if (q.stream !== undefined) c.streamOffset = q.stream.resolve(args['x-stream-offset'], Date.now());
     this.#consumers.set(tag, c);
     q.addConsumer(c);
     return tag;
@@ -498,6 +516,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     const qname = this.#queueName(queue);
     this.#check('read', 'queue', qname);
     const q = this.#queue(qname);
+    this.#notStream(q, 'basic.get');
     const entry = q.get();
     if (entry === undefined) return undefined;
     const deliveryTag = ++this.#deliveryTag;

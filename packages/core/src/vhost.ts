@@ -188,8 +188,9 @@ export class VHost implements QueueOwner {
     if (o.passive === true) throw new BrokerError('NOT_FOUND', `no queue '${name}' in vhost '${this.name}'`);
     const args = o.arguments ?? {};
     const settings = parseQueueArguments(args, name, this.name);
-    if (settings.type === 'quorum') {
-      // A quorum queue is always durable, never exclusive or auto-delete (rabbit_quorum_queue:declare).
+    if (settings.type !== 'classic') {
+      // Quorum queues and streams are always durable, never exclusive or auto-delete (rabbit_quorum_queue:declare,
+      // rabbit_stream_queue:declare).
       const bad = exclusive ? 'exclusive-owner' : !durable ? 'non-durable' : o.autoDelete === true ? 'auto-delete' : undefined;
       if (bad !== undefined) {
         throw new BrokerError('PRECONDITION_FAILED', `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);

@@ -7,7 +7,7 @@ export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
 /** Queue arguments after validation. */
 export interface QueueSettings {
-  type: 'classic' | 'quorum';
+  type: 'classic' | 'quorum' | 'stream';
   messageTtl: number | undefined;
   expires: number | undefined;
   maxLength: number | undefined;
@@ -20,6 +20,16 @@ export interface QueueSettings {
   singleActiveConsumer: boolean;
   /** x-delivery-limit (quorum queues). */
   deliveryLimit: number | undefined;
+  /** x-max-age of a stream in milliseconds. */
+  maxAge: number | undefined;
+}
+
+const AGE_UNITS: Record<string, number> = { Y: 365 * 86_400_000, M: 30 * 86_400_000, D: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/** Parse a RabbitMQ duration such as '7D', '12h', '30m', '10s' (x-max-age, x-stream-offset intervals); ms or undefined. */
+export function parseDuration(v: string): number | undefined {
+  const m = /^(\d+)([YMDhms])$/.exec(v);
+  return m === null ? undefined : Number(m[1]) * AGE_UNITS[m[2]!]!;
 }
 
 /** Arguments compared on redeclaration, in RabbitMQ's order (rabbit_amqqueue:declare_args). */
@@ -35,6 +45,7 @@ const EQUIVALENCE_ARGS = [
   'x-queue-mode',
   'x-single-active-consumer',
   'x-delivery-limit',
+  'x-max-age',
   'x-queue-type',
 ] as const;
 
@@ -82,9 +93,8 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
   if (typeArg !== undefined) {
     const t = typeof typeArg === 'string' ? typeArg : fieldValueText(typeArg);
     if (t === 'quorum') type = 'quorum';
-    else if (t === 'stream') {
-      throw new BrokerError('PRECONDITION_FAILED', `invalid arg 'x-queue-type' ${where(queue, vhost)}: "stream queues are not supported yet"`);
-    } else if (t !== 'classic') throw invalid('x-queue-type', queue, vhost, `"unsupported queue type '${t}'"`);
+    else if (t === 'stream') type = 'stream';
+    else if (t !== 'classic') throw invalid('x-queue-type', queue, vhost, `"unsupported queue type '${t}'"`);
   }
   const overflowArg = args['x-overflow'];
   let overflow: Overflow = 'drop-head';
@@ -114,7 +124,16 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     maxPriority: integerArg(args, 'x-max-priority', queue, vhost, { zeroOk: true, max: 255 }) ?? 0,
     singleActiveConsumer: sac === true,
     deliveryLimit: integerArg(args, 'x-delivery-limit', queue, vhost, { zeroOk: true }),
+    maxAge: maxAge(args, queue, vhost),
   };
+}
+
+function maxAge(args: FieldTable, queue: string, vhost: string): number | undefined {
+  const v = args['x-max-age'];
+  if (v === undefined) return undefined;
+  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+  if (ms === undefined) throw invalid('x-max-age', queue, vhost, `{invalid_max_age,${fieldValueText(v)}}`);
+  return ms;
 }
 
 function describe(v: FieldValue): string {

@@ -30,6 +30,8 @@ export class Consumer {
   readonly arguments: FieldTable;
   /** Deliveries of this consumer not yet settled. */
   unacked = 0;
+  /** Stream queues: the next offset to deliver. */
+  streamOffset = 0;
 
   constructor(
     tag: string,

@@ -93,16 +93,13 @@ describe('queue.declare', () => {
     expect(err(() => c.ch.declareQueue('nq', { passive: true }))).toBe("NOT_FOUND: no queue 'nq' in vhost '/'");
   });
 
-  it('quorum queues must be durable and named; streams are refused for now', () => {
+  it('quorum queues must be durable and named', () => {
     expect(c.ch.declareQueue('qq', { durable: true, arguments: { 'x-queue-type': 'quorum' } }).queue).toBe('qq');
     expect(err(() => c.ch.declareQueue('qq2', { arguments: { 'x-queue-type': 'quorum' } }))).toBe(
       "PRECONDITION_FAILED: invalid property 'non-durable' for queue 'qq2' in vhost '/'",
     );
     expect(err(() => c.ch.declareQueue('', { arguments: { 'x-queue-type': 'quorum' } }))).toBe(
       'PRECONDITION_FAILED: Cannot declare a server-named queue for type rabbit_quorum_queue',
-    );
-    expect(err(() => c.ch.declareQueue('s', { durable: true, arguments: { 'x-queue-type': 'stream' } }))).toMatch(
-      /^PRECONDITION_FAILED: invalid arg 'x-queue-type'/,
     );
   });
 });

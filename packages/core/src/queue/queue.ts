@@ -5,6 +5,7 @@ import { withProperties } from '../message/message.js';
 import type { QueueEntry, QueueStore } from '../store/store.js';
 import type { QueueSettings } from './arguments.js';
 import type { Consumer } from './consumers.js';
+import { StreamLog } from './stream-log.js';
 
 /** Deliveries per dispatch run before yielding to the event loop (STYLE.md habit 9). */
 export const DISPATCH_BUDGET = 256;
@@ -50,6 +51,8 @@ export class Queue {
   /** Routing epoch stamp (see Exchange.routeMark). */
   routeMark = 0;
   deleted = false;
+  /** The log of a stream queue; undefined for classic and quorum queues. */
+  readonly stream: StreamLog | undefined;
 
   #seq = 0;
   #rr = 0;
@@ -86,9 +89,11 @@ export class Queue {
     this.arguments = props.arguments;
     this.settings = props.settings;
     this.store = store;
+    this.stream = props.settings.type === 'stream' ? new StreamLog(props.settings.maxLengthBytes, props.settings.maxAge) : undefined;
     this.touch();
   }
 
+  /** Ready messages (0 for a stream, as RabbitMQ reports). */
   get messageCount(): number {
     return this.store.messageCount;
   }
@@ -109,6 +114,11 @@ export class Queue {
    */
   enqueue(message: Message, messageTtl: number, now: number): boolean {
     if (this.deleted) return true;
+    if (this.stream !== undefined) {
+      this.stream.append(message, now);
+      if (this.consumers.length > 0) this.dispatch();
+      return true;
+    }
     const s = this.settings;
     const bytes = message.body.length;
     const store = this.store;
@@ -164,6 +174,10 @@ export class Queue {
     }
     this.#dispatching = true;
     try {
+      if (this.stream !== undefined) {
+        this.#dispatchStream(this.stream);
+        return;
+      }
       let budget = DISPATCH_BUDGET;
       const store = this.store;
       const now = Date.now();
@@ -190,6 +204,24 @@ export class Queue {
       this.#armExpiry(now);
     } finally {
       this.#dispatching = false;
+    }
+  }
+
+  /** Streams: every consumer reads the log from its own offset; nothing is removed. */
+  #dispatchStream(log: StreamLog): void {
+    let budget = DISPATCH_BUDGET;
+    do {
+      this.#dispatchAgain = false;
+      for (const c of this.consumers) {
+        if (c.streamOffset < log.first) c.streamOffset = log.first; // trimmed by retention
+        while (budget > 0 && c.streamOffset < log.end && c.canAccept()) {
+          budget--;
+          c.channel.deliverEntry(c, log.entryAt(c.streamOffset++), this);
+        }
+      }
+    } while (this.#dispatchAgain && budget > 0);
+    if (budget === 0 && this.#immediate === undefined && this.consumers.some((c) => c.streamOffset < log.end)) {
+      this.#immediate = setImmediate(this.#runDispatch);
     }
   }
 
@@ -248,7 +280,7 @@ export class Queue {
 
   /** Put an entry handed out back at its position, marked redelivered. Does not dispatch (the caller batches). */
   requeue(entry: QueueEntry): void {
-    if (this.deleted) return;
+    if (this.deleted || this.stream !== undefined) return; // a stream keeps every message anyway
     const limit = this.settings.deliveryLimit;
     if (limit !== undefined && entry.deliveryCount > limit) {
       this.#deadLetterOrDrop(entry, 'delivery_limit');
@@ -268,6 +300,7 @@ export class Queue {
 
   /** An entry was rejected without requeue: dead-letter it (reason rejected) or drop it. */
   discard(entry: QueueEntry): void {
+    if (this.stream !== undefined) return;
     this.#deadLetterOrDrop(entry, 'rejected');
   }
 

@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BrokerError } from '../errors.js';
+import { makeMessage } from '../testing/fake-host.js';
+import { TestBroker, type TestChannel } from '../testing/setup.js';
+
+function err(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BrokerError) return `${e.code}: ${e.message}`;
+    throw e;
+  }
+  return 'no error';
+}
+
+let tb: TestBroker;
+let c: TestChannel;
+beforeEach(() => {
+  tb = new TestBroker();
+  c = tb.channel();
+  c.ch.declareQueue('s', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+});
+afterEach(() => {
+  tb.close();
+  vi.useRealTimers();
+});
+
+const pub = (...bodies: string[]): void => {
+  for (const b of bodies) c.ch.publish(makeMessage('', 's', b), {});
+};
+
+function reader(offset?: unknown): TestChannel {
+  const r = tb.channel();
+  r.ch.qos(100, false);
+  r.ch.consume('s', offset === undefined ? {} : { arguments: { 'x-stream-offset': offset as never } });
+  return r;
+}
+
+describe('stream queues', () => {
+  it('reads from first, last, next or an offset without consuming; deliveries carry x-stream-offset', () => {
+    pub('m0', 'm1', 'm2');
+    const first = reader('first');
+    expect(first.host.bodies()).toEqual(['m0', 'm1', 'm2']);
+    expect(first.host.deliveries.map((d) => d.message.properties.headers?.['x-stream-offset'])).toEqual([0n, 1n, 2n]);
+    expect(reader('last').host.bodies()).toEqual(['m2']);
+    expect(reader(1).host.bodies()).toEqual(['m1', 'm2']);
+    const next = reader();
+    expect(next.host.bodies()).toEqual([]);
+    pub('m3');
+    expect(next.host.bodies()).toEqual(['m3']);
+    expect(first.host.bodies()).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(c.ch.declareQueue('s', { passive: true }).messageCount).toBe(0);
+  });
+
+  it('prefetch bounds each reader; acks move it on', () => {
+    pub('a', 'b', 'c');
+    const r = tb.channel();
+    r.ch.qos(2, false);
+    r.ch.consume('s', { arguments: { 'x-stream-offset': 'first' } });
+    expect(r.host.bodies()).toEqual(['a', 'b']);
+    r.ch.ack(2, true);
+    expect(r.host.bodies()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('reads from a timestamp', () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(1_000_000);
+    pub('old');
+    vi.setSystemTime(2_000_000);
+    pub('new');
+    expect(reader(new Date(1_500_000)).host.bodies()).toEqual(['new']);
+    expect(reader('1h').host.bodies()).toEqual(['old', 'new']);
+  });
+
+  it('x-max-length-bytes trims the head', () => {
+    c.ch.declareQueue('small', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-length-bytes': 4 } });
+    for (const b of ['aa', 'bb', 'cc']) c.ch.publish(makeMessage('', 'small', b), {});
+    const r = tb.channel();
+    r.ch.qos(10, false);
+    r.ch.consume('small', { arguments: { 'x-stream-offset': 'first' } });
+    expect(r.host.bodies()).toEqual(['bb', 'cc']);
+  });
+
+  it('follows RabbitMQ rules: durable, named, prefetch needed, no get or purge', () => {
+    expect(err(() => c.ch.declareQueue('t', { arguments: { 'x-queue-type': 'stream' } }))).toBe(
+      "PRECONDITION_FAILED: invalid property 'non-durable' for queue 't' in vhost '/'",
+    );
+    expect(err(() => c.ch.declareQueue('', { arguments: { 'x-queue-type': 'stream' } }))).toBe(
+      'PRECONDITION_FAILED: Cannot declare a server-named queue for type rabbit_stream_queue',
+    );
+    expect(err(() => c.ch.consume('s', {}))).toBe(
+      "PRECONDITION_FAILED: consumer prefetch count is not set for 'queue 's' in vhost '/''",
+    );
+    expect(err(() => c.ch.get('s', false))).toBe(
+      "NOT_IMPLEMENTED: basic.get not supported by stream queues queue 's' in vhost '/'",
+    );
+    expect(err(() => c.ch.purgeQueue('s'))).toBe(
+      "NOT_IMPLEMENTED: queue.purge not supported by stream queues queue 's' in vhost '/'",
+    );
+  });
+});
