@@ -469,3 +469,50 @@ describe('direct reply-to errors', () => {
     });
   });
 });
+
+describe('invalid queue arguments (406 with RabbitMQ 3.10 reasons)', () => {
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ 'x-message-ttl': -1 }, 'x-message-ttl', '{value_negative,-1}'],
+    [{ 'x-message-ttl': 'abc' }, 'x-message-ttl', '"expected integer, got longstr"'],
+    [{ 'x-max-length': -1 }, 'x-max-length', '{value_negative,-1}'],
+    [{ 'x-overflow': 'bogus' }, 'x-overflow', 'invalid_overflow'],
+    [{ 'x-max-priority': 300 }, 'x-max-priority', '{max_value_exceeded,300}'],
+    [{ 'x-expires': 0 }, 'x-expires', '{value_zero,0}'],
+    [{ 'x-dead-letter-routing-key': 'k' }, 'x-dead-letter-routing-key', 'routing_key_but_no_dlx_defined'],
+    [{ 'x-single-active-consumer': 'yes' }, 'x-single-active-consumer', '{unacceptable_type,longstr}'],
+  ];
+  for (const [args, name, reason] of cases) {
+    it(`${JSON.stringify(args)} → ${reason}`, async () => {
+      const s = env.scope;
+      const c = await s.connect();
+      const q = s.queue('badarg');
+      const { ch, closed } = await c.channel();
+      await expect(ch.assertQueue(q, { exclusive: true, arguments: args })).rejects.toThrow();
+      expect(await closed).toEqual({
+        code: 406,
+        text: `PRECONDITION_FAILED - invalid arg '${name}' for queue '${q}' in vhost '/': ${reason}`,
+        classId: 50,
+        methodId: 10,
+      });
+    });
+  }
+
+  it('accepts unknown and obsolete arguments (x-queue-mode, x-whatever)', async () => {
+    const { ch } = await env.scope.channel();
+    const ok = await ch.assertQueue('', { exclusive: true, arguments: { 'x-queue-mode': 'lazy', 'x-whatever': 1 } });
+    expect(ok.queue).toMatch(/^amq\.gen-/);
+  });
+
+  it('406 for a publish whose expiration is not an integer', async () => {
+    const s = env.scope;
+    const c = await s.connect();
+    const { ch, closed } = await c.channel();
+    ch.publish('amq.direct', 'nowhere', Buffer.from('x'), { expiration: 'abc' });
+    expect(await within(closed, 5000, 'the channel close')).toEqual({
+      code: 406,
+      text: "PRECONDITION_FAILED - invalid expiration 'abc': no_integer",
+      classId: 60,
+      methodId: 40,
+    });
+  });
+});
