@@ -2,6 +2,8 @@
  * Error cases, with amqplib: each asserts RabbitMQ's reply code, its scope (channel versus connection) and its exact
  * reply text, since clients and users match on them. Checked against RabbitMQ 3.10.8.
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Message } from 'amqplib';
 import { closeInfo, connect, interopSuite, within } from './harness.js';
@@ -515,4 +517,86 @@ describe('invalid queue arguments (406 with RabbitMQ 3.10 reasons)', () => {
       methodId: 40,
     });
   });
+});
+
+// Raw frames written under amqplib's feet, to commit protocol violations amqplib itself never would.
+const require = createRequire(import.meta.url);
+const defs = require(join(dirname(require.resolve('amqplib')), 'lib', 'defs.js')) as {
+  encodeMethod(id: number, channel: number, fields: object): Buffer;
+} & Record<string, number>;
+
+describe('protocol violations (connection errors)', () => {
+  type Conn = Awaited<ReturnType<typeof connect>>;
+  const rawWrite = (c: Conn, bytes: Buffer) =>
+    (c.conn as unknown as { connection: { stream: { write(b: Buffer): void } } }).connection.stream.write(bytes);
+  const method = (name: string, channel: number, fields: object) =>
+    defs.encodeMethod(defs[name]!, channel, fields);
+  const openChannelNumber = async (c: Conn) => ((await c.channel()).ch as unknown as { ch: number }).ch;
+
+  const cases: [string, (c: Conn) => Promise<void>, number, string | RegExp][] = [
+    [
+      'a method on a channel that was never opened → 504',
+      async (c) => rawWrite(c, method('BasicQos', 7, { prefetchSize: 0, prefetchCount: 1, global: false })),
+      504,
+      "CHANNEL_ERROR - expected 'channel.open'",
+    ],
+    [
+      'a second channel.open on an open channel → 504',
+      async (c) => rawWrite(c, method('ChannelOpen', await openChannelNumber(c), { outOfBand: '' })),
+      504,
+      "CHANNEL_ERROR - second 'channel.open' seen",
+    ],
+    [
+      'a basic method on channel 0 → 504',
+      async (c) => rawWrite(c, method('BasicQos', 0, { prefetchSize: 0, prefetchCount: 1, global: false })),
+      504,
+      'CHANNEL_ERROR - unexpected method in connection state running',
+    ],
+    [
+      'basic.qos with prefetch_size → 540',
+      async (c) =>
+        rawWrite(c, method('BasicQos', await openChannelNumber(c), { prefetchSize: 10, prefetchCount: 1, global: false })),
+      540,
+      'NOT_IMPLEMENTED - prefetch_size!=0 (10)',
+    ],
+    [
+      'a content header with no basic.publish before it → 505',
+      async (c) => {
+        const ch = await openChannelNumber(c);
+        // type 2, class 60, weight 0, body size 1, no property flags
+        rawWrite(c, Buffer.from([2, 0, ch, 0, 0, 0, 14, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0xce]));
+      },
+      505,
+      'UNEXPECTED_FRAME - expected method frame, got non method frame instead',
+    ],
+    [
+      // The spec (§4.2.7 of the 0-9-1 spec) says 501 here; RabbitMQ sends 505, and RabbitMQ is the target.
+      'a heartbeat on a non-zero channel → 505',
+      async (c) => rawWrite(c, Buffer.from([8, 0, await openChannelNumber(c), 0, 0, 0, 0, 0xce])),
+      505,
+      /^UNEXPECTED_FRAME - /,
+    ],
+    [
+      'a bad frame-end octet → 501',
+      async (c) => rawWrite(c, Buffer.from([8, 0, 0, 0, 0, 0, 0, 0x00])),
+      501,
+      /^FRAME_ERROR - /,
+    ],
+    [
+      'an unknown frame type → 501',
+      async (c) => rawWrite(c, Buffer.from([9, 0, 0, 0, 0, 0, 0, 0xce])),
+      501,
+      /^FRAME_ERROR - /,
+    ],
+  ];
+  for (const [title, act, code, text] of cases) {
+    it(title, async () => {
+      const c = await env.scope.connect();
+      await act(c);
+      const info = await within(c.closed, 5000, 'the connection close');
+      expect(info?.code).toBe(code);
+      if (typeof text === 'string') expect(info?.text).toBe(text);
+      else expect(info?.text).toMatch(text);
+    });
+  }
 });
