@@ -87,7 +87,8 @@ export async function startBroker(
       );
       listeners.push(listener);
       listenerLogger.info(
-        { listener: options.name, protocol: options.protocol, host: config.host, port: listener.port, tls: !!options.tls },
+        // `listener` (the name) comes from the child logger's bindings.
+        { protocol: options.protocol, host: config.host, port: listener.port, tls: options.tls !== undefined },
         'listener started',
       );
       return listener;
