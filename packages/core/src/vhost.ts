@@ -4,7 +4,7 @@ import { DefaultExchange } from './exchange/default.js';
 import { bindingId, type Binding, type Destination, type Exchange } from './exchange/exchange.js';
 import { createExchange } from './exchange/index.js';
 import { deadLetterMessage, isDeadLetterCycle, type DeadLetterReason } from './message/dead-letter.js';
-import { fieldEquals, fieldValueText } from './message/message.js';
+import { fieldEquals, fieldValueText, withProperties } from './message/message.js';
 import { assertQueueArgsEquivalent, parseQueueArguments } from './queue/arguments.js';
 import { Queue, type QueueOwner } from './queue/queue.js';
 import type { MessageStore } from './store/store.js';
@@ -242,7 +242,7 @@ export class VHost implements QueueOwner {
 
   /**
    * Route and enqueue. Returns PUBLISH_ROUTED | PUBLISH_REJECTED bits. Synchronous; allocates nothing per message
-   * beyond the queue entries (scratch arrays are reused).
+   * beyond the queue entries (scratch arrays are reused) unless the message carries CC/BCC headers.
    */
   publish(exchange: Exchange, message: Message, messageTtl: number, now: number): number {
     if (this.#depth >= MAX_ROUTE_DEPTH) return 0;
@@ -250,10 +250,10 @@ export class VHost implements QueueOwner {
     try {
       const targets = (this.#targets[depth] ??= []);
       targets.length = 0;
-      this.#route(exchange, message, targets, depth);
+      const msg = this.#routeAll(exchange, message, targets, depth);
       let result = targets.length > 0 ? PUBLISH_ROUTED : 0;
       for (let i = 0; i < targets.length; i++) {
-        if (!targets[i]!.enqueue(message, messageTtl, now)) result |= PUBLISH_REJECTED;
+        if (!targets[i]!.enqueue(msg, messageTtl, now)) result |= PUBLISH_REJECTED;
       }
       targets.length = 0;
       return result;
@@ -263,11 +263,37 @@ export class VHost implements QueueOwner {
   }
 
   /**
-   * Walk the exchange graph from `start`, collecting each queue once. Exchanges are visited once per route (so
-   * exchange-to-exchange cycles end and diamonds do not duplicate); an exchange whose own bindings match nothing
-   * hands the message to its alternate-exchange (rabbit_exchange:route1).
+   * Route by the routing key and, for RabbitMQ's sender-selected distribution, by every key in the CC and BCC
+   * headers (arrays of strings); a queue matched by several keys gets one copy. Returns the message to enqueue:
+   * BCC is stripped from it, as RabbitMQ does.
    */
-  #route(start: Exchange, message: Message, out: Queue[], depth: number): void {
+  #routeAll(exchange: Exchange, message: Message, out: Queue[], depth: number): Message {
+    const queueEpoch = ++this.#epoch;
+    this.#route(exchange, message, out, depth, queueEpoch);
+    const headers = message.properties.headers;
+    if (headers === undefined) return message;
+    const cc = headers['CC'];
+    const bcc = headers['BCC'];
+    if (cc === undefined && bcc === undefined) return message;
+    for (const list of [cc, bcc]) {
+      if (!Array.isArray(list)) continue;
+      for (const key of list) {
+        if (typeof key !== 'string') continue;
+        this.#route(exchange, { ...message, routingKey: key }, out, depth, queueEpoch);
+      }
+    }
+    if (bcc === undefined) return message;
+    const stripped = { ...headers };
+    delete stripped['BCC'];
+    return withProperties(message, { ...message.properties, headers: stripped });
+  }
+
+  /**
+   * Walk the exchange graph from `start`, collecting queues not yet stamped with `queueEpoch`. Exchanges are
+   * visited once per walk (so exchange-to-exchange cycles end and diamonds do not duplicate); an exchange whose own
+   * bindings match nothing hands the message to its alternate-exchange (rabbit_exchange:route1).
+   */
+  #route(start: Exchange, message: Message, out: Queue[], depth: number, queueEpoch: number): void {
     const epoch = ++this.#epoch;
     const stack = (this.#stacks[depth] ??= []);
     const dests = (this.#dests[depth] ??= []);
@@ -290,10 +316,14 @@ export class VHost implements QueueOwner {
       }
       for (let i = 0; i < dests.length; i++) {
         const d = dests[i]!;
-        if (d.routeMark === epoch) continue;
-        d.routeMark = epoch;
-        if (d.kind === 'queue') out.push(d);
-        else stack.push(d);
+        if (d.kind === 'queue') {
+          if (d.routeMark === queueEpoch) continue;
+          d.routeMark = queueEpoch;
+          out.push(d);
+        } else if (d.routeMark !== epoch) {
+          d.routeMark = epoch;
+          stack.push(d);
+        }
       }
     }
     dests.length = 0;
@@ -313,14 +343,14 @@ export class VHost implements QueueOwner {
     try {
       const targets = (this.#targets[depth] ??= []);
       targets.length = 0;
-      this.#route(dlx, dead, targets, depth);
+      const msg = this.#routeAll(dlx, dead, targets, depth);
       for (let i = 0; i < targets.length; i++) {
         const q = targets[i]!;
-        if (isDeadLetterCycle(dead, q.name)) {
+        if (isDeadLetterCycle(msg, q.name)) {
           this.#logger.warn({ queue: q.name, vhost: this.name }, 'dead-letter cycle detected; message dropped');
           continue;
         }
-        q.enqueue(dead, -1, now);
+        q.enqueue(msg, -1, now);
       }
       targets.length = 0;
     } finally {

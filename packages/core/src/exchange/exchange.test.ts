@@ -259,3 +259,18 @@ describe('alternate exchange', () => {
     );
   });
 });
+
+describe('sender-selected distribution', () => {
+  it('routes to CC and BCC keys once each and strips BCC', () => {
+    for (const q of ['main', 'cc', 'bcc', 'other']) {
+      c.ch.declareQueue(q, {});
+      c.ch.bindQueue(q, 'amq.direct', q);
+    }
+    c.ch.bindQueue('main', 'amq.direct', 'cc'); // reached by two keys: still one copy
+    c.ch.publish(makeMessage('amq.direct', 'main', 'x', { headers: { CC: ['cc'], BCC: ['bcc'], keep: 1 } }), {});
+    expect(counts('main', 'cc', 'bcc', 'other')).toEqual([1, 1, 1, 0]);
+    const m = c.ch.get('bcc', true)!.delivery.message;
+    expect(m.routingKey).toBe('main');
+    expect(m.properties.headers).toEqual({ CC: ['cc'], keep: 1 });
+  });
+});

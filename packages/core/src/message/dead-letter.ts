@@ -43,7 +43,8 @@ export function deadLetterMessage(
       queue,
       time: new Date(Math.floor(now / 1000) * 1000),
       exchange: message.exchange,
-      'routing-keys': [message.routingKey],
+      // The routing key plus the CC keys (BCC is gone by now), as rabbit_dead_letter records them.
+      'routing-keys': routingKeys(message),
     };
     if (message.properties.expiration !== undefined) entry['original-expiration'] = message.properties.expiration;
     deaths.unshift(entry);
@@ -54,6 +55,8 @@ export function deadLetterMessage(
     headers['x-first-death-exchange'] = message.exchange;
   }
   headers['x-death'] = deaths;
+  // With an explicit dead-letter routing key the CC keys must not route the copy again (rabbit_dead_letter).
+  if (routingKey !== message.routingKey) delete headers['CC'];
   const properties: MessageProperties = { ...message.properties, headers };
   delete properties.expiration;
   return { exchange: deadLetterExchange, routingKey, properties, rawProperties: undefined, body: message.body };
@@ -77,4 +80,11 @@ export function isDeadLetterCycle(message: Message, queue: string): boolean {
 
 function isTable(v: FieldValue | undefined): v is FieldTable {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Date) && !('$decimal' in v);
+}
+
+function routingKeys(message: Message): string[] {
+  const keys = [message.routingKey];
+  const cc = message.properties.headers?.['CC'];
+  if (Array.isArray(cc)) for (const k of cc) if (typeof k === 'string') keys.push(k);
+  return keys;
 }
