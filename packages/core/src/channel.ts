@@ -484,6 +484,15 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (!multiple) {
       const u = unacked.get(deliveryTag)!;
       unacked.delete(deliveryTag);
+      if (this.#globalPrefetch === 0) {
+        // The common single ack: only this queue can use the freed credit.
+        if (u.consumer !== undefined) u.consumer.unacked--;
+        if (how === Settle.Ack) u.queue.settle(u.entry);
+        else if (how === Settle.Requeue) u.queue.requeue(u.entry);
+        else u.queue.discard(u.entry);
+        u.queue.dispatch();
+        return;
+      }
       this.#settleOne(u, how);
     } else {
       const all = deliveryTag === 0;
