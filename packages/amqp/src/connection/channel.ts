@@ -218,8 +218,9 @@ export class AmqpChannel implements ChannelHost {
         this.#bodyFrame(frame.payload);
         return;
       case 'heartbeat':
-        // Heartbeats belong on channel 0 (spec §4.2.7); the codec/connection reject others before this point.
-        throw new AmqpError(501, 'heartbeat frame on a non-zero channel');
+        // Heartbeats belong on channel 0 (spec §4.2.7 would say 501); RabbitMQ answers 505 UNEXPECTED_FRAME, and
+        // clients match on RabbitMQ's behaviour.
+        throw new AmqpError(505, 'heartbeat frame on a non-zero channel');
       default: {
         const never: never = frame;
         throw new AmqpError(505, `unknown frame ${String(never)}`);
