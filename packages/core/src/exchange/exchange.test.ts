@@ -1,18 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FieldTable } from '../contract.js';
-import { BrokerError } from '../errors.js';
 import { makeMessage } from '../testing/fake-host.js';
-import { TestBroker, type TestChannel } from '../testing/setup.js';
-
-function err(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BrokerError) return `${e.code}: ${e.message}`;
-    throw e;
-  }
-  return 'no error';
-}
+import { err, TestBroker, type TestChannel } from '../testing/setup.js';
 
 let tb: TestBroker;
 let c: TestChannel;

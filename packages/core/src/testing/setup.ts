@@ -1,6 +1,7 @@
 import { Broker, type BrokerOptions } from '../broker.js';
 import type { CoreChannel, CoreConnection } from '../contract.js';
 import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo } from './fake-host.js';
+import { BrokerError } from '../errors.js';
 
 /** A channel plus its recording host. */
 export interface TestChannel {
@@ -30,4 +31,15 @@ export class TestBroker {
   close(): void {
     this.broker.close();
   }
+}
+
+/** Run `fn` and describe the BrokerError it throws as "CODE: message" ("no error" when it does not throw). */
+export function err(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BrokerError) return `${e.code}: ${e.message}`;
+    throw e;
+  }
+  return 'no error';
 }
