@@ -1,10 +1,17 @@
 /**
- * @warren/transport: sockets and nothing else. TCP/TLS listeners that hand each connection (with its
+ * @warren/transport: sockets and nothing else. TCP/TLS and WebSocket listeners that hand each connection (with its
  * {@link ConnectionInfo}) to a protocol adapter, and the batching {@link OutboundWriter} (DESIGN.md §1).
  */
 export type { ConnectionInfo } from '@warren/core';
 export { listen, normalizeAddress } from './listener.js';
 export type { ConnectionHandler, Listener, ListenerOptions, TlsOptions } from './listener.js';
+export { serveStaticFiles } from './static-files.js';
+export { forwardedFor, listenWebSocket, webSocketStream } from './websocket-listener.js';
+export type {
+  WebSocketConnectionHandler,
+  WebSocketListener,
+  WebSocketListenerOptions,
+} from './websocket-listener.js';
 export {
   DEFAULT_END_GRACE_MS,
   DEFAULT_HIGH_WATER_MARK,

@@ -1,0 +1,348 @@
+/**
+ * WebSocket listeners (RFC 6455) for protocols carried over WebSocket: STOMP (web-stomp) and MQTT (web-mqtt).
+ *
+ * The listener owns the HTTP(S) server, the upgrade (path, origin and subprotocol checks), keep-alive pings, and turns
+ * each WebSocket into a plain byte {@link Duplex}: inbound messages (text or binary) are pushed as bytes in arrival
+ * order, so a protocol codec sees one byte stream whatever the message boundaries were (one frame per message,
+ * several frames packed in one, or one frame split over several); every write goes out as one WebSocket message of
+ * the listener's {@link WebSocketListenerOptions.messageType}. The adapter gets the same stream interface a TCP socket
+ * gives it and knows nothing about WebSocket.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { ConnectionInfo } from '@warren/core';
+import { normalizeAddress, type Listener, type TlsOptions } from './listener.js';
+
+/** Where and how to accept WebSocket connections. */
+export interface WebSocketListenerOptions {
+  /** 'web-stomp', 'web-stomp-tls', ...: goes into {@link ConnectionInfo.listener}, connection ids and logs. */
+  name: string;
+  /** The protocol carried, 'stomp' or 'mqtt': goes into {@link ConnectionInfo.protocol}. */
+  protocol: string;
+  /** Address to bind. Default '::' (every interface, IPv4 and IPv6; '0.0.0.0' on hosts without IPv6). */
+  host?: string;
+  /** 0 picks a free port; the bound one is {@link Listener.port}. */
+  port: number;
+  /** The URL path that upgrades (query string ignored). Default '/ws', as RabbitMQ's web plugins. */
+  path?: string;
+  /**
+   * Subprotocols the server speaks, in order of preference: the first one of these the client offers is chosen
+   * (RabbitMQ's web_stomp answers v12.stomp to a client offering v10, v11 and v12 in any order). A client that offers
+   * subprotocols but none of these gets a handshake without one, which RFC 6455 §4.1 requires it to fail, as
+   * RabbitMQ's web_stomp does. A client that offers none is accepted.
+   */
+  subprotocols: readonly string[];
+  /** Largest inbound WebSocket message; a bigger one closes the connection with 1009 (ws's default is 100 MiB). */
+  maxPayload: number;
+  /**
+   * WebSocket message type of outbound data. 'text' for STOMP, as RabbitMQ's web_stomp sends by default (browser
+   * STOMP clients expect strings); 'binary' for MQTT (its packets are binary). Default 'binary'.
+   */
+  messageType?: 'text' | 'binary';
+  /**
+   * Accept inbound text messages. Default true (STOMP clients send text). False closes the connection with 1003
+   * (unsupported data) on a text message: MQTT 3.1.1 §6 [MQTT-6.0.0-1] allows binary frames only.
+   */
+  acceptText?: boolean;
+  /** Present: wss:// (HTTPS) with this certificate. */
+  tls?: TlsOptions;
+  /** A TLS client must finish its handshake within this many ms. Default 10000. */
+  tlsHandshakeTimeoutMs?: number;
+  /**
+   * Browser origins allowed to connect, as sent in the `Origin` header (e.g. 'http://localhost:15674'); '*' allows any.
+   * Requests without an Origin header (non-browser clients) are always allowed. Default: any origin (as RabbitMQ).
+   */
+  allowedOrigins?: readonly string[];
+  /**
+   * Take the peer address from the `X-Forwarded-For` header (its last entry: the address the trusted proxy in front
+   * of Warren saw) instead of the socket. Only for listeners behind a reverse proxy; default false.
+   */
+  trustProxy?: boolean;
+  /**
+   * Send a WebSocket ping this often, and close a connection that has not answered the previous ping by then (a
+   * dead peer or a half-open TCP connection). 0 disables. Default 30000.
+   */
+  pingIntervalMs?: number;
+  /** Serves plain HTTP requests (not upgrades) on this port, such as example pages. Default: 404 for everything. */
+  onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Errors no connection handler owns (TLS handshake, refused upgrade, accept, handler throwing). Default: ignored. */
+  onError?: (
+    err: Error,
+    context: { listener: string; phase: 'tls-handshake' | 'upgrade' | 'accept' | 'handler' },
+  ) => void;
+}
+
+/** Receives each accepted WebSocket connection as a byte stream. */
+export type WebSocketConnectionHandler = (stream: Duplex, info: ConnectionInfo) => void;
+
+/** A bound WebSocket listener. */
+export type WebSocketListener = Listener;
+
+const DEFAULT_PATH = '/ws';
+const DEFAULT_PING_INTERVAL_MS = 30_000;
+const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Wrap a WebSocket as a byte Duplex. Backpressure both ways: a full readable side pauses the socket (ws stops
+ * reading TCP); a write's callback fires when ws has handed the message to the socket, so `writableLength` counts
+ * what is still queued (the OutboundWriter reads it).
+ */
+export function webSocketStream(
+  ws: WebSocket,
+  messageType: 'text' | 'binary' = 'binary',
+  acceptText = true,
+): Duplex {
+  const binary = messageType === 'binary';
+  const sendOptions = { binary };
+  const stream = new Duplex({
+    // The OutboundWriter already batches: each write becomes one message.
+    writableHighWaterMark: 64 * 1024,
+    read() {
+      if (ws.isPaused) ws.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      if (ws.readyState !== ws.OPEN) {
+        callback(new Error('WebSocket is not open'));
+        return;
+      }
+      ws.send(chunk, sendOptions, callback);
+    },
+    final(callback) {
+      // A half-close is a WebSocket close handshake: 1000 normal closure.
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000);
+      callback();
+    },
+    destroy(err, callback) {
+      // CLOSING: a close handshake is under way (our end(), or ws refusing bad input); let it finish.
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+        // An error means no orderly close handshake is worth waiting for.
+        if (err !== null) ws.terminate();
+        else ws.close(1000);
+      }
+      callback(err);
+    },
+  });
+  ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    if (!isBinary && !acceptText) {
+      ws.close(1003, 'text messages are not supported');
+      stream.destroy(new Error('text WebSocket message where only binary ones are allowed'));
+      return;
+    }
+    const buf = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.from(data);
+    if (!stream.push(buf)) ws.pause();
+  });
+  ws.on('close', () => {
+    stream.push(null);
+    // The peer is gone: nothing more can be written either.
+    if (!stream.destroyed) stream.destroy();
+  });
+  ws.on('error', (err) => {
+    // 1009 (too big), 1002 (protocol error), invalid UTF-8 in a text message...: ws has already closed the socket.
+    stream.destroy(err);
+  });
+  return stream;
+}
+
+function bindServer(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, ipv6Only: false });
+  });
+}
+
+function isNoIpv6(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL' || code === 'EPROTONOSUPPORT';
+}
+
+/** The address the last proxy saw: the last entry of X-Forwarded-For, or undefined when absent or empty. */
+export function forwardedFor(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const joined = Array.isArray(header) ? header.join(',') : header;
+  const parts = joined.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const last = parts[parts.length - 1];
+  return last === undefined ? undefined : normalizeAddress(last);
+}
+
+function refuse(socket: net.Socket, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroySoon?.();
+}
+
+/**
+ * Bind a WebSocket listener. Resolves once bound; rejects with the bind error (EADDRINUSE, ...). Each accepted
+ * WebSocket is handed to `onConnection` as a byte stream with its {@link ConnectionInfo}.
+ */
+export async function listenWebSocket(
+  options: WebSocketListenerOptions,
+  onConnection: WebSocketConnectionHandler,
+): Promise<WebSocketListener> {
+  const { name, protocol } = options;
+  const path = options.path ?? DEFAULT_PATH;
+  const isTls = options.tls !== undefined;
+  const messageType = options.messageType ?? 'binary';
+  const allowed = options.allowedOrigins;
+  const anyOrigin = allowed === undefined || allowed.includes('*');
+  const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  const rawSockets = new Set<net.Socket>();
+  const alive = new WeakMap<WebSocket, boolean>();
+  let connectionCount = 0;
+  let nextId = 1;
+  const report = (err: Error, phase: 'tls-handshake' | 'upgrade' | 'accept' | 'handler'): void => {
+    try {
+      options.onError?.(err, { listener: name, phase });
+    } catch {
+      // A reporting hook must not break the listener.
+    }
+  };
+  const ignore = (): void => {};
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload,
+    perMessageDeflate: false,
+    // Server preference order among what the client offered (see `subprotocols`).
+    handleProtocols: (offered: Set<string>) => {
+      for (const p of options.subprotocols) if (offered.has(p)) return p;
+      return false;
+    },
+  });
+
+  const onRequest =
+    options.onRequest ??
+    ((_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');
+    });
+  let server: http.Server | https.Server;
+  if (options.tls !== undefined) {
+    const t = options.tls;
+    const secure: https.ServerOptions = {
+      cert: t.cert,
+      key: t.key,
+      requestCert: t.requestCert ?? false,
+      rejectUnauthorized: t.rejectUnauthorized ?? false,
+      handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+    };
+    if (t.ca !== undefined) secure.ca = t.ca;
+    server = https.createServer(secure, onRequest);
+    server.on('tlsClientError', (err) => report(err, 'tls-handshake'));
+  } else {
+    server = http.createServer(onRequest);
+  }
+  server.on('connection', (socket: net.Socket) => {
+    socket.on('error', ignore);
+    rawSockets.add(socket);
+    socket.once('close', () => rawSockets.delete(socket));
+  });
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', ignore);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const reqPath = q === -1 ? url : url.slice(0, q);
+    if (reqPath !== path) {
+      report(new Error(`WebSocket upgrade for unknown path ${reqPath}`), 'upgrade');
+      refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const origin = req.headers.origin;
+    if (!anyOrigin && origin !== undefined && !allowed.includes(origin)) {
+      report(new Error(`WebSocket origin ${origin} is not allowed`), 'upgrade');
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const forwarded = options.trustProxy === true ? forwardedFor(req.headers['x-forwarded-for']) : undefined;
+      const info: ConnectionInfo = {
+        id: `${name}-${nextId++}`,
+        protocol,
+        remoteAddress: forwarded ?? normalizeAddress(socket.remoteAddress),
+        remotePort: forwarded !== undefined ? 0 : (socket.remotePort ?? 0),
+        localPort: socket.localPort ?? 0,
+        tls: isTls,
+        listener: name,
+      };
+      socket.setNoDelay(true);
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      connectionCount++;
+      ws.once('close', () => {
+        connectionCount--;
+      });
+      const stream = webSocketStream(ws, messageType, options.acceptText ?? true);
+      stream.on('error', ignore);
+      try {
+        onConnection(stream, info);
+      } catch (err) {
+        report(err instanceof Error ? err : new Error(String(err)), 'handler');
+        ws.terminate();
+      }
+    });
+  });
+
+  const host = options.host;
+  if (host !== undefined && host !== '::') {
+    await bindServer(server, host, options.port);
+  } else {
+    try {
+      await bindServer(server, '::', options.port);
+    } catch (err) {
+      if (!isNoIpv6(err)) throw err;
+      await bindServer(server, '0.0.0.0', options.port);
+    }
+  }
+  server.on('error', (err) => report(err, 'accept'));
+
+  // Keep-alive: RFC 6455 §5.5.2 ping; a peer that missed the previous one is dead.
+  const pinger =
+    pingIntervalMs > 0
+      ? setInterval(() => {
+          for (const ws of wss.clients) {
+            if (alive.get(ws) === false) {
+              ws.terminate();
+              continue;
+            }
+            alive.set(ws, false);
+            ws.ping();
+          }
+        }, pingIntervalMs)
+      : undefined;
+  pinger?.unref();
+
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  let closing: Promise<void> | undefined;
+  return {
+    name,
+    port,
+    get connectionCount() {
+      return connectionCount;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        if (pinger !== undefined) clearInterval(pinger);
+        server.close(() => resolve());
+        for (const ws of wss.clients) ws.terminate();
+        for (const socket of rawSockets) socket.destroy();
+        wss.close();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * @warren/web-stomp: STOMP over WebSocket (RabbitMQ's web_stomp: port 15674, path /ws, subprotocols v10.stomp,
+ * v11.stomp, v12.stomp). No STOMP logic here: each WebSocket becomes a byte stream handed to the STOMP adapter,
+ * which parses frames across or within WebSocket messages exactly as it does on TCP.
+ */
+import type { StompService } from '@warren/stomp';
+import {
+  listenWebSocket,
+  serveStaticFiles,
+  type Listener,
+  type TlsOptions,
+  type WebSocketListenerOptions,
+} from '@warren/transport';
+import { EXAMPLES_DIR } from './examples.js';
+
+export { bundleExamples, EXAMPLES_DIR } from './examples.js';
+
+/** Subprotocols in server preference order: RabbitMQ's web_stomp picks v12.stomp when offered. */
+export const WEB_STOMP_SUBPROTOCOLS: readonly string[] = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
+
+/** RabbitMQ's ports: 15674 (ws://), 15673 (wss://). */
+export const WEB_STOMP_PORT = 15674;
+export const WEB_STOMP_TLS_PORT = 15673;
+
+/** Where and how to listen. */
+export interface WebStompOptions {
+  /** Listener name in logs and connection ids. Default 'web-stomp' ('web-stomp-tls' with `tls`). */
+  name?: string;
+  host?: string;
+  port: number;
+  /** Default '/ws'. */
+  path?: string;
+  tls?: TlsOptions;
+  tlsHandshakeTimeoutMs?: number;
+  /** Largest inbound WebSocket message: the STOMP adapter's frame limit. */
+  maxPayload: number;
+  /** Outbound WebSocket message type. Default 'text', as RabbitMQ's web_stomp (`ws_frame = text`). */
+  messageType?: 'text' | 'binary';
+  allowedOrigins?: readonly string[];
+  trustProxy?: boolean;
+  pingIntervalMs?: number;
+  /** Serve the example page at '/'. Default true. */
+  examples?: boolean;
+  onError?: NonNullable<WebSocketListenerOptions['onError']>;
+}
+
+/** Bind a web-stomp listener whose connections are served by `service` (the STOMP adapter). */
+export function listenWebStomp(
+  service: Pick<StompService, 'handleConnection'>,
+  options: WebStompOptions,
+): Promise<Listener> {
+  const { name, examples, ...rest } = options;
+  const wsOptions: WebSocketListenerOptions = {
+    ...rest,
+    name: name ?? (options.tls !== undefined ? 'web-stomp-tls' : 'web-stomp'),
+    protocol: 'stomp',
+    subprotocols: WEB_STOMP_SUBPROTOCOLS,
+    messageType: options.messageType ?? 'text',
+  };
+  if (examples !== false) {
+    wsOptions.onRequest = serveStaticFiles(EXAMPLES_DIR, 'The web-stomp example page is not built: run npm run build.');
+  }
+  return listenWebSocket(wsOptions, (stream, info) => service.handleConnection(stream, info));
+}
