@@ -4,6 +4,8 @@ import { CoreConnectionImpl, type ConnectionOwner } from './connection.js';
 import { BrokerError } from './errors.js';
 import { MemoryMessageStore } from './store/memory-store.js';
 import type { MessageStore } from './store/store.js';
+import type { DefinitionsStore } from './store/definitions.js';
+import { captureDefinitions, restoreDefinitions } from './store/definitions-snapshot.js';
 import { VHost } from './vhost.js';
 
 /** A user to create at startup. */
@@ -27,6 +29,12 @@ export interface BrokerOptions {
   vhosts?: string[];
   /** Message storage; default in-memory. */
   store?: MessageStore;
+  /**
+   * Durable definitions (vhosts, users, permissions, durable exchanges, queues and bindings). When it holds
+   * definitions, the broker restores them instead of creating `users` and `vhosts` (RabbitMQ creates its default user
+   * and vhost only on a fresh node). Default: none (nothing survives the process).
+   */
+  definitions?: DefinitionsStore;
 }
 
 /** A resource alarm (RabbitMQ's memory and disk alarms). */
@@ -57,18 +65,48 @@ export class Broker implements BrokerApi, ConnectionOwner {
   readonly #loopbackUsers: Set<string>;
   readonly #connections = new Set<CoreConnectionImpl>();
   readonly #alarms = new Set<AlarmResource>();
+  readonly #definitions: DefinitionsStore | undefined;
+  /** False while definitions are being restored (nothing to write back). */
+  #recording = false;
+  readonly #snapshotBound = () => captureDefinitions(this);
+  readonly #definitionsChangedBound = (): void => this.#definitionsChanged();
 
   constructor(options: BrokerOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.store = options.store ?? new MemoryMessageStore();
     this.#loopbackUsers = new Set(options.loopbackUsers ?? ['guest']);
-    for (const v of options.vhosts ?? ['/']) this.addVhost(v);
-    const users = options.users ?? [{ name: 'guest', password: 'guest', tags: ['administrator'] }];
-    for (const u of users) {
-      this.users.add(u.name, u.password, u.tags ?? []);
-      // Bootstrap users are RabbitMQ's default_user: full permissions (default_permissions) on the startup vhosts.
-      for (const v of this.#vhosts.keys()) this.users.setPermissions(u.name, v, FULL);
+    this.#definitions = options.definitions;
+    // Throws DefinitionsError for an unreadable file: refusing to start beats silently losing definitions.
+    const stored = this.#definitions?.load();
+    if (stored !== undefined) {
+      restoreDefinitions(this, stored, (msg) => this.logger.warn({}, `definitions: ${msg}`));
+      this.logger.info(
+        { vhosts: stored.vhosts.length, users: stored.users.length, exchanges: stored.exchanges.length,
+          queues: stored.queues.length, bindings: stored.bindings.length },
+        'definitions restored',
+      );
+    } else {
+      for (const v of options.vhosts ?? ['/']) this.addVhost(v);
+      const users = options.users ?? [{ name: 'guest', password: 'guest', tags: ['administrator'] }];
+      for (const u of users) {
+        this.users.add(u.name, u.password, u.tags ?? []);
+        // Bootstrap users are RabbitMQ's default_user: full permissions (default_permissions) on the startup vhosts.
+        for (const v of this.#vhosts.keys()) this.users.setPermissions(u.name, v, FULL);
+      }
     }
+    this.#recording = true;
+    // A fresh node writes its bootstrap definitions at once, so a later start restores rather than re-bootstraps.
+    if (stored === undefined) this.#definitionsChanged();
+  }
+
+  /** Resolves once every definition change so far is on disk (immediately without a definitions store). */
+  flushDefinitions(): Promise<void> {
+    return this.#definitions?.flush() ?? Promise.resolve();
+  }
+
+  /** Durable definitions changed: have the definitions store write them (coalesced). */
+  #definitionsChanged(): void {
+    if (this.#recording && this.#definitions !== undefined) this.#definitions.changed(this.#snapshotBound);
   }
 
   /** True while a resource alarm blocks publishers. */
@@ -80,7 +118,9 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   /** Create a vhost (idempotent) with its predeclared exchanges. */
   addVhost(name: string): void {
-    if (!this.#vhosts.has(name)) this.#vhosts.set(name, new VHost(name, this.store, this.logger));
+    if (this.#vhosts.has(name)) return;
+    this.#vhosts.set(name, new VHost(name, this.store, this.logger, this.#definitionsChangedBound));
+    this.#definitionsChanged();
   }
 
   /** Delete a vhost: closes its connections and drops its entities. */
@@ -91,6 +131,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     v.close();
     this.#vhosts.delete(name);
     this.users.forgetVhost(name);
+    this.#definitionsChanged();
     return true;
   }
 
@@ -107,20 +148,25 @@ export class Broker implements BrokerApi, ConnectionOwner {
   /** Create or replace a user. */
   addUser(name: string, password: string, tags: string[] = []): void {
     this.users.add(name, password, tags);
+    this.#definitionsChanged();
   }
 
   deleteUser(name: string): boolean {
-    return this.users.delete(name);
+    const deleted = this.users.delete(name);
+    if (deleted) this.#definitionsChanged();
+    return deleted;
   }
 
   /** Set a user's permissions on a vhost (regular expressions, RabbitMQ's model; '.*' allows all, '' nothing). */
   setPermissions(user: string, vhost: string, permissions: PermissionSpec): void {
     if (!this.#vhosts.has(vhost)) throw new BrokerError('NOT_FOUND', `no vhost '${vhost}'`);
     this.users.setPermissions(user, vhost, permissions);
+    this.#definitionsChanged();
   }
 
   clearPermissions(user: string, vhost: string): void {
     this.users.clearPermissions(user, vhost);
+    this.#definitionsChanged();
   }
 
   /** Raise or clear a resource alarm; connections are told on the first alarm and when the last one clears. */
@@ -140,6 +186,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
   close(): void {
     for (const c of [...this.#connections]) c.close();
     for (const v of this.#vhosts.values()) v.close();
+    // Connections are gone (exclusive queues deleted): write the final definitions synchronously.
+    this.#definitions?.close();
     this.store.close();
   }
 

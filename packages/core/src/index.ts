@@ -6,6 +6,18 @@ export { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from '
 export { TopicTrie, topicWords } from './routing/topic-trie.js';
 export { MemoryMessageStore, MemoryQueueStore } from './store/memory-store.js';
 export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store/store.js';
+export {
+  DEFINITIONS_FILE,
+  DefinitionsError,
+  FileDefinitionsStore,
+  MemoryDefinitionsStore,
+  parseDefinitions,
+  serializeDefinitions,
+  type Definitions,
+  type DefinitionsStore,
+  type FileDefinitionsStoreOptions,
+} from './store/definitions.js';
+export { captureDefinitions } from './store/definitions-snapshot.js';
 export { VHost } from './vhost.js';
 export { Queue } from './queue/queue.js';
 export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';

@@ -44,6 +44,8 @@ export class VHost implements QueueOwner {
   readonly replyTo = new Map<string, { deliverReply(message: Message): boolean }>();
   readonly #store: MessageStore;
   readonly #logger: Logger;
+  /** Called when a durable definition (exchange, queue, binding between durable ends) appears or goes. */
+  readonly #onDurableChange: () => void;
   #epoch = 0;
   #depth = 0;
   /** Scratch arrays per routing depth (dead-lettering routes again from inside an enqueue). */
@@ -51,10 +53,11 @@ export class VHost implements QueueOwner {
   readonly #stacks: Exchange[][] = [];
   readonly #targets: Queue[][] = [];
 
-  constructor(name: string, store: MessageStore, logger: Logger) {
+  constructor(name: string, store: MessageStore, logger: Logger, onDurableChange: () => void = () => {}) {
     this.name = name;
     this.#store = store;
     this.#logger = logger;
+    this.#onDurableChange = onDurableChange;
     this.defaultExchange = new DefaultExchange(this.queues);
     for (const [n, t] of STANDARD_EXCHANGES) {
       this.exchanges.set(n, createExchange(n, t, { durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -142,6 +145,7 @@ export class VHost implements QueueOwner {
     }
     const x = createExchange(name, type, { durable, autoDelete, internal, arguments: args });
     this.exchanges.set(name, x);
+    if (durable) this.#onDurableChange();
     return x;
   }
 
@@ -160,6 +164,7 @@ export class VHost implements QueueOwner {
     this.exchanges.delete(x.name);
     for (const b of [...x.bindings.values()]) this.#unlink(b, false);
     for (const b of [...x.incoming]) this.#unlink(b, true);
+    if (x.durable) this.#onDurableChange();
   }
 
   /** queue.declare semantics. `name` is already resolved (server-named queues get their name from the channel). */
@@ -204,6 +209,7 @@ export class VHost implements QueueOwner {
       store,
     );
     this.queues.set(name, queue);
+    if (durable) this.#onDurableChange();
     return { queue, created: true };
   }
 
@@ -214,6 +220,7 @@ export class VHost implements QueueOwner {
     const count = queue.messageCount;
     for (const b of [...queue.incoming]) this.#unlink(b, true);
     for (const c of queue.destroy()) (c.channel as CancelTarget).cancelledByServer(c);
+    if (queue.durable) this.#onDurableChange();
     return count;
   }
 
@@ -221,7 +228,10 @@ export class VHost implements QueueOwner {
   bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable | undefined): void {
     source.validateBinding(routingKey, args);
     const b: Binding = { source, destination, routingKey, arguments: args, id: bindingId(destination, routingKey, args) };
-    if (source.addBinding(b)) destination.incoming.add(b);
+    if (source.addBinding(b)) {
+      destination.incoming.add(b);
+      if (source.durable && destination.durable) this.#onDurableChange();
+    }
   }
 
   /** Unbind; a missing binding is not an error (RabbitMQ 3.10 answers unbind-ok). */
@@ -234,6 +244,7 @@ export class VHost implements QueueOwner {
   #unlink(b: Binding, autoDeleteSource: boolean): void {
     b.source.removeBinding(b.id);
     b.destination.incoming.delete(b);
+    if (b.source.durable && b.destination.durable) this.#onDurableChange();
     const src = b.source;
     if (autoDeleteSource && src.autoDelete && src.bindings.size === 0 && this.exchanges.get(src.name) === src) {
       this.#removeExchange(src);
