@@ -37,6 +37,8 @@ describe('defaults', () => {
       host: '::',
       defaultUser: { username: 'guest', password: 'guest' },
       loopbackUsers: ['guest'],
+      diskFreeLimit: 50000000,
+      vmMemoryHighWatermark: 0.4,
       amqp: {
         port: 5672,
         tlsPort: 5671,
@@ -45,6 +47,7 @@ describe('defaults', () => {
         heartbeat: 60,
         maxMessageSize: 134217728,
         handshakeTimeoutMs: 10000,
+        slowConsumerTimeoutMs: 60000,
       },
       tls: { selfSigned: true },
     });
@@ -103,6 +106,9 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_DEFAULT_USER: 'admin',
       WARREN_DEFAULT_PASS: 'secret',
       WARREN_LOOPBACK_USERS: 'a, b',
+      WARREN_SLOW_CONSUMER_TIMEOUT: '5000',
+      WARREN_DISK_FREE_LIMIT: '2GB',
+      WARREN_VM_MEMORY_HIGH_WATERMARK: '512MiB',
     };
     const expected = {
       dataDir: '/e',
@@ -110,6 +116,8 @@ describe('precedence: flag > env > config file > default', () => {
       host: '127.0.0.1',
       defaultUser: { username: 'admin', password: 'secret' },
       loopbackUsers: ['a', 'b'],
+      diskFreeLimit: 2_000_000_000,
+      vmMemoryHighWatermark: 512 * 1024 * 1024,
       amqp: {
         port: 1,
         tlsPort: null,
@@ -118,6 +126,7 @@ describe('precedence: flag > env > config file > default', () => {
         heartbeat: 0,
         maxMessageSize: 1000,
         handshakeTimeoutMs: 500,
+        slowConsumerTimeoutMs: 5000,
       },
       tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
     };

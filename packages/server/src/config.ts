@@ -23,6 +23,13 @@ export interface WarrenConfig {
   defaultUser: { username: string; password: string };
   /** Users that may connect only from loopback addresses. Default ['guest']. */
   loopbackUsers: string[];
+  /** Disk alarm below this many free bytes in dataDir (RabbitMQ's disk_free_limit). Default 50000000 (50MB). */
+  diskFreeLimit: number;
+  /**
+   * Memory alarm above this resident set size: a fraction (≤ 1) of the machine's memory, or bytes (> 1).
+   * RabbitMQ's vm_memory_high_watermark; default 0.4.
+   */
+  vmMemoryHighWatermark: number;
   amqp: {
     port: PortSetting; // 5672
     tlsPort: PortSetting; // 5671
@@ -31,6 +38,8 @@ export interface WarrenConfig {
     heartbeat: number;
     maxMessageSize: number;
     handshakeTimeoutMs: number;
+    /** Disconnect a client that has not drained its output for this long (ms; 0 = never). Default 60000. */
+    slowConsumerTimeoutMs: number;
   };
   tls: {
     certFile?: string;
@@ -53,6 +62,8 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   host: '::',
   defaultUser: { username: 'guest', password: 'guest' },
   loopbackUsers: ['guest'],
+  diskFreeLimit: 50_000_000,
+  vmMemoryHighWatermark: 0.4,
   amqp: {
     port: 5672,
     tlsPort: 5671,
@@ -61,6 +72,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     heartbeat: 60,
     maxMessageSize: 134217728,
     handshakeTimeoutMs: 10000,
+    slowConsumerTimeoutMs: 60000,
   },
   tls: { selfSigned: true },
 });
@@ -76,7 +88,7 @@ export class ConfigError extends Error {
 /** Log levels accepted by `log.level` (pino's, plus 'silent'). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-type Kind = 'string' | 'port' | 'int' | 'level' | 'list' | 'bool' | 'file';
+type Kind = 'string' | 'port' | 'int' | 'level' | 'list' | 'bool' | 'file' | 'bytes' | 'watermark';
 
 /** One configurable field: its path in {@link WarrenConfig}, flag, environment variable and constraints. */
 export interface Setting {
@@ -119,6 +131,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int', min: 1, max: 536870912, description: 'largest message body accepted' },
   { path: 'amqp.handshakeTimeoutMs', flag: 'handshake-timeout', env: 'WARREN_HANDSHAKE_TIMEOUT', arg: '<ms>',
     kind: 'int', min: 1, max: 3600000, description: 'time a client has to finish the AMQP (and TLS) handshake' },
+  { path: 'amqp.slowConsumerTimeoutMs', flag: 'slow-consumer-timeout', env: 'WARREN_SLOW_CONSUMER_TIMEOUT',
+    arg: '<ms>', kind: 'int', min: 0, max: 86400000,
+    description: 'disconnect a client whose output stays above the high-water mark this long, requeueing its unacked messages (0 = never)' },
+  { path: 'diskFreeLimit', flag: 'disk-free-limit', env: 'WARREN_DISK_FREE_LIMIT', arg: '<bytes>', kind: 'bytes',
+    description: 'disk alarm (publishers blocked) when the data directory has less free space; units kB, MB, GB, KiB, MiB, GiB' },
+  { path: 'vmMemoryHighWatermark', flag: 'vm-memory-high-watermark', env: 'WARREN_VM_MEMORY_HIGH_WATERMARK',
+    arg: '<f|bytes>', kind: 'watermark',
+    description: 'memory alarm (publishers blocked) above this RSS: a fraction of total memory (<= 1) or bytes (e.g. 2GB)' },
   { path: 'tls.certFile', flag: 'tls-cert', env: 'WARREN_TLS_CERT', arg: '<file>', kind: 'file',
     description: 'server certificate (PEM) for the TLS listeners' },
   { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
@@ -190,11 +210,38 @@ function parseText(setting: Setting, text: string, source: string): unknown {
       if (!/^\d+$/.test(t)) throw bad('a whole number');
       return Number(t);
     }
+    case 'bytes':
+    case 'watermark': {
+      const v = parseInformationUnit(text);
+      if (v === undefined) throw bad(setting.kind === 'bytes' ? 'a size such as 50000000 or 50MB' : 'a fraction such as 0.4, or a size such as 2GB');
+      return v;
+    }
     default: {
       const never: never = setting.kind;
       throw new Error(`unknown setting kind ${String(never)}`);
     }
   }
+}
+
+/**
+ * A number of bytes with an optional unit, as RabbitMQ reads them (rabbit_resource_monitor_misc): k/K/KiB = 1024,
+ * kB/KB = 1000, and likewise for M and G. A plain number is returned as is (a fraction for the watermark).
+ * Undefined when the text is not one.
+ */
+export function parseInformationUnit(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+  if (m === null) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2]!;
+  const factors: Record<string, number> = {
+    '': 1, b: 1, B: 1,
+    k: 1024, K: 1024, KiB: 1024, kiB: 1024, kB: 1000, KB: 1000,
+    m: 1024 ** 2, M: 1024 ** 2, MiB: 1024 ** 2, MB: 1000 ** 2,
+    g: 1024 ** 3, G: 1024 ** 3, GiB: 1024 ** 3, GB: 1000 ** 3,
+  };
+  const f = factors[unit];
+  if (f === undefined) return undefined;
+  return f === 1 ? n : Math.floor(n * f);
 }
 
 /** Check one value of a setting; throws a {@link ConfigError} naming the setting and `source`. */
@@ -235,6 +282,14 @@ function checkValue(setting: Setting, value: unknown, source: string): void {
       }
       return;
     }
+    case 'bytes':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail('a size in bytes (0 or more)');
+      return;
+    case 'watermark':
+      if (typeof value !== 'number' || !(value > 0) || (value > 1 && !Number.isSafeInteger(value))) {
+        fail('a fraction of total memory (0 < f <= 1) or a whole number of bytes');
+      }
+      return;
     default: {
       const never: never = setting.kind;
       throw new Error(`unknown setting kind ${String(never)}`);
@@ -276,8 +331,12 @@ function checkField(path: string, value: unknown, source: string, out: Record<st
     throw new ConfigError(`Unknown setting ${path} in ${source}`);
   }
   // A config file may say "off" for a disabled port, as a flag or environment variable would.
-  const normalized =
+  let normalized =
     setting.kind === 'port' && typeof value === 'string' && value.trim().toLowerCase() === 'off' ? null : value;
+  // Sizes may be written with units ("50MB") in a config file too.
+  if ((setting.kind === 'bytes' || setting.kind === 'watermark') && typeof value === 'string') {
+    normalized = parseInformationUnit(value) ?? value;
+  }
   checkValue(setting, normalized, source);
   setPath(out, path, normalized);
 }
