@@ -1,0 +1,820 @@
+/**
+ * The STOMP connection state machine: one per client connection, one core channel per connection (RabbitMQ's
+ * rabbit_stomp_processor). It takes frames from the codec, calls the core, and writes frames through a
+ * {@link StompIo}; it never touches a socket, so it runs over any Duplex (TCP, TLS, WebSocket) or an in-memory pair.
+ *
+ * Every error answers with an ERROR frame (a `message` header, a text body, and the `receipt-id` of the frame that
+ * caused it) and closes this connection only (STOMP 1.2 §"ERROR": the server MUST close after sending it).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  isBrokerError,
+  type BrokerApi,
+  type ChannelHost,
+  type ConnectionHost,
+  type ConnectionInfo,
+  type CoreChannel,
+  type CoreConnection,
+  type Delivery,
+  type Logger,
+  type Message,
+  type User,
+} from '@warren/core';
+import { StompDecoder, PRE_CONNECT_LIMITS, type DecoderLimits } from '../codec/decoder.js';
+import { encodeFrame, type HeaderList } from '../codec/encoder.js';
+import { StompProtocolError, type StompFrame, type StompVersion } from '../codec/frame.js';
+import { destinationOf, parseDestination, VALID_DESTINATION_TYPES, type Destination } from '../destination.js';
+import { appendMessageHeaders, HeaderValueError, propertiesFromHeaders, queueArguments } from '../mapping.js';
+import type { StompIo } from './io.js';
+
+/** Settings of a session (shared by every connection of a service). */
+export interface StompSessionOptions {
+  /** Largest frame accepted after CONNECT, bytes. */
+  maxFrameSize: number;
+  /** Most headers in a frame after CONNECT. Default 1000. */
+  maxHeaders?: number;
+  /** Longest header line after CONNECT, bytes. Default 64 KiB. */
+  maxHeaderLength?: number;
+  /** The vhost when CONNECT has no `host` header. Default '/'. */
+  defaultVhost?: string;
+  /**
+   * Credentials used when CONNECT has no login (RabbitMQ's `default_user`, guest/guest by default); null to require
+   * a login.
+   */
+  defaultUser?: { login: string; passcode: string } | null;
+  /** Close a connection that has not sent CONNECT within this time, ms. Default 10 000; 0 disables. */
+  connectTimeoutMs?: number;
+  /** Smallest heart-beat interval the server offers or accepts, ms. Default 0 (as the client asks). */
+  minHeartbeatMs?: number;
+}
+
+/** The `server` header of CONNECTED. */
+export const SERVER_NAME = 'Warren/0.1.0';
+/** Versions this server speaks, highest last. */
+const VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
+const ERROR_VERSION_HEADER = '1.0,1.1,1.2';
+
+type AckMode = 'auto' | 'client' | 'client-individual';
+
+/** One SUBSCRIBE (or the implicit subscription of a temp queue). */
+interface Subscription {
+  readonly id: string;
+  readonly consumerTag: string;
+  readonly queue: string;
+  readonly ackMode: AckMode;
+  /** The queue was made for this subscription (topic/exchange): UNSUBSCRIBE with durable:true deletes it. */
+  readonly ownQueue: boolean;
+  /** `T_<id>@@<session>@@`: the message-id prefix. */
+  readonly idPrefix: string;
+  /** Delivery tags awaiting ACK/NACK, ascending. */
+  readonly outstanding: Set<number>;
+}
+
+/** A receipt waiting for earlier publishes to be confirmed (receipts go out in frame order). */
+interface PendingReceipt {
+  /** Publish sequence it waits for; 0 when it waits only for the entries before it. */
+  readonly seq: number;
+  readonly receipt: string | undefined;
+  done: boolean;
+}
+
+/** An error that becomes an ERROR frame. */
+class StompError extends Error {
+  constructor(
+    readonly summary: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+const hasOwn = (h: ReadonlyMap<string, string>, name: string): boolean => h.has(name);
+
+/** A STOMP connection. Feed it bytes with {@link receive}; tell it when the transport closes. */
+export class StompSession implements ChannelHost, ConnectionHost {
+  readonly #io: StompIo;
+  readonly #info: ConnectionInfo;
+  readonly #broker: BrokerApi;
+  readonly #logger: Logger;
+  readonly #options: StompSessionOptions;
+  readonly #decoder = new StompDecoder(PRE_CONNECT_LIMITS);
+  readonly #session = 'session-' + randomBytes(16).toString('base64url').slice(0, 22);
+
+  #state: 'connecting' | 'connected' | 'closing' | 'closed' = 'connecting';
+  #version: StompVersion = '1.0';
+  #user: User | undefined;
+  #connection: CoreConnection | undefined;
+  #channel: CoreChannel | undefined;
+
+  readonly #subs = new Map<string, Subscription>();
+  readonly #byTag = new Map<string, Subscription>();
+  /** temp-queue name → server-named queue. */
+  readonly #tempQueues = new Map<string, string>();
+  /** /queue/ names declared by this connection (declare once, as RabbitMQ caches them per connection). */
+  readonly #declared = new Set<string>();
+  readonly #transactions = new Map<string, Array<() => void>>();
+  readonly #pending: PendingReceipt[] = [];
+  #seq = 0;
+  #disconnecting = false;
+  #published = false;
+  #blocked = false;
+
+  #lastRead = Date.now();
+  #lastWrite = Date.now();
+  #connectTimer: NodeJS.Timeout | undefined;
+  #sendTimer: NodeJS.Timeout | undefined;
+  #recvTimer: NodeJS.Timeout | undefined;
+
+  constructor(io: StompIo, info: ConnectionInfo, broker: BrokerApi, logger: Logger, options: StompSessionOptions) {
+    this.#io = io;
+    this.#info = info;
+    this.#broker = broker;
+    this.#logger = logger;
+    this.#options = options;
+    const timeout = options.connectTimeoutMs ?? 10_000;
+    if (timeout > 0) {
+      this.#connectTimer = setTimeout(() => {
+        if (this.#state === 'connecting') this.#closeNow();
+      }, timeout);
+      this.#connectTimer.unref?.();
+    }
+  }
+
+  /** The negotiated version ('1.0' until CONNECT). */
+  get version(): StompVersion {
+    return this.#version;
+  }
+
+  /** True once the connection is closed or closing. */
+  get closed(): boolean {
+    return this.#state === 'closed' || this.#state === 'closing';
+  }
+
+  // ---- input ---------------------------------------------------------------------------------------------------
+
+  /** Bytes from the transport. Never throws. */
+  receive(chunk: Buffer): void {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    this.#lastRead = Date.now();
+    try {
+      this.#decoder.push(chunk, this.#onFrame);
+    } catch (err) {
+      this.#fail(err, undefined);
+    }
+  }
+
+  /** The transport closed (or failed): release everything. Idempotent. */
+  transportClosed(err?: Error): void {
+    if (this.#state === 'closed') return;
+    if (err !== undefined && this.#logger.isLevelEnabled?.('debug') === true) {
+      this.#logger.debug({ err, connection: this.#info.id }, 'STOMP transport error');
+    }
+    this.#teardown();
+  }
+
+  /** The writer drained below its low-water mark: let the core deliver again. */
+  onWritable(): void {
+    this.#channel?.resume();
+  }
+
+  readonly #onFrame = (frame: StompFrame): boolean => {
+    if (this.#state !== 'connecting' && this.#state !== 'connected') return false;
+    const receipt = frame.headers.get('receipt');
+    try {
+      this.#handle(frame);
+    } catch (err) {
+      this.#fail(err, receipt);
+      return false;
+    }
+    return this.#state === 'connecting' || this.#state === 'connected';
+  };
+
+  #handle(frame: StompFrame): void {
+    const command = frame.command;
+    if (this.#state === 'connecting') {
+      if (command === 'CONNECT' || command === 'STOMP') return this.#connect(frame);
+      throw new StompError('Illegal command', 'You must log in using CONNECT first');
+    }
+    if (this.#disconnecting) return;
+    switch (command) {
+      case 'SEND':
+        return this.#send(frame);
+      case 'SUBSCRIBE':
+        return this.#subscribe(frame);
+      case 'UNSUBSCRIBE':
+        return this.#unsubscribe(frame);
+      case 'ACK':
+        return this.#ack(frame, true);
+      case 'NACK':
+        return this.#ack(frame, false);
+      case 'BEGIN':
+        return this.#begin(frame);
+      case 'COMMIT':
+        return this.#commit(frame);
+      case 'ABORT':
+        return this.#abort(frame);
+      case 'DISCONNECT':
+        return this.#disconnect(frame);
+      case 'CONNECT':
+      case 'STOMP':
+        throw new StompError('Unexpected frame', `"${command}" is only allowed once, as the first frame`);
+      default:
+        throw new StompError('Bad command', `Could not interpret command "${command}"\n`);
+    }
+  }
+
+  // ---- CONNECT -------------------------------------------------------------------------------------------------
+
+  #connect(frame: StompFrame): void {
+    const h = frame.headers;
+    // STOMP 1.2 §"Protocol Negotiation": no accept-version means 1.0.
+    const accepted = (h.get('accept-version') ?? '1.0').split(',').map((v) => v.trim());
+    let version: StompVersion | undefined;
+    for (const v of VERSIONS) if (accepted.includes(v)) version = v;
+    if (version === undefined) throw new StompError('Version mismatch', `Supported versions are ${ERROR_VERSION_HEADER}\n`);
+
+    const def = this.#options.defaultUser === undefined ? { login: 'guest', passcode: 'guest' } : this.#options.defaultUser;
+    const login = h.get('login') ?? def?.login;
+    const passcode = h.get('passcode') ?? (h.has('login') ? '' : def?.passcode) ?? '';
+    if (login === undefined) throw new StompError('Bad CONNECT', 'No login was given and no default user is configured\n');
+    let user: User;
+    try {
+      user = this.#broker.authenticate(login, passcode, this.#info.remoteAddress);
+    } catch (err) {
+      if (isBrokerError(err)) throw new StompError('Bad CONNECT', `Access refused for user '${login}'\n`);
+      throw err;
+    }
+    const vhost = h.get('host') ?? this.#options.defaultVhost ?? '/';
+    let connection: CoreConnection;
+    try {
+      connection = this.#broker.openConnection(this.#info, user, vhost, this);
+    } catch (err) {
+      if (isBrokerError(err)) throw new StompError('Bad CONNECT', `Virtual host '${vhost}' access denied`);
+      throw err;
+    }
+    this.#user = user;
+    this.#connection = connection;
+    this.#channel = connection.openChannel(this);
+    this.#version = version;
+    this.#decoder.version = version;
+    const limits: DecoderLimits = {
+      maxFrameSize: this.#options.maxFrameSize,
+      maxHeaders: this.#options.maxHeaders ?? 1000,
+      maxHeaderLength: this.#options.maxHeaderLength ?? 64 * 1024,
+    };
+    this.#decoder.limits = limits;
+    this.#state = 'connected';
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+
+    // Heart-beats (STOMP 1.2 §"Heart-beating"): the client's "cx,cy" means it can send every cx ms and wants to
+    // receive every cy ms. We answer "cy,cx" (as RabbitMQ does) and check the client's with a 2× allowance.
+    let sendEvery = 0;
+    let expectEvery = 0;
+    const hb = h.get('heart-beat');
+    if (hb !== undefined && version !== '1.0') {
+      const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(hb);
+      if (m === null) throw new StompError('Bad CONNECT', `Invalid heart-beat header: "${hb}"\n`);
+      const min = this.#options.minHeartbeatMs ?? 0;
+      const cx = Number(m[1]);
+      const cy = Number(m[2]);
+      expectEvery = cx === 0 ? 0 : Math.max(cx, min);
+      sendEvery = cy === 0 ? 0 : Math.max(cy, min);
+    }
+    const headers: Array<[string, string]> = [
+      ['server', SERVER_NAME],
+      ['session', this.#session],
+      ['heart-beat', `${sendEvery},${expectEvery}`],
+      ['version', version],
+    ];
+    this.#write(encodeFrame('CONNECTED', headers, undefined, '1.0'));
+    this.#startHeartbeats(sendEvery, expectEvery);
+    if (this.#broker.blocked) this.blocked('resource alarm');
+  }
+
+  #startHeartbeats(sendEvery: number, expectEvery: number): void {
+    if (sendEvery > 0) {
+      this.#sendTimer = setInterval(() => {
+        if (Date.now() - this.#lastWrite >= sendEvery / 2) this.#write(Buffer.from('\n'));
+      }, Math.max(1, Math.floor(sendEvery / 2)));
+      this.#sendTimer.unref?.();
+    }
+    if (expectEvery > 0) {
+      this.#recvTimer = setInterval(() => {
+        if (Date.now() - this.#lastRead > expectEvery * 2) {
+          this.#logger.info({ connection: this.#info.id }, 'STOMP heart-beat missed: closing the connection');
+          this.#closeNow();
+        }
+      }, expectEvery);
+      this.#recvTimer.unref?.();
+    }
+  }
+
+  // ---- SEND ----------------------------------------------------------------------------------------------------
+
+  #send(frame: StompFrame): void {
+    const h = frame.headers;
+    const channel = this.#requireChannel();
+    const dest = this.#destination(frame);
+    let exchange = '';
+    let routingKey: string;
+    switch (dest.kind) {
+      case 'queue':
+        this.#ensureQueue(dest.name, h);
+        routingKey = dest.name;
+        break;
+      case 'amq-queue':
+      case 'reply-queue':
+        routingKey = dest.name;
+        break;
+      case 'topic':
+        exchange = 'amq.topic';
+        routingKey = dest.key;
+        break;
+      case 'exchange':
+        exchange = dest.exchange;
+        routingKey = dest.key;
+        break;
+      case 'temp-queue':
+        routingKey = this.#tempQueue(dest.name);
+        break;
+    }
+    const replyToHeader = h.get('reply-to');
+    let replyTo: string | undefined;
+    if (replyToHeader !== undefined && replyToHeader.startsWith('/temp-queue/')) {
+      const name = replyToHeader.slice('/temp-queue/'.length);
+      if (name === '' || name.includes('/')) throw this.#unknownDestination(replyToHeader);
+      replyTo = '/reply-queue/' + this.#tempQueue(name);
+    }
+    let properties;
+    try {
+      properties = propertiesFromHeaders(h, replyTo);
+    } catch (err) {
+      if (err instanceof HeaderValueError) throw new StompError('Invalid header', err.message + '\n');
+      throw err;
+    }
+    const message: Message = { exchange, routingKey, properties, rawProperties: undefined, body: frame.body };
+    const tx = this.#transaction(h);
+    const receipt = h.get('receipt');
+    if (tx !== undefined) {
+      tx.push(() => this.#publish(channel, message, undefined, true));
+      if (receipt !== undefined) this.#receipt(receipt);
+      return;
+    }
+    this.#publish(channel, message, receipt, false);
+  }
+
+  #publish(channel: CoreChannel, message: Message, receipt: string | undefined, tracked: boolean): void {
+    this.#published = true;
+    if (receipt === undefined && !tracked) {
+      channel.publish(message, {});
+    } else {
+      const seq = ++this.#seq;
+      this.#pending.push({ seq, receipt, done: false });
+      channel.publish(message, { sequence: seq });
+    }
+    if (this.#blocked) this.#io.pause();
+  }
+
+  // ---- receipts ------------------------------------------------------------------------------------------------
+
+  /** Send a RECEIPT once every earlier tracked publish is confirmed (receipts keep frame order). */
+  #receipt(receipt: string): void {
+    if (this.#pending.length === 0) {
+      this.#write(encodeFrame('RECEIPT', [['receipt-id', receipt]], undefined, this.#version));
+      return;
+    }
+    this.#pending.push({ seq: 0, receipt, done: true });
+  }
+
+  #flushReceipts(): void {
+    const pending = this.#pending;
+    let n = 0;
+    while (n < pending.length && pending[n]!.done) {
+      const r = pending[n]!.receipt;
+      if (r !== undefined) this.#write(encodeFrame('RECEIPT', [['receipt-id', r]], undefined, this.#version));
+      n++;
+    }
+    if (n > 0) pending.splice(0, n);
+    if (pending.length === 0 && this.#disconnecting) this.#endGracefully();
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------------------------
+
+  #subscribe(frame: StompFrame): void {
+    const h = frame.headers;
+    const channel = this.#requireChannel();
+    const destHeader = h.get('destination');
+    const dest = this.#destination(frame);
+    const id = h.get('id') ?? destHeader ?? '';
+    if (this.#subs.has(id)) {
+      throw new StompError('Duplicated subscription identifier', `A subscription identified by '${id}' already exists.\n`);
+    }
+    const ackHeader = h.get('ack') ?? 'auto';
+    if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
+      throw new StompError('Invalid ack header', `Invalid ack mode "${ackHeader}": expected auto, client or client-individual\n`);
+    }
+    const ackMode: AckMode = ackHeader;
+    const prefetchHeader = h.get('prefetch-count');
+    let prefetch = 0;
+    if (prefetchHeader !== undefined) {
+      if (!/^\d{1,9}$/.test(prefetchHeader.trim())) {
+        throw new StompError('Invalid header', `Invalid value for header "prefetch-count": "${prefetchHeader}"\n`);
+      }
+      prefetch = Number(prefetchHeader.trim());
+    }
+    const durable = h.get('durable') === 'true' || h.get('persistent') === 'true';
+    let queue: string;
+    let ownQueue = false;
+    switch (dest.kind) {
+      case 'queue':
+        this.#ensureQueue(dest.name, h);
+        queue = dest.name;
+        break;
+      case 'amq-queue':
+      case 'reply-queue':
+        queue = dest.name;
+        break;
+      case 'temp-queue':
+        throw this.#unknownDestination(destHeader ?? '');
+      case 'topic':
+      case 'exchange': {
+        if (durable && !hasOwn(h, 'id')) {
+          throw new StompError('Missing Header', 'Header "id" is required for durable subscriptions\n');
+        }
+        const exchange = dest.kind === 'topic' ? 'amq.topic' : dest.exchange;
+        queue = h.get('x-queue-name') ?? subscriptionQueueName(destHeader ?? '', id);
+        const args = this.#queueArgs(h);
+        channel.declareQueue(queue, {
+          durable,
+          // A durable subscription outlives the connection unless auto-delete:true; a plain one is private.
+          autoDelete: durable ? h.get('auto-delete') === 'true' : true,
+          exclusive: !durable,
+          ...(args !== undefined ? { arguments: args } : {}),
+        });
+        channel.bindQueue(queue, exchange, dest.key);
+        ownQueue = true;
+        break;
+      }
+    }
+    const sub: Subscription = {
+      id,
+      consumerTag: 'T_' + id,
+      queue,
+      ackMode,
+      ownQueue,
+      idPrefix: `T_${id}@@${this.#session}@@`,
+      outstanding: new Set(),
+    };
+    // Registered before consume: the core may deliver synchronously from inside it.
+    this.#subs.set(id, sub);
+    this.#byTag.set(sub.consumerTag, sub);
+    try {
+      channel.qos(prefetch, false);
+      const priority = h.get('x-priority');
+      const consumerArgs = priority !== undefined && /^-?\d+$/.test(priority) ? { 'x-priority': Number(priority) } : undefined;
+      channel.consume(queue, {
+        consumerTag: sub.consumerTag,
+        noAck: ackMode === 'auto',
+        ...(consumerArgs !== undefined ? { arguments: consumerArgs } : {}),
+      });
+    } catch (err) {
+      this.#subs.delete(id);
+      this.#byTag.delete(sub.consumerTag);
+      throw err;
+    }
+    const receipt = h.get('receipt');
+    if (receipt !== undefined) this.#receipt(receipt);
+  }
+
+  #unsubscribe(frame: StompFrame): void {
+    const h = frame.headers;
+    const channel = this.#requireChannel();
+    const id = h.get('id') ?? h.get('destination');
+    if (id === undefined) {
+      throw new StompError('Missing Header', `"UNSUBSCRIBE" must include an 'id' or 'destination' header\n`);
+    }
+    const sub = this.#subs.get(id);
+    if (sub === undefined) {
+      throw new StompError(
+        'No subscription found',
+        `UNSUBSCRIBE must refer to an existing subscription.\nSubscription to "id='${id}'" not found.\n`,
+      );
+    }
+    this.#subs.delete(id);
+    this.#byTag.delete(sub.consumerTag);
+    channel.cancel(sub.consumerTag);
+    // Outstanding messages of a cancelled subscription go back to the queue (RabbitMQ requeues them on cancel).
+    for (const tag of sub.outstanding) channel.nack(tag, false, true);
+    sub.outstanding.clear();
+    if (sub.ownQueue && (h.get('durable') === 'true' || h.get('persistent') === 'true')) {
+      channel.deleteQueue(sub.queue, {});
+    }
+    const receipt = h.get('receipt');
+    if (receipt !== undefined) this.#receipt(receipt);
+  }
+
+  // ---- ACK / NACK ----------------------------------------------------------------------------------------------
+
+  #ack(frame: StompFrame, ack: boolean): void {
+    const h = frame.headers;
+    const channel = this.#requireChannel();
+    const command = ack ? 'ACK' : 'NACK';
+    // STOMP 1.2 identifies the message by the MESSAGE's `ack` header (sent back as `id`); 1.0/1.1 by message-id.
+    const idName = this.#version === '1.2' ? 'id' : 'message-id';
+    const id = this.#version === '1.2' ? (h.get('id') ?? h.get('message-id')) : (h.get('message-id') ?? h.get('id'));
+    const bad = (): StompError => new StompError('Invalid header', `"${command}" must include a valid "${idName}" header\n`);
+    if (id === undefined || !id.startsWith('T_')) throw bad();
+    const marker = `@@${this.#session}@@`;
+    const at = id.lastIndexOf(marker);
+    if (at < 0) throw bad();
+    const sub = this.#subs.get(id.slice(2, at));
+    const tagText = id.slice(at + marker.length);
+    if (sub === undefined || !/^\d{1,15}$/.test(tagText)) throw bad();
+    const tag = Number(tagText);
+    if (!sub.outstanding.has(tag)) {
+      throw new StompError('precondition_failed', `PRECONDITION_FAILED - unknown delivery tag ${tag}`);
+    }
+    const requeue = h.get('requeue') !== 'false';
+    const settle = (): void => {
+      if (sub.ackMode === 'client') {
+        // Cumulative within this subscription only (STOMP 1.2 §"SUBSCRIBE ack Header").
+        for (const t of sub.outstanding) {
+          if (t > tag) break;
+          sub.outstanding.delete(t);
+          if (ack) channel.ack(t, false);
+          else channel.nack(t, false, requeue);
+        }
+      } else if (sub.outstanding.delete(tag)) {
+        if (ack) channel.ack(tag, false);
+        else channel.nack(tag, false, requeue);
+      }
+    };
+    const tx = this.#transaction(h);
+    if (tx !== undefined) tx.push(settle);
+    else settle();
+    const receipt = h.get('receipt');
+    if (receipt !== undefined) this.#receipt(receipt);
+  }
+
+  // ---- transactions --------------------------------------------------------------------------------------------
+
+  #transaction(h: ReadonlyMap<string, string>): Array<() => void> | undefined {
+    const name = h.get('transaction');
+    if (name === undefined) return undefined;
+    const tx = this.#transactions.get(name);
+    if (tx === undefined) throw new StompError('Bad transaction', `Invalid transaction identifier: "${name}"\n`);
+    return tx;
+  }
+
+  #txName(frame: StompFrame): string {
+    const name = frame.headers.get('transaction');
+    if (name === undefined) throw new StompError('Missing transaction', `"${frame.command}" must include a 'transaction' header\n`);
+    return name;
+  }
+
+  #begin(frame: StompFrame): void {
+    const name = this.#txName(frame);
+    if (this.#transactions.has(name)) throw new StompError('Bad transaction', `Transaction "${name}" has already begun\n`);
+    this.#transactions.set(name, []);
+    const receipt = frame.headers.get('receipt');
+    if (receipt !== undefined) this.#receipt(receipt);
+  }
+
+  #commit(frame: StompFrame): void {
+    const name = this.#txName(frame);
+    const tx = this.#transactions.get(name);
+    if (tx === undefined) throw new StompError('Bad transaction', `Invalid transaction identifier: "${name}"\n`);
+    this.#transactions.delete(name);
+    for (const action of tx) action();
+    const receipt = frame.headers.get('receipt');
+    if (receipt !== undefined) this.#receipt(receipt);
+  }
+
+  #abort(frame: StompFrame): void {
+    const name = this.#txName(frame);
+    if (!this.#transactions.delete(name)) throw new StompError('Bad transaction', `Invalid transaction identifier: "${name}"\n`);
+    const receipt = frame.headers.get('receipt');
+    if (receipt !== undefined) this.#receipt(receipt);
+  }
+
+  // ---- DISCONNECT ----------------------------------------------------------------------------------------------
+
+  #disconnect(frame: StompFrame): void {
+    const receipt = frame.headers.get('receipt');
+    this.#disconnecting = true;
+    if (receipt !== undefined) this.#receipt(receipt);
+    if (this.#pending.length === 0) this.#endGracefully();
+  }
+
+  #endGracefully(): void {
+    if (this.#state === 'closed') return;
+    this.#io.end();
+    this.#teardown();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------------------------
+
+  #requireChannel(): CoreChannel {
+    const ch = this.#channel;
+    if (ch === undefined) throw new StompError('Illegal command', 'You must log in using CONNECT first');
+    return ch;
+  }
+
+  #unknownDestination(dest: string): StompError {
+    return new StompError(
+      'Unknown destination',
+      `'${dest}' is not a valid destination.\nValid destination types are: ${VALID_DESTINATION_TYPES}.\n`,
+    );
+  }
+
+  #destination(frame: StompFrame): Destination {
+    const d = frame.headers.get('destination');
+    if (d === undefined) throw new StompError('Missing destination', `"${frame.command}" must include a 'destination' header\n`);
+    const dest = parseDestination(d);
+    if (dest === undefined) throw this.#unknownDestination(d);
+    return dest;
+  }
+
+  #queueArgs(h: ReadonlyMap<string, string>): ReturnType<typeof queueArguments> {
+    try {
+      return queueArguments(h);
+    } catch (err) {
+      if (err instanceof HeaderValueError) throw new StompError('Invalid header', err.message + '\n');
+      throw err;
+    }
+  }
+
+  /** `/queue/q`: the durable queue q, declared on first use (with x-* arguments from the frame). */
+  #ensureQueue(name: string, h: ReadonlyMap<string, string>): void {
+    if (this.#declared.has(name)) return;
+    const args = this.#queueArgs(h);
+    this.#requireChannel().declareQueue(name, {
+      durable: true,
+      autoDelete: h.get('auto-delete') === 'true',
+      exclusive: h.get('exclusive') === 'true',
+      ...(args !== undefined ? { arguments: args } : {}),
+    });
+    this.#declared.add(name);
+  }
+
+  /** The private reply queue of `/temp-queue/<name>`, created (and subscribed, auto ack) on first use. */
+  #tempQueue(name: string): string {
+    const known = this.#tempQueues.get(name);
+    if (known !== undefined) return known;
+    const channel = this.#requireChannel();
+    const { queue } = channel.declareQueue('', { exclusive: true, autoDelete: true });
+    const id = '/temp-queue/' + name;
+    const sub: Subscription = {
+      id,
+      consumerTag: 'T_' + id,
+      queue,
+      ackMode: 'auto',
+      ownQueue: true,
+      idPrefix: `T_${id}@@${this.#session}@@`,
+      outstanding: new Set(),
+    };
+    this.#subs.set(id, sub);
+    this.#byTag.set(sub.consumerTag, sub);
+    this.#tempQueues.set(name, queue);
+    channel.consume(queue, { consumerTag: sub.consumerTag, noAck: true });
+    return queue;
+  }
+
+  #write(buf: Buffer): void {
+    this.#lastWrite = Date.now();
+    this.#io.write(buf);
+  }
+
+  /** Answer an error with an ERROR frame, then close this connection. */
+  #fail(err: unknown, receipt: string | undefined): void {
+    let summary: string;
+    let detail: string;
+    if (err instanceof StompError || err instanceof StompProtocolError) {
+      summary = err.summary;
+      detail = err.message;
+    } else if (isBrokerError(err)) {
+      // RabbitMQ's form: the AMQP error name in lower case, then "NAME - text" (rabbit_stomp_processor).
+      summary = err.code.toLowerCase();
+      detail = `${err.code} - ${err.message}`;
+    } else {
+      this.#logger.error({ err, connection: this.#info.id }, 'STOMP connection failed with an internal error');
+      summary = 'internal_error';
+      detail = 'INTERNAL_ERROR - the broker failed to process this frame';
+    }
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    const headers: Array<[string, string]> = [
+      ['message', summary],
+      ['content-type', 'text/plain'],
+      ['version', ERROR_VERSION_HEADER],
+    ];
+    if (receipt !== undefined) headers.push(['receipt-id', receipt]);
+    this.#state = 'closing';
+    this.#io.end(encodeFrame('ERROR', headers, Buffer.from(detail), this.#version));
+    this.#teardown();
+  }
+
+  #closeNow(): void {
+    this.#io.destroy();
+    this.#teardown();
+  }
+
+  #teardown(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    if (this.#sendTimer !== undefined) clearInterval(this.#sendTimer);
+    if (this.#recvTimer !== undefined) clearInterval(this.#recvTimer);
+    try {
+      this.#channel?.close();
+      this.#connection?.close();
+    } catch (err) {
+      this.#logger.error({ err, connection: this.#info.id }, 'closing the STOMP core connection failed');
+    }
+    this.#subs.clear();
+    this.#byTag.clear();
+    this.#transactions.clear();
+    this.#pending.length = 0;
+  }
+
+  // ---- ChannelHost / ConnectionHost ----------------------------------------------------------------------------
+
+  get writable(): boolean {
+    return this.#io.writable;
+  }
+
+  deliver(delivery: Delivery): void {
+    const sub = this.#byTag.get(delivery.consumerTag);
+    if (sub === undefined || this.#state !== 'connected') return;
+    const msg = delivery.message;
+    const messageId = sub.idPrefix + delivery.deliveryTag;
+    const headers: Array<[string, string]> = [
+      ['subscription', sub.id],
+      ['destination', destinationOf(msg.exchange, msg.routingKey)],
+      ['message-id', messageId],
+      ['redelivered', delivery.redelivered ? 'true' : 'false'],
+    ];
+    if (sub.ackMode !== 'auto') {
+      sub.outstanding.add(delivery.deliveryTag);
+      if (this.#version === '1.2') headers.push(['ack', messageId]);
+    }
+    appendMessageHeaders(headers, msg.properties);
+    this.#write(encodeFrame('MESSAGE', headers as HeaderList, msg.body, this.#version));
+  }
+
+  confirm(sequence: number, ack: boolean): void {
+    if (this.#state !== 'connected') return;
+    for (const p of this.#pending) {
+      if (p.seq === sequence) {
+        p.done = true;
+        break;
+      }
+    }
+    if (!ack) {
+      this.#fail(new StompError('Message rejected', 'A queue refused the message (x-overflow reject-publish)\n'), undefined);
+      return;
+    }
+    this.#flushReceipts();
+  }
+
+  returned(): void {
+    // SEND is never mandatory: nothing to return.
+  }
+
+  consumerCancelled(consumerTag: string): void {
+    const sub = this.#byTag.get(consumerTag);
+    if (sub === undefined) return;
+    this.#byTag.delete(consumerTag);
+    this.#subs.delete(sub.id);
+    // RabbitMQ sends an ERROR when a subscription's queue is deleted under it (and keeps the connection).
+    if (this.#state === 'connected') {
+      this.#write(
+        encodeFrame(
+          'ERROR',
+          [
+            ['message', 'Server cancelled subscription'],
+            ['subscription', sub.id],
+            ['content-type', 'text/plain'],
+          ],
+          Buffer.from(`The server has canceled a subscription.\nNo more messages will be delivered for ${sub.id}.\n`),
+          this.#version,
+        ),
+      );
+    }
+  }
+
+  blocked(_reason: string): void {
+    this.#blocked = true;
+    // Stop reading from publishers only: a pure consumer keeps acking while the alarm lasts.
+    if (this.#published) this.#io.pause();
+  }
+
+  unblocked(): void {
+    this.#blocked = false;
+    this.#io.resume();
+  }
+}
+
+/** RabbitMQ's name for a topic/exchange subscription queue: `stomp-subscription-` + a hash of destination and id. */
+export function subscriptionQueueName(destination: string, id: string): string {
+  return 'stomp-subscription-' + createHash('md5').update(destination).update('\0').update(id).digest('base64url');
+}
