@@ -3,9 +3,15 @@
  */
 import type { Duplex } from 'node:stream';
 import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
-import { serveAmqpConnection } from './server.js';
+import { serveAmqpConnection, type AmqpConnectionRegistry } from './server.js';
 
-export { AmqpConnection, SERVER_VERSION } from './connection/connection.js';
+export { AmqpConnectionRegistry } from './server.js';
+export {
+  AmqpConnection,
+  DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
+  SERVER_VERSION,
+  SHUTDOWN_REPLY_TEXT,
+} from './connection/connection.js';
 export type { AmqpConnectionContext, AmqpConnectionOptions } from './connection/connection.js';
 export type { AmqpIo } from './connection/io.js';
 export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './mapping.js';
@@ -22,6 +28,8 @@ export interface AmqpServerOptions {
   maxMessageSize: number;
   /** A client must finish the handshake (connection.open) within this many ms. Default 10000. */
   handshakeTimeoutMs: number;
+  /** Disconnect clients that do not drain their output for this long (ms; 0 = never). Default 60000. */
+  slowConsumerTimeoutMs?: number;
 }
 
 export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {
@@ -30,18 +38,21 @@ export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {
   heartbeat: 60,
   maxMessageSize: 134217728,
   handshakeTimeoutMs: 10000,
+  slowConsumerTimeoutMs: 60000,
 };
 
 export interface AmqpContext {
   broker: BrokerApi;
   logger: Logger;
   options: AmqpServerOptions;
+  /** Live connections are registered here (for a graceful shutdown) when given. */
+  connections?: AmqpConnectionRegistry;
 }
 
 /** Serve one accepted connection (TCP or TLS) until it closes. Never throws; errors close only this connection. */
 export function handleAmqpConnection(socket: Duplex, info: ConnectionInfo, ctx: AmqpContext): void {
   try {
-    serveAmqpConnection(socket, info, ctx);
+    serveAmqpConnection(socket, info, ctx, ctx.connections);
   } catch (err) {
     ctx.logger.error({ err, conn: info.id }, 'AMQP connection setup failed');
     socket.destroy();

@@ -299,10 +299,12 @@ it('connection.update-secret → update-secret-ok', () => {
   expect(s.names()).toEqual(['0:connection.update-secret-ok']);
 });
 
-it('blocked/unblocked: told only with the capability, reading paused while blocked', () => {
+it('blocked/unblocked: told only with the capability, reading paused while blocked (once it publishes)', () => {
   const s = new AmqpSession(broker);
   s.handshake({ capabilities: { 'connection.blocked': true } });
+  s.openChannel(1);
   broker.setAlarm('memory', true);
+  s.publish(1, '', 'nowhere', 'x');
   const f = s.frames();
   expect(methodOf(f[0]).name).toBe('connection.blocked');
   expect(s.io.paused).toBe(true);
@@ -312,8 +314,9 @@ it('blocked/unblocked: told only with the capability, reading paused while block
 
   const quiet = new AmqpSession(broker);
   quiet.handshake();
-  quiet.frames();
+  quiet.openChannel(1);
   broker.setAlarm('disk', true);
+  quiet.publish(1, '', 'nowhere', 'x');
   expect(quiet.frames()).toHaveLength(0);
   expect(quiet.io.paused).toBe(true);
   broker.setAlarm('disk', false);

@@ -41,7 +41,19 @@ export interface AmqpConnectionOptions {
   handshakeTimeoutMs: number;
   /** How long to wait for connection.close-ok after sending connection.close. Default 3000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Disconnect a client whose output stays above the writer's high-water mark (no drain) for this long, requeueing
+   * its unacked messages (DESIGN.md §5 slow consumers; like nats-server's write deadline, and RabbitMQ's TCP
+   * send_timeout). 0 disables. Default {@link DEFAULT_SLOW_CONSUMER_TIMEOUT_MS}.
+   */
+  slowConsumerTimeoutMs?: number;
 }
+
+/** Default slow-consumer timeout: one minute, generous enough for clients that read between long-running tasks. */
+export const DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 60_000;
+
+/** RabbitMQ's reply text when the node shuts down (rabbit_networking:close_connections at shutdown). */
+export const SHUTDOWN_REPLY_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'";
 
 /** Everything a connection needs besides its transport. */
 export interface AmqpConnectionContext {
@@ -114,6 +126,10 @@ export class AmqpConnection implements ChannelOwner {
   #handshakeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
+  #slowTimer: NodeJS.Timeout | undefined;
+  /** Set while a resource alarm is on: the next publish blocks this connection (RabbitMQ's "blocking" state). */
+  #alarmReason: string | undefined;
+  #closedWaiters: (() => void)[] = [];
   #readSinceTick = false;
   #wroteSinceTick = false;
   #missedTicks = 0;
@@ -155,6 +171,7 @@ export class AmqpConnection implements ChannelOwner {
   write(buf: Buffer): void {
     this.#wroteSinceTick = true;
     this.#io.write(buf);
+    if (this.#slowTimer === undefined && !this.#io.writable) this.#startSlowTimer();
   }
 
   /** @inheritdoc */
@@ -226,12 +243,22 @@ export class AmqpConnection implements ChannelOwner {
     } finally {
       this.#inReceive = false;
       this.#flushConfirmsNow();
-      if ((this.#state as State) !== State.Closed && !this.#io.writable) this.#setPause(PAUSE_WRITER, true);
+      // Stop reading only when the output is far beyond its high-water mark: deliveries already stopped at the mark,
+      // and replies to what the client sends (acks, confirms, declare-ok) are small, so a client that reads keeps
+      // flowing; one that does not read is stopped before its replies pile up.
+      if ((this.#state as State) !== State.Closed && !this.#io.writable) {
+        if (this.#slowTimer === undefined) this.#startSlowTimer();
+        if (this.#io.overloaded ?? true) this.#setPause(PAUSE_WRITER, true);
+      }
     }
   }
 
   /** The outbound writer drained below its low-water mark: resume deliveries and reading. */
   onWritable(): void {
+    if (this.#slowTimer !== undefined) {
+      clearTimeout(this.#slowTimer);
+      this.#slowTimer = undefined;
+    }
     if (this.#state === State.Closed) return;
     for (const entry of this.#channels.values()) {
       if (entry.state === ChannelState.Open) entry.channel.resume();
@@ -246,6 +273,28 @@ export class AmqpConnection implements ChannelOwner {
       this.#log.info({ err: err.message }, 'AMQP connection socket error');
     }
     this.#shutdown('socket closed');
+  }
+
+  /** True once the connection is closed (and its core resources released). */
+  get closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  /**
+   * Close from the server side, as RabbitMQ does when the node stops: connection.close 320 CONNECTION_FORCED
+   * "broker forced connection closure with reason 'shutdown'", then wait for close-ok (at most the close timeout)
+   * and end the socket. A connection still in its handshake is just closed. Resolves once closed.
+   */
+  shutdown(): Promise<void> {
+    if (this.#state === State.Closed) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#closedWaiters.push(resolve));
+    if (this.#state === State.Open) {
+      this.#log.info({ user: this.#user?.name, vhost: this.#vhost }, 'AMQP closing connection: broker shutdown');
+      this.#sendConnectionClose(320, SHUTDOWN_REPLY_TEXT, 0, 0);
+    } else if (this.#state !== State.Closing) {
+      this.#abort();
+    }
+    return done;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -293,6 +342,10 @@ export class AmqpConnection implements ChannelOwner {
   }
 
   #channelFrame(frame: Frame): void {
+    if (this.#alarmReason !== undefined && (this.#pause & PAUSE_BLOCKED) === 0 && frame.type === 'method' &&
+        frame.method.name === 'basic.publish') {
+      this.#blockPublisher();
+    }
     const id = frame.channel;
     const entry = this.#channels.get(id);
     if (entry === undefined) {
@@ -536,7 +589,7 @@ export class AmqpConnection implements ChannelOwner {
     }
     this.write(encodeMethod(0, { name: 'connection.open-ok', knownHosts: '' }));
     this.#log.info({ user: user.name, vhost }, 'AMQP connection opened');
-    if (this.#broker.blocked) this.#onBlocked('resource alarm');
+    // An alarm already on was reported by openConnection (host.blocked): the first publish blocks.
   }
 
   #onHandshakeTimeout(): void {
@@ -579,15 +632,24 @@ export class AmqpConnection implements ChannelOwner {
   // ---------------------------------------------------------------------------------------------------------------
   // Flow: blocked / backpressure
 
+  // RabbitMQ (rabbit_reader control_throttle) blocks only connections that publish: an alarm puts every connection
+  // in a "blocking" state, and the first publish seen afterwards blocks it: connection.blocked (with the
+  // capability) and no more reading. A connection that only consumes keeps being read, so consumers drain queues.
+
   #onBlocked(reason: string): void {
-    if (this.#state !== State.Open) return;
+    this.#alarmReason = reason;
+  }
+
+  /** A basic.publish arrived while an alarm is on: block now. */
+  #blockPublisher(): void {
     if (this.#capabilities['connection.blocked'] === true) {
-      this.write(encodeMethod(0, { name: 'connection.blocked', reason }));
+      this.write(encodeMethod(0, { name: 'connection.blocked', reason: this.#alarmReason ?? 'resource alarm' }));
     }
     this.#setPause(PAUSE_BLOCKED, true);
   }
 
   #onUnblocked(): void {
+    this.#alarmReason = undefined;
     if (this.#state !== State.Open) return;
     if ((this.#pause & PAUSE_BLOCKED) === 0) return;
     if (this.#capabilities['connection.blocked'] === true) {
@@ -748,6 +810,31 @@ export class AmqpConnection implements ChannelOwner {
     if (this.#opened) {
       this.#log.info({ user: this.#user?.name, vhost: this.#vhost, why }, 'AMQP connection closed');
     }
+    const waiters = this.#closedWaiters;
+    this.#closedWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Slow consumers (DESIGN.md §5): the output went over its high-water mark; if it does not drain in time, the
+  // client is not reading. Deliveries already stopped, so nothing more can be done for it: disconnect, which
+  // requeues its unacked messages for other consumers.
+
+  #startSlowTimer(): void {
+    const ms = this.#options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS;
+    if (ms <= 0 || this.#state === State.Closed) return;
+    this.#slowTimer = setTimeout(() => this.#onSlowTimeout(ms), ms);
+    this.#slowTimer.unref?.();
+  }
+
+  #onSlowTimeout(ms: number): void {
+    this.#slowTimer = undefined;
+    if (this.#state === State.Closed || this.#io.writable) return;
+    this.#log.warn(
+      { user: this.#user?.name, vhost: this.#vhost, timeoutMs: ms },
+      'AMQP client did not drain its output in time (slow consumer); closing connection, unacked messages requeued',
+    );
+    this.#abort();
   }
 
   #releaseCore(): void {
@@ -769,6 +856,8 @@ export class AmqpConnection implements ChannelOwner {
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
     if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    if (this.#slowTimer !== undefined) clearTimeout(this.#slowTimer);
+    this.#slowTimer = undefined;
     this.#handshakeTimer = undefined;
     this.#heartbeatTimer = undefined;
     this.#closeTimer = undefined;

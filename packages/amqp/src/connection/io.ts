@@ -9,6 +9,11 @@ export interface AmqpIo {
   write(buf: Buffer): void;
   /** False while the outbound writer is above its high-water mark. */
   readonly writable: boolean;
+  /**
+   * True when the output is so far beyond the high-water mark that the connection should stop reading input too.
+   * Absent: stop reading as soon as {@link writable} is false.
+   */
+  readonly overloaded?: boolean;
   /** Write `last` (if any) and everything pending, half-close, and destroy after a grace period. */
   end(last?: Buffer): void;
   /** Drop pending output and close the transport now. */
