@@ -5,6 +5,7 @@ export { hashPassword, checkPassword } from './auth/password.js';
 export { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from './auth/users.js';
 export { TopicTrie, topicWords } from './routing/topic-trie.js';
 export { MemoryMessageStore, MemoryQueueStore } from './store/memory-store.js';
+export { FileMessageStore, FileQueueStore, type FileMessageStoreOptions } from './store/file-message-store.js';
 export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store/store.js';
 export {
   DEFINITIONS_FILE,

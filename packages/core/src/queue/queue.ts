@@ -90,7 +90,10 @@ export class Queue {
     this.settings = props.settings;
     this.store = store;
     this.stream = props.settings.type === 'stream' ? new StreamLog(props.settings.maxLengthBytes, props.settings.maxAge) : undefined;
+    // A durable store may hand back entries recovered from disk: number new ones after them, and let TTL run on.
+    this.#seq = store.lastSeq ?? 0;
     this.touch();
+    if (store.messageCount > 0) this.#armExpiry(Date.now());
   }
 
   /** Ready messages (0 for a stream, as RabbitMQ reports). */
@@ -140,6 +143,7 @@ export class Queue {
     if (store.messageCount === 0 && this.consumers.length > 0 && !this.#dispatching) {
       const c = this.#pickConsumer();
       if (c !== undefined) {
+        store.persistDelivered?.(entry);
         this.#deliver(c, entry);
         return true;
       }

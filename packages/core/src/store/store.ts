@@ -21,6 +21,8 @@ export interface QueueEntry {
   redelivered: boolean;
   /** How many times it was handed out (for x-delivery-limit). */
   deliveryCount: number;
+  /** Private to the store: where a durable store wrote the entry (undefined = only in memory). */
+  location?: number | undefined;
 }
 
 /** Where confirms go once a store made the messages safe. */
@@ -45,6 +47,15 @@ export interface QueueStore {
   purge(): number;
   /** Release resources; the queue is gone. */
   close(): void;
+  /**
+   * Optional: the highest `seq` a durable store recovered for this queue, so the queue numbers new entries after it.
+   */
+  readonly lastSeq?: number;
+  /**
+   * Optional: an entry is handed straight to a consumer without passing through `push` (the queue was empty). A
+   * durable store writes a persistent one (marked delivered) so it survives a crash until it is settled.
+   */
+  persistDelivered?(entry: QueueEntry): void;
 }
 
 /** Options a store needs to open a queue. */
