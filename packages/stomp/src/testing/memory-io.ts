@@ -1,5 +1,5 @@
 /** Test support: a {@link StompIo} that records what the session writes, and a frame reader for it. */
-import { StompDecoder, type StompFrame } from '../index.js';
+import { StompDecoder, type StompFrame, type StompVersion } from '../index.js';
 import type { StompIo } from '../session/io.js';
 
 /** Records writes; decodes them on demand. */
@@ -29,6 +29,10 @@ export class MemoryIo implements StompIo {
   /** Every frame written so far (heart-beat EOLs skipped); frames read once are not returned again. */
   readonly #decoder = new StompDecoder({ maxFrameSize: 1 << 30, maxHeaders: 1 << 20, maxHeaderLength: 1 << 30 });
   #read = 0;
+  /** Decode what follows with this version's header unescaping. */
+  set version(v: StompVersion) {
+    this.#decoder.version = v;
+  }
   frames(): StompFrame[] {
     const out: StompFrame[] = [];
     while (this.#read < this.chunks.length) this.#decoder.push(this.chunks[this.#read++]!, (f) => void out.push(f));

@@ -1,0 +1,386 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Broker, fakeConnectionInfo, MemoryMessageStore, silentLogger, type ConfirmSink, type CoreChannel } from '@warren/core';
+import { FakeChannelHost } from '@warren/core';
+import { MemoryIo, raw } from '../testing/memory-io.js';
+import { StompSession, subscriptionQueueName, type StompSessionOptions } from './stomp-session.js';
+import type { StompFrame } from '../codec/frame.js';
+
+let broker: Broker;
+beforeEach(() => {
+  broker = new Broker({});
+});
+afterEach(() => broker.close());
+
+const OPTIONS: StompSessionOptions = { maxFrameSize: 1024 * 1024, connectTimeoutMs: 0 };
+
+function open(options: StompSessionOptions = OPTIONS): { s: StompSession; io: MemoryIo; send: (t: string) => StompFrame[] } {
+  const io = new MemoryIo();
+  const s = new StompSession(io, fakeConnectionInfo(), broker, silentLogger, options);
+  const send = (t: string): StompFrame[] => {
+    s.receive(raw(t));
+    return io.frames();
+  };
+  return { s, io, send };
+}
+
+function connected(version = '1.2'): ReturnType<typeof open> {
+  const c = open();
+  const [f] = c.send(`CONNECT\naccept-version:${version}\nlogin:guest\npasscode:guest\nhost:/\n\n\0`);
+  expect(f?.command).toBe('CONNECTED');
+  c.io.version = version as '1.0' | '1.1' | '1.2';
+  return c;
+}
+
+function amqp(): { ch: CoreChannel; host: FakeChannelHost } {
+  const u = broker.authenticate('guest', 'guest', '127.0.0.1');
+  const conn = broker.openConnection(fakeConnectionInfo(), u, '/', { blocked() {}, unblocked() {} });
+  const host = new FakeChannelHost();
+  return { ch: conn.openChannel(host), host };
+}
+
+const msg = (f: StompFrame | undefined): { command: string | undefined; h: Record<string, string>; body: string } => ({
+  command: f?.command,
+  h: Object.fromEntries(f?.headers ?? []),
+  body: f?.body.toString() ?? '',
+});
+
+describe('CONNECT', () => {
+  it('negotiates the highest common version and answers CONNECTED with session, server and heart-beat', () => {
+    const { send } = open();
+    const [f] = send('CONNECT\naccept-version:1.0,1.1\nlogin:guest\npasscode:guest\nheart-beat:5000,3000\n\n\0');
+    const m = msg(f);
+    expect(m.command).toBe('CONNECTED');
+    expect(m.h.version).toBe('1.1');
+    expect(m.h['heart-beat']).toBe('3000,5000');
+    expect(m.h.session).toMatch(/^session-/);
+    expect(m.h.server).toMatch(/^Warren\//);
+  });
+
+  it('no accept-version means STOMP 1.0; STOMP is a synonym of CONNECT', () => {
+    expect(msg(open().send('CONNECT\nlogin:guest\npasscode:guest\n\n\0')[0]).h.version).toBe('1.0');
+    expect(msg(open().send('STOMP\naccept-version:1.2\nlogin:guest\npasscode:guest\n\n\0')[0]).h.version).toBe('1.2');
+  });
+
+  it('uses the default user when CONNECT has no login, as RabbitMQ does', () => {
+    expect(open().send('CONNECT\naccept-version:1.2\n\n\0')[0]?.command).toBe('CONNECTED');
+    const strict = open({ ...OPTIONS, defaultUser: null }).send('CONNECT\naccept-version:1.2\n\n\0');
+    expect(msg(strict[0]).h.message).toBe('Bad CONNECT');
+  });
+
+  it('refuses bad credentials with RabbitMQ ERROR text and closes', () => {
+    const { send, io } = open();
+    const m = msg(send('CONNECT\naccept-version:1.1\nlogin:guest\npasscode:bad\nreceipt:c1\n\n\0')[0]);
+    expect(m).toMatchObject({ command: 'ERROR', body: "Access refused for user 'guest'\n" });
+    expect(m.h).toMatchObject({ message: 'Bad CONNECT', 'receipt-id': 'c1', 'content-type': 'text/plain' });
+    expect(io.ended).toBe(true);
+  });
+
+  it('refuses an unknown vhost, an unsupported version, and a frame before CONNECT', () => {
+    expect(msg(open().send('CONNECT\naccept-version:1.2\nhost:nohost\n\n\0')[0]).body).toBe("Virtual host 'nohost' access denied");
+    expect(msg(open().send('CONNECT\naccept-version:2.0\n\n\0')[0]).h.message).toBe('Version mismatch');
+    const m = msg(open().send('SEND\ndestination:/queue/a\n\n\0')[0]);
+    expect(m.h.message).toBe('Illegal command');
+    expect(m.body).toBe('You must log in using CONNECT first');
+  });
+
+  it('keeps limits small before CONNECT', () => {
+    const { send, io } = open();
+    const m = msg(send('CONNECT\nlogin:' + 'x'.repeat(20000) + '\n\n\0')[0]);
+    expect(m.h.message).toMatch(/too long|too large/i);
+    expect(io.ended).toBe(true);
+  });
+});
+
+describe('SEND and SUBSCRIBE', () => {
+  it('/queue/: declares a durable queue, delivers MESSAGE with server headers, property and custom headers', () => {
+    const { send } = connected();
+    expect(send('SUBSCRIBE\ndestination:/queue/a\nid:s1\nack:client\n\n\0')).toEqual([]);
+    const frames = send(
+      'SEND\ndestination:/queue/a\nfoo:bar\npersistent:true\ncontent-type:text/plain\npriority:3\nsubscription:fake\nreceipt:r1\n\nhello\0',
+    );
+    const m = msg(frames[0]);
+    expect(m.command).toBe('MESSAGE');
+    expect(m.h.subscription).toBe('s1');
+    expect(m.h.destination).toBe('/queue/a');
+    expect(m.h['message-id']).toMatch(/^T_s1@@session-.+@@1$/);
+    expect(m.h.ack).toBe(m.h['message-id']);
+    expect(m.h).toMatchObject({ redelivered: 'false', foo: 'bar', persistent: 'true', 'content-type': 'text/plain', priority: '3' });
+    expect(m.h.receipt).toBeUndefined();
+    expect(m.body).toBe('hello');
+    expect(msg(frames[1])).toMatchObject({ command: 'RECEIPT', h: { 'receipt-id': 'r1' } });
+    const { ch } = amqp();
+    expect(ch.declareQueue('a', { passive: true }).queue).toBe('a');
+    expect(() => ch.declareQueue('a', { durable: false })).toThrow(/durable/);
+  });
+
+  it('auto ack removes the message; client-individual keeps it until ACK', () => {
+    const auto = connected();
+    auto.send('SUBSCRIBE\ndestination:/queue/b\nid:1\n\n\0');
+    expect(msg(auto.send('SEND\ndestination:/queue/b\n\nzero\0')[0]).h.ack).toBeUndefined();
+    auto.s.transportClosed();
+    const { send, s } = connected();
+    send('SUBSCRIBE\ndestination:/queue/b\nid:1\nack:client-individual\n\n\0');
+    const m1 = msg(send('SEND\ndestination:/queue/b\n\none\0')[0]);
+    const m2 = msg(send('SEND\ndestination:/queue/b\n\ntwo\0')[0]);
+    expect([m1.body, m2.body]).toEqual(['one', 'two']);
+    const { ch } = amqp();
+    send(`ACK\nid:${m2.h.ack}\n\n\0`);
+    expect(ch.declareQueue('b', { passive: true, durable: true }).messageCount).toBe(0);
+    // "one" is still unacked: back in the queue once the connection closes ("zero" was gone at delivery).
+    s.transportClosed();
+    expect(ch.declareQueue('b', { passive: true, durable: true }).messageCount).toBe(1);
+  });
+
+  it('client ack mode is cumulative within the subscription only', () => {
+    const { send, s } = connected();
+    send('SUBSCRIBE\ndestination:/queue/c1\nid:x\nack:client\n\n\0');
+    send('SUBSCRIBE\ndestination:/queue/c2\nid:y\nack:client\n\n\0');
+    const a1 = msg(send('SEND\ndestination:/queue/c1\n\na1\0')[0]);
+    const b1 = msg(send('SEND\ndestination:/queue/c2\n\nb1\0')[0]);
+    const a2 = msg(send('SEND\ndestination:/queue/c1\n\na2\0')[0]);
+    send(`ACK\nid:${a2.h.ack}\nreceipt:k\n\n\0`);
+    // a1 was acked by the cumulative ACK: acking it again is an error; b1 is still outstanding.
+    expect(a1.h.ack).toBeDefined();
+    s.transportClosed();
+    const { ch } = amqp();
+    expect(ch.declareQueue('c1', { passive: true }).messageCount).toBe(0);
+    expect(ch.declareQueue('c2', { passive: true }).messageCount).toBe(1);
+    expect(b1.body).toBe('b1');
+  });
+
+  it('NACK requeues by default, drops with requeue:false; 1.1 uses message-id', () => {
+    const { send } = connected('1.1');
+    send('SUBSCRIBE\ndestination:/queue/n\nid:1\nack:client-individual\n\n\0');
+    const m = msg(send('SEND\ndestination:/queue/n\n\nx\0')[0]);
+    expect(m.h.ack).toBeUndefined();
+    const again = msg(send(`NACK\nmessage-id:${m.h['message-id']}\nsubscription:1\n\n\0`)[0]);
+    expect(again).toMatchObject({ command: 'MESSAGE', body: 'x', h: { redelivered: 'true' } });
+    expect(send(`NACK\nmessage-id:${again.h['message-id']}\nrequeue:false\n\n\0`)).toEqual([]);
+    const { ch } = amqp();
+    expect(ch.declareQueue('n', { passive: true }).messageCount).toBe(0);
+  });
+
+  it('an ACK for an unknown id is an ERROR with the receipt-id, then close', () => {
+    const { send, io } = connected();
+    const m = msg(send('ACK\nid:nope\nreceipt:r2\n\n\0')[0]);
+    expect(m.h).toMatchObject({ message: 'Invalid header', 'receipt-id': 'r2' });
+    expect(m.body).toBe('"ACK" must include a valid "id" header\n');
+    expect(io.ended).toBe(true);
+  });
+
+  it('/topic/: a private auto-delete queue bound to amq.topic with the key pattern', () => {
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/topic/sensors.*.temp\nid:t\n\n\0');
+    const { ch } = amqp();
+    ch.publish({ exchange: 'amq.topic', routingKey: 'sensors.kitchen.temp', properties: {}, rawProperties: undefined, body: Buffer.from('21') }, {});
+    const m = msg(send('')[0]);
+    expect(m).toMatchObject({ command: 'MESSAGE', body: '21', h: { destination: '/topic/sensors.kitchen.temp', subscription: 't' } });
+    const q = subscriptionQueueName('/topic/sensors.*.temp', 't');
+    expect(() => ch.declareQueue(q, { passive: true })).toThrow(/exclusive|locked/i);
+  });
+
+  it('durable topic subscription: a durable queue that outlives the connection; UNSUBSCRIBE durable:true deletes it', () => {
+    const c1 = connected();
+    c1.send('SUBSCRIBE\ndestination:/topic/news\nid:d1\ndurable:true\nauto-delete:false\n\n\0');
+    c1.s.transportClosed();
+    const p = connected();
+    p.send('SEND\ndestination:/topic/news\n\nwhile away\0');
+    const { ch } = amqp();
+    const q = subscriptionQueueName('/topic/news', 'd1');
+    expect(ch.declareQueue(q, { passive: true }).messageCount).toBe(1);
+    const c2 = connected();
+    const frames = c2.send('SUBSCRIBE\ndestination:/topic/news\nid:d1\npersistent:true\n\n\0');
+    expect(msg(frames[0]).body).toBe('while away');
+    c2.send('UNSUBSCRIBE\nid:d1\ndurable:true\n\n\0');
+    expect(() => ch.declareQueue(q, { passive: true })).toThrow(/no queue/);
+  });
+
+  it('durable subscription without id is refused', () => {
+    const m = msg(connected().send('SUBSCRIBE\ndestination:/topic/news\ndurable:true\n\n\0')[0]);
+    expect(m.h.message).toBe('Missing Header');
+  });
+
+  it('/exchange/x/key binds a private queue with the key; unknown exchanges are NOT_FOUND', () => {
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/exchange/amq.direct/k1\nid:e\n\n\0');
+    const m = msg(send('SEND\ndestination:/exchange/amq.direct/k1\n\nvia\0')[0]);
+    expect(m).toMatchObject({ body: 'via', h: { destination: '/exchange/amq.direct/k1' } });
+    const err = msg(send('SEND\ndestination:/exchange/nox/k\nreceipt:r5\n\nx\0')[0]);
+    expect(err).toMatchObject({ h: { message: 'not_found', 'receipt-id': 'r5' }, body: "NOT_FOUND - no exchange 'nox' in vhost '/'" });
+  });
+
+  it('/amq/queue/ uses an existing queue only', () => {
+    const { ch } = amqp();
+    ch.declareQueue('existing', {});
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/amq/queue/existing\nid:1\n\n\0');
+    expect(msg(send('SEND\ndestination:/amq/queue/existing\n\nx\0')[0]).h.destination).toBe('/queue/existing');
+    const err = msg(send('SUBSCRIBE\ndestination:/amq/queue/missing\nid:2\n\n\0')[0]);
+    expect(err.h.message).toBe('not_found');
+  });
+
+  it('/temp-queue/ in reply-to: a private reply queue, answered through /reply-queue/', () => {
+    const server = connected();
+    const client = connected();
+    server.send('SUBSCRIBE\ndestination:/queue/rpc\nid:s\n\n\0');
+    client.send('SEND\ndestination:/queue/rpc\nreply-to:/temp-queue/foo\n\nrequest\0');
+    const req = msg(server.send('')[0]);
+    expect(req.h['reply-to']).toMatch(/^\/reply-queue\/amq\.gen-/);
+    server.send(`SEND\ndestination:${req.h['reply-to']}\n\nanswer\0`);
+    const reply = msg(client.send('')[0]);
+    expect(reply).toMatchObject({ body: 'answer', h: { subscription: '/temp-queue/foo' } });
+    expect(reply.h.destination).toBe('/queue/' + req.h['reply-to']!.slice('/reply-queue/'.length));
+  });
+
+  it('x-* headers become queue arguments (x-max-length drops the head)', () => {
+    const { send } = connected();
+    send('SEND\ndestination:/queue/limited\nx-max-length:1\n\none\0');
+    send('SEND\ndestination:/queue/limited\nx-max-length:1\n\ntwo\0');
+    const frames = send('SUBSCRIBE\ndestination:/queue/limited\nid:1\nx-max-length:1\n\n\0');
+    expect(frames.map((f) => f.body.toString())).toEqual(['two']);
+  });
+
+  it('prefetch-count limits unacked deliveries per subscription', () => {
+    const { send } = connected();
+    for (let i = 0; i < 5; i++) send(`SEND\ndestination:/queue/pf\n\n${i}\0`);
+    const frames = send('SUBSCRIBE\ndestination:/queue/pf\nid:1\nack:client-individual\nprefetch-count:2\n\n\0');
+    expect(frames.map((f) => f.body.toString())).toEqual(['0', '1']);
+    const next = send(`ACK\nid:${frames[0]?.headers.get('ack')}\n\n\0`);
+    expect(next.map((f) => f.body.toString())).toEqual(['2']);
+  });
+
+  it('server headers win over a publisher\'s; typed AMQP headers arrive in their text form', () => {
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/queue/typed\nid:1\n\n\0');
+    const { ch } = amqp();
+    ch.publish(
+      {
+        exchange: '',
+        routingKey: 'typed',
+        properties: {
+          headers: { 'message-id': 'spoof', flag: true, ratio: 0.5, big: 2n ** 40n, tbl: { a: 1, b: [true, 'x'] }, nil: null },
+          deliveryMode: 2,
+          correlationId: 'c',
+          messageId: 'm-1',
+          timestamp: 1700000000,
+        },
+        rawProperties: undefined,
+        body: Buffer.from('t'),
+      },
+      {},
+    );
+    const m = msg(send('')[0]);
+    expect(m.h['message-id']).toMatch(/^T_1@@/);
+    expect(m.h).toMatchObject({
+      flag: 'true',
+      ratio: '0.5',
+      big: '1099511627776',
+      tbl: '{"a":1,"b":[true,"x"]}',
+      nil: '',
+      persistent: 'true',
+      'correlation-id': 'c',
+      'amqp-message-id': 'm-1',
+      timestamp: '1700000000',
+    });
+  });
+
+  it('headers escape in 1.2 on the way out and in', () => {
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/queue/esc\nid:1\n\n\0');
+    const m = msg(send('SEND\ndestination:/queue/esc\nk\\cey:a\\nb\\\\c\n\n\0')[0]);
+    expect(m.h['k:ey']).toBe('a\nb\\c');
+  });
+});
+
+describe('transactions', () => {
+  it('SENDs and ACKs are held until COMMIT and dropped on ABORT', () => {
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/queue/tx\nid:1\nack:client-individual\n\n\0');
+    send('BEGIN\ntransaction:t1\n\n\0');
+    expect(send('SEND\ndestination:/queue/tx\ntransaction:t1\n\nin-tx\0')).toEqual([]);
+    const committed = send('COMMIT\ntransaction:t1\nreceipt:c\n\n\0');
+    expect(committed.map((f) => f.command)).toEqual(['MESSAGE', 'RECEIPT']);
+    send('BEGIN\ntransaction:t2\n\n\0');
+    send('SEND\ndestination:/queue/tx\ntransaction:t2\n\ndropped\0');
+    send(`ACK\nid:${committed[0]?.headers.get('ack')}\ntransaction:t2\n\n\0`);
+    expect(send('ABORT\ntransaction:t2\nreceipt:a\n\n\0').map((f) => f.command)).toEqual(['RECEIPT']);
+    // the ACK was aborted: the message is still outstanding and can be acked now
+    expect(send(`ACK\nid:${committed[0]?.headers.get('ack')}\nreceipt:k\n\n\0`).map((f) => f.command)).toEqual(['RECEIPT']);
+  });
+
+  it('an unknown transaction is an ERROR', () => {
+    const m = msg(connected().send('COMMIT\ntransaction:t9\nreceipt:r3\n\n\0')[0]);
+    expect(m).toMatchObject({ h: { message: 'Bad transaction', 'receipt-id': 'r3' }, body: 'Invalid transaction identifier: "t9"\n' });
+  });
+});
+
+describe('errors and DISCONNECT', () => {
+  it.each([
+    ['FOO\n\n\0', 'Bad command', 'Could not interpret command "FOO"\n'],
+    ['SEND\nreceipt:r1\n\nhi\0', 'Missing destination', `"SEND" must include a 'destination' header\n`],
+    [
+      'SEND\ndestination:/foo/a\n\nhi\0',
+      'Unknown destination',
+      "'/foo/a' is not a valid destination.\nValid destination types are: /temp-queue, /exchange, /topic, /queue, /amq/queue, /reply-queue/.\n",
+    ],
+    ['SEND\ndestination:/queue/a\ncontent-length:x\n\nhi\0', 'Bad content-length', 'Invalid content-length header: "x"'],
+    ['UNSUBSCRIBE\nid:nope\n\n\0', 'No subscription found', `UNSUBSCRIBE must refer to an existing subscription.\nSubscription to "id='nope'" not found.\n`],
+  ])('%j → ERROR %s, connection closed', (frame, message, body) => {
+    const { send, io } = connected();
+    const m = msg(send(frame)[0]);
+    expect(m).toMatchObject({ command: 'ERROR', h: { message }, body });
+    expect(io.ended).toBe(true);
+  });
+
+  it('a frame larger than maxFrameSize is refused', () => {
+    const io = new MemoryIo();
+    const s = new StompSession(io, fakeConnectionInfo(), broker, silentLogger, { maxFrameSize: 100, connectTimeoutMs: 0 });
+    s.receive(raw('CONNECT\naccept-version:1.2\n\n\0'));
+    s.receive(raw('SEND\ndestination:/queue/a\n\n' + 'x'.repeat(200)));
+    expect(msg(io.frames()[1]).h.message).toBe('Frame too large');
+  });
+
+  it('an error on one connection leaves the others working', () => {
+    const a = connected();
+    const b = connected();
+    b.send('SUBSCRIBE\ndestination:/queue/iso\nid:1\n\n\0');
+    a.send('GARBAGE\n\n\0');
+    expect(a.io.ended).toBe(true);
+    expect(msg(b.send('SEND\ndestination:/queue/iso\n\nstill\0')[0]).body).toBe('still');
+  });
+
+  it('DISCONNECT with receipt answers RECEIPT and closes; unacked messages are requeued', () => {
+    const { send, io } = connected();
+    send('SUBSCRIBE\ndestination:/queue/dc\nid:1\nack:client\n\n\0');
+    send('SEND\ndestination:/queue/dc\n\nkeep\0');
+    expect(msg(send('DISCONNECT\nreceipt:bye\n\n\0')[0])).toMatchObject({ command: 'RECEIPT', h: { 'receipt-id': 'bye' } });
+    expect(io.ended).toBe(true);
+    expect(amqp().ch.declareQueue('dc', { passive: true }).messageCount).toBe(1);
+  });
+});
+
+describe('receipts wait for confirms', () => {
+  it('the RECEIPT of a SEND comes from host.confirm (held by the store), and later receipts keep frame order', () => {
+    // A store that holds confirms until released, as the durable store does until its group commit.
+    const held: Array<() => void> = [];
+    class SlowStore extends MemoryMessageStore {
+      override confirm(sink: ConfirmSink, sequence: number, ack: boolean): void {
+        held.push(() => sink.confirm(sequence, ack));
+      }
+    }
+    broker.close();
+    broker = new Broker({ store: new SlowStore() });
+    const { send } = connected();
+    expect(send('SEND\ndestination:/queue/p\npersistent:true\nreceipt:s1\n\nx\0')).toEqual([]);
+    expect(send('SUBSCRIBE\ndestination:/queue/other\nid:9\nreceipt:s2\n\n\0')).toEqual([]);
+    expect(held).toHaveLength(1);
+    held.shift()?.();
+    expect(send('').map((f) => f.headers.get('receipt-id'))).toEqual(['s1', 's2']);
+  });
+
+  it('a rejected publish (x-overflow reject-publish) is an ERROR', () => {
+    const { send } = connected();
+    const frames = send('SEND\ndestination:/queue/full\nx-max-length:0\nx-overflow:reject-publish\nreceipt:a\n\nx\0');
+    expect(msg(frames[0]).h.message).toBe('Message rejected');
+  });
+});
