@@ -123,6 +123,7 @@ describe('startBroker', () => {
       heartbeat: 5,
       maxMessageSize: 134217728,
       handshakeTimeoutMs: 10000,
+      slowConsumerTimeoutMs: 60000,
     });
 
     // AMQPS: a TLS handshake with the generated self-signed certificate, then the same handler.

@@ -3,12 +3,16 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { Broker, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
-import { handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
+import { Broker, FileDefinitionsStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
+import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
+import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
+
+/** How long a stopping broker waits for clients to answer its connection.close (RabbitMQ-like, brief). */
+const SHUTDOWN_CLOSE_TIMEOUT_MS = 3000;
 
 /** The core broker as the server uses it: the adapters' API plus an optional close for shutdown. */
 export type BrokerLike = BrokerApi & { close?(): void | Promise<void> };
@@ -52,10 +56,17 @@ export async function startBroker(
     // RabbitMQ's default user is an administrator.
     users: [{ name: config.defaultUser.username, password: config.defaultUser.password, tags: ['administrator'] }],
     loopbackUsers: config.loopbackUsers,
+    // Durable definitions live in <dataDir>/definitions.json; a corrupt file makes this throw (no silent loss).
+    definitions: new FileDefinitionsStore(config.dataDir, { logger: logger.child({ component: 'definitions' }) }),
   });
 
   const listeners: Listener[] = [];
+  const amqpConnections = new AmqpConnectionRegistry();
+  let monitor: ResourceMonitor | undefined;
   const closeAll = async (): Promise<void> => {
+    monitor?.stop();
+    // Tell AMQP clients why (320 CONNECTION_FORCED 'shutdown') and give them a moment to answer, then drop sockets.
+    await amqpConnections.closeAll(SHUTDOWN_CLOSE_TIMEOUT_MS).catch(() => {});
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close?.();
   };
@@ -67,9 +78,21 @@ export async function startBroker(
       heartbeat: config.amqp.heartbeat,
       maxMessageSize: config.amqp.maxMessageSize,
       handshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
+      slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
     };
     const amqpLogger = logger.child({ component: 'amqp' });
-    const ctx: AmqpContext = { broker, logger: amqpLogger, options: amqpOptions };
+    const ctx: AmqpContext = { broker, logger: amqpLogger, options: amqpOptions, connections: amqpConnections };
+
+    // Alarms are checked once before the first listener opens, so an over-limit node starts blocked.
+    if (typeof (broker as Partial<AlarmTarget>).setAlarm === 'function') {
+      monitor = new ResourceMonitor(broker as unknown as AlarmTarget, {
+        dataDir: config.dataDir,
+        diskFreeLimit: config.diskFreeLimit,
+        memoryHighWatermark: config.vmMemoryHighWatermark,
+        logger: logger.child({ component: 'alarms' }),
+      });
+      await monitor.start();
+    }
     const handler = startOptions.amqpHandler ?? handleAmqpConnection;
 
     const startListener = async (options: ListenerOptions): Promise<Listener> => {
