@@ -49,6 +49,7 @@ describe('defaults', () => {
         handshakeTimeoutMs: 10000,
         slowConsumerTimeoutMs: 60000,
       },
+      stomp: { port: 61613, tlsPort: 61614, defaultVhost: '/', maxFrameSize: 16777216, connectTimeoutMs: 10000 },
       tls: { selfSigned: true },
     });
   });
@@ -109,6 +110,11 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_SLOW_CONSUMER_TIMEOUT: '5000',
       WARREN_DISK_FREE_LIMIT: '2GB',
       WARREN_VM_MEMORY_HIGH_WATERMARK: '512MiB',
+      WARREN_STOMP_PORT: '2',
+      WARREN_STOMPS_PORT: 'off',
+      WARREN_STOMP_DEFAULT_VHOST: 'v',
+      WARREN_STOMP_MAX_FRAME_SIZE: '8192',
+      WARREN_STOMP_CONNECT_TIMEOUT: '700',
     };
     const expected = {
       dataDir: '/e',
@@ -128,6 +134,7 @@ describe('precedence: flag > env > config file > default', () => {
         handshakeTimeoutMs: 500,
         slowConsumerTimeoutMs: 5000,
       },
+      stomp: { port: 2, tlsPort: null, defaultVhost: 'v', maxFrameSize: 8192, connectTimeoutMs: 700 },
       tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
     };
     expect(mergeConfig(configFromEnv(env))).toEqual(expected);

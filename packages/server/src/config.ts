@@ -41,6 +41,17 @@ export interface WarrenConfig {
     /** Disconnect a client that has not drained its output for this long (ms; 0 = never). Default 60000. */
     slowConsumerTimeoutMs: number;
   };
+  /** STOMP 1.0–1.2 (RabbitMQ's STOMP plugin settings). */
+  stomp: {
+    port: PortSetting; // 61613
+    tlsPort: PortSetting; // 61614
+    /** The vhost of a CONNECT without a `host` header. Default '/'. */
+    defaultVhost: string;
+    /** Largest frame accepted after CONNECT, bytes. Default 16 MiB. */
+    maxFrameSize: number;
+    /** Time a client has to send CONNECT (and finish TLS), ms. Default 10000. */
+    connectTimeoutMs: number;
+  };
   tls: {
     certFile?: string;
     keyFile?: string;
@@ -73,6 +84,13 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxMessageSize: 134217728,
     handshakeTimeoutMs: 10000,
     slowConsumerTimeoutMs: 60000,
+  },
+  stomp: {
+    port: 61613,
+    tlsPort: 61614,
+    defaultVhost: '/',
+    maxFrameSize: 16 * 1024 * 1024,
+    connectTimeoutMs: 10000,
   },
   tls: { selfSigned: true },
 });
@@ -139,6 +157,16 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'vmMemoryHighWatermark', flag: 'vm-memory-high-watermark', env: 'WARREN_VM_MEMORY_HIGH_WATERMARK',
     arg: '<f|bytes>', kind: 'watermark',
     description: 'memory alarm (publishers blocked) above this RSS: a fraction of total memory (<= 1) or bytes (e.g. 2GB)' },
+  { path: 'stomp.port', flag: 'stomp-port', env: 'WARREN_STOMP_PORT', arg: '<n|off>', kind: 'port',
+    description: "STOMP port (0 = any free port, 'off' = disabled)" },
+  { path: 'stomp.tlsPort', flag: 'stomps-port', env: 'WARREN_STOMPS_PORT', arg: '<n|off>', kind: 'port',
+    description: "STOMP over TLS port (0 = any free port, 'off' = disabled)" },
+  { path: 'stomp.defaultVhost', flag: 'stomp-default-vhost', env: 'WARREN_STOMP_DEFAULT_VHOST', arg: '<vhost>',
+    kind: 'string', description: 'vhost of a STOMP CONNECT without a host header' },
+  { path: 'stomp.maxFrameSize', flag: 'stomp-max-frame-size', env: 'WARREN_STOMP_MAX_FRAME_SIZE', arg: '<bytes>',
+    kind: 'int', min: 4096, max: 536870912, description: 'largest STOMP frame accepted after CONNECT' },
+  { path: 'stomp.connectTimeoutMs', flag: 'stomp-connect-timeout', env: 'WARREN_STOMP_CONNECT_TIMEOUT', arg: '<ms>',
+    kind: 'int', min: 1, max: 3600000, description: 'time a STOMP client has to send CONNECT' },
   { path: 'tls.certFile', flag: 'tls-cert', env: 'WARREN_TLS_CERT', arg: '<file>', kind: 'file',
     description: 'server certificate (PEM) for the TLS listeners' },
   { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
@@ -155,7 +183,7 @@ export const SETTINGS: readonly Setting[] = [
     description: "users allowed to connect from loopback addresses only ('' = none)" },
 ];
 
-const SECTIONS = ['log', 'defaultUser', 'amqp', 'tls'] as const;
+const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'tls'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
