@@ -1,21 +1,43 @@
 /**
- * @warren/mqtt public entry. (Stub signatures fixed by the lead; the implementation replaces the bodies and may add
- * fields to the options.)
+ * @warren/mqtt public entry: MQTT 3.1, 3.1.1 and 5.0 onto the Warren core (DESIGN.md §4). One service per broker;
+ * each listener (TCP 1883, TLS 8883, web-mqtt) hands it accepted streams.
  */
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+import { MqttServiceImpl } from './service.js';
 
-/** Settings of the Mqtt adapter (shared by its TCP, TLS and WebSocket listeners). */
+/** Settings of the Mqtt adapter (shared by its TCP, TLS and WebSocket listeners). Every field but maxFrameSize is optional. */
 export interface MqttServerOptions {
-  /** Largest frame/packet accepted after authentication, bytes. */
+  /** Largest frame/packet accepted after authentication, bytes (MQTT Maximum Packet Size). */
   maxFrameSize: number;
+  /** Largest packet before CONNECT is accepted (RabbitMQ's max_packet_size_unauthenticated). Default 65536. */
+  maxPacketSizeUnauthenticated?: number;
+  /** Vhost used when the username carries none (`vhost:user`). Default '/'. */
+  defaultVhost?: string;
+  /** Exchange PUBLISH goes to and subscriptions bind to. Default 'amq.topic'. */
+  exchange?: string;
+  /** Accept connections without a username, as `anonymousUser` (RabbitMQ's allow_anonymous). Default true. */
+  allowAnonymous?: boolean;
+  /** Credentials of anonymous connections (RabbitMQ's default_user / default_pass). Default guest/guest. */
+  anonymousUser?: { username: string; password: string };
+  /** Bound on each persistent session's queue (x-max-length; oldest dropped). 0 = unbounded. Default 0. */
+  maxOfflineMessages?: number;
+  /** Cap on the session expiry interval, seconds; also the expiry of MQTT 3.1.1 persistent sessions. Default 86400. */
+  maxSessionExpiry?: number;
+  /** Receive Maximum announced to MQTT 5 clients (inbound QoS ≥ 1 in flight). Default 65535. */
+  receiveMaximum?: number;
+  /** Topic Alias Maximum announced to MQTT 5 clients. Default 64. */
+  topicAliasMaximum?: number;
+  /** A client must send CONNECT within this long, ms. Default 10000. */
+  connectTimeoutMs?: number;
 }
 
 export interface MqttServiceContext {
   broker: BrokerApi;
   logger: Logger;
   options: MqttServerOptions;
-  /** The broker's data directory (for state this adapter keeps on disk). */
+  /** The broker's data directory (for state this adapter keeps on disk). '' keeps it in memory. */
   dataDir: string;
 }
 
@@ -30,7 +52,33 @@ export interface MqttService {
   close(): Promise<void>;
 }
 
+/**
+ * Create the MQTT service. Retained messages and persistent-session state load from `<dataDir>/mqtt/` (created if
+ * missing).
+ */
 export function createMqttService(ctx: MqttServiceContext): MqttService {
-  void ctx;
-  throw new Error('not implemented yet');
+  const o = ctx.options;
+  return new MqttServiceImpl(ctx.broker, ctx.logger, {
+    defaultVhost: o.defaultVhost ?? '/',
+    exchange: o.exchange ?? 'amq.topic',
+    allowAnonymous: o.allowAnonymous ?? true,
+    anonymousUser: o.anonymousUser ?? { username: 'guest', password: 'guest' },
+    maxOfflineMessages: o.maxOfflineMessages ?? 0,
+    stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
+    limits: {
+      maxPacketSize: o.maxFrameSize,
+      maxPacketSizeUnauthenticated: o.maxPacketSizeUnauthenticated ?? 65536,
+      receiveMaximum: o.receiveMaximum ?? 65535,
+      topicAliasMaximum: o.topicAliasMaximum ?? 64,
+      maxSessionExpiry: o.maxSessionExpiry ?? 86400,
+      connectTimeoutMs: o.connectTimeoutMs ?? 10000,
+    },
+  });
 }
+
+export { MqttServiceImpl } from './service.js';
+export { MqttConnection, ReasonCode, sharedQueueName, subscriptionQueueName } from './session/mqtt-connection.js';
+export { RetainedStore, type RetainedMessage } from './retained-store.js';
+export { PacketScanner } from './codec/packet-scanner.js';
+export * from './topic.js';
+export * from './mapping.js';

@@ -1,0 +1,276 @@
+/**
+ * The MQTT service: one per broker, shared by the TCP, TLS and WebSocket listeners. It wires each accepted stream to
+ * an {@link MqttConnection} and implements the {@link MqttRuntime} the connections share (takeover registry,
+ * sessions, retained messages, wills, session expiry).
+ */
+import type { Duplex } from 'node:stream';
+import {
+  isBrokerError,
+  type BrokerApi,
+  type ChannelHost,
+  type ConnectionInfo,
+  type CoreChannel,
+  type CoreConnection,
+  type Logger,
+  type Message,
+  type User,
+} from '@warren/core';
+import { OutboundWriter, type OutboundStream } from '@warren/transport';
+import type { IConnectPacket } from 'mqtt-packet';
+import { publishToMessage } from './mapping.js';
+import { RetainedStore } from './retained-store.js';
+import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits, type MqttIo } from './session/mqtt-connection.js';
+import type { MqttRuntime, RuntimeOptions } from './session/runtime.js';
+import { sessionKey, SessionStore, type SessionState } from './session/session-store.js';
+
+/** A ChannelHost for the service's own short-lived channels (cleanup, delayed wills): it consumes nothing. */
+const NULL_HOST: ChannelHost = {
+  writable: true,
+  deliver() {},
+  confirm() {},
+  returned() {},
+  consumerCancelled() {},
+};
+const NULL_CONNECTION_HOST = { blocked() {}, unblocked() {} };
+
+let internalIds = 0;
+
+/** Adapts a stream and its writer to the state machine's {@link MqttIo}. */
+class StreamIo implements MqttIo {
+  readonly #stream: Duplex;
+  readonly #writer: OutboundWriter;
+  constructor(stream: Duplex, writer: OutboundWriter) {
+    this.#stream = stream;
+    this.#writer = writer;
+  }
+  write(buf: Buffer): void {
+    this.#writer.write(buf);
+  }
+  get writable(): boolean {
+    return this.#writer.writable;
+  }
+  end(last?: Buffer): void {
+    this.#writer.end(last);
+  }
+  destroy(): void {
+    this.#writer.destroy();
+    if (!this.#stream.destroyed) this.#stream.destroy();
+  }
+  pause(): void {
+    this.#stream.pause();
+  }
+  resume(): void {
+    this.#stream.resume();
+  }
+}
+
+/** Everything the service needs, already defaulted. */
+export interface ResolvedMqttOptions extends RuntimeOptions {
+  limits: ConnectionLimits;
+  /** Directory of retained.json and sessions.json; undefined = memory only. */
+  stateDir: string | undefined;
+}
+
+/** The service object behind {@link createMqttService}. */
+export class MqttServiceImpl implements MqttRuntime {
+  readonly broker: BrokerApi;
+  readonly logger: Logger;
+  readonly options: RuntimeOptions;
+  readonly limits: ConnectionLimits;
+  readonly retained: RetainedStore;
+  readonly sessions: SessionStore;
+  readonly origin = new WeakMap<Message, MqttConnection>();
+  readonly retainedMessages = new WeakSet<Message>();
+  noLocalCount = 0;
+  readonly #clients = new Map<string, MqttConnection>();
+  readonly #connections = new Set<{ conn: MqttConnection; io: StreamIo }>();
+  readonly #expiryTimers = new Map<string, NodeJS.Timeout>();
+  readonly #willTimers = new Map<string, NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(broker: BrokerApi, logger: Logger, options: ResolvedMqttOptions) {
+    this.broker = broker;
+    this.logger = logger;
+    this.options = options;
+    this.limits = options.limits;
+    this.retained = new RetainedStore(options.stateDir);
+    this.sessions = new SessionStore(options.stateDir);
+    // Sessions restored from disk keep expiring from when their connection closed.
+    for (const s of this.sessions.sessions.values()) {
+      s.disconnectedAt ??= Date.now();
+      this.scheduleExpiry(s);
+    }
+  }
+
+  /** Number of open MQTT connections. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  handleConnection(stream: Duplex, info: ConnectionInfo): void {
+    if (this.#closed) {
+      stream.destroy();
+      return;
+    }
+    const writer = new OutboundWriter(stream as unknown as OutboundStream);
+    const io = new StreamIo(stream, writer);
+    const conn = new MqttConnection(io, info, this);
+    const entry = { conn, io };
+    this.#connections.add(entry);
+    writer.onDrain(() => conn.onWritable());
+    stream.on('data', (chunk: Buffer | string) => conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+    stream.on('end', () => {
+      conn.transportClosed();
+      writer.end();
+    });
+    stream.on('error', (err: Error) => conn.transportClosed(err));
+    stream.on('close', () => {
+      conn.transportClosed();
+      this.#connections.delete(entry);
+    });
+  }
+
+  register(conn: MqttConnection): void {
+    const key = sessionKey(conn.vhost, conn.clientId);
+    const previous = this.#clients.get(key);
+    this.#clients.set(key, conn);
+    if (previous !== undefined && previous !== conn) {
+      // [MQTT-3.1.4-3] the existing connection is closed; MQTT 5 tells it 0x8E Session Taken Over.
+      previous.disconnect(ReasonCode.SessionTakenOver, 'session taken over by a new connection with the same client id');
+      const state = this.sessions.get(conn.vhost, conn.clientId);
+      // A session that ended with its connection does not carry over.
+      if (state !== undefined && state.expiry === 0) this.sessions.delete(conn.vhost, conn.clientId);
+    }
+  }
+
+  unregister(conn: MqttConnection): boolean {
+    const key = sessionKey(conn.vhost, conn.clientId);
+    if (this.#clients.get(key) !== conn) return false;
+    this.#clients.delete(key);
+    return true;
+  }
+
+  endSession(session: SessionState, conn: CoreConnection): void {
+    const ch = conn.openChannel(NULL_HOST);
+    try {
+      for (const qos of [0, 1] as const) {
+        try {
+          ch.deleteQueue(subscriptionQueueName(session.clientId, qos), {});
+        } catch (err) {
+          if (!isBrokerError(err)) throw err;
+        }
+      }
+    } finally {
+      ch.close();
+    }
+    this.sessions.delete(session.vhost, session.clientId);
+    this.cancelExpiry(session.vhost, session.clientId);
+  }
+
+  scheduleExpiry(session: SessionState): void {
+    const key = sessionKey(session.vhost, session.clientId);
+    this.cancelExpiry(session.vhost, session.clientId);
+    const due = (session.disconnectedAt ?? Date.now()) + session.expiry * 1000 - Date.now();
+    const timer = setTimeout(() => {
+      this.#expiryTimers.delete(key);
+      if (this.#clients.has(key)) return;
+      this.logger.info({ clientId: session.clientId, vhost: session.vhost }, 'MQTT session expired');
+      this.#withInternalConnection(session.vhost, session.user, (conn) => this.endSession(session, conn));
+    }, Math.max(0, Math.min(due, 0x7fffffff)));
+    timer.unref();
+    this.#expiryTimers.set(key, timer);
+  }
+
+  cancelExpiry(vhost: string, clientId: string): void {
+    const key = sessionKey(vhost, clientId);
+    const t = this.#expiryTimers.get(key);
+    if (t !== undefined) clearTimeout(t);
+    this.#expiryTimers.delete(key);
+  }
+
+  publishWill(
+    vhost: string,
+    clientId: string,
+    will: NonNullable<IConnectPacket['will']>,
+    user: User,
+    delaySeconds: number,
+    ch: CoreChannel,
+  ): void {
+    const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload;
+    const qos = will.qos ?? 0;
+    const message = publishToMessage(this.options.exchange, will.topic, payload, qos, false, will.properties);
+    const publish = (channel: CoreChannel): void => {
+      if (will.retain === true) {
+        this.retained.set(vhost, will.topic, qos, message);
+        this.retainedMessages.add(message);
+      }
+      try {
+        channel.publish(message, {});
+      } catch (err) {
+        if (!isBrokerError(err)) throw err;
+        this.logger.warn({ clientId, vhost, err: err.message }, 'MQTT will refused');
+      }
+    };
+    if (delaySeconds <= 0) {
+      publish(ch);
+      return;
+    }
+    // MQTT 5 §3.1.3.2.2: a will delayed; cancelled if the client reconnects first ([MQTT-3.1.3-9]).
+    const key = sessionKey(vhost, clientId);
+    this.cancelWill(vhost, clientId);
+    const timer = setTimeout(() => {
+      this.#willTimers.delete(key);
+      this.#withInternalConnection(vhost, user, (conn) => {
+        const c = conn.openChannel(NULL_HOST);
+        publish(c);
+        c.close();
+      });
+    }, delaySeconds * 1000);
+    timer.unref();
+    this.#willTimers.set(key, timer);
+  }
+
+  cancelWill(vhost: string, clientId: string): void {
+    const key = sessionKey(vhost, clientId);
+    const t = this.#willTimers.get(key);
+    if (t !== undefined) clearTimeout(t);
+    this.#willTimers.delete(key);
+  }
+
+  #withInternalConnection(vhost: string, user: { name: string; tags: readonly string[] }, fn: (conn: CoreConnection) => void): void {
+    const info: ConnectionInfo = {
+      id: `mqtt-internal-${++internalIds}`,
+      protocol: 'mqtt',
+      remoteAddress: '127.0.0.1',
+      remotePort: 0,
+      localPort: 0,
+      tls: false,
+      listener: 'mqtt-internal',
+    };
+    let conn: CoreConnection | undefined;
+    try {
+      conn = this.broker.openConnection(info, { name: user.name, tags: [...user.tags] }, vhost, NULL_CONNECTION_HOST);
+      fn(conn);
+    } catch (err) {
+      this.logger.warn({ err, vhost, user: user.name }, 'MQTT internal operation failed');
+    } finally {
+      conn?.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const { conn, io } of [...this.#connections]) {
+      conn.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
+      io.destroy();
+    }
+    this.#connections.clear();
+    for (const t of this.#expiryTimers.values()) clearTimeout(t);
+    for (const t of this.#willTimers.values()) clearTimeout(t);
+    this.#expiryTimers.clear();
+    this.#willTimers.clear();
+    this.retained.close();
+    this.sessions.flush();
+  }
+}

@@ -1,0 +1,1059 @@
+/**
+ * The MQTT connection state machine (3.1, 3.1.1 and 5.0): one per client connection. It takes packets from the
+ * mqtt-packet parser, calls the core through one {@link CoreChannel}, and writes packets through {@link MqttIo},
+ * never a socket (STYLE.md habit 1). Spec rule ids sit beside the code that enforces them.
+ */
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import {
+  isBrokerError,
+  type ChannelHost,
+  type CoreChannel,
+  type CoreConnection,
+  type Delivery,
+  type ConnectionInfo,
+  type Message,
+  type User,
+} from '@warren/core';
+import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet, type QoS } from 'mqtt-packet';
+import { PacketScanner } from '../codec/packet-scanner.js';
+import { messageQos, messageToProperties, messageTopic, publishToMessage, type PublishProperties } from '../mapping.js';
+import {
+  checkTopicFilter,
+  checkTopicName,
+  filterToBindingKey,
+  parseSharedFilter,
+  topicMatches,
+} from '../topic.js';
+import type { SessionState, SubscriptionState } from './session-store.js';
+import type { MqttRuntime } from './runtime.js';
+
+/** What the state machine needs of its transport: the outbound writer plus read flow control. */
+export interface MqttIo {
+  write(buf: Buffer): void;
+  readonly writable: boolean;
+  /** Flush, then close. */
+  end(last?: Buffer): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** MQTT 5 reason codes used here (MQTT 5 §2.4). */
+export const ReasonCode = {
+  Success: 0x00,
+  GrantedQoS1: 0x01,
+  GrantedQoS2: 0x02,
+  DisconnectWithWill: 0x04,
+  NoMatchingSubscribers: 0x10,
+  NoSubscriptionExisted: 0x11,
+  UnspecifiedError: 0x80,
+  MalformedPacket: 0x81,
+  ProtocolError: 0x82,
+  ImplementationSpecificError: 0x83,
+  UnsupportedProtocolVersion: 0x84,
+  ClientIdentifierNotValid: 0x85,
+  BadUserNameOrPassword: 0x86,
+  NotAuthorized: 0x87,
+  ServerUnavailable: 0x88,
+  ServerShuttingDown: 0x8b,
+  KeepAliveTimeout: 0x8d,
+  SessionTakenOver: 0x8e,
+  TopicFilterInvalid: 0x8f,
+  TopicNameInvalid: 0x90,
+  PacketIdentifierInUse: 0x91,
+  PacketIdentifierNotFound: 0x92,
+  ReceiveMaximumExceeded: 0x93,
+  TopicAliasInvalid: 0x94,
+  PacketTooLarge: 0x95,
+  QuotaExceeded: 0x97,
+  PayloadFormatInvalid: 0x99,
+  SharedSubscriptionsNotSupported: 0x9e,
+} as const;
+
+/** MQTT 3.1.1 CONNACK return codes (§3.2.2.3). */
+const Connack311 = {
+  Accepted: 0,
+  UnacceptableProtocolVersion: 1,
+  IdentifierRejected: 2,
+  ServerUnavailable: 3,
+  BadUserNameOrPassword: 4,
+  NotAuthorized: 5,
+} as const;
+
+const enum Phase {
+  AwaitConnect,
+  Connected,
+  Closed,
+}
+
+/** A subscription as held while connected: its state plus the precomputed queue and binding. */
+interface ActiveSubscription extends SubscriptionState {
+  /** The core queue it is bound to / consumes from. */
+  queue: string;
+  bindingKey: string;
+  /** For shared subscriptions, the consumer tag on the shared queue. */
+  shared: boolean;
+}
+
+/** Outbound QoS ≥ 1 delivery awaiting PUBACK / PUBREC. */
+interface Outbound {
+  deliveryTag: number;
+  qos: QoS;
+}
+
+/** Server-side tuning of one connection (from the service options). */
+export interface ConnectionLimits {
+  maxPacketSize: number;
+  maxPacketSizeUnauthenticated: number;
+  receiveMaximum: number;
+  topicAliasMaximum: number;
+  /** Session expiry cap, seconds. */
+  maxSessionExpiry: number;
+  /** Close a client that sends nothing within this long before CONNECT, ms. */
+  connectTimeoutMs: number;
+}
+
+const CONSUMER_QOS0 = 'mqtt-qos0';
+const CONSUMER_QOS1 = 'mqtt-qos1';
+const SHARE_PREFIX = 'mqtt-share:';
+
+/** The queue names RabbitMQ's MQTT plugin uses for a client's subscriptions. */
+export function subscriptionQueueName(clientId: string, qos: 0 | 1): string {
+  return `mqtt-subscription-${clientId}qos${qos}`;
+}
+
+/** The core queue of a shared subscription group: competing consumers, readable by AMQP and STOMP too. */
+export function sharedQueueName(group: string, filter: string): string {
+  return `mqtt-shared-${group}-${filterToBindingKey(filter)}`;
+}
+
+/** One MQTT connection. */
+export class MqttConnection implements ChannelHost {
+  readonly info: ConnectionInfo;
+  readonly #io: MqttIo;
+  readonly #rt: MqttRuntime;
+  readonly #scanner: PacketScanner;
+  readonly #parser: mqttPacket.Parser;
+  #phase = Phase.AwaitConnect;
+  #version: 3 | 4 | 5 = 4;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #keepAliveTimer: NodeJS.Timeout | undefined;
+  #keepAliveMs = 0;
+  #lastActivity = 0;
+
+  // ---- after CONNECT ----
+  clientId = '';
+  vhost = '';
+  #user: User | undefined;
+  #conn: CoreConnection | undefined;
+  #ch: CoreChannel | undefined;
+  #session: SessionState | undefined;
+  #will: IConnectPacket['will'] | undefined;
+  #cleanDisconnect = false;
+  #subs = new Map<string, ActiveSubscription>();
+  #consuming = new Set<string>();
+  #declared = new Set<string>();
+  #hasNoLocal = false;
+
+  // flow control and packet ids
+  #clientReceiveMax = 65535;
+  #clientMaxPacketSize = 0;
+  #clientTopicAliasMax = 0;
+  #outAliases = new Map<string, number>();
+  #inAliases = new Map<number, string>();
+  #nextPacketId = 1;
+  #outbound = new Map<number, Outbound>();
+  /** QoS 2 outbound: PUBREL sent, awaiting PUBCOMP. */
+  #pubrel = new Set<number>();
+  /** QoS 2 inbound: PUBREC sent, awaiting PUBREL ([MQTT-4.3.3-9]). */
+  #qos2In = new Set<number>();
+  /** Inbound QoS 1 publishes awaiting their confirm: sequence → packet id. */
+  #pendingAcks = new Map<number, number>();
+  #nextSequence = 1;
+  #inflightIn = 0;
+
+  constructor(io: MqttIo, info: ConnectionInfo, rt: MqttRuntime) {
+    this.#io = io;
+    this.info = info;
+    this.#rt = rt;
+    this.#scanner = new PacketScanner(rt.limits.maxPacketSizeUnauthenticated);
+    this.#parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.#parser.on('packet', this.#onPacket);
+    this.#parser.on('error', this.#onParseError);
+    this.#connectTimer = setTimeout(() => {
+      if (this.#phase === Phase.AwaitConnect) this.#abort('no CONNECT within the connect timeout', undefined);
+    }, rt.limits.connectTimeoutMs);
+    this.#connectTimer.unref();
+  }
+
+  // ---- ChannelHost ---------------------------------------------------------------------------------------------
+
+  get writable(): boolean {
+    return this.#io.writable;
+  }
+
+  deliver(d: Delivery): void {
+    try {
+      this.#deliver(d);
+    } catch (err) {
+      this.#internalError(err);
+    }
+  }
+
+  confirm(sequence: number, ack: boolean): void {
+    const packetId = this.#pendingAcks.get(sequence);
+    if (packetId === undefined) return;
+    this.#pendingAcks.delete(sequence);
+    this.#inflightIn--;
+    // The core refused it (a queue limit): MQTT 5 can say so; 3.1.1 has no negative PUBACK.
+    const reason = ack ? ReasonCode.Success : ReasonCode.QuotaExceeded;
+    this.#send({ cmd: 'puback', messageId: packetId, reasonCode: reason } as Packet);
+  }
+
+  returned(): void {
+    // MQTT publishes are not mandatory.
+  }
+
+  consumerCancelled(consumerTag: string): void {
+    // A subscription queue was deleted under us (e.g. by an AMQP client): forget the consumer; a resubscribe fixes it.
+    this.#consuming.delete(consumerTag);
+  }
+
+  // ---- input ---------------------------------------------------------------------------------------------------
+
+  /** Bytes from the transport. */
+  receive(chunk: Buffer): void {
+    if (this.#phase === Phase.Closed) return;
+    this.#lastActivity = Date.now();
+    const scan = this.#scanner.scan(chunk);
+    if (!scan.ok) {
+      if (scan.reason === 'too-large') {
+        // [MQTT-3.1.2-24] / MQTT 5 §3.2.2.3.6: close with 0x95 Packet Too Large.
+        this.#protocolError(ReasonCode.PacketTooLarge, `packet of ${scan.size} bytes exceeds the maximum`);
+      } else {
+        this.#protocolError(ReasonCode.MalformedPacket, 'malformed remaining length');
+      }
+      return;
+    }
+    try {
+      this.#parser.parse(chunk);
+    } catch (err) {
+      this.#internalError(err);
+    }
+  }
+
+  /** The transport closed (or failed). Idempotent. */
+  transportClosed(err?: Error): void {
+    if (err !== undefined && this.#phase !== Phase.Closed) {
+      this.#rt.logger.debug({ err, connection: this.info.id }, 'MQTT transport error');
+    }
+    this.#teardown(false);
+  }
+
+  /** The writer drained: deliveries may continue. */
+  onWritable(): void {
+    this.#ch?.resume();
+  }
+
+  /** The core blocked publishers (resource alarm): stop reading (DESIGN.md §5). */
+  blocked(): void {
+    this.#io.pause();
+  }
+
+  unblocked(): void {
+    this.#io.resume();
+  }
+
+  /** Close this connection from the server side: MQTT 5 clients get a DISCONNECT with `reason`. */
+  disconnect(reason: number, text: string): void {
+    if (this.#phase === Phase.Closed) return;
+    this.#rt.logger.info({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT connection closed: ${text}`);
+    const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encode({ cmd: 'disconnect', reasonCode: reason }) : undefined;
+    this.#teardown(false);
+    this.#io.end(last);
+  }
+
+  readonly #onParseError = (err: Error): void => {
+    if (this.#phase === Phase.Closed) return;
+    const text = err.message;
+    if (this.#phase === Phase.AwaitConnect && /protocol version/i.test(text)) {
+      // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 (3.1.1) / 0x84 (5), then close.
+      this.#io.end(mqttPacket.generate({ cmd: 'connack', returnCode: Connack311.UnacceptableProtocolVersion, sessionPresent: false }, { protocolVersion: 4 }));
+      this.#log('unsupported MQTT protocol version');
+      this.#teardown(false);
+      return;
+    }
+    if (/protocolId/i.test(text) && this.#phase === Phase.AwaitConnect) {
+      this.#abort(`invalid protocol name: ${text}`, undefined);
+      return;
+    }
+    this.#protocolError(ReasonCode.MalformedPacket, `malformed packet: ${text}`);
+  };
+
+  readonly #onPacket = (packet: Packet): void => {
+    if (this.#phase === Phase.Closed) return;
+    try {
+      this.#handle(packet);
+    } catch (err) {
+      this.#internalError(err);
+    }
+  };
+
+  #handle(packet: Packet): void {
+    if (this.#phase === Phase.AwaitConnect) {
+      // [MQTT-3.1.0-1] the first packet must be CONNECT.
+      if (packet.cmd !== 'connect') {
+        this.#abort(`first packet was ${packet.cmd}, not CONNECT`, undefined);
+        return;
+      }
+      this.#onConnect(packet);
+      return;
+    }
+    switch (packet.cmd) {
+      case 'publish':
+        this.#onPublish(packet);
+        return;
+      case 'puback':
+        this.#onPuback(packet.messageId ?? 0);
+        return;
+      case 'pubrec':
+        this.#onPubrec(packet.messageId ?? 0, packet.reasonCode ?? 0);
+        return;
+      case 'pubrel':
+        this.#onPubrel(packet.messageId ?? 0);
+        return;
+      case 'pubcomp':
+        this.#onPubcomp(packet.messageId ?? 0);
+        return;
+      case 'subscribe':
+        this.#onSubscribe(packet);
+        return;
+      case 'unsubscribe':
+        this.#onUnsubscribe(packet.messageId ?? 0, packet.unsubscriptions);
+        return;
+      case 'pingreq':
+        // [MQTT-3.12.4-1]
+        this.#send({ cmd: 'pingresp' });
+        return;
+      case 'disconnect':
+        this.#onDisconnect(packet.reasonCode ?? 0, packet.properties?.sessionExpiryInterval);
+        return;
+      case 'connect':
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
+        this.#protocolError(ReasonCode.ProtocolError, 'second CONNECT');
+        return;
+      case 'auth':
+        // Enhanced authentication is not offered, so an AUTH packet is a protocol error (MQTT 5 §4.12).
+        this.#protocolError(ReasonCode.ProtocolError, 'AUTH without an authentication method');
+        return;
+      case 'connack':
+      case 'suback':
+      case 'unsuback':
+      case 'pingresp':
+        this.#protocolError(ReasonCode.ProtocolError, `${packet.cmd} sent by a client`);
+        return;
+      default: {
+        const never: never = packet;
+        this.#protocolError(ReasonCode.MalformedPacket, `unknown packet ${String((never as Packet).cmd)}`);
+      }
+    }
+  }
+
+  // ---- CONNECT -------------------------------------------------------------------------------------------------
+
+  #onConnect(p: IConnectPacket): void {
+    const version = p.protocolVersion ?? 4;
+    this.#version = version;
+    const v5 = version === 5;
+    const limits = this.#rt.limits;
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+
+    const refuse = (rc311: number, rc5: number, why: string): void => {
+      this.#log(`CONNECT refused: ${why}`);
+      const connack = v5
+        ? { cmd: 'connack' as const, reasonCode: rc5, sessionPresent: false }
+        : { cmd: 'connack' as const, returnCode: rc311, sessionPresent: false };
+      this.#phase = Phase.Closed;
+      this.#io.end(mqttPacket.generate(connack, { protocolVersion: version }));
+      this.#teardown(false);
+    };
+
+    // ---- client identifier ----
+    let clientId = p.clientId;
+    let assigned: string | undefined;
+    const cleanStart = p.clean !== false;
+    if (clientId === '') {
+      // [MQTT-3.1.3-8] 3.1.1: an empty id with CleanSession=0 is rejected (0x02); 3.1 always needs an id.
+      if (!v5 && (!cleanStart || version === 3)) {
+        refuse(Connack311.IdentifierRejected, ReasonCode.ClientIdentifierNotValid, 'empty client id');
+        return;
+      }
+      // [MQTT-3.1.3-6] assign a unique id; MQTT 5 returns it as Assigned Client Identifier.
+      clientId = assigned = `warren-${randomBytes(12).toString('base64url')}`;
+    }
+
+    // ---- authentication (RabbitMQ: `vhost:user` selects the vhost) ----
+    let username = p.username;
+    let password = p.password?.toString('utf8');
+    let vhost = this.#rt.options.defaultVhost;
+    if (username === undefined || username === '') {
+      if (!this.#rt.options.allowAnonymous) {
+        refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, 'anonymous connections are disabled');
+        return;
+      }
+      username = this.#rt.options.anonymousUser.username;
+      password = this.#rt.options.anonymousUser.password;
+    } else {
+      const colon = username.indexOf(':');
+      if (colon > 0) {
+        vhost = username.slice(0, colon);
+        username = username.slice(colon + 1);
+      }
+    }
+    let user: User;
+    try {
+      user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress);
+    } catch (err) {
+      if (!isBrokerError(err)) throw err;
+      refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, err.message);
+      return;
+    }
+    let conn: CoreConnection;
+    try {
+      conn = this.#rt.broker.openConnection(this.info, user, vhost, this);
+    } catch (err) {
+      if (!isBrokerError(err)) throw err;
+      refuse(Connack311.NotAuthorized, ReasonCode.NotAuthorized, err.message);
+      return;
+    }
+    this.#user = user;
+    this.#conn = conn;
+    this.#ch = conn.openChannel(this);
+    this.clientId = clientId;
+    this.vhost = vhost;
+    this.#phase = Phase.Connected;
+    this.#scanner.maxPacketSize = limits.maxPacketSize;
+
+    // ---- session expiry ----
+    let expiry: number;
+    if (v5) expiry = p.properties?.sessionExpiryInterval ?? 0;
+    else expiry = cleanStart ? 0 : limits.maxSessionExpiry;
+    const requestedExpiry = expiry;
+    expiry = Math.min(expiry, limits.maxSessionExpiry);
+
+    // ---- MQTT 5 client limits ----
+    if (v5) {
+      const props = p.properties;
+      // [MQTT-3.1.2-?] Receive Maximum 0 is a protocol error; mqtt-packet passes it through.
+      if (props?.receiveMaximum === 0 || props?.maximumPacketSize === 0) {
+        this.#protocolError(ReasonCode.ProtocolError, 'Receive Maximum or Maximum Packet Size of 0');
+        return;
+      }
+      this.#clientReceiveMax = props?.receiveMaximum ?? 65535;
+      this.#clientMaxPacketSize = props?.maximumPacketSize ?? 0;
+      this.#clientTopicAliasMax = props?.topicAliasMaximum ?? 0;
+    }
+
+    // ---- takeover, then the session ----
+    // [MQTT-3.1.4-3] a second connection with this client id closes the first.
+    this.#rt.register(this);
+    const previous = this.#rt.sessions.get(vhost, clientId);
+    let sessionPresent = false;
+    if (previous !== undefined && cleanStart) {
+      this.#rt.endSession(previous, conn);
+    } else if (previous !== undefined) {
+      sessionPresent = true;
+    }
+    const session: SessionState =
+      sessionPresent && previous !== undefined
+        ? previous
+        : { vhost, clientId, user: { name: user.name, tags: [...user.tags] }, expiry, subscriptions: [], qos2Inbound: [], qos2Pubrel: [] };
+    session.expiry = expiry;
+    delete session.disconnectedAt;
+    this.#session = session;
+    this.#rt.sessions.put(session);
+    this.#rt.cancelExpiry(vhost, clientId);
+    this.#rt.cancelWill(vhost, clientId);
+    this.#will = p.will;
+    if (p.will !== undefined) {
+      const bad = checkTopicName(p.will.topic);
+      if (bad !== undefined) {
+        refuse(Connack311.NotAuthorized, ReasonCode.TopicNameInvalid, `invalid will topic (${bad})`);
+        return;
+      }
+    }
+
+    // ---- keep-alive: [MQTT-3.1.2-24] close after 1.5 × the interval without a packet ----
+    const keepalive = p.keepalive ?? 0;
+    if (keepalive > 0) {
+      this.#keepAliveMs = keepalive * 1500;
+      this.#lastActivity = Date.now();
+      this.#armKeepAlive(this.#keepAliveMs);
+    }
+
+    // ---- CONNACK ----
+    if (v5) {
+      const properties: NonNullable<import('mqtt-packet').IConnackPacket['properties']> = {
+        receiveMaximum: limits.receiveMaximum,
+        maximumPacketSize: limits.maxPacketSize,
+        topicAliasMaximum: limits.topicAliasMaximum,
+        retainAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+      };
+      if (assigned !== undefined) properties.assignedClientIdentifier = assigned;
+      if (requestedExpiry !== expiry) properties.sessionExpiryInterval = expiry;
+      this.#send({ cmd: 'connack', reasonCode: 0, sessionPresent, properties });
+    } else {
+      this.#send({ cmd: 'connack', returnCode: 0, sessionPresent });
+    }
+    this.#log('MQTT connection accepted', { user: user.name, vhost, version, cleanStart, expiry });
+
+    // ---- resume the session's subscriptions and QoS 2 state ----
+    for (const id of session.qos2Inbound) this.#qos2In.add(id);
+    for (const s of session.subscriptions) this.#activate(s, false);
+    // The client's Receive Maximum bounds our in-flight QoS ≥ 1 deliveries ([MQTT-3.3.4-9]).
+    this.#ch.qos(Math.min(this.#clientReceiveMax, 65535), true);
+    for (const id of session.qos2Pubrel) {
+      this.#pubrel.add(id);
+      // [MQTT-4.4.0-1] on reconnect, resend PUBREL for unfinished QoS 2 flows.
+      this.#send({ cmd: 'pubrel', messageId: id });
+    }
+    for (const s of this.#subs.values()) this.#ensureConsumer(s);
+  }
+
+  #armKeepAlive(ms: number): void {
+    this.#keepAliveTimer = setTimeout(this.#onKeepAlive, ms);
+    this.#keepAliveTimer.unref();
+  }
+
+  readonly #onKeepAlive = (): void => {
+    this.#keepAliveTimer = undefined;
+    if (this.#phase !== Phase.Connected) return;
+    const idle = Date.now() - this.#lastActivity;
+    if (idle >= this.#keepAliveMs) {
+      this.disconnect(ReasonCode.KeepAliveTimeout, 'keep-alive timeout');
+      return;
+    }
+    this.#armKeepAlive(this.#keepAliveMs - idle);
+  };
+
+  // ---- PUBLISH (inbound) ---------------------------------------------------------------------------------------
+
+  #onPublish(p: IPublishPacket): void {
+    const ch = this.#ch as CoreChannel;
+    const v5 = this.#version === 5;
+    let topic = p.topic;
+    const alias = p.properties?.topicAlias;
+    if (alias !== undefined) {
+      // MQTT 5 §3.3.2.3.4: 0 or above our Topic Alias Maximum is invalid.
+      if (alias === 0 || alias > this.#rt.limits.topicAliasMaximum) {
+        this.#protocolError(ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`);
+        return;
+      }
+      if (topic === '') {
+        const known = this.#inAliases.get(alias);
+        if (known === undefined) {
+          this.#protocolError(ReasonCode.ProtocolError, `unknown topic alias ${alias}`);
+          return;
+        }
+        topic = known;
+      } else {
+        this.#inAliases.set(alias, topic);
+      }
+    }
+    const bad = checkTopicName(topic);
+    if (bad !== undefined) {
+      // [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-4.7.3-1] not empty.
+      this.#protocolError(bad === 'empty' && v5 ? ReasonCode.ProtocolError : ReasonCode.TopicNameInvalid, `invalid topic name (${bad})`);
+      return;
+    }
+    const qos = p.qos;
+    const packetId = p.messageId ?? 0;
+    if (qos === 2 && this.#qos2In.has(packetId)) {
+      // [MQTT-4.3.3-10] a resent QoS 2 PUBLISH is not delivered again; answer PUBREC again.
+      this.#send({ cmd: 'pubrec', messageId: packetId });
+      return;
+    }
+    if (qos > 0) {
+      // [MQTT-3.3.4-7] the client must not exceed our Receive Maximum.
+      if (v5 && this.#inflightIn >= this.#rt.limits.receiveMaximum) {
+        this.#protocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+        return;
+      }
+    }
+    const props = v5 ? p.properties : undefined;
+    if (props?.subscriptionIdentifier !== undefined) {
+      // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
+      this.#protocolError(ReasonCode.ProtocolError, 'PUBLISH with a subscription identifier');
+      return;
+    }
+    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    if (props?.payloadFormatIndicator === true && !isUtf8(payload)) {
+      this.#protocolError(ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 as its format indicator says');
+      return;
+    }
+    const message = publishToMessage(this.#rt.options.exchange, topic, payload, qos, p.dup, props);
+    if (this.#rt.noLocalCount > 0) this.#rt.origin.set(message, this);
+    if (p.retain) {
+      // [MQTT-3.3.1-5] store (or, for an empty payload, clear [MQTT-3.3.1-10]) the retained message.
+      this.#rt.retained.set(this.vhost, topic, qos, message);
+      this.#rt.retainedMessages.add(message);
+    }
+    let sequence: number | undefined;
+    if (qos === 1) {
+      sequence = this.#nextSequence++;
+      this.#pendingAcks.set(sequence, packetId);
+      this.#inflightIn++;
+    }
+    try {
+      if (sequence !== undefined) ch.publish(message, { sequence });
+      else ch.publish(message, {});
+    } catch (err) {
+      if (!isBrokerError(err)) throw err;
+      if (sequence !== undefined) {
+        this.#pendingAcks.delete(sequence);
+        this.#inflightIn--;
+      }
+      if (v5 && qos > 0) {
+        const reason = err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError;
+        this.#log(`PUBLISH refused: ${err.message}`);
+        this.#send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: reason } as Packet);
+        return;
+      }
+      // RabbitMQ closes a 3.1.1 connection whose publish is refused.
+      this.disconnect(err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError, `PUBLISH refused: ${err.message}`);
+      return;
+    }
+    if (qos === 2) {
+      this.#qos2In.add(packetId);
+      this.#persistQos2();
+      this.#send({ cmd: 'pubrec', messageId: packetId });
+    }
+  }
+
+  #onPubrel(packetId: number): void {
+    const known = this.#qos2In.delete(packetId);
+    if (known) this.#persistQos2();
+    // [MQTT-4.3.3-11] PUBCOMP; MQTT 5 says 0x92 when the id is unknown.
+    if (this.#version === 5 && !known) this.#send({ cmd: 'pubcomp', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+    else this.#send({ cmd: 'pubcomp', messageId: packetId });
+  }
+
+  #persistQos2(): void {
+    const s = this.#session;
+    if (s === undefined || s.expiry === 0) return;
+    s.qos2Inbound = [...this.#qos2In];
+    s.qos2Pubrel = [...this.#pubrel];
+    this.#rt.sessions.changed();
+  }
+
+  // ---- PUBLISH (outbound) --------------------------------------------------------------------------------------
+
+  #deliver(d: Delivery): void {
+    const ch = this.#ch;
+    if (ch === undefined || this.#phase !== Phase.Connected) return;
+    const message = d.message;
+    const topic = messageTopic(message);
+    const tag = d.consumerTag;
+    // Which of our subscriptions does it match? (RabbitMQ: the queue's bindings; we also need their options.)
+    let qosCap: QoS = 0;
+    let matched = false;
+    let ids: number[] | undefined;
+    let retainAsPublished = false;
+    let allNoLocal = true;
+    for (const s of this.#subs.values()) {
+      if (s.shared ? tag !== SHARE_PREFIX + s.filter : (s.qos === 0) !== (tag === CONSUMER_QOS0)) continue;
+      const f = s.shared ? (parseSharedFilter(s.filter) as { filter: string }).filter : s.filter;
+      if (!topicMatches(f, topic)) continue;
+      matched = true;
+      if (s.qos > qosCap) qosCap = s.qos;
+      if (s.identifier !== undefined) (ids ??= []).push(s.identifier);
+      if (s.retainAsPublished) retainAsPublished = true;
+      if (!s.noLocal) allNoLocal = false;
+    }
+    const noAck = tag === CONSUMER_QOS0 || (tag.startsWith(SHARE_PREFIX) && this.#subs.get(tag.slice(SHARE_PREFIX.length))?.qos === 0);
+    const settle = (): void => {
+      if (!noAck) ch.ack(d.deliveryTag, false);
+    };
+    // [MQTT-4.7.2-1] `$` topics do not match leading wildcards; AMQP's `#` would. Also stale bindings.
+    if (!matched) {
+      settle();
+      return;
+    }
+    // [MQTT-3.8.3-3] No Local: not back to the publishing connection.
+    if (allNoLocal && this.#rt.origin.get(message) === this) {
+      settle();
+      return;
+    }
+    const qos = Math.min(qosCap, messageQos(message)) as QoS;
+    const retain = retainAsPublished && this.#rt.retainedMessages.has(message);
+    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 && !noAck ? d.deliveryTag : undefined, noAck ? undefined : settle);
+  }
+
+  /**
+   * Encode and write one PUBLISH. For QoS ≥ 1, `deliveryTag` is the core delivery to settle on PUBACK/PUBREC; for
+   * QoS 0 `settle` is called right away.
+   */
+  #sendPublish(
+    topic: string,
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    dup: boolean,
+    ids: number[] | undefined,
+    deliveryTag: number | undefined,
+    settle: (() => void) | undefined,
+  ): void {
+    const v5 = this.#version === 5;
+    let properties: PublishProperties | undefined;
+    let wireTopic = topic;
+    if (v5) {
+      properties = messageToProperties(message);
+      if (ids !== undefined) (properties ??= {}).subscriptionIdentifier = ids.length === 1 ? (ids[0] as number) : ids;
+      if (this.#clientTopicAliasMax > 0) {
+        const alias = this.#outAliases.get(topic);
+        if (alias !== undefined) {
+          (properties ??= {}).topicAlias = alias;
+          wireTopic = '';
+        } else if (this.#outAliases.size < this.#clientTopicAliasMax) {
+          const next = this.#outAliases.size + 1;
+          this.#outAliases.set(topic, next);
+          (properties ??= {}).topicAlias = next;
+        }
+      }
+    }
+    let messageId: number | undefined;
+    if (qos > 0) messageId = this.#allocatePacketId();
+    const packet: IPublishPacket = { cmd: 'publish', topic: wireTopic, payload: message.body, qos, retain, dup: qos > 0 && dup };
+    if (messageId !== undefined) packet.messageId = messageId;
+    if (properties !== undefined) packet.properties = properties;
+    const buf = this.#encode(packet);
+    if (this.#clientMaxPacketSize > 0 && buf.length > this.#clientMaxPacketSize) {
+      // [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is discarded as if delivered.
+      if (messageId !== undefined) this.#releasePacketId(messageId);
+      if (deliveryTag !== undefined) this.#ch?.ack(deliveryTag, false);
+      else settle?.();
+      return;
+    }
+    if (messageId !== undefined && deliveryTag !== undefined) this.#outbound.set(messageId, { deliveryTag, qos });
+    else if (messageId !== undefined) this.#outbound.set(messageId, { deliveryTag: -1, qos });
+    else settle?.();
+    this.#io.write(buf);
+  }
+
+  #allocatePacketId(): number {
+    // Packet ids in use: awaiting PUBACK/PUBREC, or PUBCOMP ([MQTT-2.2.1-3]).
+    for (let i = 0; i < 65535; i++) {
+      const id = this.#nextPacketId;
+      this.#nextPacketId = id === 65535 ? 1 : id + 1;
+      if (!this.#outbound.has(id) && !this.#pubrel.has(id)) return id;
+    }
+    throw new Error('no free packet identifier');
+  }
+
+  #releasePacketId(id: number): void {
+    this.#outbound.delete(id);
+  }
+
+  #onPuback(packetId: number): void {
+    const o = this.#outbound.get(packetId);
+    if (o === undefined || o.qos !== 1) return; // Unknown ids are ignored, as Mosquitto does.
+    this.#outbound.delete(packetId);
+    if (o.deliveryTag >= 0) this.#ch?.ack(o.deliveryTag, false);
+  }
+
+  #onPubrec(packetId: number, reason: number): void {
+    const o = this.#outbound.get(packetId);
+    if (o === undefined || o.qos !== 2) {
+      if (this.#version === 5) this.#send({ cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+      return;
+    }
+    this.#outbound.delete(packetId);
+    // The receiver owns the message now: settle it in the core.
+    if (o.deliveryTag >= 0) this.#ch?.ack(o.deliveryTag, false);
+    if (reason >= 0x80) return; // MQTT 5: a failed PUBREC ends the flow.
+    this.#pubrel.add(packetId);
+    this.#persistQos2();
+    this.#send({ cmd: 'pubrel', messageId: packetId });
+  }
+
+  #onPubcomp(packetId: number): void {
+    if (this.#pubrel.delete(packetId)) this.#persistQos2();
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------------------------
+
+  #onSubscribe(p: ISubscribePacket): void {
+    const v5 = this.#version === 5;
+    const identifier = v5 ? p.properties?.subscriptionIdentifier : undefined;
+    const granted: number[] = [];
+    const session = this.#session as SessionState;
+    const retainedToSend: Array<{ sub: ActiveSubscription; isNew: boolean }> = [];
+    for (const req of p.subscriptions) {
+      const filter = req.topic;
+      const shared = parseSharedFilter(filter);
+      const bad = shared === null ? 'bad-wildcard' : checkTopicFilter(shared === undefined ? filter : shared.filter);
+      if (bad !== undefined) {
+        this.#log(`SUBSCRIBE to an invalid filter ${JSON.stringify(filter)} (${bad})`);
+        granted.push(v5 ? ReasonCode.TopicFilterInvalid : 0x80);
+        continue;
+      }
+      if (shared !== undefined && shared !== null && req.nl === true) {
+        // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
+        this.#protocolError(ReasonCode.ProtocolError, 'No Local on a shared subscription');
+        return;
+      }
+      const qos = Math.min(req.qos, 2) as QoS;
+      const state: SubscriptionState = {
+        filter,
+        qos,
+        noLocal: v5 && req.nl === true,
+        retainAsPublished: v5 && req.rap === true,
+        retainHandling: (v5 ? (req.rh ?? 0) : 0) as 0 | 1 | 2,
+      };
+      if (identifier !== undefined) state.identifier = identifier;
+      const existing = this.#subs.get(filter);
+      try {
+        const active = this.#activate(state, true);
+        if (existing !== undefined && existing.queue !== active.queue) this.#unbind(existing);
+        const others = session.subscriptions.filter((s) => s.filter !== filter);
+        others.push(state);
+        session.subscriptions = others;
+        this.#ensureConsumer(active);
+        retainedToSend.push({ sub: active, isNew: existing === undefined });
+        granted.push(qos);
+      } catch (err) {
+        if (!isBrokerError(err)) throw err;
+        this.#log(`SUBSCRIBE to ${JSON.stringify(filter)} refused: ${err.message}`);
+        this.#subs.delete(filter);
+        granted.push(v5 ? (err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError) : 0x80);
+      }
+    }
+    this.#recountNoLocal();
+    this.#rt.sessions.changed();
+    // [MQTT-3.8.4-1] SUBACK with the same packet id; [MQTT-3.8.4-5] one code per filter in order.
+    this.#send({ cmd: 'suback', messageId: p.messageId ?? 0, granted });
+    // [MQTT-3.8.4-4] retained messages after the SUBACK; MQTT 5 Retain Handling 1 = only for a new subscription,
+    // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2).
+    for (const { sub, isNew } of retainedToSend) {
+      if (sub.shared || sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) continue;
+      for (const r of this.#rt.retained.match(this.vhost, sub.filter)) {
+        const qos = Math.min(sub.qos, r.qos) as QoS;
+        const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
+        // [MQTT-3.3.1-8] retained messages sent on subscribe carry RETAIN=1.
+        this.#sendPublish(r.topic, r.message, qos, true, false, ids, undefined, undefined);
+      }
+    }
+  }
+
+  /** Declare the subscription's queue and bind it. Idempotent (also used to resume a session). */
+  #activate(state: SubscriptionState, fresh: boolean): ActiveSubscription {
+    const ch = this.#ch as CoreChannel;
+    const session = this.#session as SessionState;
+    const shared = parseSharedFilter(state.filter);
+    const persistent = session.expiry > 0;
+    let queue: string;
+    let bindingKey: string;
+    if (shared) {
+      queue = sharedQueueName(shared.group, shared.filter);
+      bindingKey = filterToBindingKey(shared.filter);
+      this.#declare(queue, () => ch.declareQueue(queue, { durable: true, autoDelete: !persistent }));
+    } else {
+      const q01 = state.qos === 0 ? 0 : 1;
+      queue = subscriptionQueueName(this.clientId, q01);
+      bindingKey = filterToBindingKey(state.filter);
+      this.#declare(queue, () => this.#declareSessionQueue(queue, q01, persistent));
+    }
+    ch.bindQueue(queue, this.#rt.options.exchange, bindingKey);
+    const active: ActiveSubscription = { ...state, queue, bindingKey, shared: shared !== undefined && shared !== null };
+    this.#subs.set(state.filter, active);
+    void fresh;
+    return active;
+  }
+
+  #declare(queue: string, declare: () => void): void {
+    if (this.#declared.has(queue)) return;
+    declare();
+    this.#declared.add(queue);
+  }
+
+  /**
+   * RabbitMQ's flags for subscription queues: qos0 transient auto-delete, qos1 durable and auto-delete for a clean
+   * session. Warren keeps both durable for persistent sessions (offline QoS 0 messages are queued, as Mosquitto
+   * does), bounded by the offline queue limit.
+   */
+  #declareSessionQueue(queue: string, qos: 0 | 1, persistent: boolean): void {
+    const ch = this.#ch as CoreChannel;
+    const args = persistent && this.#rt.options.maxOfflineMessages > 0 ? { 'x-max-length': this.#rt.options.maxOfflineMessages } : undefined;
+    const options = persistent
+      ? { durable: true, autoDelete: false, ...(args ? { arguments: args } : {}) }
+      : { durable: qos === 1, autoDelete: true };
+    try {
+      ch.declareQueue(queue, options);
+    } catch (err) {
+      if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED') throw err;
+      // Left over with other flags (the session changed between clean and persistent): replace it.
+      ch.deleteQueue(queue, {});
+      ch.declareQueue(queue, options);
+    }
+  }
+
+  #ensureConsumer(s: ActiveSubscription): void {
+    const ch = this.#ch as CoreChannel;
+    const tag = s.shared ? SHARE_PREFIX + s.filter : s.qos === 0 ? CONSUMER_QOS0 : CONSUMER_QOS1;
+    if (this.#consuming.has(tag)) return;
+    this.#consuming.add(tag);
+    ch.consume(s.queue, { consumerTag: tag, noAck: s.qos === 0 });
+  }
+
+  #unbind(s: ActiveSubscription): void {
+    const ch = this.#ch as CoreChannel;
+    try {
+      ch.unbindQueue(s.queue, this.#rt.options.exchange, s.bindingKey);
+    } catch (err) {
+      if (!isBrokerError(err)) throw err;
+    }
+    if (s.shared) {
+      const tag = SHARE_PREFIX + s.filter;
+      this.#consuming.delete(tag);
+      ch.cancel(tag);
+    }
+  }
+
+  #onUnsubscribe(packetId: number, filters: string[]): void {
+    const codes: number[] = [];
+    const session = this.#session as SessionState;
+    for (const filter of filters) {
+      const s = this.#subs.get(filter);
+      if (s === undefined) {
+        codes.push(ReasonCode.NoSubscriptionExisted);
+        continue;
+      }
+      // Another filter may bind the same key on the same queue; unbind only the last one.
+      const sameKey = [...this.#subs.values()].some((o) => o !== s && o.queue === s.queue && o.bindingKey === s.bindingKey);
+      this.#subs.delete(filter);
+      if (!sameKey) this.#unbind(s);
+      codes.push(ReasonCode.Success);
+    }
+    session.subscriptions = session.subscriptions.filter((s) => this.#subs.has(s.filter));
+    this.#recountNoLocal();
+    this.#rt.sessions.changed();
+    // [MQTT-3.10.4-4] UNSUBACK with the same packet id.
+    if (this.#version === 5) this.#send({ cmd: 'unsuback', messageId: packetId, granted: codes });
+    else this.#send({ cmd: 'unsuback', messageId: packetId } as Packet);
+  }
+
+  #recountNoLocal(): void {
+    const has = [...this.#subs.values()].some((s) => s.noLocal);
+    if (has !== this.#hasNoLocal) {
+      this.#rt.noLocalCount += has ? 1 : -1;
+      this.#hasNoLocal = has;
+    }
+  }
+
+  // ---- DISCONNECT and teardown ---------------------------------------------------------------------------------
+
+  #onDisconnect(reason: number, sessionExpiry: number | undefined): void {
+    const session = this.#session;
+    if (sessionExpiry !== undefined && session !== undefined) {
+      // [MQTT-3.14.2-2] a session that ends with the connection cannot be extended at DISCONNECT.
+      if (session.expiry === 0 && sessionExpiry > 0) {
+        this.#protocolError(ReasonCode.ProtocolError, 'session expiry set at DISCONNECT after 0 at CONNECT');
+        return;
+      }
+      session.expiry = Math.min(sessionExpiry, this.#rt.limits.maxSessionExpiry);
+    }
+    // [MQTT-3.14.4-3] a normal DISCONNECT discards the will; MQTT 5 reason 0x04 asks for it to be sent.
+    this.#cleanDisconnect = reason !== ReasonCode.DisconnectWithWill;
+    this.#teardown(true);
+    this.#io.end();
+  }
+
+  #teardown(graceful: boolean): void {
+    if (this.#phase === Phase.Closed) {
+      return;
+    }
+    const wasConnected = this.#phase === Phase.Connected;
+    this.#phase = Phase.Closed;
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
+    this.#connectTimer = this.#keepAliveTimer = undefined;
+    void graceful;
+    if (!wasConnected) return;
+    if (this.#hasNoLocal) {
+      this.#rt.noLocalCount--;
+      this.#hasNoLocal = false;
+    }
+    const session = this.#session as SessionState;
+    const current = this.#rt.unregister(this);
+    const ch = this.#ch as CoreChannel;
+    const conn = this.#conn as CoreConnection;
+    // [MQTT-3.1.2-8] the will is published when the connection closes without a normal DISCONNECT.
+    if (this.#will !== undefined && !this.#cleanDisconnect) {
+      this.#rt.publishWill(this.vhost, this.clientId, this.#will, this.#user as User, Math.min(this.#will.properties?.willDelayInterval ?? 0, session.expiry), ch);
+    }
+    this.#persistQos2();
+    // Unacked deliveries are requeued by the core (redelivered on the next connection, with DUP set).
+    ch.close();
+    if (current) {
+      if (session.expiry === 0) this.#rt.endSession(session, conn);
+      else {
+        session.disconnectedAt = Date.now();
+        this.#rt.sessions.changed();
+        this.#rt.scheduleExpiry(session);
+      }
+    }
+    conn.close();
+  }
+
+  // ---- errors --------------------------------------------------------------------------------------------------
+
+  /**
+   * A protocol violation: MQTT 5 gets DISCONNECT with the reason code ([MQTT-4.13.1-1]); 3.1.1 is closed without
+   * one ([MQTT-4.8.0-1]). Logged, and nothing else is affected.
+   */
+  #protocolError(reason: number, text: string): void {
+    if (this.#phase === Phase.Closed) return;
+    if (this.#phase === Phase.AwaitConnect) {
+      this.#abort(text, undefined);
+      return;
+    }
+    this.#rt.logger.warn({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT protocol error: ${text}`);
+    const last = this.#version === 5 ? this.#encode({ cmd: 'disconnect', reasonCode: reason }) : undefined;
+    this.#teardown(false);
+    this.#io.end(last);
+  }
+
+  #abort(text: string, last: Buffer | undefined): void {
+    this.#rt.logger.warn({ connection: this.info.id, peer: this.info.remoteAddress }, `MQTT connection closed: ${text}`);
+    this.#teardown(false);
+    this.#io.end(last);
+  }
+
+  #internalError(err: unknown): void {
+    this.#rt.logger.error({ err, connection: this.info.id, clientId: this.clientId }, 'MQTT connection failed');
+    const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encode({ cmd: 'disconnect', reasonCode: ReasonCode.ImplementationSpecificError }) : undefined;
+    try {
+      this.#teardown(false);
+    } catch (e) {
+      this.#rt.logger.error({ err: e }, 'MQTT teardown failed');
+    }
+    this.#io.end(last);
+  }
+
+  #log(msg: string, extra: Record<string, unknown> = {}): void {
+    this.#rt.logger.info({ connection: this.info.id, clientId: this.clientId, peer: this.info.remoteAddress, ...extra }, msg);
+  }
+
+  #encode(packet: Packet): Buffer {
+    return mqttPacket.generate(packet, { protocolVersion: this.#version });
+  }
+
+  #send(packet: Packet): void {
+    this.#io.write(this.#encode(packet));
+  }
+}

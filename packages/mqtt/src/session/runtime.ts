@@ -1,0 +1,53 @@
+/**
+ * The shared state every MQTT connection of one broker sees: client-id registry (takeover), sessions, retained
+ * messages, wills and session expiry. Implemented by the service (../service.ts).
+ */
+import type { BrokerApi, CoreChannel, CoreConnection, Logger, Message, User } from '@warren/core';
+import type { IConnectPacket } from 'mqtt-packet';
+import type { RetainedStore } from '../retained-store.js';
+import type { ConnectionLimits, MqttConnection } from './mqtt-connection.js';
+import type { SessionState, SessionStore } from './session-store.js';
+
+/** Adapter settings a connection reads. */
+export interface RuntimeOptions {
+  defaultVhost: string;
+  exchange: string;
+  allowAnonymous: boolean;
+  anonymousUser: { username: string; password: string };
+  /** x-max-length of a persistent session's queues; 0 = unbounded. */
+  maxOfflineMessages: number;
+}
+
+/** What a connection needs from the service. */
+export interface MqttRuntime {
+  readonly broker: BrokerApi;
+  readonly logger: Logger;
+  readonly options: RuntimeOptions;
+  readonly limits: ConnectionLimits;
+  readonly retained: RetainedStore;
+  readonly sessions: SessionStore;
+  /** Which connection published a message (only tracked while some subscription uses No Local). */
+  readonly origin: WeakMap<Message, MqttConnection>;
+  /** Messages published with RETAIN=1 (for MQTT 5 Retain As Published). */
+  readonly retainedMessages: WeakSet<Message>;
+  /** Connections with at least one No Local subscription. */
+  noLocalCount: number;
+  /** Register a connected client; a previous connection with the same id and vhost is closed ([MQTT-3.1.4-3]). */
+  register(conn: MqttConnection): void;
+  /** Forget a closing connection; true if it was still the registered one (not taken over). */
+  unregister(conn: MqttConnection): boolean;
+  /** Delete a session's queues and state, using `conn` (an open core connection of the same vhost). */
+  endSession(session: SessionState, conn: CoreConnection): void;
+  scheduleExpiry(session: SessionState): void;
+  cancelExpiry(vhost: string, clientId: string): void;
+  /** Publish a will now on `ch`, or after `delaySeconds` (MQTT 5 Will Delay Interval). */
+  publishWill(
+    vhost: string,
+    clientId: string,
+    will: NonNullable<IConnectPacket['will']>,
+    user: User,
+    delaySeconds: number,
+    ch: CoreChannel,
+  ): void;
+  cancelWill(vhost: string, clientId: string): void;
+}
