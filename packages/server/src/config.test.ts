@@ -39,6 +39,7 @@ describe('defaults', () => {
       loopbackUsers: ['guest'],
       diskFreeLimit: 50000000,
       vmMemoryHighWatermark: 0.4,
+      queueMemoryBudget: 8388608,
       amqp: {
         port: 5672,
         tlsPort: 5671,
@@ -110,6 +111,7 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_SLOW_CONSUMER_TIMEOUT: '5000',
       WARREN_DISK_FREE_LIMIT: '2GB',
       WARREN_VM_MEMORY_HIGH_WATERMARK: '512MiB',
+      WARREN_QUEUE_MEMORY_BUDGET: '1MiB',
       WARREN_STOMP_PORT: '2',
       WARREN_STOMPS_PORT: 'off',
       WARREN_STOMP_DEFAULT_VHOST: 'v',
@@ -124,6 +126,7 @@ describe('precedence: flag > env > config file > default', () => {
       loopbackUsers: ['a', 'b'],
       diskFreeLimit: 2_000_000_000,
       vmMemoryHighWatermark: 512 * 1024 * 1024,
+      queueMemoryBudget: 1024 * 1024,
       amqp: {
         port: 1,
         tlsPort: null,

@@ -30,6 +30,11 @@ export interface WarrenConfig {
    * RabbitMQ's vm_memory_high_watermark; default 0.4.
    */
   vmMemoryHighWatermark: number;
+  /**
+   * Bytes of messages each queue keeps in memory (bodies plus about 400 bytes of bookkeeping each); the rest wait on
+   * disk in dataDir and are read back as consumers catch up. Default 8388608 (8 MiB).
+   */
+  queueMemoryBudget: number;
   amqp: {
     port: PortSetting; // 5672
     tlsPort: PortSetting; // 5671
@@ -75,6 +80,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   loopbackUsers: ['guest'],
   diskFreeLimit: 50_000_000,
   vmMemoryHighWatermark: 0.4,
+  queueMemoryBudget: 8 * 1024 * 1024,
   amqp: {
     port: 5672,
     tlsPort: 5671,
@@ -157,6 +163,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'vmMemoryHighWatermark', flag: 'vm-memory-high-watermark', env: 'WARREN_VM_MEMORY_HIGH_WATERMARK',
     arg: '<f|bytes>', kind: 'watermark',
     description: 'memory alarm (publishers blocked) above this RSS: a fraction of total memory (<= 1) or bytes (e.g. 2GB)' },
+  { path: 'queueMemoryBudget', flag: 'queue-memory-budget', env: 'WARREN_QUEUE_MEMORY_BUDGET', arg: '<bytes>',
+    kind: 'bytes', description: 'message bytes each queue keeps in memory; the rest stay on disk until consumers catch up' },
   { path: 'stomp.port', flag: 'stomp-port', env: 'WARREN_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP port (0 = any free port, 'off' = disabled)" },
   { path: 'stomp.tlsPort', flag: 'stomps-port', env: 'WARREN_STOMPS_PORT', arg: '<n|off>', kind: 'port',

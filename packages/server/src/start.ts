@@ -2,8 +2,9 @@
  * The composition root: configuration → data directory → logger → core broker → listeners, and the reverse on stop.
  */
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Broker, FileDefinitionsStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
+import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
 import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
@@ -58,6 +59,12 @@ export async function startBroker(
     loopbackUsers: config.loopbackUsers,
     // Durable definitions live in <dataDir>/definitions.json; a corrupt file makes this throw (no silent loss).
     definitions: new FileDefinitionsStore(config.dataDir, { logger: logger.child({ component: 'definitions' }) }),
+    // Persistent messages of durable queues, and paged-out messages of every queue, live in <dataDir>/messages.
+    store: new FileMessageStore({
+      dir: join(config.dataDir, 'messages'),
+      queueMemoryBytes: config.queueMemoryBudget,
+      logger: logger.child({ component: 'store' }),
+    }),
   });
 
   const listeners: Listener[] = [];
