@@ -43,6 +43,8 @@ interface Accepted {
 }
 
 let dataDir = '';
+/** The STOMP listeners default to 61613/61614: tests that do not exercise them switch them off. */
+const NO_STOMP = { port: null, tlsPort: null };
 let running: RunningBroker | undefined;
 let brokers: FakeBroker[] = [];
 let accepted: Accepted[] = [];
@@ -103,7 +105,7 @@ describe('startBroker', () => {
   it('binds port 0 to real ports, hands connections to the AMQP handler, and stop() frees them', async () => {
     const { logger } = logCapture();
     running = await startBroker(
-      { dataDir, amqp: { port: 0, tlsPort: 0, frameMax: 8192, heartbeat: 5 } },
+      { dataDir, amqp: { port: 0, tlsPort: 0, frameMax: 8192, heartbeat: 5 }, stomp: NO_STOMP },
       hooks({ logger }),
     );
     const { amqp, amqps } = running.ports;
@@ -149,7 +151,7 @@ describe('startBroker', () => {
       {
         dataDir,
         log: { level: 'silent' },
-        amqp: { port: 0, tlsPort: null },
+        amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP,
         defaultUser: { username: 'admin', password: 's3cret' },
         loopbackUsers: ['admin', 'other'],
       },
@@ -163,7 +165,7 @@ describe('startBroker', () => {
 
   it("logs one line per listener and a 'Warren started' line", async () => {
     const { lines, logger } = logCapture();
-    running = await startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: 0 } }, hooks({ logger }));
+    running = await startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: 0 }, stomp: NO_STOMP }, hooks({ logger }));
     const started = lines.filter((l) => l['msg'] === 'listener started');
     expect(started).toEqual([
       expect.objectContaining({ level: 'info', listener: 'amqp', host: '127.0.0.1', port: running.ports.amqp }),
@@ -175,7 +177,7 @@ describe('startBroker', () => {
   });
 
   it('disabled listeners (null) are not started', async () => {
-    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: null, tlsPort: 0 } }, hooks());
+    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: null, tlsPort: 0 }, stomp: NO_STOMP }, hooks());
     expect(running.ports.amqp).toBeUndefined();
     expect(running.ports.amqps).toBeGreaterThan(0);
   });
@@ -184,7 +186,7 @@ describe('startBroker', () => {
     const { lines, logger } = logCapture();
     let calls = 0;
     running = await startBroker(
-      { dataDir, amqp: { port: 0, tlsPort: null } },
+      { dataDir, amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP },
       hooks({
         logger,
         amqpHandler: () => {
@@ -200,6 +202,33 @@ describe('startBroker', () => {
     expect(lines.filter((l) => l['msg'] === 'listener error')).toHaveLength(2);
   });
 
+  it('starts the STOMP listeners (TCP and TLS) with one service, reported in ports and logs', async () => {
+    const { lines, logger } = logCapture();
+    running = await startBroker(
+      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: { port: 0, tlsPort: 0 } },
+      hooks({ logger }),
+    );
+    const { stomp, stomps } = running.ports;
+    expect(stomp).toBeGreaterThan(0);
+    expect(stomps).toBeGreaterThan(0);
+    const started = lines.filter((l) => l['msg'] === 'listener started').map((l) => [l['listener'], l['protocol'], l['tls']]);
+    expect(started).toEqual([
+      ['stomp', 'stomp', false],
+      ['stomps', 'stomp', true],
+    ]);
+    // A frame before CONNECT gets RabbitMQ's ERROR, served by the STOMP adapter.
+    const client = await connect(stomp as number);
+    const reply = await new Promise<string>((resolve) => {
+      let text = '';
+      client.on('data', (d: Buffer) => (text += d.toString()));
+      client.on('close', () => resolve(text));
+      client.write('SEND\ndestination:/queue/a\n\n\0');
+    });
+    expect(reply).toMatch(/^ERROR\nmessage:Illegal command\n/);
+    await running.stop();
+    await expect(connect(stomp as number)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it('a failed start releases what it had started and closes the broker', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -207,7 +236,7 @@ describe('startBroker', () => {
     const { lines, logger } = logCapture();
     try {
       await expect(
-        startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: taken } }, hooks({ logger })),
+        startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: taken }, stomp: NO_STOMP }, hooks({ logger })),
       ).rejects.toThrow(/EADDRINUSE/);
       const amqpPort = lines.find((l) => l['listener'] === 'amqp' && l['msg'] === 'listener started')?.['port'];
       expect(amqpPort).toEqual(expect.any(Number));
@@ -219,7 +248,7 @@ describe('startBroker', () => {
   });
 
   it('rejects an invalid configuration with a clear error before binding anything', async () => {
-    await expect(startBroker({ dataDir, amqp: { port: 99999 } }, hooks())).rejects.toThrow(
+    await expect(startBroker({ dataDir, amqp: { port: 99999 }, stomp: NO_STOMP }, hooks())).rejects.toThrow(
       /Invalid amqp\.port from startBroker options/,
     );
     expect(brokers).toHaveLength(0);

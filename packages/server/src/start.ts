@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
 import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
+import { createStompService, type StompService } from '@warren/stomp';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
@@ -34,7 +35,7 @@ export interface StartOptions {
 /** A started broker. */
 export interface RunningBroker {
   /** The bound ports of the enabled listeners. */
-  ports: { amqp?: number; amqps?: number };
+  ports: { amqp?: number; amqps?: number; stomp?: number; stomps?: number };
   config: WarrenConfig;
   /** The core broker (for administration from an embedding process). */
   broker: BrokerLike;
@@ -70,8 +71,10 @@ export async function startBroker(
   const listeners: Listener[] = [];
   const amqpConnections = new AmqpConnectionRegistry();
   let monitor: ResourceMonitor | undefined;
+  let stomp: StompService | undefined;
   const closeAll = async (): Promise<void> => {
     monitor?.stop();
+    await stomp?.close().catch(() => {});
     // Tell AMQP clients why (320 CONNECTION_FORCED 'shutdown') and give them a moment to answer, then drop sockets.
     await amqpConnections.closeAll(SHUTDOWN_CLOSE_TIMEOUT_MS).catch(() => {});
     await Promise.allSettled(listeners.map((l) => l.close()));
@@ -102,7 +105,10 @@ export async function startBroker(
     }
     const handler = startOptions.amqpHandler ?? handleAmqpConnection;
 
-    const startListener = async (options: ListenerOptions): Promise<Listener> => {
+    const startListener = async (
+      options: ListenerOptions,
+      onConnection: (socket: Duplex, info: ConnectionInfo) => void = (socket, info) => handler(socket, info, ctx),
+    ): Promise<Listener> => {
       const listenerLogger = logger.child({ listener: options.name });
       const listener = await listen(
         {
@@ -113,7 +119,7 @@ export async function startBroker(
             else listenerLogger.error({ err, phase: context.phase }, 'listener error');
           },
         },
-        (socket, info) => handler(socket, info, ctx),
+        onConnection,
       );
       listeners.push(listener);
       listenerLogger.info(
@@ -142,6 +148,42 @@ export async function startBroker(
         tlsHandshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
       });
       ports.amqps = l.port;
+    }
+
+    if (config.stomp.port !== null || config.stomp.tlsPort !== null) {
+      // One STOMP service for every STOMP listener (TCP, TLS; web-stomp hands its streams to the same service).
+      const service = createStompService({
+        broker,
+        logger: logger.child({ component: 'stomp' }),
+        options: {
+          maxFrameSize: config.stomp.maxFrameSize,
+          defaultVhost: config.stomp.defaultVhost,
+          connectTimeoutMs: config.stomp.connectTimeoutMs,
+        },
+        dataDir: config.dataDir,
+      });
+      stomp = service;
+      const onStomp = (socket: Duplex, info: ConnectionInfo): void => service.handleConnection(socket, info);
+      if (config.stomp.port !== null) {
+        const l = await startListener({ name: 'stomp', protocol: 'stomp', host: config.host, port: config.stomp.port }, onStomp);
+        ports.stomp = l.port;
+      }
+      if (config.stomp.tlsPort !== null) {
+        const tls = await loadTls(config);
+        if (tls === undefined) throw new Error('the STOMPS listener is enabled but no TLS certificate is configured');
+        const l = await startListener(
+          {
+            name: 'stomps',
+            protocol: 'stomp',
+            host: config.host,
+            port: config.stomp.tlsPort,
+            tls: tls.options,
+            tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs,
+          },
+          onStomp,
+        );
+        ports.stomps = l.port;
+      }
     }
 
     logger.info({ ports, dataDir: config.dataDir }, 'Warren started');
