@@ -51,6 +51,8 @@ describe('defaults', () => {
         slowConsumerTimeoutMs: 60000,
       },
       stomp: { port: 61613, tlsPort: 61614, defaultVhost: '/', maxFrameSize: 16777216, connectTimeoutMs: 10000 },
+      webStomp: { port: 15674, tlsPort: 15673, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
+      webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
       tls: { selfSigned: true },
     });
   });
@@ -117,6 +119,17 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_STOMP_DEFAULT_VHOST: 'v',
       WARREN_STOMP_MAX_FRAME_SIZE: '8192',
       WARREN_STOMP_CONNECT_TIMEOUT: '700',
+      WARREN_WEB_STOMP_PORT: '3',
+      WARREN_WEB_STOMP_TLS_PORT: 'off',
+      WARREN_WEB_STOMP_PATH: '/stomp',
+      WARREN_WEB_STOMP_BINARY: 'true',
+      WARREN_WEB_STOMP_ORIGINS: 'http://a.example,https://b.example',
+      WARREN_WEB_STOMP_TRUST_PROXY: 'true',
+      WARREN_WEB_MQTT_PORT: '4',
+      WARREN_WEB_MQTT_TLS_PORT: '5',
+      WARREN_WEB_MQTT_PATH: '/mqtt',
+      WARREN_WEB_MQTT_ORIGINS: 'http://c.example',
+      WARREN_WEB_MQTT_TRUST_PROXY: 'true',
     };
     const expected = {
       dataDir: '/e',
@@ -138,6 +151,15 @@ describe('precedence: flag > env > config file > default', () => {
         slowConsumerTimeoutMs: 5000,
       },
       stomp: { port: 2, tlsPort: null, defaultVhost: 'v', maxFrameSize: 8192, connectTimeoutMs: 700 },
+      webStomp: {
+        port: 3,
+        tlsPort: null,
+        path: '/stomp',
+        binaryFrames: true,
+        allowedOrigins: ['http://a.example', 'https://b.example'],
+        trustProxy: true,
+      },
+      webMqtt: { port: 4, tlsPort: 5, path: '/mqtt', allowedOrigins: ['http://c.example'], trustProxy: true },
       tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
     };
     expect(mergeConfig(configFromEnv(env))).toEqual(expected);
@@ -156,6 +178,11 @@ describe('precedence: flag > env > config file > default', () => {
     expect(mergeConfig(configFromEnv({ WARREN_SELF_SIGNED: 'false' }), parseFlags(['--self-signed']).config).tls
       .selfSigned).toBe(true);
     expect(() => parseFlags(['--self-signed', '--no-self-signed'])).toThrow(ConfigError);
+  });
+
+  it('a WebSocket path must start with /', () => {
+    expect(() => mergeConfig({ webStomp: { path: 'ws' } })).toThrow(/webStomp\.path/);
+    expect(() => mergeConfig({ webMqtt: { path: '' } })).toThrow(ConfigError);
   });
 
   it("an empty --loopback-users means nobody is restricted to loopback", () => {

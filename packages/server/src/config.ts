@@ -57,6 +57,29 @@ export interface WarrenConfig {
     /** Time a client has to send CONNECT (and finish TLS), ms. Default 10000. */
     connectTimeoutMs: number;
   };
+  /** STOMP over WebSocket (RabbitMQ's web_stomp plugin). */
+  webStomp: {
+    port: PortSetting; // 15674
+    /** wss:// port; the listener starts only when a certificate is configured (tls.certFile). */
+    tlsPort: PortSetting; // 15673
+    /** URL path of the WebSocket endpoint. Default '/ws'. */
+    path: string;
+    /** Send STOMP frames in binary WebSocket messages instead of text (RabbitMQ's web_stomp.ws_frame). */
+    binaryFrames: boolean;
+    /** Browser origins allowed to connect ('*' = any, the default). */
+    allowedOrigins: string[];
+    /** Take the peer address from X-Forwarded-For (behind a reverse proxy only). Default false. */
+    trustProxy: boolean;
+  };
+  /** MQTT over WebSocket (RabbitMQ's web_mqtt plugin). */
+  webMqtt: {
+    port: PortSetting; // 15675
+    /** wss:// port; the listener starts only when a certificate is configured (tls.certFile). */
+    tlsPort: PortSetting; // 15676
+    path: string;
+    allowedOrigins: string[];
+    trustProxy: boolean;
+  };
   tls: {
     certFile?: string;
     keyFile?: string;
@@ -98,6 +121,8 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxFrameSize: 16 * 1024 * 1024,
     connectTimeoutMs: 10000,
   },
+  webStomp: { port: 15674, tlsPort: 15673, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
+  webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
   tls: { selfSigned: true },
 });
 
@@ -175,6 +200,28 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int', min: 4096, max: 536870912, description: 'largest STOMP frame accepted after CONNECT' },
   { path: 'stomp.connectTimeoutMs', flag: 'stomp-connect-timeout', env: 'WARREN_STOMP_CONNECT_TIMEOUT', arg: '<ms>',
     kind: 'int', min: 1, max: 3600000, description: 'time a STOMP client has to send CONNECT' },
+  { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',
+    description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
+  { path: 'webStomp.tlsPort', flag: 'web-stomp-tls-port', env: 'WARREN_WEB_STOMP_TLS_PORT', arg: '<n|off>',
+    kind: 'port', description: 'STOMP over secure WebSocket port, used when --tls-cert is given' },
+  { path: 'webStomp.path', flag: 'web-stomp-path', env: 'WARREN_WEB_STOMP_PATH', arg: '<path>', kind: 'string',
+    description: 'URL path of the STOMP WebSocket endpoint' },
+  { path: 'webStomp.binaryFrames', flag: 'web-stomp-binary', env: 'WARREN_WEB_STOMP_BINARY', arg: '', kind: 'bool',
+    description: 'send STOMP frames in binary WebSocket messages (default: text, as RabbitMQ)' },
+  { path: 'webStomp.allowedOrigins', flag: 'web-stomp-origins', env: 'WARREN_WEB_STOMP_ORIGINS', arg: '<a,b>',
+    kind: 'list', description: "browser origins allowed on the STOMP WebSocket ('*' = any)" },
+  { path: 'webStomp.trustProxy', flag: 'web-stomp-trust-proxy', env: 'WARREN_WEB_STOMP_TRUST_PROXY', arg: '',
+    kind: 'bool', description: 'take STOMP WebSocket peer addresses from X-Forwarded-For' },
+  { path: 'webMqtt.port', flag: 'web-mqtt-port', env: 'WARREN_WEB_MQTT_PORT', arg: '<n|off>', kind: 'port',
+    description: "MQTT over WebSocket port (0 = any free port, 'off' = disabled)" },
+  { path: 'webMqtt.tlsPort', flag: 'web-mqtt-tls-port', env: 'WARREN_WEB_MQTT_TLS_PORT', arg: '<n|off>',
+    kind: 'port', description: 'MQTT over secure WebSocket port, used when --tls-cert is given' },
+  { path: 'webMqtt.path', flag: 'web-mqtt-path', env: 'WARREN_WEB_MQTT_PATH', arg: '<path>', kind: 'string',
+    description: 'URL path of the MQTT WebSocket endpoint' },
+  { path: 'webMqtt.allowedOrigins', flag: 'web-mqtt-origins', env: 'WARREN_WEB_MQTT_ORIGINS', arg: '<a,b>',
+    kind: 'list', description: "browser origins allowed on the MQTT WebSocket ('*' = any)" },
+  { path: 'webMqtt.trustProxy', flag: 'web-mqtt-trust-proxy', env: 'WARREN_WEB_MQTT_TRUST_PROXY', arg: '',
+    kind: 'bool', description: 'take MQTT WebSocket peer addresses from X-Forwarded-For' },
   { path: 'tls.certFile', flag: 'tls-cert', env: 'WARREN_TLS_CERT', arg: '<file>', kind: 'file',
     description: 'server certificate (PEM) for the TLS listeners' },
   { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
@@ -191,7 +238,7 @@ export const SETTINGS: readonly Setting[] = [
     description: "users allowed to connect from loopback addresses only ('' = none)" },
 ];
 
-const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'tls'] as const;
+const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'webStomp', 'webMqtt', 'tls'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -518,6 +565,11 @@ export function validateConfig(config: WarrenConfig): void {
       "The AMQPS listener needs a certificate: set tls.certFile and tls.keyFile (--tls-cert, --tls-key), " +
         "enable tls.selfSigned, or disable it with --amqps-port off",
     );
+  }
+  for (const section of ['webStomp', 'webMqtt'] as const) {
+    if (!config[section].path.startsWith('/')) {
+      throw new ConfigError(`Invalid ${section}.path: expected a URL path starting with '/', got ${config[section].path}`);
+    }
   }
   if (
     config.amqp.port !== null &&
