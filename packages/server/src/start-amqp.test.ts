@@ -36,6 +36,7 @@ describe('startBroker with the real core and AMQP adapter', () => {
       dataDir,
       log: { level: 'silent' },
       amqp: { port: 0, tlsPort: 0 },
+      stomp: { port: null, tlsPort: null },
       defaultUser: { username: 'alice', password: 'wonderland' },
     });
     const plain = await amqp.connect(`amqp://alice:wonderland@127.0.0.1:${running.ports.amqp}`);
@@ -53,7 +54,12 @@ describe('startBroker with the real core and AMQP adapter', () => {
   });
 
   it('stop() closes open client connections', async () => {
-    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
+    running = await startBroker({
+      dataDir,
+      log: { level: 'silent' },
+      amqp: { port: 0, tlsPort: null },
+      stomp: { port: null, tlsPort: null },
+    });
     const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${running.ports.amqp}`);
     connection.on('error', () => {});
     const closed = new Promise<void>((resolve) => connection.once('close', () => resolve()));
