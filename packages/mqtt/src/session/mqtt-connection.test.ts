@@ -1,0 +1,367 @@
+/**
+ * Connection state tests over an in-memory stream pair, raw packets in and out, named after the spec rules.
+ */
+import { Broker, silentLogger } from '@warren/core';
+import type { IConnackPacket, IDisconnectPacket, IPublishPacket, ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMqttService, type MqttService } from '../index.js';
+import { RawClient } from '../testing/mqtt-test-server.js';
+
+let broker: Broker;
+let service: MqttService;
+
+beforeEach(() => {
+  broker = new Broker({ logger: silentLogger });
+  service = createMqttService({ broker, logger: silentLogger, dataDir: '', options: { maxFrameSize: 1024, connectTimeoutMs: 200 } });
+});
+afterEach(async () => {
+  await service.close();
+  broker.close();
+});
+
+describe('CONNECT', () => {
+  it('[MQTT-3.1.0-1] a first packet other than CONNECT closes the connection', async () => {
+    const c = new RawClient(service);
+    c.send({ cmd: 'pingreq' });
+    await c.waitClosed();
+    expect(c.packets).toEqual([]);
+  });
+
+  it('[MQTT-3.1.0-2] a second CONNECT is a protocol error (MQTT 5: DISCONNECT 0x82)', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'connect', protocolVersion: 5, clientId: 'again', clean: true, keepalive: 0 } as never);
+    const d = (await c.next('disconnect')) as IDisconnectPacket;
+    expect(d.reasonCode).toBe(0x82);
+    await c.waitClosed();
+  });
+
+  it('[MQTT-3.1.3-8] 3.1.1: empty client id with CleanSession=0 is refused with return code 2', async () => {
+    const c = new RawClient(service);
+    // mqtt-packet refuses to generate this CONNECT, so it is written by hand: level 4, flags 0, keep-alive 0, id "".
+    c.sendBytes([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0, 0, 0, 0, 0]);
+    const ack = (await c.next('connack')) as IConnackPacket;
+    expect(ack.returnCode).toBe(2);
+    await c.waitClosed();
+  });
+
+  it('[MQTT-3.1.3-6] MQTT 5: an empty client id gets an Assigned Client Identifier', async () => {
+    const c = new RawClient(service, 5);
+    const ack = await c.connect({ clientId: '' });
+    expect(ack.reasonCode).toBe(0);
+    expect(ack.properties?.assignedClientIdentifier).toMatch(/^warren-/);
+  });
+
+  it('[MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01 and a close', async () => {
+    const c = new RawClient(service);
+    // CONNECT, protocol name MQTT, level 6.
+    c.sendBytes([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 2, 0, 0, 0, 0]);
+    const ack = (await c.next('connack')) as IConnackPacket;
+    expect(ack.returnCode).toBe(1);
+    await c.waitClosed();
+  });
+
+  it('wrong password: 3.1.1 return code 4, MQTT 5 reason 0x86', async () => {
+    const c4 = new RawClient(service);
+    expect((await c4.connect({ username: 'guest', password: Buffer.from('nope') })).returnCode).toBe(4);
+    const c5 = new RawClient(service, 5);
+    expect((await c5.connect({ username: 'guest', password: Buffer.from('nope') })).reasonCode).toBe(0x86);
+  });
+
+  it('the vhost comes from `vhost:user` (RabbitMQ); an unknown vhost is refused with 5 / 0x87', async () => {
+    const c = new RawClient(service);
+    expect((await c.connect({ username: 'nowhere:guest', password: Buffer.from('guest') })).returnCode).toBe(5);
+    const ok = new RawClient(service);
+    expect((await ok.connect({ username: '/:guest', password: Buffer.from('guest') })).returnCode).toBe(0);
+  });
+
+  it('anonymous connections are refused when disabled', async () => {
+    const strict = createMqttService({ broker, logger: silentLogger, dataDir: '', options: { maxFrameSize: 1024, allowAnonymous: false } });
+    const c = new RawClient(strict);
+    expect((await c.connect()).returnCode).toBe(4);
+    await strict.close();
+  });
+
+  it('no CONNECT within the connect timeout closes the connection', async () => {
+    const c = new RawClient(service);
+    await c.waitClosed();
+  });
+
+  it('[MQTT-3.1.4-3] a second connection with the same client id closes the first (MQTT 5: 0x8E)', async () => {
+    const a = new RawClient(service, 5);
+    await a.connect({ clientId: 'same' });
+    const b = new RawClient(service, 5);
+    await b.connect({ clientId: 'same' });
+    expect(((await a.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x8e);
+    await a.waitClosed();
+    b.send({ cmd: 'pingreq' });
+    await b.next('pingresp');
+  });
+});
+
+describe('keep-alive', () => {
+  it('[MQTT-3.1.2-24] silence for 1.5 × keep-alive closes the connection (MQTT 5: 0x8D)', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect({ keepalive: 1 });
+    const d = (await c.next('disconnect')) as IDisconnectPacket;
+    expect(d.reasonCode).toBe(0x8d);
+  });
+
+  it('[MQTT-3.12.4-1] PINGREQ gets PINGRESP', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    c.send({ cmd: 'pingreq' });
+    await c.next('pingresp');
+  });
+});
+
+describe('PUBLISH and SUBSCRIBE', () => {
+  it('[MQTT-3.8.4-1] SUBACK carries the packet id and one code per filter; invalid filters fail with 0x80', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 7, subscriptions: [{ topic: 'a/+', qos: 1 }, { topic: 'a/b#', qos: 0 }, { topic: 'x', qos: 2 }] });
+    const s = (await c.next('suback')) as ISubackPacket;
+    expect(s.messageId).toBe(7);
+    expect(s.granted).toEqual([1, 0x80, 2]);
+  });
+
+  it('MQTT 5: an invalid filter gets 0x8F', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/+b', qos: 1 }] });
+    expect(((await c.next('suback')) as ISubackPacket).granted).toEqual([0x8f]);
+  });
+
+  it('[MQTT-3.3.2-2] a wildcard in a PUBLISH topic closes the connection (MQTT 5: 0x90)', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'publish', topic: 'a/+', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    expect(((await c.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x90);
+    const c4 = new RawClient(service);
+    await c4.connect();
+    c4.send({ cmd: 'publish', topic: 'a/#', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    await c4.waitClosed();
+  });
+
+  it('[MQTT-1.5.4-2] a NUL in a topic closes the connection', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'publish', topic: 'a\u0000b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    expect(((await c.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x90);
+  });
+
+  it('[MQTT-1.5.4-1] invalid UTF-8 in a topic closes the connection', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    // PUBLISH QoS 0, topic length 2, bytes 0xC3 0x28 (invalid sequence), payload "x".
+    c.sendBytes([0x30, 5, 0, 2, 0xc3, 0x28, 0x78]);
+    await c.waitClosed();
+  });
+
+  it('[MQTT-3.3.1-4] QoS 3 is a malformed packet (MQTT 5: 0x81)', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.sendBytes([0x36, 6, 0, 1, 0x61, 0, 1, 0, 0x78]);
+    expect(((await c.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x81);
+  });
+
+  it('MQTT 5 §3.2.2.3.6: a packet over the maximum size closes with 0x95', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'publish', topic: 'big', payload: Buffer.alloc(2000), qos: 0, retain: false, dup: false });
+    expect(((await c.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x95);
+  });
+
+  it('an unknown packet type (0) is malformed and closes the connection', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    c.sendBytes([0x00, 0x00]);
+    await c.waitClosed();
+  });
+
+  it('[MQTT-3.3.4-1] QoS 1 is acknowledged with PUBACK; delivery QoS is the minimum of publish and subscription', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'm/#', qos: 0 }] });
+    await c.next('suback');
+    c.send({ cmd: 'publish', topic: 'm/1', payload: Buffer.from('one'), qos: 1, messageId: 5, retain: false, dup: false });
+    expect((await c.next('puback')).messageId).toBe(5);
+    const p = (await c.next('publish')) as IPublishPacket;
+    expect(p.qos).toBe(0);
+    expect(p.payload.toString()).toBe('one');
+  });
+
+  it('[MQTT-4.3.3-10] a resent QoS 2 PUBLISH before PUBREL is not delivered twice', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2', qos: 2 }] });
+    await c.next('suback');
+    const pub = { cmd: 'publish' as const, topic: 'q2', payload: Buffer.from('once'), qos: 2 as const, messageId: 9, retain: false, dup: false };
+    c.send(pub);
+    expect((await c.next('pubrec')).messageId).toBe(9);
+    c.send({ ...pub, dup: true });
+    expect((await c.next('pubrec')).messageId).toBe(9);
+    c.send({ cmd: 'pubrel', messageId: 9 });
+    expect((await c.next('pubcomp')).messageId).toBe(9);
+    const got = (await c.next('publish')) as IPublishPacket;
+    expect(got.qos).toBe(2);
+    // Finish the outbound flow; a second copy would arrive before this PINGRESP.
+    c.send({ cmd: 'pubrec', messageId: got.messageId ?? 0 });
+    expect((await c.next('pubrel')).messageId).toBe(got.messageId);
+    c.send({ cmd: 'pubcomp', messageId: got.messageId ?? 0 });
+    c.send({ cmd: 'pingreq' });
+    await c.next('pingresp');
+    expect(c.packets.filter((p) => p.cmd === 'publish')).toEqual([]);
+  });
+
+  it('[MQTT-3.10.4-4] UNSUBACK; MQTT 5 reports 0x11 for a filter that was not subscribed', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'u/1', qos: 1 }] });
+    await c.next('suback');
+    c.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['u/1', 'u/2'] });
+    const u = (await c.next('unsuback')) as IUnsubackPacket;
+    expect(u.messageId).toBe(2);
+    expect(u.granted).toEqual([0, 0x11]);
+  });
+
+  it('[MQTT-4.7.2-1] `#` does not match topics beginning with $', async () => {
+    const c = new RawClient(service);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }] });
+    await c.next('suback');
+    c.send({ cmd: 'publish', topic: '$SYS/x', payload: Buffer.from('hidden'), qos: 0, retain: false, dup: false });
+    c.send({ cmd: 'publish', topic: 'visible', payload: Buffer.from('v'), qos: 0, retain: false, dup: false });
+    const p = (await c.next('publish')) as IPublishPacket;
+    expect(p.topic).toBe('visible');
+  });
+
+  it('[MQTT-3.8.3-3] MQTT 5 No Local: own messages are not delivered back', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect({ clientId: 'nl' });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'nl/#', qos: 0, nl: true }] });
+    await c.next('suback');
+    const other = new RawClient(service, 5);
+    await other.connect({ clientId: 'other' });
+    c.send({ cmd: 'publish', topic: 'nl/mine', payload: Buffer.from('m'), qos: 0, retain: false, dup: false });
+    other.send({ cmd: 'publish', topic: 'nl/theirs', payload: Buffer.from('t'), qos: 0, retain: false, dup: false });
+    expect(((await c.next('publish')) as IPublishPacket).topic).toBe('nl/theirs');
+  });
+
+  it('MQTT 5 subscription identifiers come back on matching deliveries', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, properties: { subscriptionIdentifier: 42 }, subscriptions: [{ topic: 'sid/+', qos: 1 }] });
+    await c.next('suback');
+    c.send({ cmd: 'publish', topic: 'sid/a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    const p = (await c.next('publish')) as IPublishPacket;
+    expect(p.properties?.subscriptionIdentifier).toBe(42);
+  });
+
+  it('MQTT 5 topic aliases inbound: an alias set with a topic is reusable with an empty topic', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'alias/x', qos: 0 }] });
+    await c.next('suback');
+    c.send({ cmd: 'publish', topic: 'alias/x', payload: Buffer.from('1'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
+    c.send({ cmd: 'publish', topic: '', payload: Buffer.from('2'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
+    expect(((await c.next('publish')) as IPublishPacket).payload.toString()).toBe('1');
+    const second = (await c.next('publish')) as IPublishPacket;
+    expect(second.payload.toString()).toBe('2');
+    expect(second.topic).toBe('alias/x');
+  });
+
+  it('MQTT 5: a topic alias above Topic Alias Maximum closes with 0x94', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'publish', topic: 't', payload: Buffer.from('1'), qos: 0, retain: false, dup: false, properties: { topicAlias: 1000 } });
+    expect(((await c.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x94);
+  });
+
+  it('shared subscriptions: members of $share/g/f compete on one queue', async () => {
+    const a = new RawClient(service, 5);
+    await a.connect({ clientId: 'sa' });
+    const b = new RawClient(service, 5);
+    await b.connect({ clientId: 'sb' });
+    for (const c of [a, b]) {
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/work/+', qos: 0 }] });
+      await c.next('suback');
+    }
+    const p = new RawClient(service, 5);
+    await p.connect({ clientId: 'sp' });
+    for (let i = 0; i < 4; i++) p.send({ cmd: 'publish', topic: 'work/x', payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false });
+    await a.next('publish');
+    await b.next('publish');
+    await a.next('publish');
+    await b.next('publish');
+    expect(broker.vhost('/')?.queues.has('mqtt-shared-g-work.*')).toBe(true);
+  });
+});
+
+describe('sessions', () => {
+  it('[MQTT-3.2.2-2] a persistent session is resumed with Session Present and its queued QoS 1 messages', async () => {
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'persist', clean: false });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'p/#', qos: 1 }] });
+    await c.next('suback');
+    c.send({ cmd: 'disconnect' });
+    await c.waitClosed();
+    expect(broker.vhost('/')?.queues.get('mqtt-subscription-persistqos1')?.durable).toBe(true);
+    const p = new RawClient(service);
+    await p.connect({ clientId: 'pub' });
+    p.send({ cmd: 'publish', topic: 'p/1', payload: Buffer.from('offline'), qos: 1, messageId: 1, retain: false, dup: false });
+    await p.next('puback');
+    const again = new RawClient(service);
+    const ack = await again.connect({ clientId: 'persist', clean: false });
+    expect(ack.sessionPresent).toBe(true);
+    const m = (await again.next('publish')) as IPublishPacket;
+    expect(m.payload.toString()).toBe('offline');
+    expect(m.qos).toBe(1);
+  });
+
+  it('[MQTT-3.1.2-6] a clean session deletes its queues on disconnect', async () => {
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'cleanie', clean: true });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'c/#', qos: 1 }] });
+    await c.next('suback');
+    expect(broker.vhost('/')?.queues.has('mqtt-subscription-cleanieqos1')).toBe(true);
+    c.send({ cmd: 'disconnect' });
+    await c.waitClosed();
+    expect(broker.vhost('/')?.queues.has('mqtt-subscription-cleanieqos1')).toBe(false);
+  });
+
+  it('unacknowledged QoS 1 deliveries are redelivered with DUP after reconnecting', async () => {
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'redeliver', clean: false });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'r', qos: 1 }] });
+    await c.next('suback');
+    c.send({ cmd: 'publish', topic: 'r', payload: Buffer.from('x'), qos: 1, messageId: 2, retain: false, dup: false });
+    await c.next('publish');
+    c.close();
+    await c.waitClosed();
+    const again = new RawClient(service);
+    await again.connect({ clientId: 'redeliver', clean: false });
+    const m = (await again.next('publish')) as IPublishPacket;
+    expect(m.dup).toBe(true);
+  });
+
+  it('MQTT 5 Will Delay Interval: a reconnect within the delay cancels the will', async () => {
+    const watcher = new RawClient(service, 5);
+    await watcher.connect({ clientId: 'watch' });
+    watcher.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'wd/#', qos: 0 }] });
+    await watcher.next('suback');
+    const c = new RawClient(service, 5);
+    await c.connect({
+      clientId: 'wd',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      will: { topic: 'wd/cancelled', payload: Buffer.from('w'), qos: 0, retain: false, properties: { willDelayInterval: 30 } },
+    });
+    c.close();
+    await c.waitClosed();
+    const back = new RawClient(service, 5);
+    await back.connect({ clientId: 'wd', clean: false, properties: { sessionExpiryInterval: 60 }, will: { topic: 'wd/now', payload: Buffer.from('n'), qos: 0, retain: false } });
+    back.close();
+    expect(((await watcher.next('publish')) as IPublishPacket).topic).toBe('wd/now');
+  });
+});
