@@ -78,7 +78,12 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
   const send = (m: BrokerChildMessage): void => void process.send?.(m);
   try {
     const { startBroker } = await import('@warren/server');
-    const broker = await startBroker({ amqp: { port: 0, tlsPort: null }, dataDir, log: { level: 'warn' } });
+    const broker = await startBroker({
+      amqp: { port: 0, tlsPort: null },
+      stomp: { port: 0, tlsPort: null },
+      dataDir,
+      log: { level: 'warn' },
+    });
     const port = broker.ports.amqp;
     if (port === undefined) throw new Error('startBroker returned no amqp port');
     process.on('message', (m: { type?: string }) => {
