@@ -1,0 +1,31 @@
+/**
+ * The broker as a child process for the crash tests: starts Warren on a data directory with AMQP on a free port and
+ * prints `{"port":n}` on stdout once listening. Run with vite-node (sources, no build):
+ *   vite-node -c vitest.config.ts tests/durability/broker-child.ts -- <dataDir> [queueMemoryBudget]
+ */
+import { DEFAULT_CONFIG, startBroker, type WarrenConfigInput } from '@warren/server';
+
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const dataDir = args[0];
+if (dataDir === undefined) {
+  process.stderr.write('usage: broker-child <dataDir> [queueMemoryBudget]\n');
+  process.exit(2);
+}
+const budget = args[1] === undefined ? undefined : Number(args[1]);
+// Only AMQP: every other listener that this build has is switched off (tests run in parallel on one machine).
+const off: Record<string, unknown> = {};
+for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
+  if (key !== 'amqp' && typeof value === 'object' && value !== null && 'port' in value) off[key] = { port: null, tlsPort: null };
+}
+const running = await startBroker({
+  ...(off as WarrenConfigInput),
+  dataDir,
+  host: '127.0.0.1',
+  log: { level: process.env['WARREN_LOG'] ?? 'warn' },
+  amqp: { port: 0, tlsPort: null },
+  ...(budget === undefined ? {} : { queueMemoryBudget: budget }),
+});
+process.stdout.write(`${JSON.stringify({ port: running.ports.amqp })}\n`);
+process.on('SIGTERM', () => {
+  void running.stop().then(() => process.exit(0));
+});
