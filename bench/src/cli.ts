@@ -23,7 +23,7 @@ export interface CliOptions {
 export const USAGE = `usage: npm run bench -- [options]
   --host H              broker host (default 127.0.0.1)
   --port P              use the broker already listening on P (default: start Warren in a child process)
-  --scenarios a,b,c,d   which scenarios to run (default all)
+  --scenarios a,b,c,d,p which scenarios to run (default all; p = persistent)
   --duration S          measured seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each window (default 1)
   --confirm-window N    unconfirmed publishes in flight per publisher (default 1000)

@@ -150,12 +150,12 @@ export class LoadConnection {
     await Promise.all(replies);
   }
 
-  /** queue.declare (non-durable, not exclusive, not auto-delete); resolves with the queue name. */
-  async declareQueue(ch: number, queue: string, args: Record<string, BenchFieldValue> = {}): Promise<string> {
+  /** queue.declare (non-durable unless `durable`, not exclusive, not auto-delete); resolves with the queue name. */
+  async declareQueue(ch: number, queue: string, args: Record<string, BenchFieldValue> = {}, durable = false): Promise<string> {
     const ok = await this.rpc(
       ch,
       M.queueDeclare,
-      new ArgWriter().u16(0).shortstr(queue).bits(false, false, false, false, false).table(args),
+      new ArgWriter().u16(0).shortstr(queue).bits(false, durable, false, false, false).table(args),
       M.queueDeclareOk,
     );
     return readShortstr(ok, 4)[0];

@@ -18,7 +18,7 @@ import {
 } from './worker.js';
 
 /** Scenario ids accepted by `--scenarios`. */
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd'] as const;
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p'] as const;
 /** A scenario group id. */
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
@@ -39,6 +39,8 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   { id: 'b-fanout', group: 'b', title: 'fanout → 10 queues → 10 consumers (deliveries/s)', headline: 'delivered' },
   { id: 'c-topic', group: 'c', title: 'topic, 10,000 bindings → 10 queues, random keys (routed msgs/s)', headline: 'confirmed' },
   { id: 'd-latency', group: 'd', title: 'latency at a fixed 1,000 msgs/s, manual ack', headline: 'latency' },
+  { id: 'p-persistent', group: 'p', title: 'persistent → durable queue, confirms after fsync, manual ack', headline: 'confirmed' },
+  { id: 'p-persistent-10', group: 'p', title: '10 pubs, persistent → durable queue, manual ack', headline: 'confirmed' },
 ];
 
 /** Run-wide settings. */
@@ -270,6 +272,19 @@ async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise
         queues,
         exchange: ex,
       };
+    }
+    case 'p': {
+      // Issue "Durable by default": delivery-mode 2 into a durable queue; confirms wait for the group commit.
+      const q = await setup.declareQueue(1, qname(0), {}, true);
+      const n = spec.id === 'p-persistent-10' ? 10 : 1;
+      const publishers = Array.from({ length: n }, () => ({
+        role: 'publisher' as const,
+        exchange: '',
+        routingKeys: [q],
+        rate: null,
+        persistent: true,
+      }));
+      return { publishers, consumers: [{ role: 'consumer', queues: [q], noAck: false, prefetch: 1000 }], queues: [q], exchange: null };
     }
     default: {
       const never: never = spec.group;

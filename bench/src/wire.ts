@@ -162,17 +162,22 @@ export function methodFrame(channel: number, method: MethodId, args?: ArgWriter)
   return f;
 }
 
-/** Content header frame for class basic with no properties (flags 0) and the given body size. */
-export function headerFrame(channel: number, bodySize: number): Buffer {
-  const f = Buffer.allocUnsafe(8 + 14);
+/**
+ * Content header frame for class basic with the given body size and no properties (flags 0), or, when `persistent`,
+ * only delivery-mode 2 (flag bit 12, AMQP 0-9-1 §4.2.6.1 property order).
+ */
+export function headerFrame(channel: number, bodySize: number, persistent = false): Buffer {
+  const payload = persistent ? 15 : 14;
+  const f = Buffer.allocUnsafe(8 + payload);
   f[0] = FrameType.HEADER;
   f.writeUInt16BE(channel, 1);
-  f.writeUInt32BE(14, 3);
+  f.writeUInt32BE(payload, 3);
   f.writeUInt16BE(60, 7); // class basic
   f.writeUInt16BE(0, 9); // weight
   f.writeBigUInt64BE(BigInt(bodySize), 11);
-  f.writeUInt16BE(0, 19); // property flags: none
-  f[21] = FRAME_END;
+  f.writeUInt16BE(persistent ? 0x1000 : 0, 19); // property flags
+  if (persistent) f[21] = 2; // delivery-mode 2
+  f[7 + payload] = FRAME_END;
   return f;
 }
 
@@ -199,17 +204,24 @@ export interface MessageTemplate {
   readonly timestampOffset: number;
 }
 
-function joinTemplate(method: Buffer, channel: number, bodySize: number): MessageTemplate {
+function joinTemplate(method: Buffer, channel: number, bodySize: number, persistent = false): MessageTemplate {
   if (bodySize < 8) throw new RangeError('body must hold the 8-byte timestamp');
   const body = Buffer.alloc(bodySize, 0x2e); // '.' filler
-  const bytes = Buffer.concat([method, headerFrame(channel, bodySize), bodyFrame(channel, body)]);
-  return { bytes, timestampOffset: method.length + 22 + 7 };
+  const header = headerFrame(channel, bodySize, persistent);
+  const bytes = Buffer.concat([method, header, bodyFrame(channel, body)]);
+  return { bytes, timestampOffset: method.length + header.length + 7 };
 }
 
-/** basic.publish(exchange, routingKey) + header + body of `bodySize` bytes, as one buffer. */
-export function publishTemplate(channel: number, exchange: string, routingKey: string, bodySize: number): MessageTemplate {
+/** basic.publish(exchange, routingKey) + header + body of `bodySize` bytes, as one buffer (persistent: mode 2). */
+export function publishTemplate(
+  channel: number,
+  exchange: string,
+  routingKey: string,
+  bodySize: number,
+  persistent = false,
+): MessageTemplate {
   const args = new ArgWriter().u16(0).shortstr(exchange).shortstr(routingKey).bits(false, false);
-  return joinTemplate(methodFrame(channel, M.basicPublish, args), channel, bodySize);
+  return joinTemplate(methodFrame(channel, M.basicPublish, args), channel, bodySize, persistent);
 }
 
 /**

@@ -22,6 +22,8 @@ export interface PublisherInit {
   confirmWindow: number;
   /** Target msgs/s, or null for "as fast as confirms allow". */
   rate: number | null;
+  /** Publish with delivery-mode 2 (persistent). */
+  persistent?: boolean;
 }
 
 /** Consumer-group settings: one connection and one consumer per queue. */
@@ -147,7 +149,7 @@ class PublisherWorker {
     this.#conn = c;
     await c.openChannel(1);
     await c.confirmSelect(1);
-    this.#templates = this.#init.routingKeys.map((k) => publishTemplate(1, this.#init.exchange, k, this.#init.bodySize));
+    this.#templates = this.#init.routingKeys.map((k) => publishTemplate(1, this.#init.exchange, k, this.#init.bodySize, this.#init.persistent === true));
     c.on.ack = (_ch, tag, multiple) => this.#settle(tag, multiple, false);
     c.on.nack = (_ch, tag, multiple) => this.#settle(tag, multiple, true);
     c.on.batchEnd = () => {
