@@ -81,6 +81,7 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
     const broker = await startBroker({
       amqp: { port: 0, tlsPort: null },
       stomp: { port: 0, tlsPort: null },
+      mqtt: { port: 0, tlsPort: null },
       dataDir,
       log: { level: 'warn' },
     });

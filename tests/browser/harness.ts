@@ -70,6 +70,7 @@ export async function startWebTarget(): Promise<WebTarget | undefined> {
     amqp: { port: 0, tlsPort: null },
     mqtt: { port: 0, tlsPort: null },
     stomp: { port: 0, tlsPort: null },
+    mqtt: { port: null, tlsPort: null },
     webStomp: { port: 0, tlsPort: null },
     webMqtt: { port: 0, tlsPort: null },
   };

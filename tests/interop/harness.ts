@@ -66,6 +66,7 @@ export async function startTestBroker(options: StartOptions = {}): Promise<TestB
     amqp: { port: 0, tlsPort: options.tls === true ? 0 : null },
     // STOMP defaults to the fixed ports 61613/61614: any free port here, so parallel test files never clash.
     stomp: { port: 0, tlsPort: null },
+    mqtt: { port: 0, tlsPort: null },
     ...(options.tls === true ? { tls: { selfSigned: true } } : {}),
   };
   let running = await startBroker(config);

@@ -57,6 +57,23 @@ export interface WarrenConfig {
     /** Time a client has to send CONNECT (and finish TLS), ms. Default 10000. */
     connectTimeoutMs: number;
   };
+  /** MQTT 3.1/3.1.1/5.0 (RabbitMQ's MQTT plugin settings, plus Warren's session and packet limits). */
+  mqtt: {
+    port: PortSetting; // 1883
+    tlsPort: PortSetting; // 8883
+    /** The vhost of a username without `vhost:`. Default '/'. */
+    defaultVhost: string;
+    /** Exchange MQTT publishes to and subscriptions bind to. Default 'amq.topic'. */
+    exchange: string;
+    /** Accept connections without a username, as the default user (RabbitMQ's allow_anonymous). Default true. */
+    allowAnonymous: boolean;
+    /** Largest MQTT packet accepted after CONNECT, bytes (MQTT 5 Maximum Packet Size). Default 268435455. */
+    maxPacketSize: number;
+    /** Bound on each persistent session's queue while offline (oldest dropped); 0 = none. Default 0. */
+    maxOfflineMessages: number;
+    /** Cap on the session expiry interval (and the expiry of 3.1.1 persistent sessions), seconds. Default 86400. */
+    maxSessionExpiry: number;
+  };
   /** STOMP over WebSocket (RabbitMQ's web_stomp plugin). */
   webStomp: {
     port: PortSetting; // 15674
@@ -120,6 +137,16 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     defaultVhost: '/',
     maxFrameSize: 16 * 1024 * 1024,
     connectTimeoutMs: 10000,
+  },
+  mqtt: {
+    port: 1883,
+    tlsPort: 8883,
+    defaultVhost: '/',
+    exchange: 'amq.topic',
+    allowAnonymous: true,
+    maxPacketSize: 268435455,
+    maxOfflineMessages: 0,
+    maxSessionExpiry: 86400,
   },
   webStomp: { port: 15674, tlsPort: 15673, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
   webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
@@ -200,6 +227,23 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int', min: 4096, max: 536870912, description: 'largest STOMP frame accepted after CONNECT' },
   { path: 'stomp.connectTimeoutMs', flag: 'stomp-connect-timeout', env: 'WARREN_STOMP_CONNECT_TIMEOUT', arg: '<ms>',
     kind: 'int', min: 1, max: 3600000, description: 'time a STOMP client has to send CONNECT' },
+  { path: 'mqtt.port', flag: 'mqtt-port', env: 'WARREN_MQTT_PORT', arg: '<n|off>', kind: 'port',
+    description: "MQTT port (0 = any free port, 'off' = disabled)" },
+  { path: 'mqtt.tlsPort', flag: 'mqtts-port', env: 'WARREN_MQTTS_PORT', arg: '<n|off>', kind: 'port',
+    description: "MQTT over TLS port (0 = any free port, 'off' = disabled)" },
+  { path: 'mqtt.defaultVhost', flag: 'mqtt-default-vhost', env: 'WARREN_MQTT_DEFAULT_VHOST', arg: '<vhost>',
+    kind: 'string', description: "vhost of an MQTT username without 'vhost:'" },
+  { path: 'mqtt.exchange', flag: 'mqtt-exchange', env: 'WARREN_MQTT_EXCHANGE', arg: '<name>', kind: 'string',
+    description: 'topic exchange MQTT publishes to and subscribes from' },
+  { path: 'mqtt.allowAnonymous', flag: 'mqtt-allow-anonymous', env: 'WARREN_MQTT_ALLOW_ANONYMOUS', arg: '', kind: 'bool',
+    description: 'accept MQTT connections without a username, as the default user' },
+  // MQTT's remaining length is at most 268435455 (four 7-bit bytes).
+  { path: 'mqtt.maxPacketSize', flag: 'mqtt-max-packet-size', env: 'WARREN_MQTT_MAX_PACKET_SIZE', arg: '<bytes>',
+    kind: 'int', min: 1024, max: 268435455, description: 'largest MQTT packet accepted after CONNECT' },
+  { path: 'mqtt.maxOfflineMessages', flag: 'mqtt-max-offline-messages', env: 'WARREN_MQTT_MAX_OFFLINE_MESSAGES',
+    arg: '<n>', kind: 'int', min: 0, description: 'bound on each persistent MQTT session queue (0 = none)' },
+  { path: 'mqtt.maxSessionExpiry', flag: 'mqtt-max-session-expiry', env: 'WARREN_MQTT_MAX_SESSION_EXPIRY',
+    arg: '<s>', kind: 'int', min: 0, max: 0xffffffff, description: 'cap on MQTT session expiry intervals, seconds' },
   { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
   { path: 'webStomp.tlsPort', flag: 'web-stomp-tls-port', env: 'WARREN_WEB_STOMP_TLS_PORT', arg: '<n|off>',
@@ -238,7 +282,7 @@ export const SETTINGS: readonly Setting[] = [
     description: "users allowed to connect from loopback addresses only ('' = none)" },
 ];
 
-const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'webStomp', 'webMqtt', 'tls'] as const;
+const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'tls'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {

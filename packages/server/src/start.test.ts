@@ -45,6 +45,7 @@ interface Accepted {
 let dataDir = '';
 /** The STOMP listeners default to 61613/61614: tests that do not exercise them switch them off. */
 const NO_STOMP = { port: null, tlsPort: null };
+const NO_MQTT = { port: null, tlsPort: null };
 let running: RunningBroker | undefined;
 let brokers: FakeBroker[] = [];
 let accepted: Accepted[] = [];
@@ -105,7 +106,7 @@ describe('startBroker', () => {
   it('binds port 0 to real ports, hands connections to the AMQP handler, and stop() frees them', async () => {
     const { logger } = logCapture();
     running = await startBroker(
-      { dataDir, amqp: { port: 0, tlsPort: 0, frameMax: 8192, heartbeat: 5 }, stomp: NO_STOMP },
+      { dataDir, amqp: { port: 0, tlsPort: 0, frameMax: 8192, heartbeat: 5 }, stomp: NO_STOMP, mqtt: NO_MQTT },
       hooks({ logger }),
     );
     const { amqp, amqps } = running.ports;
@@ -151,7 +152,7 @@ describe('startBroker', () => {
       {
         dataDir,
         log: { level: 'silent' },
-        amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP,
+        amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP, mqtt: NO_MQTT,
         defaultUser: { username: 'admin', password: 's3cret' },
         loopbackUsers: ['admin', 'other'],
       },
@@ -165,7 +166,7 @@ describe('startBroker', () => {
 
   it("logs one line per listener and a 'Warren started' line", async () => {
     const { lines, logger } = logCapture();
-    running = await startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: 0 }, stomp: NO_STOMP }, hooks({ logger }));
+    running = await startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: 0 }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks({ logger }));
     const started = lines.filter((l) => l['msg'] === 'listener started');
     expect(started).toEqual([
       expect.objectContaining({ level: 'info', listener: 'amqp', host: '127.0.0.1', port: running.ports.amqp }),
@@ -177,7 +178,7 @@ describe('startBroker', () => {
   });
 
   it('disabled listeners (null) are not started', async () => {
-    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: null, tlsPort: 0 }, stomp: NO_STOMP }, hooks());
+    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: null, tlsPort: 0 }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks());
     expect(running.ports.amqp).toBeUndefined();
     expect(running.ports.amqps).toBeGreaterThan(0);
   });
@@ -186,7 +187,7 @@ describe('startBroker', () => {
     const { lines, logger } = logCapture();
     let calls = 0;
     running = await startBroker(
-      { dataDir, amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP },
+      { dataDir, amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP, mqtt: NO_MQTT },
       hooks({
         logger,
         amqpHandler: () => {
@@ -202,10 +203,30 @@ describe('startBroker', () => {
     expect(lines.filter((l) => l['msg'] === 'listener error')).toHaveLength(2);
   });
 
+  it('starts the MQTT listeners (TCP and TLS) with one service, reported in ports and logs', async () => {
+    const { lines, logger } = logCapture();
+    running = await startBroker(
+      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: NO_STOMP, mqtt: { port: 0, tlsPort: 0 } },
+      hooks({ logger }),
+    );
+    const { mqtt, mqtts } = running.ports;
+    expect(mqtt).toBeGreaterThan(0);
+    expect(mqtts).toBeGreaterThan(0);
+    const started = lines
+      .filter((l) => l['msg'] === 'listener started' && l['protocol'] === 'mqtt')
+      .map((l) => [l['listener'], l['protocol'], l['tls']]);
+    expect(started).toEqual([
+      ['mqtt', 'mqtt', false],
+      ['mqtts', 'mqtt', true],
+    ]);
+    await running.stop();
+    await expect(connect(mqtt as number)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it('starts the STOMP listeners (TCP and TLS) with one service, reported in ports and logs', async () => {
     const { lines, logger } = logCapture();
     running = await startBroker(
-      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: { port: 0, tlsPort: 0 } },
+      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: { port: 0, tlsPort: 0 }, mqtt: NO_MQTT },
       hooks({ logger }),
     );
     const { stomp, stomps } = running.ports;
@@ -236,7 +257,7 @@ describe('startBroker', () => {
     const { lines, logger } = logCapture();
     try {
       await expect(
-        startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: taken }, stomp: NO_STOMP }, hooks({ logger })),
+        startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: taken }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks({ logger })),
       ).rejects.toThrow(/EADDRINUSE/);
       const amqpPort = lines.find((l) => l['listener'] === 'amqp' && l['msg'] === 'listener started')?.['port'];
       expect(amqpPort).toEqual(expect.any(Number));
@@ -248,7 +269,7 @@ describe('startBroker', () => {
   });
 
   it('rejects an invalid configuration with a clear error before binding anything', async () => {
-    await expect(startBroker({ dataDir, amqp: { port: 99999 }, stomp: NO_STOMP }, hooks())).rejects.toThrow(
+    await expect(startBroker({ dataDir, amqp: { port: 99999 }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks())).rejects.toThrow(
       /Invalid amqp\.port from startBroker options/,
     );
     expect(brokers).toHaveLength(0);

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
 import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
 import { createStompService, type StompService } from '@warren/stomp';
+import { createMqttService, type MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
@@ -35,7 +36,7 @@ export interface StartOptions {
 /** A started broker. */
 export interface RunningBroker {
   /** The bound ports of the enabled listeners. */
-  ports: { amqp?: number; amqps?: number; stomp?: number; stomps?: number };
+  ports: { amqp?: number; amqps?: number; stomp?: number; stomps?: number; mqtt?: number; mqtts?: number };
   config: WarrenConfig;
   /** The core broker (for administration from an embedding process). */
   broker: BrokerLike;
@@ -72,9 +73,12 @@ export async function startBroker(
   const amqpConnections = new AmqpConnectionRegistry();
   let monitor: ResourceMonitor | undefined;
   let stomp: StompService | undefined;
+  let mqtt: MqttService | undefined;
   const closeAll = async (): Promise<void> => {
     monitor?.stop();
     await stomp?.close().catch(() => {});
+    // MQTT 5 clients get DISCONNECT 0x8B (server shutting down); persistent-session and retained state is flushed.
+    await mqtt?.close().catch(() => {});
     // Tell AMQP clients why (320 CONNECTION_FORCED 'shutdown') and give them a moment to answer, then drop sockets.
     await amqpConnections.closeAll(SHUTDOWN_CLOSE_TIMEOUT_MS).catch(() => {});
     await Promise.allSettled(listeners.map((l) => l.close()));
@@ -183,6 +187,39 @@ export async function startBroker(
           onStomp,
         );
         ports.stomps = l.port;
+      }
+    }
+
+    if (config.mqtt.port !== null || config.mqtt.tlsPort !== null) {
+      // One MQTT service for every MQTT listener (TCP, TLS; web-mqtt hands its WebSocket streams to the same one).
+      const service = createMqttService({
+        broker,
+        logger: logger.child({ component: 'mqtt' }),
+        options: {
+          maxFrameSize: config.mqtt.maxPacketSize,
+          defaultVhost: config.mqtt.defaultVhost,
+          exchange: config.mqtt.exchange,
+          allowAnonymous: config.mqtt.allowAnonymous,
+          anonymousUser: { username: config.defaultUser.username, password: config.defaultUser.password },
+          maxOfflineMessages: config.mqtt.maxOfflineMessages,
+          maxSessionExpiry: config.mqtt.maxSessionExpiry,
+        },
+        dataDir: config.dataDir,
+      });
+      mqtt = service;
+      const onMqtt = (socket: Duplex, info: ConnectionInfo): void => service.handleConnection(socket, info);
+      if (config.mqtt.port !== null) {
+        const l = await startListener({ name: 'mqtt', protocol: 'mqtt', host: config.host, port: config.mqtt.port }, onMqtt);
+        ports.mqtt = l.port;
+      }
+      if (config.mqtt.tlsPort !== null) {
+        const tls = await loadTls(config);
+        if (tls === undefined) throw new Error('the MQTTS listener is enabled but no TLS certificate is configured');
+        const l = await startListener(
+          { name: 'mqtts', protocol: 'mqtt', host: config.host, port: config.mqtt.tlsPort, tls: tls.options },
+          onMqtt,
+        );
+        ports.mqtts = l.port;
       }
     }
 
