@@ -48,8 +48,8 @@ function intHeader(name: string, value: string): number {
 }
 
 /**
- * AMQP properties for a SEND's headers. `replyTo` is the already-translated reply-to (a temp-queue becomes
- * `/reply-queue/<queue>`), or undefined to copy the header as is.
+ * AMQP properties for a SEND's headers. `replyTo` is the already-translated reply-to (a temp-queue becomes the
+ * bare name of its reply queue), or undefined to copy the header as is.
  */
 export function propertiesFromHeaders(headers: ReadonlyMap<string, string>, replyTo: string | undefined): MessageProperties {
   const p: MessageProperties = {};
@@ -162,7 +162,10 @@ export function appendMessageHeaders(out: Array<[string, string]>, props: Messag
   if (props.deliveryMode === 2) out.push(['persistent', 'true']);
   if (props.priority !== undefined) out.push(['priority', String(props.priority)]);
   if (props.correlationId !== undefined) out.push(['correlation-id', props.correlationId]);
-  if (props.replyTo !== undefined) out.push(['reply-to', props.replyTo]);
+  if (props.replyTo !== undefined) {
+    // RabbitMQ: an AMQP reply-to that is a bare queue name reads as /reply-queue/<name> in STOMP.
+    out.push(['reply-to', props.replyTo.startsWith('/') ? props.replyTo : '/reply-queue/' + props.replyTo]);
+  }
   if (props.expiration !== undefined) out.push(['expiration', props.expiration]);
   if (props.messageId !== undefined) out.push(['amqp-message-id', props.messageId]);
   if (props.timestamp !== undefined) out.push(['timestamp', String(props.timestamp)]);

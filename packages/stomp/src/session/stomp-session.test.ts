@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Broker, fakeConnectionInfo, MemoryMessageStore, silentLogger, type ConfirmSink, type CoreChannel } from '@warren/core';
 import { FakeChannelHost } from '@warren/core';
 import { MemoryIo, raw } from '../testing/memory-io.js';
@@ -11,7 +11,7 @@ beforeEach(() => {
 });
 afterEach(() => broker.close());
 
-const OPTIONS: StompSessionOptions = { maxFrameSize: 1024 * 1024, connectTimeoutMs: 0 };
+const OPTIONS: StompSessionOptions = { maxFrameSize: 1024 * 1024, connectTimeoutMs: 0, errorCloseDelayMs: 0 };
 
 function open(options: StompSessionOptions = OPTIONS): { s: StompSession; io: MemoryIo; send: (t: string) => StompFrame[] } {
   const io = new MemoryIo();
@@ -334,7 +334,7 @@ describe('errors and DISCONNECT', () => {
 
   it('a frame larger than maxFrameSize is refused', () => {
     const io = new MemoryIo();
-    const s = new StompSession(io, fakeConnectionInfo(), broker, silentLogger, { maxFrameSize: 100, connectTimeoutMs: 0 });
+    const s = new StompSession(io, fakeConnectionInfo(), broker, silentLogger, { ...OPTIONS, maxFrameSize: 100 });
     s.receive(raw('CONNECT\naccept-version:1.2\n\n\0'));
     s.receive(raw('SEND\ndestination:/queue/a\n\n' + 'x'.repeat(200)));
     expect(msg(io.frames()[1]).h.message).toBe('Frame too large');
@@ -356,6 +356,51 @@ describe('errors and DISCONNECT', () => {
     expect(msg(send('DISCONNECT\nreceipt:bye\n\n\0')[0])).toMatchObject({ command: 'RECEIPT', h: { 'receipt-id': 'bye' } });
     expect(io.ended).toBe(true);
     expect(amqp().ch.declareQueue('dc', { passive: true }).messageCount).toBe(1);
+  });
+});
+
+describe('closing after ERROR', () => {
+  it('writes the ERROR at once, ignores further input, and half-closes after errorCloseDelayMs', () => {
+    vi.useFakeTimers();
+    try {
+      const { send, io, s } = open({ ...OPTIONS, errorCloseDelayMs: 500 });
+      expect(msg(send('FOO\n\n\0')[0]).h.message).toBe('Illegal command');
+      expect(s.closed).toBe(true);
+      expect(io.ended).toBe(false);
+      expect(send('CONNECT\naccept-version:1.2\n\n\0')).toEqual([]);
+      vi.advanceTimersByTime(499);
+      expect(io.ended).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(io.ended).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('heart-beats', () => {
+  it('sends EOLs when idle and closes a client that stays silent for twice its interval', () => {
+    vi.useFakeTimers();
+    try {
+      const { send, io } = open();
+      const [f] = send('CONNECT\naccept-version:1.2\nheart-beat:1000,400\n\n\0');
+      expect(f?.headers.get('heart-beat')).toBe('400,1000');
+      const before = io.chunks.length;
+      vi.advanceTimersByTime(1000);
+      expect(io.chunks.slice(before).some((c) => c.toString() === '\n')).toBe(true);
+      send('\n'); // the client's heart-beat keeps it alive
+      vi.advanceTimersByTime(1500);
+      expect(io.destroyed).toBe(false);
+      vi.advanceTimersByTime(1500);
+      expect(io.destroyed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('1.0 clients get no heart-beats', () => {
+    const [f] = open().send('CONNECT\nheart-beat:1000,1000\n\n\0');
+    expect(f?.headers.get('heart-beat')).toBe('0,0');
   });
 });
 

@@ -46,6 +46,12 @@ export interface StompSessionOptions {
   connectTimeoutMs?: number;
   /** Smallest heart-beat interval the server offers or accepts, ms. Default 0 (as the client asks). */
   minHeartbeatMs?: number;
+  /**
+   * After an ERROR frame, how long the server waits for the client to close before it closes, ms. Default 500.
+   * Clients such as stompit read the ERROR body asynchronously and report "connection ended unexpectedly" instead
+   * of the error when the FIN arrives first; the session is torn down at once either way, and nothing more is read.
+   */
+  errorCloseDelayMs?: number;
 }
 
 /** The `server` header of CONNECTED. */
@@ -343,7 +349,9 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (replyToHeader !== undefined && replyToHeader.startsWith('/temp-queue/')) {
       const name = replyToHeader.slice('/temp-queue/'.length);
       if (name === '' || name.includes('/')) throw this.#unknownDestination(replyToHeader);
-      replyTo = '/reply-queue/' + this.#tempQueue(name);
+      // Stored as the bare queue name, so an AMQP server can answer through the default exchange; STOMP readers
+      // see it as /reply-queue/<name> (mapping.ts).
+      replyTo = this.#tempQueue(name);
     }
     let properties;
     try {
@@ -709,7 +717,15 @@ export class StompSession implements ChannelHost, ConnectionHost {
     ];
     if (receipt !== undefined) headers.push(['receipt-id', receipt]);
     this.#state = 'closing';
-    this.#io.end(encodeFrame('ERROR', headers, Buffer.from(detail), this.#version));
+    const frame = encodeFrame('ERROR', headers, Buffer.from(detail), this.#version);
+    const delay = this.#options.errorCloseDelayMs ?? 500;
+    if (delay <= 0) {
+      this.#io.end(frame);
+    } else {
+      this.#io.write(frame);
+      const io = this.#io;
+      setTimeout(() => io.end(), delay).unref?.();
+    }
     this.#teardown();
   }
 
