@@ -46,7 +46,9 @@ export function memoryLimitBytes(watermark: number, totalMemory: number): number
 /** Watches memory and disk and drives the broker's alarms. */
 export class ResourceMonitor {
   /** The memory limit in bytes. */
-  readonly memoryLimit: number;
+  memoryLimit: number;
+  #diskFreeLimit: number;
+  readonly #totalMemory: () => number;
   readonly #o: ResourceMonitorOptions;
   readonly #target: AlarmTarget;
   readonly #freeDisk: (dir: string) => Promise<number>;
@@ -62,7 +64,25 @@ export class ResourceMonitor {
     this.#o = options;
     this.#freeDisk = options.freeDiskBytes ?? freeDiskBytes;
     this.#rss = options.rssBytes ?? (() => process.memoryUsage.rss());
-    this.memoryLimit = memoryLimitBytes(options.memoryHighWatermark, (options.totalMemoryBytes ?? totalmem)());
+    this.#totalMemory = options.totalMemoryBytes ?? totalmem;
+    this.memoryLimit = memoryLimitBytes(options.memoryHighWatermark, this.#totalMemory());
+    this.#diskFreeLimit = options.diskFreeLimit;
+  }
+
+  /** Change the memory watermark at run time (rabbitmqctl set_vm_memory_high_watermark) and re-check. */
+  async setMemoryHighWatermark(watermark: number): Promise<void> {
+    this.memoryLimit = memoryLimitBytes(watermark, this.#totalMemory());
+    // A check already running may have compared against the old limit: run a fresh one after it.
+    await this.#checking;
+    await this.check();
+  }
+
+  /** Change the disk free limit at run time (rabbitmqctl set_disk_free_limit) and re-check. */
+  async setDiskFreeLimit(bytes: number): Promise<void> {
+    this.#diskFreeLimit = bytes;
+    // A check already running may have compared against the old limit: run a fresh one after it.
+    await this.#checking;
+    await this.check();
   }
 
   /** True while the memory alarm is on. */
@@ -123,16 +143,16 @@ export class ResourceMonitor {
       this.#diskErrorLogged = true;
       return;
     }
-    const diskLow = free < this.#o.diskFreeLimit;
+    const diskLow = free < this.#diskFreeLimit;
     if (diskLow !== this.#diskAlarm) {
       this.#diskAlarm = diskLow;
       if (diskLow) {
         log.warn(
-          { resource: 'disk', free, limit: this.#o.diskFreeLimit },
+          { resource: 'disk', free, limit: this.#diskFreeLimit },
           'disk resource limit alarm set: free disk space is insufficient, publishers will be blocked until this alarm clears',
         );
       } else {
-        log.info({ resource: 'disk', free, limit: this.#o.diskFreeLimit }, 'disk resource limit alarm cleared');
+        log.info({ resource: 'disk', free, limit: this.#diskFreeLimit }, 'disk resource limit alarm cleared');
       }
       this.#target.setAlarm('disk', diskLow);
     }

@@ -229,3 +229,17 @@ describe('definitions file format', () => {
     expect(defs.queues[0]!.arguments).toEqual({ 'x-queue-type': 'classic' });
   });
 });
+
+describe('FileDefinitionsStore close', () => {
+  it('close() while a write is in flight still leaves the newest definitions on disk', async () => {
+    const t = start();
+    const { ch } = t.channel();
+    await t.broker.flushDefinitions();
+    ch.declareQueue('last', { durable: true });
+    // Let the coalesced write start (setImmediate) but not finish, then close.
+    await new Promise((r) => setImmediate(r));
+    t.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(new FileDefinitionsStore(dir).load()!.queues.map((q) => q.name)).toEqual(['last']);
+  });
+});

@@ -178,7 +178,10 @@ export class FileDefinitionsStore implements DefinitionsStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#dirty && this.#snapshot !== undefined) this.#writeNowSync(this.#snapshot());
+    // A write in flight is abandoned before its rename (see #writeAsync), so its content is written here too.
+    if ((this.#dirty || this.#writing !== undefined) && this.#snapshot !== undefined) {
+      this.#writeNowSync(this.#snapshot());
+    }
     this.#dirty = false;
     if (this.#writing === undefined) this.#wake();
   }
