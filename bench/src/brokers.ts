@@ -82,6 +82,8 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
       amqp: { port: 0, tlsPort: null },
       stomp: { port: 0, tlsPort: null },
       mqtt: { port: 0, tlsPort: null },
+      webStomp: { port: 0, tlsPort: null },
+      webMqtt: { port: 0, tlsPort: null },
       dataDir,
       log: { level: 'warn' },
     });

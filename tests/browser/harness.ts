@@ -70,7 +70,6 @@ export async function startWebTarget(): Promise<WebTarget | undefined> {
     amqp: { port: 0, tlsPort: null },
     mqtt: { port: 0, tlsPort: null },
     stomp: { port: 0, tlsPort: null },
-    mqtt: { port: null, tlsPort: null },
     webStomp: { port: 0, tlsPort: null },
     webMqtt: { port: 0, tlsPort: null },
   };

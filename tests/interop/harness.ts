@@ -67,6 +67,8 @@ export async function startTestBroker(options: StartOptions = {}): Promise<TestB
     // STOMP defaults to the fixed ports 61613/61614: any free port here, so parallel test files never clash.
     stomp: { port: 0, tlsPort: null },
     mqtt: { port: 0, tlsPort: null },
+    webStomp: { port: null, tlsPort: null },
+    webMqtt: { port: null, tlsPort: null },
     ...(options.tls === true ? { tls: { selfSigned: true } } : {}),
   };
   let running = await startBroker(config);

@@ -52,7 +52,7 @@ describe('warren executable logic', () => {
       },
     };
     try {
-      const result = await runCli(['--amqp-port', '0', '--amqps-port', 'off', '--stomp-port', 'off', '--stomps-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off'], { WARREN_DATA_DIR: dir }, io({
+      const result = await runCli(['--amqp-port', '0', '--amqps-port', 'off', '--stomp-port', 'off', '--stomps-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--web-stomp-port', 'off', '--web-mqtt-port', 'off'], { WARREN_DATA_DIR: dir }, io({
         startOptions: { logger, createBroker: () => fake, amqpHandler: () => {} },
       }));
       expect(result.kind).toBe('running');
@@ -71,7 +71,7 @@ describe('warren executable logic', () => {
     const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(l) } });
     const dir = await mkdtemp(path.join(os.tmpdir(), 'warren-cli-'));
     try {
-      const result = await runCli(['--amqp-port', '0', '--amqps-port', 'off', '--stomp-port', 'off', '--stomps-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--data-dir', dir], {}, io({
+      const result = await runCli(['--amqp-port', '0', '--amqps-port', 'off', '--stomp-port', 'off', '--stomps-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--web-stomp-port', 'off', '--web-mqtt-port', 'off', '--data-dir', dir], {}, io({
         startOptions: {
           logger,
           createBroker: () => {

@@ -38,6 +38,8 @@ describe('startBroker with the real core and AMQP adapter', () => {
       amqp: { port: 0, tlsPort: 0 },
       stomp: { port: null, tlsPort: null },
       mqtt: { port: null, tlsPort: null },
+      webStomp: { port: null, tlsPort: null },
+      webMqtt: { port: null, tlsPort: null },
       defaultUser: { username: 'alice', password: 'wonderland' },
     });
     const plain = await amqp.connect(`amqp://alice:wonderland@127.0.0.1:${running.ports.amqp}`);
@@ -61,6 +63,8 @@ describe('startBroker with the real core and AMQP adapter', () => {
       amqp: { port: 0, tlsPort: null },
       stomp: { port: null, tlsPort: null },
       mqtt: { port: null, tlsPort: null },
+      webStomp: { port: null, tlsPort: null },
+      webMqtt: { port: null, tlsPort: null },
     });
     const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${running.ports.amqp}`);
     connection.on('error', () => {});

@@ -46,6 +46,8 @@ let dataDir = '';
 /** The STOMP listeners default to 61613/61614: tests that do not exercise them switch them off. */
 const NO_STOMP = { port: null, tlsPort: null };
 const NO_MQTT = { port: null, tlsPort: null };
+/** The WebSocket listeners off (their fixed default ports would clash between parallel test files). */
+const NO_WEB = { webStomp: { port: null, tlsPort: null }, webMqtt: { port: null, tlsPort: null } };
 let running: RunningBroker | undefined;
 let brokers: FakeBroker[] = [];
 let accepted: Accepted[] = [];
@@ -106,7 +108,7 @@ describe('startBroker', () => {
   it('binds port 0 to real ports, hands connections to the AMQP handler, and stop() frees them', async () => {
     const { logger } = logCapture();
     running = await startBroker(
-      { dataDir, amqp: { port: 0, tlsPort: 0, frameMax: 8192, heartbeat: 5 }, stomp: NO_STOMP, mqtt: NO_MQTT },
+      { dataDir, amqp: { port: 0, tlsPort: 0, frameMax: 8192, heartbeat: 5 }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB },
       hooks({ logger }),
     );
     const { amqp, amqps } = running.ports;
@@ -152,7 +154,7 @@ describe('startBroker', () => {
       {
         dataDir,
         log: { level: 'silent' },
-        amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP, mqtt: NO_MQTT,
+        amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB,
         defaultUser: { username: 'admin', password: 's3cret' },
         loopbackUsers: ['admin', 'other'],
       },
@@ -166,7 +168,7 @@ describe('startBroker', () => {
 
   it("logs one line per listener and a 'Warren started' line", async () => {
     const { lines, logger } = logCapture();
-    running = await startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: 0 }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks({ logger }));
+    running = await startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: 0 }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB }, hooks({ logger }));
     const started = lines.filter((l) => l['msg'] === 'listener started');
     expect(started).toEqual([
       expect.objectContaining({ level: 'info', listener: 'amqp', host: '127.0.0.1', port: running.ports.amqp }),
@@ -178,7 +180,7 @@ describe('startBroker', () => {
   });
 
   it('disabled listeners (null) are not started', async () => {
-    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: null, tlsPort: 0 }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks());
+    running = await startBroker({ dataDir, log: { level: 'silent' }, amqp: { port: null, tlsPort: 0 }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB }, hooks());
     expect(running.ports.amqp).toBeUndefined();
     expect(running.ports.amqps).toBeGreaterThan(0);
   });
@@ -187,7 +189,7 @@ describe('startBroker', () => {
     const { lines, logger } = logCapture();
     let calls = 0;
     running = await startBroker(
-      { dataDir, amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP, mqtt: NO_MQTT },
+      { dataDir, amqp: { port: 0, tlsPort: null }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB },
       hooks({
         logger,
         amqpHandler: () => {
@@ -206,7 +208,7 @@ describe('startBroker', () => {
   it('starts the MQTT listeners (TCP and TLS) with one service, reported in ports and logs', async () => {
     const { lines, logger } = logCapture();
     running = await startBroker(
-      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: NO_STOMP, mqtt: { port: 0, tlsPort: 0 } },
+      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: NO_STOMP, mqtt: { port: 0, tlsPort: 0 }, ...NO_WEB },
       hooks({ logger }),
     );
     const { mqtt, mqtts } = running.ports;
@@ -226,7 +228,7 @@ describe('startBroker', () => {
   it('starts the STOMP listeners (TCP and TLS) with one service, reported in ports and logs', async () => {
     const { lines, logger } = logCapture();
     running = await startBroker(
-      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: { port: 0, tlsPort: 0 }, mqtt: NO_MQTT },
+      { dataDir, host: '127.0.0.1', amqp: { port: null, tlsPort: null }, stomp: { port: 0, tlsPort: 0 }, mqtt: NO_MQTT, ...NO_WEB },
       hooks({ logger }),
     );
     const { stomp, stomps } = running.ports;
@@ -257,7 +259,7 @@ describe('startBroker', () => {
     const { lines, logger } = logCapture();
     try {
       await expect(
-        startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: taken }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks({ logger })),
+        startBroker({ dataDir, host: '127.0.0.1', amqp: { port: 0, tlsPort: taken }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB }, hooks({ logger })),
       ).rejects.toThrow(/EADDRINUSE/);
       const amqpPort = lines.find((l) => l['listener'] === 'amqp' && l['msg'] === 'listener started')?.['port'];
       expect(amqpPort).toEqual(expect.any(Number));
@@ -269,7 +271,7 @@ describe('startBroker', () => {
   });
 
   it('rejects an invalid configuration with a clear error before binding anything', async () => {
-    await expect(startBroker({ dataDir, amqp: { port: 99999 }, stomp: NO_STOMP, mqtt: NO_MQTT }, hooks())).rejects.toThrow(
+    await expect(startBroker({ dataDir, amqp: { port: 99999 }, stomp: NO_STOMP, mqtt: NO_MQTT, ...NO_WEB }, hooks())).rejects.toThrow(
       /Invalid amqp\.port from startBroker options/,
     );
     expect(brokers).toHaveLength(0);

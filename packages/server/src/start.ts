@@ -9,6 +9,8 @@ import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext, type Am
 import { createStompService, type StompService } from '@warren/stomp';
 import { createMqttService, type MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
+import { listenWebMqtt } from '@warren/web-mqtt';
+import { listenWebStomp } from '@warren/web-stomp';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
@@ -36,7 +38,18 @@ export interface StartOptions {
 /** A started broker. */
 export interface RunningBroker {
   /** The bound ports of the enabled listeners. */
-  ports: { amqp?: number; amqps?: number; stomp?: number; stomps?: number; mqtt?: number; mqtts?: number };
+  ports: {
+    amqp?: number;
+    amqps?: number;
+    stomp?: number;
+    stomps?: number;
+    mqtt?: number;
+    mqtts?: number;
+    webStomp?: number;
+    webStompTls?: number;
+    webMqtt?: number;
+    webMqttTls?: number;
+  };
   config: WarrenConfig;
   /** The core broker (for administration from an embedding process). */
   broker: BrokerLike;
@@ -156,7 +169,37 @@ export async function startBroker(
       ports.amqps = l.port;
     }
 
-    if (config.stomp.port !== null || config.stomp.tlsPort !== null) {
+    /**
+     * Logs and bookkeeping for a WebSocket listener. Refused upgrades (wrong path, origin) and failed TLS handshakes
+     * are the client's problem: warnings.
+     */
+    const webListenerErrors = (name: string) => {
+      const listenerLogger = logger.child({ listener: name });
+      return (err: Error, context: { phase: string }): void => {
+        if (context.phase === 'upgrade' || context.phase === 'tls-handshake') {
+          listenerLogger.warn({ err: err.message, phase: context.phase }, 'WebSocket connection refused');
+        } else {
+          listenerLogger.error({ err, phase: context.phase }, 'listener error');
+        }
+      };
+    };
+    const webStarted = (listener: Listener, protocol: string, tls: boolean): void => {
+      listeners.push(listener);
+      logger
+        .child({ listener: listener.name })
+        .info({ protocol, host: config.host, port: listener.port, tls, websocket: true }, 'listener started');
+    };
+    // The web listeners' wss:// variants need a certificate configured explicitly, as RabbitMQ's web plugins do.
+    const webTls = config.tls.certFile !== undefined ? await loadTls(config) : undefined;
+    const webPorts = (section: { port: number | null; tlsPort: number | null }) => {
+      const out: Array<{ port: number; secure: boolean }> = [];
+      if (section.port !== null) out.push({ port: section.port, secure: false });
+      if (section.tlsPort !== null && webTls !== undefined) out.push({ port: section.tlsPort, secure: true });
+      return out;
+    };
+    const webStompPorts = webPorts(config.webStomp);
+
+    if (config.stomp.port !== null || config.stomp.tlsPort !== null || webStompPorts.length > 0) {
       // One STOMP service for every STOMP listener (TCP, TLS; web-stomp hands its streams to the same service).
       const service = createStompService({
         broker,
@@ -190,9 +233,32 @@ export async function startBroker(
         );
         ports.stomps = l.port;
       }
+      // STOMP over WebSocket: the same service, fed a byte stream per WebSocket.
+      const web = config.webStomp;
+      for (const { port, secure } of webStompPorts) {
+        const name = secure ? 'web-stomp-tls' : 'web-stomp';
+        const l = await listenWebStomp(service, {
+          name,
+          host: config.host,
+          port,
+          path: web.path,
+          maxPayload: config.stomp.maxFrameSize,
+          messageType: web.binaryFrames ? 'binary' : 'text',
+          allowedOrigins: web.allowedOrigins,
+          trustProxy: web.trustProxy,
+          ...(secure && webTls !== undefined
+            ? { tls: webTls.options, tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs }
+            : {}),
+          onError: webListenerErrors(name),
+        });
+        webStarted(l, 'stomp', secure);
+        if (secure) ports.webStompTls = l.port;
+        else ports.webStomp = l.port;
+      }
     }
 
-    if (config.mqtt.port !== null || config.mqtt.tlsPort !== null) {
+    const webMqttPorts = webPorts(config.webMqtt);
+    if (config.mqtt.port !== null || config.mqtt.tlsPort !== null || webMqttPorts.length > 0) {
       // One MQTT service for every MQTT listener (TCP, TLS; web-mqtt hands its WebSocket streams to the same one).
       const service = createMqttService({
         broker,
@@ -222,6 +288,25 @@ export async function startBroker(
           onMqtt,
         );
         ports.mqtts = l.port;
+      }
+      // MQTT over WebSocket: the same service, fed a byte stream per WebSocket.
+      const web = config.webMqtt;
+      for (const { port, secure } of webMqttPorts) {
+        const name = secure ? 'web-mqtt-tls' : 'web-mqtt';
+        const l = await listenWebMqtt(service, {
+          name,
+          host: config.host,
+          port,
+          path: web.path,
+          maxPayload: config.mqtt.maxPacketSize,
+          allowedOrigins: web.allowedOrigins,
+          trustProxy: web.trustProxy,
+          ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
+          onError: webListenerErrors(name),
+        });
+        webStarted(l, 'mqtt', secure);
+        if (secure) ports.webMqttTls = l.port;
+        else ports.webMqtt = l.port;
       }
     }
 

@@ -48,7 +48,7 @@ describe('warren executable', () => {
   it('starts, serves, and stops gracefully on SIGTERM with exit code 0', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'warren-bin-'));
     try {
-      const child = run(['--data-dir', dataDir, '--amqp-port', '0', '--amqps-port', 'off', '--stomp-port', 'off', '--stomps-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--host', '127.0.0.1']);
+      const child = run(['--data-dir', dataDir, '--amqp-port', '0', '--amqps-port', 'off', '--stomp-port', 'off', '--stomps-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--web-stomp-port', 'off', '--web-mqtt-port', 'off', '--host', '127.0.0.1']);
       const done = finished(child);
       const port = await new Promise<number>((resolve, reject) => {
         let buffered = '';
