@@ -589,7 +589,9 @@ export class AmqpConnection implements ChannelOwner {
     }
     this.write(encodeMethod(0, { name: 'connection.open-ok', knownHosts: '' }));
     this.#log.info({ user: user.name, vhost }, 'AMQP connection opened');
-    // An alarm already on was reported by openConnection (host.blocked): the first publish blocks.
+    // An alarm already on was reported by openConnection (host.blocked): the first publish blocks. A BrokerApi that
+    // only exposes the flag still gets the same behaviour.
+    if (this.#broker.blocked && this.#alarmReason === undefined) this.#alarmReason = 'resource alarm';
   }
 
   #onHandshakeTimeout(): void {
