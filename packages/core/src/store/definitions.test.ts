@@ -166,6 +166,17 @@ describe('definitions across a restart (in process)', () => {
     expect(() => start()).toThrow(/queues\[0\]: arguments must be an object/);
   });
 
+  it('temporary files left by a crash mid-write are ignored and removed', async () => {
+    const a = start();
+    a.broker.addVhost('kept');
+    a.close();
+    await writeFile(join(dir, 'definitions.json.999.1.tmp'), '{"vhosts": [{"name": "half-writ');
+    const b = start();
+    expect(b.broker.vhostNames().sort()).toEqual(['/', 'kept']);
+    expect(await readdir(dir)).toEqual(['definitions.json']);
+    b.close();
+  });
+
   it('a burst of 10,000 declares costs a handful of writes, not 10,000', async () => {
     const store = new MemoryDefinitionsStore();
     const t = new TestBroker({ definitions: store });

@@ -14,9 +14,9 @@
  *
  * Like the rest of the core this file imports no protocol and no network module.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { FieldTable, FieldValue, Logger } from '../contract.js';
 
 /** RabbitMQ's name of the password hash format Warren uses (see auth/password.ts). */
@@ -144,6 +144,7 @@ export class FileDefinitionsStore implements DefinitionsStore {
   }
 
   load(): Definitions | undefined {
+    this.#removeStaleTemporaryFiles();
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -158,6 +159,25 @@ export class FileDefinitionsStore implements DefinitionsStore {
       throw new DefinitionsError(this.path, `invalid JSON (${(err as Error).message})`);
     }
     return parseDefinitions(raw, this.path);
+  }
+
+  /** Temporary files left by a crash mid-write were never renamed into place: they hold nothing needed. */
+  #removeStaleTemporaryFiles(): void {
+    const prefix = `${basename(this.path)}.`;
+    let names: string[];
+    try {
+      names = readdirSync(dirname(this.path));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+      try {
+        unlinkSync(join(dirname(this.path), name));
+      } catch {
+        // Another process's file, or already gone: leave it.
+      }
+    }
   }
 
   changed(snapshot: () => Definitions): void {
