@@ -1,0 +1,64 @@
+/**
+ * Persistent messages through the real server (startBroker, amqplib) across a clean restart on the same data
+ * directory: order, redelivered for delivered-but-unacked, transient messages dropped, acked ones gone.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
+
+let dataDir = '';
+let running: RunningBroker | undefined;
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'warren-messages-'));
+});
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function start(): Promise<number> {
+  const off: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
+    if (key !== 'amqp' && typeof value === 'object' && value !== null && 'port' in value) off[key] = { port: null, tlsPort: null };
+  }
+  running = await startBroker({ ...(off as WarrenConfigInput), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
+  return running.ports.amqp!;
+}
+
+describe('persistent messages across a restart (amqplib)', () => {
+  it('come back in order; delivered-unacked ones redelivered; acked and transient ones gone', async () => {
+    let conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${await start()}`);
+    let ch = await conn.createConfirmChannel();
+    await ch.assertQueue('jobs', { durable: true });
+    for (const [body, persistent] of [['a', true], ['b', true], ['t', false], ['c', true], ['d', true]] as const) {
+      ch.sendToQueue('jobs', Buffer.from(body), { persistent });
+    }
+    await ch.waitForConfirms();
+    const a = (await ch.get('jobs', { noAck: false })) as amqp.GetMessage;
+    ch.ack(a); // acked: gone for good
+    await ch.get('jobs', { noAck: false }); // b: delivered, not acked
+    await ch.waitForConfirms();
+    await running!.stop();
+    running = undefined;
+
+    conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${await start()}`);
+    ch = await conn.createConfirmChannel();
+    const ok = await ch.assertQueue('jobs', { durable: true });
+    expect(ok.messageCount).toBe(3);
+    const got: [string, boolean][] = [];
+    for (let m = await ch.get('jobs', { noAck: true }); m !== false; m = await ch.get('jobs', { noAck: true })) {
+      got.push([m.content.toString(), m.fields.redelivered]);
+    }
+    expect(got).toEqual([
+      ['b', true],
+      ['c', false],
+      ['d', false],
+    ]);
+    await conn.close();
+  });
+});
