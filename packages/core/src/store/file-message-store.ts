@@ -56,6 +56,8 @@ const ACK_DELIVERED = 0;
 const ACK_SETTLED = 1;
 /** Bytes read from a segment at a time when paging in. */
 const PAGE_READ = 1024 * 1024;
+/** Writes that no confirm waits for are fsynced within this many ms. */
+const IDLE_SYNC_MS = 1000;
 /** Log recovery progress at most this often (ms). */
 const PROGRESS_INTERVAL = 1000;
 
@@ -118,6 +120,12 @@ export class FileMessageStore implements MessageStore {
   readonly #waitingPerSink = new Map<ConfirmSink, number>();
   #transientCounter = 0;
   #closed = false;
+  /** Syncs writes no confirm waits for, so they are safe from power loss within about a second too. */
+  #idleSync: NodeJS.Timeout | undefined = undefined;
+  readonly #onIdleSync = (): void => {
+    this.#idleSync = undefined;
+    if (!this.#syncing && !this.#closed && this.#unsynced.size > 0) this.#startSync();
+  };
   #failed: Error | undefined = undefined;
 
   constructor(options: FileMessageStoreOptions) {
@@ -167,6 +175,7 @@ export class FileMessageStore implements MessageStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#idleSync !== undefined) clearTimeout(this.#idleSync);
     this.flushNow();
     // A clean stop syncs everything, so nothing a client was told is lost even on power loss right after.
     for (const fd of this.#unsynced) {
@@ -251,6 +260,10 @@ export class FileMessageStore implements MessageStore {
     if (this.#waiters.length > this.#waitHead && !this.#syncing) {
       if (this.#waiters[this.#waitHead]!.target <= this.#synced) this.#release();
       else this.#startSync();
+    }
+    if (this.#unsynced.size > 0 && this.#idleSync === undefined && !this.#closed) {
+      this.#idleSync = setTimeout(this.#onIdleSync, IDLE_SYNC_MS);
+      this.#idleSync.unref();
     }
   }
 
