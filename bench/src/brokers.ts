@@ -14,11 +14,15 @@ export interface StartedBroker {
   name: string;
   host: string;
   port: number;
+  /** The STOMP port, when the broker has a STOMP listener. */
+  stompPort?: number;
   stop(): Promise<void>;
 }
 
 /** Messages from a broker child (Warren or the null server) to the parent. */
-export type BrokerChildMessage = { type: 'listening'; port: number } | { type: 'failed'; message: string };
+export type BrokerChildMessage =
+  | { type: 'listening'; port: number; stompPort?: number }
+  | { type: 'failed'; message: string };
 
 function forkBrokerChild(script: string, args: string[], name: string, cleanup: () => void): Promise<StartedBroker> {
   const child: ChildProcess = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -41,6 +45,7 @@ function forkBrokerChild(script: string, args: string[], name: string, cleanup: 
         name,
         host: '127.0.0.1',
         port: m.port,
+        ...(m.stompPort !== undefined ? { stompPort: m.stompPort } : {}),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) {
@@ -93,7 +98,7 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
       if (m.type === 'stop') void broker.stop().finally(() => process.exit(0));
     });
     process.on('disconnect', () => void broker.stop().finally(() => process.exit(0)));
-    send({ type: 'listening', port });
+    send({ type: 'listening', port, ...(broker.ports.stomp !== undefined ? { stompPort: broker.ports.stomp } : {}) });
   } catch (err) {
     send({ type: 'failed', message: (err as Error).message });
     process.exitCode = 1;
@@ -135,7 +140,7 @@ export function rabbitmqInstalled(): boolean {
 
 /**
  * Start a private RabbitMQ node: free AMQP and distribution ports, its own mnesia/log directories in a temp dir, a
- * unique node name, no plugins. Resolves once it completes an AMQP handshake as guest/guest.
+ * unique node name, only the STOMP plugin (on `stompPort`). Resolves once it completes an AMQP handshake as guest/guest.
  */
 export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> {
   if (!rabbitmqInstalled()) throw new Error('rabbitmq-server is not installed');
@@ -143,7 +148,10 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
   const port = await freePort();
   const distPort = await freePort();
   const node = `warrenbench${process.pid}@localhost`;
-  writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
+  // The STOMP plugin for the s scenarios, on a free loopback port (rabbitmq.conf, the new-style format).
+  const stompPort = await freePort();
+  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp].\n');
+  writeFileSync(path.join(dir, 'rabbitmq.conf'), `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}\n`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RABBITMQ_NODENAME: node,
@@ -155,7 +163,7 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
     RABBITMQ_LOG_BASE: path.join(dir, 'log'),
     RABBITMQ_PID_FILE: path.join(dir, 'rabbitmq.pid'),
     RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
-    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'),
+    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
     RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
   };
   const logFd = openSync(path.join(dir, 'startup.log'), 'a');
@@ -193,5 +201,5 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  return { name: 'RabbitMQ', host: '127.0.0.1', port, stop };
+  return { name: 'RabbitMQ', host: '127.0.0.1', port, stompPort, stop };
 }

@@ -8,6 +8,8 @@ import { SCENARIO_IDS, type ScenarioGroup, type ScenarioResult } from './runner.
 export interface CliOptions {
   host: string;
   port: number | null;
+  /** STOMP port of the broker given by --port (the STOMP scenarios are skipped without it). */
+  stompPort: number | null;
   groups: ScenarioGroup[];
   durationS: number;
   warmupS: number;
@@ -23,7 +25,8 @@ export interface CliOptions {
 export const USAGE = `usage: npm run bench -- [options]
   --host H              broker host (default 127.0.0.1)
   --port P              use the broker already listening on P (default: start Warren in a child process)
-  --scenarios a,b,c,d,p which scenarios to run (default all; p = persistent)
+  --stomp-port P        with --port: that broker's STOMP port (for the s scenarios)
+  --scenarios a,b,c,d,p,s which scenarios to run (default all; p = persistent, s = STOMP)
   --duration S          measured seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each window (default 1)
   --confirm-window N    unconfirmed publishes in flight per publisher (default 1000)
@@ -37,6 +40,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
     host: '127.0.0.1',
     port: null,
+    stompPort: null,
     groups: [...SCENARIO_IDS],
     durationS: 10,
     warmupS: 1,
@@ -59,6 +63,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case '--port':
         o.port = num(argv[++i], a);
+        break;
+      case '--stomp-port':
+        o.stompPort = num(argv[++i], a);
         break;
       case '--scenarios': {
         const list = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -125,7 +132,7 @@ export function formatResults(label: string, results: readonly ScenarioResult[])
 
 /** The headline figure of a result (higher is better for rates; for latency the p99 in ms, lower is better). */
 function headline(r: ScenarioResult): { value: number; unit: string } {
-  if (r.id.startsWith('d-')) return { value: r.p99Ms, unit: 'p99 ms' };
+  if (r.id.startsWith('d-') || r.id.endsWith('-latency')) return { value: r.p99Ms, unit: 'p99 ms' };
   if (r.id.startsWith('c-')) return { value: r.confirmedPerS, unit: 'routed/s' };
   return { value: r.deliveredPerS, unit: 'delivered/s' };
 }

@@ -18,6 +18,25 @@ import {
 import { formatComparison, formatResults, parseArgs, type CliOptions } from './cli.js';
 import { runScenario, selectScenarios, type RunOptions, type ScenarioGroup, type ScenarioResult } from './runner.js';
 import { runWorkerProcess } from './worker.js';
+import { runStompScenario, STOMP_SCENARIOS } from './stomp/stomp-load.js';
+
+/** The STOMP scenarios (group 's') against `broker`'s STOMP port; [] when it has none or 's' is not selected. */
+async function runStomp(broker: StartedBroker, o: CliOptions, log: (s: string) => void): Promise<ScenarioResult[]> {
+  if (!o.groups.includes('s')) return [];
+  const port = broker.stompPort;
+  if (port === undefined) {
+    log(`  ${broker.name}: no STOMP port, skipping the s scenarios`);
+    return [];
+  }
+  const out: ScenarioResult[] = [];
+  for (const spec of STOMP_SCENARIOS) {
+    log(`  ${broker.name}: ${spec.id} — ${spec.title} …`);
+    out.push(
+      await runStompScenario(spec, { host: broker.host, port, durationS: o.durationS, warmupS: o.warmupS, bodySize: o.bodySize }),
+    );
+  }
+  return out;
+}
 
 async function runAll(groups: readonly ScenarioGroup[], broker: StartedBroker, o: CliOptions, script: string, log: (s: string) => void): Promise<ScenarioResult[]> {
   const out: ScenarioResult[] = [];
@@ -82,6 +101,8 @@ async function main(argv: readonly string[]): Promise<number> {
         log(`  ${spec.id} — ${spec.title}: RabbitMQ …`);
         r.push(await runScenario(spec, runOptions(rabbit, o, script)));
       }
+      w.push(...(await runStomp(warren, o, log)));
+      r.push(...(await runStomp(rabbit, o, log)));
       json.warren = w;
       json.rabbitmq = r;
       failed ||= [...w, ...r].some((x) => x.error !== undefined);
@@ -92,13 +113,20 @@ async function main(argv: readonly string[]): Promise<number> {
     } else if (o.ceiling !== 'only') {
       let target: StartedBroker;
       if (o.port !== null) {
-        target = { name: `${o.host}:${o.port}`, host: o.host, port: o.port, stop: async () => undefined };
+        target = {
+          name: `${o.host}:${o.port}`,
+          host: o.host,
+          port: o.port,
+          ...(o.stompPort !== null ? { stompPort: o.stompPort } : {}),
+          stop: async () => undefined,
+        };
       } else {
         log('starting Warren …');
         target = await startWarren(script);
         started.push(target);
       }
       const res = await runAll(o.groups, target, o, script, log);
+      res.push(...(await runStomp(target, o, log)));
       json.target = { name: target.name, results: res };
       failed ||= res.some((x) => x.error !== undefined);
       if (!o.json) log(`\n${formatResults(target.name, res)}\n`);

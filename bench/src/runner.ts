@@ -18,7 +18,8 @@ import {
 } from './worker.js';
 
 /** Scenario ids accepted by `--scenarios`. */
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p'] as const;
+/** 's' = the STOMP scenarios (bench/src/stomp), run by main.ts against each broker's STOMP port. */
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's'] as const;
 /** A scenario group id. */
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
@@ -286,6 +287,9 @@ async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise
       }));
       return { publishers, consumers: [{ role: 'consumer', queues: [q], noAck: false, prefetch: 1000 }], queues: [q], exchange: null };
     }
+    case 's':
+      // The STOMP scenarios have their own load tool (bench/src/stomp); there are no AMQP specs in group 's'.
+      throw new Error('STOMP scenarios run through bench/src/stomp/stomp-load.ts');
     default: {
       const never: never = spec.group;
       throw new Error(`unknown scenario group ${String(never)}`);
