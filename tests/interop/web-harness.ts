@@ -6,7 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import WebSocket, { createWebSocketStream } from 'ws';
+
+// mqtt.js's Node build calls `require('ws').createWebSocketStream`, a static that only ws's CommonJS entry attaches
+// to the WebSocket class. Under vitest, mqtt.js is transformed and its require('ws') lands on ws's ESM wrapper, whose
+// default export lacks it; give it back so mqtt.js over ws:// works in the test runner as it does in plain Node.
+const WebSocketWithStream = WebSocket as unknown as { createWebSocketStream?: typeof createWebSocketStream };
+WebSocketWithStream.createWebSocketStream ??= createWebSocketStream;
 
 export const WEB_REFERENCE: boolean = process.env['WARREN_INTEROP_WEB_REFERENCE'] === '1';
 
