@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,7 @@ let stompPort = Number(process.env['STOMP_INTEROP_PORT'] ?? 0);
 /** Against another broker, Warren-only behaviour (typed headers as text, receipt-id on every ERROR) is not checked. */
 const warren = stompPort === 0;
 let amqpUrl = process.env['AMQP_INTEROP_URL'] ?? '';
+let stompsPort = 0;
 let stop: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
@@ -54,8 +56,11 @@ beforeAll(async () => {
     if (setting.kind !== 'port' || section === undefined || field === undefined) continue;
     ((config[section] ??= {}) as Record<string, unknown>)[field] = field === 'port' ? 0 : null;
   }
+  // STOMP over TLS too (61614's listener), with the generated self-signed certificate.
+  (config['stomp'] as Record<string, unknown>)['tlsPort'] = 0;
   const running = await startBroker(config as Parameters<typeof startBroker>[0]);
   stompPort = running.ports.stomp ?? 0;
+  stompsPort = running.ports.stomps ?? 0;
   amqpUrl = `amqp://guest:guest@${host}:${running.ports.amqp}`;
   stop = async () => {
     await running.stop();
@@ -219,6 +224,31 @@ describe('@stomp/stompjs over TCP', () => {
       ['again', 'true'],
     ]);
     await client.deactivate();
+  });
+});
+
+describe.skipIf(!warren)('STOMP over TLS', () => {
+  it('CONNECT, SEND and MESSAGE over the stomps listener', async () => {
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const c = tls.connect({ host, port: stompsPort, rejectUnauthorized: false }, () => resolve(c));
+      c.once('error', reject);
+    });
+    let text = '';
+    const seen = (re: RegExp): Promise<void> =>
+      within(
+        new Promise<void>((resolve) => {
+          const check = (): void => (re.test(text) ? resolve() : void s.once('data', check));
+          check();
+        }),
+      );
+    s.on('data', (d: Buffer) => (text += d.toString()));
+    const q = unique('tls');
+    s.write('CONNECT\naccept-version:1.2\nlogin:guest\npasscode:guest\n\n\0');
+    await seen(/^CONNECTED\n/);
+    s.write(`SUBSCRIBE\ndestination:/queue/${q}\nid:1\n\n\0SEND\ndestination:/queue/${q}\n\nover tls\0`);
+    await seen(/MESSAGE\n[\s\S]*\n\nover tls\0/);
+    expect(s.getPeerCertificate().subject.CN).toBe('localhost');
+    s.destroy();
   });
 });
 
