@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Broker, fakeConnectionInfo, MemoryMessageStore, silentLogger, type ConfirmSink, type CoreChannel } from '@warren/core';
 import { FakeChannelHost } from '@warren/core';
@@ -427,5 +428,62 @@ describe('receipts wait for confirms', () => {
     const { send } = connected();
     const frames = send('SEND\ndestination:/queue/full\nx-max-length:0\nx-overflow:reject-publish\nreceipt:a\n\nx\0');
     expect(msg(frames[0]).h.message).toBe('Message rejected');
+  });
+});
+
+describe('resource alarms', () => {
+  it('a publishing connection stops reading while an alarm lasts; a pure consumer keeps reading', () => {
+    const pub = connected();
+    const con = connected();
+    con.send('SUBSCRIBE\ndestination:/queue/alarm\nid:1\nack:client\n\n\0');
+    pub.send('SEND\ndestination:/queue/alarm\n\nbefore\0');
+    broker.setAlarm('memory', true);
+    expect(pub.io.paused).toBe(true);
+    expect(con.io.paused).toBe(false);
+    broker.setAlarm('memory', false);
+    expect(pub.io.paused).toBe(false);
+  });
+});
+
+describe('never a crash', () => {
+  const COMMANDS = ['CONNECT', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT', 'X'];
+  const HEADERS = ['destination', 'id', 'ack', 'receipt', 'transaction', 'message-id', 'durable', 'prefetch-count', 'x-max-length', 'reply-to', 'priority', 'content-length', 'persistent'];
+  const VALUES = ['/queue/f', '/topic/a.*', '/exchange/amq.direct/k', '/temp-queue/t', '/amq/queue/none', '/bad', '1', 'client', 'true', 'T_1@@x@@1', '-5', 'abc', ''];
+  const frame = fc
+    .tuple(
+      fc.constantFrom(...COMMANDS),
+      fc.array(fc.tuple(fc.constantFrom(...HEADERS), fc.constantFrom(...VALUES)), { maxLength: 5 }),
+      fc.string({ maxLength: 10 }).filter((b) => !b.includes('\0')),
+    )
+    .map(([c, h, b]) => `${c}\n${h.map(([k, v]) => `${k}:${v}`).join('\n')}${h.length > 0 ? '\n' : ''}\n${b}\0`);
+
+  it('random frame sequences after CONNECT give frames or one ERROR, never an exception', () => {
+    fc.assert(
+      fc.property(fc.array(frame, { maxLength: 8 }), (frames) => {
+        const { s, io } = connected();
+        for (const f of frames) s.receive(raw(f));
+        const out = io.frames();
+        const errors = out.filter((f) => f.command === 'ERROR');
+        expect(errors.length).toBeLessThanOrEqual(1);
+        if (errors.length === 1) {
+          expect(out[out.length - 1]?.command).toBe('ERROR');
+          expect(errors[0]?.headers.get('message')).toBeTruthy();
+          expect(io.ended).toBe(true);
+        }
+        s.transportClosed();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('random bytes before and after CONNECT never throw', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.uint8Array({ maxLength: 200 }), (login, bytes) => {
+        const c = login ? connected() : open();
+        c.s.receive(Buffer.from(bytes));
+        c.s.transportClosed();
+      }),
+      { numRuns: 300 },
+    );
   });
 });

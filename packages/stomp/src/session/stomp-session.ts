@@ -294,6 +294,18 @@ export class StompSession implements ChannelHost, ConnectionHost {
     ];
     this.#write(encodeFrame('CONNECTED', headers, undefined, '1.0'));
     this.#startHeartbeats(sendEvery, expectEvery);
+    this.#logger.info(
+      {
+        connection: this.#info.id,
+        protocol: 'stomp',
+        version,
+        peer: `${this.#info.remoteAddress}:${this.#info.remotePort}`,
+        listener: this.#info.listener,
+        user: user.name,
+        vhost,
+      },
+      'STOMP connection opened',
+    );
     if (this.#broker.blocked) this.blocked('resource alarm');
   }
 
@@ -737,6 +749,9 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #teardown(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    if (this.#user !== undefined) {
+      this.#logger.info({ connection: this.#info.id, protocol: 'stomp', user: this.#user.name }, 'STOMP connection closed');
+    }
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     if (this.#sendTimer !== undefined) clearInterval(this.#sendTimer);
     if (this.#recvTimer !== undefined) clearInterval(this.#recvTimer);
