@@ -114,6 +114,7 @@ export interface ConnectionLimits {
   connectTimeoutMs: number;
 }
 
+const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
 const CONSUMER_QOS0 = 'mqtt-qos0';
 const CONSUMER_QOS1 = 'mqtt-qos1';
 const SHARE_PREFIX = 'mqtt-share:';
@@ -1050,6 +1051,12 @@ export class MqttConnection implements ChannelHost {
   }
 
   #encode(packet: Packet): Buffer {
+    if (this.#version === 5 && ACK_CMDS.has(packet.cmd)) {
+      const ack = packet as { reasonCode?: number };
+      // MQTT 5 §3.4.2.1: reason 0 without properties may be omitted; mqtt-packet does so only for an explicit 0, and
+      // paho 1.6 cannot read the long form of PUBREL.
+      ack.reasonCode ??= 0;
+    }
     return mqttPacket.generate(packet, { protocolVersion: this.#version });
   }
 
