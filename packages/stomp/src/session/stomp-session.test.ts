@@ -325,6 +325,15 @@ describe('errors and DISCONNECT', () => {
       "'/foo/a' is not a valid destination.\nValid destination types are: /temp-queue, /exchange, /topic, /queue, /amq/queue, /reply-queue/.\n",
     ],
     ['SEND\ndestination:/queue/a\ncontent-length:x\n\nhi\0', 'Bad content-length', 'Invalid content-length header: "x"'],
+    ['UNSUBSCRIBE\n\n\0', 'Missing destination or id', "UNSUBSCRIBE must include a 'destination' or 'id' header"],
+    [
+      'SUBSCRIBE\ndestination:/queue/d\nid:a\n\n\0SUBSCRIBE\ndestination:/queue/d\nid:a\n\n\0',
+      'Duplicated subscription identifier',
+      "A subscription identified by 'T_a' already exists.",
+    ],
+    ['SUBSCRIBE\ndestination:/temp-queue/x\nid:b\n\n\0', 'Invalid destination', "'/temp-queue/x' is not a valid destination for 'SUBSCRIBE'\n"],
+    ['BEGIN\n\n\0', 'Missing transaction', `"BEGIN" must include a 'transaction' header\n`],
+    ['SUBSCRIBE\ndestination:/topic/dd\ndurable:true\n\n\0', 'Missing Header', "Header 'id' is required for durable subscriptions"],
     ['UNSUBSCRIBE\nid:nope\n\n\0', 'No subscription found', `UNSUBSCRIBE must refer to an existing subscription.\nSubscription to "id='nope'" not found.\n`],
   ])('%j → ERROR %s, connection closed', (frame, message, body) => {
     const { send, io } = connected();

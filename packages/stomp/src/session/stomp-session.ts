@@ -427,7 +427,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     const dest = this.#destination(frame);
     const id = h.get('id') ?? destHeader ?? '';
     if (this.#subs.has(id)) {
-      throw new StompError('Duplicated subscription identifier', `A subscription identified by '${id}' already exists.\n`);
+      throw new StompError('Duplicated subscription identifier', `A subscription identified by 'T_${id}' already exists.`);
     }
     const ackHeader = h.get('ack') ?? 'auto';
     if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
@@ -455,11 +455,11 @@ export class StompSession implements ChannelHost, ConnectionHost {
         queue = dest.name;
         break;
       case 'temp-queue':
-        throw this.#unknownDestination(destHeader ?? '');
+        throw new StompError('Invalid destination', `'${destHeader ?? ''}' is not a valid destination for 'SUBSCRIBE'\n`);
       case 'topic':
       case 'exchange': {
         if (durable && !hasOwn(h, 'id')) {
-          throw new StompError('Missing Header', 'Header "id" is required for durable subscriptions\n');
+          throw new StompError('Missing Header', `Header 'id' is required for durable subscriptions`);
         }
         const exchange = dest.kind === 'topic' ? 'amq.topic' : dest.exchange;
         queue = h.get('x-queue-name') ?? subscriptionQueueName(destHeader ?? '', id);
@@ -511,7 +511,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     const channel = this.#requireChannel();
     const id = h.get('id') ?? h.get('destination');
     if (id === undefined) {
-      throw new StompError('Missing Header', `"UNSUBSCRIBE" must include an 'id' or 'destination' header\n`);
+      throw new StompError('Missing destination or id', `UNSUBSCRIBE must include a 'destination' or 'id' header`);
     }
     const sub = this.#subs.get(id);
     if (sub === undefined) {
