@@ -52,6 +52,11 @@ export interface StompSessionOptions {
    * of the error when the FIN arrives first; the session is torn down at once either way, and nothing more is read.
    */
   errorCloseDelayMs?: number;
+  /**
+   * Drop a client whose output stays above the writer's high-water mark this long (its unacked messages are
+   * requeued for other consumers), ms. Default 60 000 (as AMQP's `slowConsumerTimeoutMs`); 0 = never.
+   */
+  slowConsumerTimeoutMs?: number;
 }
 
 /** The `server` header of CONNECTED. */
@@ -130,6 +135,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #connectTimer: NodeJS.Timeout | undefined;
   #sendTimer: NodeJS.Timeout | undefined;
   #recvTimer: NodeJS.Timeout | undefined;
+  #slowTimer: NodeJS.Timeout | undefined;
 
   constructor(io: StompIo, info: ConnectionInfo, broker: BrokerApi, logger: Logger, options: StompSessionOptions) {
     this.#io = io;
@@ -180,6 +186,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
 
   /** The writer drained below its low-water mark: let the core deliver again. */
   onWritable(): void {
+    if (this.#slowTimer !== undefined) {
+      clearTimeout(this.#slowTimer);
+      this.#slowTimer = undefined;
+    }
     this.#channel?.resume();
   }
 
@@ -703,6 +713,20 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #write(buf: Buffer): void {
     this.#lastWrite = Date.now();
     this.#io.write(buf);
+    if (this.#slowTimer === undefined && !this.#io.writable) this.#watchSlowConsumer();
+  }
+
+  /** The output is over the high-water mark: drop the client unless it drains in time (DESIGN.md §5). */
+  #watchSlowConsumer(): void {
+    const timeout = this.#options.slowConsumerTimeoutMs ?? 60_000;
+    if (timeout <= 0 || this.#state === 'closed') return;
+    this.#slowTimer = setTimeout(() => {
+      this.#slowTimer = undefined;
+      if (this.#state === 'closed' || this.#io.writable) return;
+      this.#logger.warn({ connection: this.#info.id, timeoutMs: timeout }, 'slow consumer: closing the STOMP connection');
+      this.#closeNow();
+    }, timeout);
+    this.#slowTimer.unref?.();
   }
 
   /** Answer an error with an ERROR frame, then close this connection. */
@@ -755,6 +779,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     if (this.#sendTimer !== undefined) clearInterval(this.#sendTimer);
     if (this.#recvTimer !== undefined) clearInterval(this.#recvTimer);
+    if (this.#slowTimer !== undefined) clearTimeout(this.#slowTimer);
     try {
       this.#channel?.close();
       this.#connection?.close();
