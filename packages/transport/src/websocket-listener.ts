@@ -110,6 +110,15 @@ export function webSocketStream(
       }
       ws.send(chunk, sendOptions, callback);
     },
+    // Writes queued while the previous message was being sent go out together, as one message.
+    writev(chunks, callback) {
+      if (ws.readyState !== ws.OPEN) {
+        callback(new Error('WebSocket is not open'));
+        return;
+      }
+      const bufs = chunks.map((c) => c.chunk as Buffer);
+      ws.send(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs), sendOptions, callback);
+    },
     final(callback) {
       // A half-close is a WebSocket close handshake: 1000 normal closure.
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000);
@@ -125,20 +134,34 @@ export function webSocketStream(
       callback(err);
     },
   });
+  // Messages parsed from one socket read arrive in one synchronous burst of 'message' events; they are pushed as one
+  // chunk at the end of it, so the adapter's per-read work is paid once per read, as on TCP, not once per message.
+  let inbound: Buffer[] = [];
+  let flushQueued = false;
+  const flushInbound = (): void => {
+    flushQueued = false;
+    if (inbound.length === 0 || stream.destroyed) return;
+    const buf = inbound.length === 1 ? inbound[0]! : Buffer.concat(inbound);
+    inbound = [];
+    if (!stream.push(buf)) ws.pause();
+  };
   ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     if (!isBinary && !acceptText) {
+      inbound = [];
       ws.close(1003, 'text messages are not supported');
       stream.destroy(new Error('text WebSocket message where only binary ones are allowed'));
       return;
     }
-    const buf = Buffer.isBuffer(data)
-      ? data
-      : Array.isArray(data)
-        ? Buffer.concat(data)
-        : Buffer.from(data);
-    if (!stream.push(buf)) ws.pause();
+    inbound.push(
+      Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data),
+    );
+    if (!flushQueued) {
+      flushQueued = true;
+      queueMicrotask(flushInbound);
+    }
   });
   ws.on('close', () => {
+    flushInbound();
     stream.push(null);
     // The peer is gone: nothing more can be written either.
     if (!stream.destroyed) stream.destroy();
