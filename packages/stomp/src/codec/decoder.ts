@@ -26,11 +26,14 @@ export interface DecoderLimits {
   maxHeaderLength: number;
 }
 
-/** Limits before CONNECT: small, so an unauthenticated peer cannot make the server buffer much. */
+/**
+ * Limits before CONNECT: small, so an unauthenticated peer cannot make the server buffer much, yet room for an
+ * OAuth 2 access token (a JWT of several KiB) as the passcode.
+ */
 export const PRE_CONNECT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
   maxFrameSize: 16 * 1024,
   maxHeaders: 32,
-  maxHeaderLength: 2048,
+  maxHeaderLength: 8192,
 });
 
 /** The head of the frame being read: parsed once, kept until its body is complete. */
