@@ -535,3 +535,20 @@ describe('slow consumers', () => {
     }
   });
 });
+
+describe('x-death reaches STOMP as JSON', () => {
+  it('a message rejected into a dead-letter queue carries x-death as a JSON array', () => {
+    const { send } = connected();
+    // x-dead-letter-exchange '' routes by the dead-letter routing key to the queue "dlq".
+    send('SUBSCRIBE\ndestination:/queue/dlq\nid:d\n\n\0');
+    send('SUBSCRIBE\ndestination:/queue/work\nid:w\nack:client-individual\nx-dead-letter-exchange:\nx-dead-letter-routing-key:dlq\n\n\0');
+    const m = msg(send('SEND\ndestination:/queue/work\n\njob\0')[0]);
+    const dead = msg(send(`NACK\nid:${m.h.ack}\nrequeue:false\n\n\0`)[0]);
+    expect(dead.body).toBe('job');
+    expect(dead.h.subscription).toBe('d');
+    const xDeath = JSON.parse(dead.h['x-death'] ?? 'null') as Array<Record<string, unknown>>;
+    expect(xDeath).toHaveLength(1);
+    expect(xDeath[0]).toMatchObject({ count: 1, reason: 'rejected', queue: 'work', exchange: '', 'routing-keys': ['work'] });
+    expect(typeof xDeath[0]?.['time']).toBe('number');
+  });
+});
