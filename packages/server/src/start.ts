@@ -208,6 +208,8 @@ export async function startBroker(
           maxFrameSize: config.stomp.maxFrameSize,
           defaultVhost: config.stomp.defaultVhost,
           connectTimeoutMs: config.stomp.connectTimeoutMs,
+          // One setting for every protocol's slow consumers (--slow-consumer-timeout).
+          slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
         },
         dataDir: config.dataDir,
       });
