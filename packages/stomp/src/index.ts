@@ -32,6 +32,10 @@ export interface StompServerOptions {
   connectTimeoutMs?: number;
   /** Smallest heart-beat interval accepted, ms. Default 0. */
   minHeartbeatMs?: number;
+  /** After an ERROR frame, wait this long for the client to close before closing, ms. Default 500. */
+  errorCloseDelayMs?: number;
+  /** Drop a client whose output stays over the high-water mark this long, ms. Default 60 000; 0 = never. */
+  slowConsumerTimeoutMs?: number;
 }
 
 export interface StompServiceContext {
