@@ -16,12 +16,14 @@ export interface StartedBroker {
   port: number;
   /** The STOMP port, when the broker has a STOMP listener. */
   stompPort?: number;
+  /** The MQTT port, when the broker has an MQTT listener. */
+  mqttPort?: number;
   stop(): Promise<void>;
 }
 
 /** Messages from a broker child (Warren or the null server) to the parent. */
 export type BrokerChildMessage =
-  | { type: 'listening'; port: number; stompPort?: number }
+  | { type: 'listening'; port: number; stompPort?: number; mqttPort?: number }
   | { type: 'failed'; message: string };
 
 function forkBrokerChild(script: string, args: string[], name: string, cleanup: () => void): Promise<StartedBroker> {
@@ -46,6 +48,7 @@ function forkBrokerChild(script: string, args: string[], name: string, cleanup: 
         host: '127.0.0.1',
         port: m.port,
         ...(m.stompPort !== undefined ? { stompPort: m.stompPort } : {}),
+        ...(m.mqttPort !== undefined ? { mqttPort: m.mqttPort } : {}),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) {
@@ -98,7 +101,12 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
       if (m.type === 'stop') void broker.stop().finally(() => process.exit(0));
     });
     process.on('disconnect', () => void broker.stop().finally(() => process.exit(0)));
-    send({ type: 'listening', port, ...(broker.ports.stomp !== undefined ? { stompPort: broker.ports.stomp } : {}) });
+    send({
+      type: 'listening',
+      port,
+      ...(broker.ports.stomp !== undefined ? { stompPort: broker.ports.stomp } : {}),
+      ...(broker.ports.mqtt !== undefined ? { mqttPort: broker.ports.mqtt } : {}),
+    });
   } catch (err) {
     send({ type: 'failed', message: (err as Error).message });
     process.exitCode = 1;
@@ -150,8 +158,13 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
   const node = `warrenbench${process.pid}@localhost`;
   // The STOMP plugin for the s scenarios, on a free loopback port (rabbitmq.conf, the new-style format).
   const stompPort = await freePort();
-  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp].\n');
-  writeFileSync(path.join(dir, 'rabbitmq.conf'), `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}\n`);
+  // The MQTT plugin for the m scenarios.
+  const mqttPort = await freePort();
+  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_mqtt].\n');
+  writeFileSync(
+    path.join(dir, 'rabbitmq.conf'),
+    `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}\nmqtt.listeners.tcp.1 = 127.0.0.1:${mqttPort}\n`,
+  );
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RABBITMQ_NODENAME: node,
@@ -201,5 +214,5 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  return { name: 'RabbitMQ', host: '127.0.0.1', port, stompPort, stop };
+  return { name: 'RabbitMQ', host: '127.0.0.1', port, stompPort, mqttPort, stop };
 }

@@ -10,6 +10,12 @@ export interface CliOptions {
   port: number | null;
   /** STOMP port of the broker given by --port (the STOMP scenarios are skipped without it). */
   stompPort: number | null;
+  /** MQTT port of the broker given by --port (the MQTT scenarios are skipped without it). */
+  mqttPort: number | null;
+  /** Start Warren and a private Mosquitto; run the MQTT scenarios on both. */
+  compareMosquitto: boolean;
+  /** Device connections of the MQTT fan-in scenario. */
+  devices: number;
   groups: ScenarioGroup[];
   durationS: number;
   warmupS: number;
@@ -26,6 +32,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --host H              broker host (default 127.0.0.1)
   --port P              use the broker already listening on P (default: start Warren in a child process)
   --stomp-port P        with --port: that broker's STOMP port (for the s scenarios)
+  --mqtt-port P         with --port: that broker's MQTT port (for the m scenarios)
+  --devices N           device connections in the MQTT fan-in scenario (default 500)
+  --compare-mosquitto   start Warren and a private Mosquitto; run the MQTT (m) scenarios on both
   --scenarios a,b,c,d,p,s which scenarios to run (default all; p = persistent, s = STOMP)
   --duration S          measured seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each window (default 1)
@@ -41,6 +50,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     host: '127.0.0.1',
     port: null,
     stompPort: null,
+    mqttPort: null,
+    compareMosquitto: false,
+    devices: 500,
     groups: [...SCENARIO_IDS],
     durationS: 10,
     warmupS: 1,
@@ -66,6 +78,15 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case '--stomp-port':
         o.stompPort = num(argv[++i], a);
+        break;
+      case '--mqtt-port':
+        o.mqttPort = num(argv[++i], a);
+        break;
+      case '--devices':
+        o.devices = Math.max(1, num(argv[++i], a));
+        break;
+      case '--compare-mosquitto':
+        o.compareMosquitto = true;
         break;
       case '--scenarios': {
         const list = (argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -132,14 +153,15 @@ export function formatResults(label: string, results: readonly ScenarioResult[])
 
 /** The headline figure of a result (higher is better for rates; for latency the p99 in ms, lower is better). */
 function headline(r: ScenarioResult): { value: number; unit: string } {
-  if (r.id.startsWith('d-') || r.id.endsWith('-latency')) return { value: r.p99Ms, unit: 'p99 ms' };
+  // The fan-in publishes at a fixed rate: its latency is the figure.
+  if (r.id.startsWith('d-') || r.id.endsWith('-latency') || r.id === 'm-fanin') return { value: r.p99Ms, unit: 'p99 ms' };
   if (r.id.startsWith('c-')) return { value: r.confirmedPerS, unit: 'routed/s' };
   return { value: r.deliveredPerS, unit: 'delivered/s' };
 }
 
-/** Side-by-side table of Warren and RabbitMQ. */
-export function formatComparison(warren: readonly ScenarioResult[], rabbit: readonly ScenarioResult[]): string {
-  const rows = [['scenario', 'metric', 'Warren', 'RabbitMQ', 'Warren/RabbitMQ']];
+/** Side-by-side table of Warren and another broker (RabbitMQ by default). */
+export function formatComparison(warren: readonly ScenarioResult[], rabbit: readonly ScenarioResult[], other = 'RabbitMQ'): string {
+  const rows = [['scenario', 'metric', 'Warren', other, `Warren/${other}`]];
   warren.forEach((w, i) => {
     const r = rabbit[i];
     if (!r) return;

@@ -19,6 +19,36 @@ import { formatComparison, formatResults, parseArgs, type CliOptions } from './c
 import { runScenario, selectScenarios, type RunOptions, type ScenarioGroup, type ScenarioResult } from './runner.js';
 import { runWorkerProcess } from './worker.js';
 import { runStompScenario, STOMP_SCENARIOS } from './stomp/stomp-load.js';
+import { startMosquitto } from './mqtt/mosquitto.js';
+import { MQTT_SCENARIOS, runMqttScenario } from './mqtt/mqtt-load.js';
+
+/** The MQTT scenarios (group 'm') against `broker`'s MQTT port; [] when it has none or 'm' is not selected. */
+async function runMqtt(broker: StartedBroker, o: CliOptions, log: (s: string) => void): Promise<ScenarioResult[]> {
+  if (!o.groups.includes('m')) return [];
+  const port = broker.mqttPort;
+  if (port === undefined) {
+    log(`  ${broker.name}: no MQTT port, skipping the m scenarios`);
+    return [];
+  }
+  const out: ScenarioResult[] = [];
+  for (const spec of MQTT_SCENARIOS) {
+    log(`  ${broker.name}: ${spec.id} — ${spec.title} …`);
+    out.push(
+      await runMqttScenario(spec, {
+        host: broker.host,
+        port,
+        durationS: o.durationS,
+        warmupS: o.warmupS,
+        bodySize: o.bodySize,
+        devices: o.devices,
+        // RabbitMQ's MQTT plugin refuses anonymous connections unless configured; guest works everywhere.
+        username: 'guest',
+        password: 'guest',
+      }),
+    );
+  }
+  return out;
+}
 
 /** The STOMP scenarios (group 's') against `broker`'s STOMP port; [] when it has none or 's' is not selected. */
 async function runStomp(broker: StartedBroker, o: CliOptions, log: (s: string) => void): Promise<ScenarioResult[]> {
@@ -103,12 +133,29 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       w.push(...(await runStomp(warren, o, log)));
       r.push(...(await runStomp(rabbit, o, log)));
+      w.push(...(await runMqtt(warren, o, log)));
+      r.push(...(await runMqtt(rabbit, o, log)));
       json.warren = w;
       json.rabbitmq = r;
       failed ||= [...w, ...r].some((x) => x.error !== undefined);
       if (!o.json) {
         log(`\n${formatResults('Warren', w)}\n\n${formatResults('RabbitMQ 3 (Debian package)', r)}\n`);
         log(`${formatComparison(w, r)}\n`);
+      }
+    } else if (o.compareMosquitto) {
+      log('starting Warren and a private Mosquitto …');
+      const warren = await startWarren(script);
+      started.push(warren);
+      const mosq = await startMosquitto();
+      started.push(mosq);
+      const w = await runMqtt(warren, { ...o, groups: ['m'] }, log);
+      const m = await runMqtt(mosq, { ...o, groups: ['m'] }, log);
+      json.warren = w;
+      json.mosquitto = m;
+      failed ||= [...w, ...m].some((x) => x.error !== undefined);
+      if (!o.json) {
+        log(`\n${formatResults('Warren', w)}\n\n${formatResults('Mosquitto (Debian package)', m)}\n`);
+        log(`${formatComparison(w, m, 'Mosquitto')}\n`);
       }
     } else if (o.ceiling !== 'only') {
       let target: StartedBroker;
@@ -118,6 +165,7 @@ async function main(argv: readonly string[]): Promise<number> {
           host: o.host,
           port: o.port,
           ...(o.stompPort !== null ? { stompPort: o.stompPort } : {}),
+          ...(o.mqttPort !== null ? { mqttPort: o.mqttPort } : {}),
           stop: async () => undefined,
         };
       } else {
@@ -127,11 +175,12 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       const res = await runAll(o.groups, target, o, script, log);
       res.push(...(await runStomp(target, o, log)));
+      res.push(...(await runMqtt(target, o, log)));
       json.target = { name: target.name, results: res };
       failed ||= res.some((x) => x.error !== undefined);
       if (!o.json) log(`\n${formatResults(target.name, res)}\n`);
     }
-    if (o.ceiling !== 'no') {
+    if (o.ceiling !== 'no' && !o.compareMosquitto) {
       const nul = await startNullServerProcess(script);
       started.push(nul);
       const res = await runAll(o.groups, nul, o, script, log);

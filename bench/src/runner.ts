@@ -19,7 +19,8 @@ import {
 
 /** Scenario ids accepted by `--scenarios`. */
 /** 's' = the STOMP scenarios (bench/src/stomp), run by main.ts against each broker's STOMP port. */
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's'] as const;
+/** 'm' = the MQTT scenarios (bench/src/mqtt), run by main.ts against each broker's MQTT port. */
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm'] as const;
 /** A scenario group id. */
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
@@ -290,6 +291,9 @@ async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise
     case 's':
       // The STOMP scenarios have their own load tool (bench/src/stomp); there are no AMQP specs in group 's'.
       throw new Error('STOMP scenarios run through bench/src/stomp/stomp-load.ts');
+    case 'm':
+      // Likewise the MQTT scenarios (bench/src/mqtt).
+      throw new Error('MQTT scenarios run through bench/src/mqtt/mqtt-load.ts');
     default: {
       const never: never = spec.group;
       throw new Error(`unknown scenario group ${String(never)}`);
