@@ -8,7 +8,7 @@
  * process), so queues stay short and the figure is sustained end-to-end throughput. Latency comes from a timestamp
  * the publisher writes at the start of each body.
  *
- * Standalone: `node bench/dist/web/web-load.js [--duration S] [--warmup S] [--reference] [--json]` starts Warren in a
+ * Standalone: `node bench/dist/web/web-load.js [--duration S] [--warmup S] [--only ids] [--reference] [--json]` starts Warren in a
  * child process (every listener on a free port) and, with --reference, also measures the reference RabbitMQ's
  * web_stomp/web_mqtt (15684/15685) and STOMP/MQTT (61623/1893) plugins on this machine.
  */
@@ -56,6 +56,8 @@ export interface WebRunOptions {
   bodySize: number;
   /** Messages in flight between publisher and subscriber. Default 2000. */
   window?: number;
+  /** Run only these scenario ids. */
+  only?: readonly string[];
 }
 
 /** A byte pipe: a TCP socket, or a WebSocket where each write is one binary message. */
@@ -414,6 +416,7 @@ export async function runWebBench(
 ): Promise<Map<string, ScenarioResult[]>> {
   const out = new Map<string, ScenarioResult[]>(targets.map((t) => [t.name, []]));
   for (const spec of WEB_SCENARIOS) {
+    if (o.only !== undefined && !o.only.includes(spec.id)) continue;
     for (const t of targets) {
       log(`  ${t.name}: ${spec.id} — ${spec.title} …`);
       out.get(t.name)!.push(await runWebScenario(spec, t, o));
@@ -454,6 +457,8 @@ async function main(argv: readonly string[]): Promise<void> {
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
   const o: WebRunOptions = { durationS: num('--duration', 5), warmupS: num('--warmup', 1), bodySize: num('--body', 100) };
+  const only = argv.indexOf('--only');
+  if (only >= 0) o.only = (argv[only + 1] ?? '').split(',');
   const json = argv.includes('--json');
   const log = (s: string): void => void (json ? process.stderr : process.stdout).write(`${s}\n`);
   const warren = await startWarrenWebChild();
