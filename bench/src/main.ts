@@ -5,6 +5,7 @@
  * Usage: node bench/dist/main.js [--host H] [--port P] [--scenarios a,b,c,d] [--duration S] [--warmup S] [--json]
  *        [--ceiling | --no-ceiling] [--compare-rabbitmq] [--confirm-window N]
  */
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   rabbitmqInstalled,
@@ -21,6 +22,39 @@ import { runWorkerProcess } from './worker.js';
 import { runStompScenario, STOMP_SCENARIOS } from './stomp/stomp-load.js';
 import { startMosquitto } from './mqtt/mosquitto.js';
 import { MQTT_SCENARIOS, runMqttScenario } from './mqtt/mqtt-load.js';
+import { formatWebResults, REFERENCE_RABBITMQ, runWebBench, startWarrenWebChild, type WebTarget } from './web/web-load.js';
+
+/** True when something accepts TCP connections on 127.0.0.1:`port` (the reference RabbitMQ's web_stomp). */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * The WebSocket scenarios (group 'w'): a Warren child with every listener on, and the reference RabbitMQ's web_stomp
+ * and web_mqtt plugins (15684/15685) when they answer on this machine. Returns true when a scenario failed.
+ */
+async function runWeb(o: CliOptions, log: (s: string) => void, json: Record<string, unknown>): Promise<boolean> {
+  if (!o.groups.includes('w')) return false;
+  log('starting Warren for the WebSocket scenarios …');
+  const warren = await startWarrenWebChild();
+  try {
+    const targets: WebTarget[] = [warren];
+    if (await answers(15684)) targets.push(REFERENCE_RABBITMQ);
+    else log('  no RabbitMQ web_stomp on 15684: WebSocket scenarios on Warren only');
+    const results = await runWebBench(targets, { durationS: o.durationS, warmupS: o.warmupS, bodySize: o.bodySize }, log);
+    json.web = Object.fromEntries(results);
+    if (!o.json) log(`\n${formatWebResults(results)}\n`);
+    return [...results.values()].flat().some((r) => r.error !== undefined);
+  } finally {
+    await warren.stop();
+  }
+}
 
 /** The MQTT scenarios (group 'm') against `broker`'s MQTT port; [] when it has none or 'm' is not selected. */
 async function runMqtt(broker: StartedBroker, o: CliOptions, log: (s: string) => void): Promise<ScenarioResult[]> {
@@ -180,6 +214,7 @@ async function main(argv: readonly string[]): Promise<number> {
       failed ||= res.some((x) => x.error !== undefined);
       if (!o.json) log(`\n${formatResults(target.name, res)}\n`);
     }
+    if (o.ceiling !== 'only' && o.port === null && !o.compareMosquitto) failed ||= await runWeb(o, log, json);
     if (o.ceiling !== 'no' && !o.compareMosquitto) {
       const nul = await startNullServerProcess(script);
       started.push(nul);

@@ -20,7 +20,8 @@ import {
 /** Scenario ids accepted by `--scenarios`. */
 /** 's' = the STOMP scenarios (bench/src/stomp), run by main.ts against each broker's STOMP port. */
 /** 'm' = the MQTT scenarios (bench/src/mqtt), run by main.ts against each broker's MQTT port. */
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm'] as const;
+/** 'w' = STOMP and MQTT over WebSocket (bench/src/web), run by main.ts against its own Warren and RabbitMQ's web plugins. */
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm', 'w'] as const;
 /** A scenario group id. */
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
@@ -294,6 +295,8 @@ async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise
     case 'm':
       // Likewise the MQTT scenarios (bench/src/mqtt).
       throw new Error('MQTT scenarios run through bench/src/mqtt/mqtt-load.ts');
+    case 'w':
+      throw new Error('WebSocket scenarios run through bench/src/web/web-load.ts');
     default: {
       const never: never = spec.group;
       throw new Error(`unknown scenario group ${String(never)}`);
