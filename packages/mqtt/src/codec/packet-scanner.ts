@@ -32,6 +32,11 @@ export class PacketScanner {
     this.maxPacketSize = maxPacketSize;
   }
 
+  /** True between packets (no packet partly read). */
+  get atBoundary(): boolean {
+    return this.#state === State.Header;
+  }
+
   /** The type (high nibble) of the first byte of the packet being read. */
   get packetType(): number {
     return this.#type;

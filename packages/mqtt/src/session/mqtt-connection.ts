@@ -115,6 +115,9 @@ export interface ConnectionLimits {
 }
 
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
+/** Shared empty placeholders; never written to (see the fields of {@link MqttConnection}). */
+const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
+const EMPTY_SET: ReadonlySet<unknown> = new Set();
 const CONSUMER_QOS0 = 'mqtt-qos0';
 const CONSUMER_QOS1 = 'mqtt-qos1';
 const SHARE_PREFIX = 'mqtt-share:';
@@ -135,7 +138,11 @@ export class MqttConnection implements ChannelHost {
   readonly #io: MqttIo;
   readonly #rt: MqttRuntime;
   readonly #scanner: PacketScanner;
-  readonly #parser: mqttPacket.Parser;
+  /**
+   * The parser exists only while a packet is partly read: a parser that has parsed keeps about 3 KiB, and an idle
+   * connection should not (the scanner knows where packets end).
+   */
+  #parser: mqttPacket.Parser | undefined;
   #phase = Phase.AwaitConnect;
   #version: 3 | 4 | 5 = 4;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -152,25 +159,27 @@ export class MqttConnection implements ChannelHost {
   #session: SessionState | undefined;
   #will: IConnectPacket['will'] | undefined;
   #cleanDisconnect = false;
-  #subs = new Map<string, ActiveSubscription>();
-  #consuming = new Set<string>();
-  #declared = new Set<string>();
+  // Maps and sets start as shared empty instances and are replaced on first write: most connections never use
+  // most of them, and idle connections should cost little memory.
+  #subs: Map<string, ActiveSubscription> = EMPTY_MAP as Map<string, ActiveSubscription>;
+  #consuming: Set<string> = EMPTY_SET as Set<string>;
+  #declared: Set<string> = EMPTY_SET as Set<string>;
   #hasNoLocal = false;
 
   // flow control and packet ids
   #clientReceiveMax = 65535;
   #clientMaxPacketSize = 0;
   #clientTopicAliasMax = 0;
-  #outAliases = new Map<string, number>();
-  #inAliases = new Map<number, string>();
+  #outAliases: Map<string, number> = EMPTY_MAP as Map<string, number>;
+  #inAliases: Map<number, string> = EMPTY_MAP as Map<number, string>;
   #nextPacketId = 1;
-  #outbound = new Map<number, Outbound>();
+  #outbound: Map<number, Outbound> = EMPTY_MAP as Map<number, Outbound>;
   /** QoS 2 outbound: PUBREL sent, awaiting PUBCOMP. */
-  #pubrel = new Set<number>();
+  #pubrel: Set<number> = EMPTY_SET as Set<number>;
   /** QoS 2 inbound: PUBREC sent, awaiting PUBREL ([MQTT-4.3.3-9]). */
-  #qos2In = new Set<number>();
+  #qos2In: Set<number> = EMPTY_SET as Set<number>;
   /** Inbound QoS 1 publishes awaiting their confirm: sequence → packet id. */
-  #pendingAcks = new Map<number, number>();
+  #pendingAcks: Map<number, number> = EMPTY_MAP as Map<number, number>;
   #nextSequence = 1;
   #inflightIn = 0;
 
@@ -179,13 +188,55 @@ export class MqttConnection implements ChannelHost {
     this.info = info;
     this.#rt = rt;
     this.#scanner = new PacketScanner(rt.limits.maxPacketSizeUnauthenticated);
-    this.#parser = mqttPacket.parser({ protocolVersion: 4 });
-    this.#parser.on('packet', this.#onPacket);
-    this.#parser.on('error', this.#onParseError);
     this.#connectTimer = setTimeout(() => {
       if (this.#phase === Phase.AwaitConnect) this.#abort('no CONNECT within the connect timeout', undefined);
     }, rt.limits.connectTimeoutMs);
     this.#connectTimer.unref();
+  }
+
+  #outAliasesW(): Map<string, number> {
+    if ((this.#outAliases as unknown) === EMPTY_MAP) this.#outAliases = new Map();
+    return this.#outAliases;
+  }
+
+  #inAliasesW(): Map<number, string> {
+    if ((this.#inAliases as unknown) === EMPTY_MAP) this.#inAliases = new Map();
+    return this.#inAliases;
+  }
+
+  #pubrelW(): Set<number> {
+    if ((this.#pubrel as unknown) === EMPTY_SET) this.#pubrel = new Set();
+    return this.#pubrel;
+  }
+
+  #qos2InW(): Set<number> {
+    if ((this.#qos2In as unknown) === EMPTY_SET) this.#qos2In = new Set();
+    return this.#qos2In;
+  }
+
+  #outboundW(): Map<number, Outbound> {
+    if ((this.#outbound as unknown) === EMPTY_MAP) this.#outbound = new Map();
+    return this.#outbound;
+  }
+
+  #pendingAcksW(): Map<number, number> {
+    if ((this.#pendingAcks as unknown) === EMPTY_MAP) this.#pendingAcks = new Map();
+    return this.#pendingAcks;
+  }
+
+  #declaredW(): Set<string> {
+    if ((this.#declared as unknown) === EMPTY_SET) this.#declared = new Set();
+    return this.#declared;
+  }
+
+  #consumingW(): Set<string> {
+    if ((this.#consuming as unknown) === EMPTY_SET) this.#consuming = new Set();
+    return this.#consuming;
+  }
+
+  #subsW(): Map<string, ActiveSubscription> {
+    if ((this.#subs as unknown) === EMPTY_MAP) this.#subs = new Map();
+    return this.#subs;
   }
 
   // ---- ChannelHost ---------------------------------------------------------------------------------------------
@@ -238,7 +289,15 @@ export class MqttConnection implements ChannelHost {
       return;
     }
     try {
-      this.#parser.parse(chunk);
+      let parser = this.#parser;
+      if (parser === undefined) {
+        // mqtt-packet reads the protocol level from CONNECT into its settings; later parsers are told it.
+        parser = this.#parser = mqttPacket.parser({ protocolVersion: this.#version });
+        parser.on('packet', this.#onPacket);
+        parser.on('error', this.#onParseError);
+      }
+      parser.parse(chunk);
+      if (this.#scanner.atBoundary) this.#parser = undefined;
     } catch (err) {
       this.#internalError(err);
     }
@@ -514,12 +573,12 @@ export class MqttConnection implements ChannelHost {
     this.#log('MQTT connection accepted', { user: user.name, vhost, version, cleanStart, expiry });
 
     // ---- resume the session's subscriptions and QoS 2 state ----
-    for (const id of session.qos2Inbound) this.#qos2In.add(id);
+    for (const id of session.qos2Inbound) this.#qos2InW().add(id);
     for (const s of session.subscriptions) this.#activate(s, false);
     // The client's Receive Maximum bounds our in-flight QoS ≥ 1 deliveries ([MQTT-3.3.4-9]).
     this.#ch.qos(Math.min(this.#clientReceiveMax, 65535), true);
     for (const id of session.qos2Pubrel) {
-      this.#pubrel.add(id);
+      this.#pubrelW().add(id);
       // [MQTT-4.4.0-1] on reconnect, resend PUBREL for unfinished QoS 2 flows.
       this.#send({ cmd: 'pubrel', messageId: id });
     }
@@ -563,7 +622,7 @@ export class MqttConnection implements ChannelHost {
         }
         topic = known;
       } else {
-        this.#inAliases.set(alias, topic);
+        this.#inAliasesW().set(alias, topic);
       }
     }
     const bad = checkTopicName(topic);
@@ -607,7 +666,7 @@ export class MqttConnection implements ChannelHost {
     let sequence: number | undefined;
     if (qos === 1) {
       sequence = this.#nextSequence++;
-      this.#pendingAcks.set(sequence, packetId);
+      this.#pendingAcksW().set(sequence, packetId);
       this.#inflightIn++;
     }
     try {
@@ -630,7 +689,7 @@ export class MqttConnection implements ChannelHost {
       return;
     }
     if (qos === 2) {
-      this.#qos2In.add(packetId);
+      this.#qos2InW().add(packetId);
       this.#persistQos2();
       this.#send({ cmd: 'pubrec', messageId: packetId });
     }
@@ -722,7 +781,7 @@ export class MqttConnection implements ChannelHost {
           wireTopic = '';
         } else if (this.#outAliases.size < this.#clientTopicAliasMax) {
           const next = this.#outAliases.size + 1;
-          this.#outAliases.set(topic, next);
+          this.#outAliasesW().set(topic, next);
           (properties ??= {}).topicAlias = next;
         }
       }
@@ -740,8 +799,8 @@ export class MqttConnection implements ChannelHost {
       else settle?.();
       return;
     }
-    if (messageId !== undefined && deliveryTag !== undefined) this.#outbound.set(messageId, { deliveryTag, qos });
-    else if (messageId !== undefined) this.#outbound.set(messageId, { deliveryTag: -1, qos });
+    if (messageId !== undefined && deliveryTag !== undefined) this.#outboundW().set(messageId, { deliveryTag, qos });
+    else if (messageId !== undefined) this.#outboundW().set(messageId, { deliveryTag: -1, qos });
     else settle?.();
     this.#io.write(buf);
   }
@@ -777,7 +836,7 @@ export class MqttConnection implements ChannelHost {
     // The receiver owns the message now: settle it in the core.
     if (o.deliveryTag >= 0) this.#ch?.ack(o.deliveryTag, false);
     if (reason >= 0x80) return; // MQTT 5: a failed PUBREC ends the flow.
-    this.#pubrel.add(packetId);
+    this.#pubrelW().add(packetId);
     this.#persistQos2();
     this.#send({ cmd: 'pubrel', messageId: packetId });
   }
@@ -871,7 +930,7 @@ export class MqttConnection implements ChannelHost {
     }
     ch.bindQueue(queue, this.#rt.options.exchange, bindingKey);
     const active: ActiveSubscription = { ...state, queue, bindingKey, shared: shared !== undefined && shared !== null };
-    this.#subs.set(state.filter, active);
+    this.#subsW().set(state.filter, active);
     void fresh;
     return active;
   }
@@ -879,7 +938,7 @@ export class MqttConnection implements ChannelHost {
   #declare(queue: string, declare: () => void): void {
     if (this.#declared.has(queue)) return;
     declare();
-    this.#declared.add(queue);
+    this.#declaredW().add(queue);
   }
 
   /**
@@ -907,7 +966,7 @@ export class MqttConnection implements ChannelHost {
     const ch = this.#ch as CoreChannel;
     const tag = s.shared ? SHARE_PREFIX + s.filter : s.qos === 0 ? CONSUMER_QOS0 : CONSUMER_QOS1;
     if (this.#consuming.has(tag)) return;
-    this.#consuming.add(tag);
+    this.#consumingW().add(tag);
     ch.consume(s.queue, { consumerTag: tag, noAck: s.qos === 0 });
   }
 
