@@ -3,7 +3,7 @@
  */
 import { Broker, silentLogger } from '@warren/core';
 import type { IConnackPacket, IDisconnectPacket, IPublishPacket, ISubackPacket, IUnsubackPacket } from 'mqtt-packet';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMqttService, type MqttService } from '../index.js';
 import { RawClient } from '../testing/mqtt-test-server.js';
 
@@ -296,6 +296,15 @@ describe('PUBLISH and SUBSCRIBE', () => {
     await b.next('publish');
     expect(broker.vhost('/')?.queues.has('mqtt-shared-g-work.*')).toBe(true);
   });
+  it('[MQTT-2.2.1-3] reusing a packet id still in flight closes the connection (MQTT 5: 0x82)', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'publish', topic: 'reuse', payload: Buffer.from('a'), qos: 2, messageId: 9, retain: false, dup: false });
+    await c.next('pubrec');
+    c.send({ cmd: 'publish', topic: 'reuse', payload: Buffer.from('b'), qos: 1, messageId: 9, retain: false, dup: false });
+    expect(((await c.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x82);
+  });
+
 });
 
 describe('sessions', () => {
@@ -343,6 +352,70 @@ describe('sessions', () => {
     await again.connect({ clientId: 'redeliver', clean: false });
     const m = (await again.next('publish')) as IPublishPacket;
     expect(m.dup).toBe(true);
+  });
+
+  it('[MQTT-4.3.3-9] QoS 2 inbound state survives a reconnect: the resent PUBLISH is not delivered twice', async () => {
+    const watcher = new RawClient(service);
+    await watcher.connect({ clientId: 'q2watch' });
+    watcher.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2r', qos: 0 }] });
+    await watcher.next('suback');
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'q2sess', clean: false });
+    const pub = { cmd: 'publish' as const, topic: 'q2r', payload: Buffer.from('once'), qos: 2 as const, messageId: 77, retain: false, dup: false };
+    c.send(pub);
+    await c.next('pubrec');
+    c.close();
+    await c.waitClosed();
+    const again = new RawClient(service);
+    expect((await again.connect({ clientId: 'q2sess', clean: false })).sessionPresent).toBe(true);
+    again.send({ ...pub, dup: true });
+    expect((await again.next('pubrec')).messageId).toBe(77);
+    again.send({ cmd: 'pubrel', messageId: 77 });
+    expect((await again.next('pubcomp')).messageId).toBe(77);
+    expect(((await watcher.next('publish')) as IPublishPacket).payload.toString()).toBe('once');
+    watcher.send({ cmd: 'pingreq' });
+    await watcher.next('pingresp');
+    expect(watcher.packets.filter((p) => p.cmd === 'publish')).toEqual([]);
+  });
+
+  it('[MQTT-4.4.0-1] an unfinished outbound QoS 2 flow resumes with PUBREL after reconnecting', async () => {
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'q2out', clean: false });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2o', qos: 2 }] });
+    await c.next('suback');
+    c.send({ cmd: 'publish', topic: 'q2o', payload: Buffer.from('x'), qos: 2, messageId: 3, retain: false, dup: false });
+    const m = (await c.next('publish')) as IPublishPacket;
+    c.send({ cmd: 'pubrec', messageId: m.messageId ?? 0 });
+    await c.next('pubrel');
+    c.close();
+    await c.waitClosed();
+    const again = new RawClient(service);
+    await again.connect({ clientId: 'q2out', clean: false });
+    expect((await again.next('pubrel')).messageId).toBe(m.messageId);
+  });
+
+  it('[MQTT-3.1.2-8] the will is published when the keep-alive expires', async () => {
+    const watcher = new RawClient(service);
+    await watcher.connect({ clientId: 'kawatch' });
+    watcher.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ka/will', qos: 0 }] });
+    await watcher.next('suback');
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'silent', keepalive: 1, will: { topic: 'ka/will', payload: Buffer.from('timeout'), qos: 0, retain: false } });
+    expect(((await watcher.next('publish')) as IPublishPacket).payload.toString()).toBe('timeout');
+    await c.waitClosed();
+  });
+
+  it('MQTT 5 Session Expiry Interval: the session and its queues are deleted when it expires', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect({ clientId: 'expiring', clean: false, properties: { sessionExpiryInterval: 1 } });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'e/#', qos: 1 }] });
+    await c.next('suback');
+    c.send({ cmd: 'disconnect' });
+    await c.waitClosed();
+    expect(broker.vhost('/')?.queues.has('mqtt-subscription-expiringqos1')).toBe(true);
+    await vi.waitFor(() => expect(broker.vhost('/')?.queues.has('mqtt-subscription-expiringqos1')).toBe(false), { timeout: 3000, interval: 50 });
+    const again = new RawClient(service, 5);
+    expect((await again.connect({ clientId: 'expiring', clean: false, properties: { sessionExpiryInterval: 1 } })).sessionPresent).toBe(false);
   });
 
   it('MQTT 5 Will Delay Interval: a reconnect within the delay cancels the will', async () => {

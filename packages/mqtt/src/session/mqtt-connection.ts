@@ -180,6 +180,8 @@ export class MqttConnection implements ChannelHost {
   #qos2In: Set<number> = EMPTY_SET as Set<number>;
   /** Inbound QoS 1 publishes awaiting their confirm: sequence → packet id. */
   #pendingAcks: Map<number, number> = EMPTY_MAP as Map<number, number>;
+  /** The packet ids of {@link #pendingAcks}. */
+  #pendingIds: Set<number> = EMPTY_SET as Set<number>;
   #nextSequence = 1;
   #inflightIn = 0;
 
@@ -239,6 +241,11 @@ export class MqttConnection implements ChannelHost {
     return this.#subs;
   }
 
+  #pendingIdsW(): Set<number> {
+    if ((this.#pendingIds as unknown) === EMPTY_SET) this.#pendingIds = new Set();
+    return this.#pendingIds;
+  }
+
   // ---- ChannelHost ---------------------------------------------------------------------------------------------
 
   get writable(): boolean {
@@ -257,6 +264,7 @@ export class MqttConnection implements ChannelHost {
     const packetId = this.#pendingAcks.get(sequence);
     if (packetId === undefined) return;
     this.#pendingAcks.delete(sequence);
+    this.#pendingIds.delete(packetId);
     this.#inflightIn--;
     // The core refused it (a queue limit): MQTT 5 can say so; 3.1.1 has no negative PUBACK.
     const reason = ack ? ReasonCode.Success : ReasonCode.QuotaExceeded;
@@ -638,6 +646,12 @@ export class MqttConnection implements ChannelHost {
       this.#send({ cmd: 'pubrec', messageId: packetId });
       return;
     }
+    if (qos > 0 && (this.#pendingIds.has(packetId) || this.#qos2In.has(packetId))) {
+      // [MQTT-2.2.1-3] a packet id stays in use until its acknowledgement flow ends; reusing it earlier is a
+      // protocol error (a QoS 2 resend of the same id is handled above).
+      this.#protocolError(ReasonCode.ProtocolError, `packet identifier ${packetId} reused while in flight`);
+      return;
+    }
     if (qos > 0) {
       // [MQTT-3.3.4-7] the client must not exceed our Receive Maximum.
       if (v5 && this.#inflightIn >= this.#rt.limits.receiveMaximum) {
@@ -667,6 +681,7 @@ export class MqttConnection implements ChannelHost {
     if (qos === 1) {
       sequence = this.#nextSequence++;
       this.#pendingAcksW().set(sequence, packetId);
+      this.#pendingIdsW().add(packetId);
       this.#inflightIn++;
     }
     try {
@@ -676,6 +691,7 @@ export class MqttConnection implements ChannelHost {
       if (!isBrokerError(err)) throw err;
       if (sequence !== undefined) {
         this.#pendingAcks.delete(sequence);
+        this.#pendingIds.delete(packetId);
         this.#inflightIn--;
       }
       if (v5 && qos > 0) {
