@@ -82,6 +82,8 @@ export class MqttServiceImpl implements MqttRuntime {
   readonly origin = new WeakMap<Message, MqttConnection>();
   readonly retainedMessages = new WeakSet<Message>();
   noLocalCount = 0;
+  /** Reconnections that found their offline queue at `maxOfflineMessages` (older messages were dropped). */
+  offlineOverflows = 0;
   readonly #clients = new Map<string, MqttConnection>();
   readonly #connections = new Set<{ conn: MqttConnection; io: StreamIo }>();
   readonly #expiryTimers = new Map<string, NodeJS.Timeout>();
@@ -228,6 +230,11 @@ export class MqttServiceImpl implements MqttRuntime {
     }, delaySeconds * 1000);
     timer.unref();
     this.#willTimers.set(key, timer);
+  }
+
+  offlineOverflow(clientId: string, queue: string, limit: number): void {
+    this.offlineOverflows++;
+    this.logger.warn({ clientId, queue, limit }, 'MQTT offline queue reached its limit; the oldest messages were dropped');
   }
 
   cancelWill(vhost: string, clientId: string): void {

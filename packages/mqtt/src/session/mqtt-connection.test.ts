@@ -418,6 +418,28 @@ describe('sessions', () => {
     expect((await again.connect({ clientId: 'expiring', clean: false, properties: { sessionExpiryInterval: 1 } })).sessionPresent).toBe(false);
   });
 
+  it('the offline queue is bounded by maxOfflineMessages (oldest dropped), and the overflow is counted', async () => {
+    const bounded = createMqttService({ broker, logger: silentLogger, dataDir: '', options: { maxFrameSize: 1024, maxOfflineMessages: 2 } });
+    const c = new RawClient(bounded);
+    await c.connect({ clientId: 'bounded', clean: false });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'b', qos: 1 }] });
+    await c.next('suback');
+    c.send({ cmd: 'disconnect' });
+    await c.waitClosed();
+    const p = new RawClient(bounded);
+    await p.connect({ clientId: 'bpub' });
+    for (let i = 1; i <= 5; i++) {
+      p.send({ cmd: 'publish', topic: 'b', payload: Buffer.from(String(i)), qos: 1, messageId: i, retain: false, dup: false });
+      await p.next('puback');
+    }
+    const again = new RawClient(bounded);
+    await again.connect({ clientId: 'bounded', clean: false });
+    const got = [(await again.next('publish')) as IPublishPacket, (await again.next('publish')) as IPublishPacket];
+    expect(got.map((m) => m.payload.toString())).toEqual(['4', '5']);
+    expect((bounded as unknown as { offlineOverflows: number }).offlineOverflows).toBe(1);
+    await bounded.close();
+  });
+
   it('MQTT 5 Will Delay Interval: a reconnect within the delay cancels the will', async () => {
     const watcher = new RawClient(service, 5);
     await watcher.connect({ clientId: 'watch' });

@@ -968,14 +968,18 @@ export class MqttConnection implements ChannelHost {
     const options = persistent
       ? { durable: true, autoDelete: false, ...(args ? { arguments: args } : {}) }
       : { durable: qos === 1, autoDelete: true };
+    let declared;
     try {
-      ch.declareQueue(queue, options);
+      declared = ch.declareQueue(queue, options);
     } catch (err) {
       if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED') throw err;
       // Left over with other flags (the session changed between clean and persistent): replace it.
       ch.deleteQueue(queue, {});
-      ch.declareQueue(queue, options);
+      declared = ch.declareQueue(queue, options);
     }
+    const limit = this.#rt.options.maxOfflineMessages;
+    // A full offline queue on reconnect means the oldest messages were dropped (x-max-length drops the head).
+    if (persistent && limit > 0 && declared.messageCount >= limit) this.#rt.offlineOverflow(this.clientId, queue, limit);
   }
 
   #ensureConsumer(s: ActiveSubscription): void {

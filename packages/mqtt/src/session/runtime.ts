@@ -50,4 +50,6 @@ export interface MqttRuntime {
     ch: CoreChannel,
   ): void;
   cancelWill(vhost: string, clientId: string): void;
+  /** A persistent session came back to a full offline queue: count it and log it. */
+  offlineOverflow(clientId: string, queue: string, limit: number): void;
 }
