@@ -259,6 +259,24 @@ describe('listenWebSocket', () => {
     expect(second.stream.destroyed).toBe(true);
   });
 
+  it('data sent just before the peer closes still reaches a paused reader', async () => {
+    const { listener, next } = await echoServer();
+    const ws = connect(`ws://127.0.0.1:${listener.port}/ws`);
+    await opened(ws);
+    const { stream } = await next();
+    stream.unpipe();
+    stream.pause();
+    ws.send('last words');
+    ws.close(1000);
+    await closed(ws);
+    const chunks: Buffer[] = [];
+    const ended = new Promise<void>((resolve) => stream.once('end', () => resolve()));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.resume();
+    await ended;
+    expect(Buffer.concat(chunks).toString()).toBe('last words');
+  });
+
   it('pings clients and terminates one that stops answering', async () => {
     const { listener } = await echoServer({ pingIntervalMs: 30 });
     const url = `ws://127.0.0.1:${listener.port}/ws`;

@@ -163,8 +163,19 @@ export function webSocketStream(
   ws.on('close', () => {
     flushInbound();
     stream.push(null);
-    // The peer is gone: nothing more can be written either.
-    if (!stream.destroyed) stream.destroy();
+    // The peer is gone: nothing more can be written either. Data it sent just before closing (a DISCONNECT, a last
+    // PUBLISH) is still delivered when the reader is paused: destroy once it has been read, or after a grace period.
+    if (stream.destroyed) return;
+    if (stream.readableLength === 0) {
+      stream.destroy();
+      return;
+    }
+    const timer = setTimeout(() => stream.destroy(), 1000);
+    timer.unref();
+    stream.once('end', () => {
+      clearTimeout(timer);
+      stream.destroy();
+    });
   });
   ws.on('error', (err) => {
     // 1009 (too big), 1002 (protocol error), invalid UTF-8 in a text message...: ws has already closed the socket.
