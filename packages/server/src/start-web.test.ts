@@ -112,7 +112,7 @@ describe('startBroker with web-stomp and web-mqtt', () => {
     expect(running.ports.webMqttTls).toBeUndefined();
     await running.stop();
 
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, days: 1 });
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, notAfterDate: new Date(Date.now() + 86_400_000) });
     const certFile = path.join(dataDir, 'cert.pem');
     const keyFile = path.join(dataDir, 'key.pem');
     await writeFile(certFile, pems.cert);

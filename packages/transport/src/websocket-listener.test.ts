@@ -308,7 +308,7 @@ describe('listenWebSocket', () => {
   describe('TLS (wss://)', () => {
     let pems: { cert: string; private: string };
     beforeAll(async () => {
-      pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, days: 1 });
+      pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, notAfterDate: new Date(Date.now() + 86_400_000) });
     });
 
     it('accepts wss:// connections and marks them tls', async () => {
