@@ -8,10 +8,13 @@
  * mqtt-packet, so the load tool shares no code with the broker it measures. Latency comes from a timestamp the
  * publisher writes into the first 8 payload bytes.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Histogram } from '../histogram.js';
 import type { ScenarioResult } from '../runner.js';
 import { nowUs } from '../worker.js';
+import type { FanInWorkerCommand, FanInWorkerReply } from './fanin-worker.js';
 
 /** One MQTT scenario. */
 export interface MqttScenarioSpec {
@@ -39,6 +42,8 @@ export interface MqttRunOptions {
   window?: number;
   /** Device connections in the fan-in scenario. Default 500. */
   devices?: number;
+  /** Processes the fan-in devices are spread over (the subscriber is this process). Default 4. */
+  deviceProcesses?: number;
   username?: string;
   password?: string;
 }
@@ -71,7 +76,7 @@ function connectPacket(clientId: string, o: MqttRunOptions): Buffer {
 }
 
 /** A PUBLISH template whose payload (timestamp first) and packet id are patched per message. */
-class PublishTemplate {
+export class PublishTemplate {
   readonly buf: Buffer;
   readonly idOffset: number;
   readonly payloadOffset: number;
@@ -95,7 +100,7 @@ class PublishTemplate {
 }
 
 /** A minimal MQTT 3.1.1 client connection. */
-class LoadClient {
+export class LoadClient {
   readonly socket: net.Socket;
   #buf: Buffer = Buffer.alloc(0);
   #waiting: { type: number; resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -308,9 +313,34 @@ async function throughput(spec: MqttScenarioSpec, o: MqttRunOptions, result: Sce
   if (failure !== undefined) result.error = failure.message;
 }
 
+/** A forked fan-in device process (fanin-worker.ts). */
+class DeviceProcess {
+  readonly child: ChildProcess;
+  #replies: Array<(m: FanInWorkerReply) => void> = [];
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./fanin-worker.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (m: FanInWorkerReply) => this.#replies.shift()?.(m));
+    this.child.on('exit', () => {
+      for (const r of this.#replies.splice(0)) r({ type: 'failed', message: 'device process exited' });
+    });
+  }
+  request(cmd: FanInWorkerCommand): Promise<FanInWorkerReply> {
+    return new Promise((resolve) => {
+      this.#replies.push(resolve);
+      this.child.send(cmd);
+    });
+  }
+}
+
+/**
+ * Fan-in: the subscriber runs here, the devices in `deviceProcesses` forked processes, so neither side's event loop
+ * delays the other's packets. Latency = subscriber's receive time − the publisher's timestamp, both µs of the host's
+ * monotonic clock.
+ */
 async function fanIn(o: MqttRunOptions, result: ScenarioResult, clients: LoadClient[]): Promise<void> {
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const devices = o.devices ?? 500;
+  const nproc = Math.max(1, Math.min(o.deviceProcesses ?? 4, devices));
   const sub = await LoadClient.open(`bench-fanin-sub-${tag}`, o);
   clients.push(sub);
   await sub.subscribe(`devices-${tag}/#`, 1);
@@ -325,28 +355,15 @@ async function fanIn(o: MqttRunOptions, result: ScenarioResult, clients: LoadCli
       hist.record(nowUs() - payload.readDoubleLE(0));
     }
   };
-  const pubs: Array<{ c: LoadClient; tpl: PublishTemplate }> = [];
-  for (let i = 0; i < devices; i++) {
-    const c = await LoadClient.open(`bench-dev-${tag}-${i}`, o);
-    clients.push(c);
-    pubs.push({ c, tpl: new PublishTemplate(`devices-${tag}/${i}/temp`, 1, Math.max(o.bodySize, 8)) });
-  }
-  let sent = 0;
-  let packetId = 0;
-  // One 10 ms tick publishes for a tenth of the devices: each device publishes every 100 ms, spread evenly.
-  let slot = 0;
-  const timer = setInterval(() => {
-    for (let i = slot; i < pubs.length; i += 10) {
-      const p = pubs[i] as { c: LoadClient; tpl: PublishTemplate };
-      packetId = packetId === 65535 ? 1 : packetId + 1;
-      const out = Buffer.alloc(p.tpl.buf.length);
-      p.tpl.fill(out, 0, packetId);
-      p.c.socket.write(out);
-      sent++;
-    }
-    slot = (slot + 1) % 10;
-  }, 10);
+  const procs = Array.from({ length: nproc }, () => new DeviceProcess());
   try {
+    const per = Math.ceil(devices / nproc);
+    const ready = await Promise.all(
+      procs.map((p, k) => p.request({ type: 'init', options: o, tag, from: k * per, to: Math.min(devices, (k + 1) * per) })),
+    );
+    const bad = ready.find((r) => r.type === 'failed');
+    if (bad !== undefined && bad.type === 'failed') throw new Error(bad.message);
+    for (const p of procs) p.child.send({ type: 'start' } satisfies FanInWorkerCommand);
     await sleep(o.warmupS * 1000);
     measuring = true;
     const t0 = nowUs();
@@ -357,10 +374,16 @@ async function fanIn(o: MqttRunOptions, result: ScenarioResult, clients: LoadCli
     result.p50Ms = hist.quantile(0.5) / 1000;
     result.p99Ms = hist.quantile(0.99) / 1000;
     result.p999Ms = hist.quantile(0.999) / 1000;
+    const stopped = await Promise.all(procs.map((p) => p.request({ type: 'stop' })));
+    for (const r of stopped) {
+      if (r.type === 'stopped') result.totalPublished += r.sent;
+      const error = r.type === 'stopped' ? r.error : r.type === 'failed' ? r.message : undefined;
+      if (error !== undefined) result.error ??= error;
+    }
   } finally {
-    clearInterval(timer);
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill();
   }
   result.confirmedPerS = 0;
-  result.totalPublished = sent;
   result.totalDelivered = received;
+  if (sub.error !== undefined) result.error ??= sub.error.message;
 }
