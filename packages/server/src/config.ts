@@ -658,6 +658,22 @@ function defaultText(setting: Setting): string {
   return String(value);
 }
 
+/**
+ * The README's configuration table (between its `settings:begin` / `settings:end` markers), generated from
+ * {@link SETTINGS} so the documentation cannot drift from the code: `npm run docs` rewrites it, a test compares.
+ */
+export function settingsMarkdown(): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|');
+  const lines = ['| flag | environment | config file | default | meaning |', '| --- | --- | --- | --- | --- |'];
+  for (const s of SETTINGS) {
+    const flag = s.kind === 'bool' ? `\`--${s.flag}\` / \`--no-${s.flag}\`` : `\`--${s.flag} ${s.arg}\``;
+    lines.push(
+      `| ${cell(flag)} | \`${s.env}\` | \`${s.path}\` | ${cell(`\`${defaultText(s)}\``)} | ${cell(s.description)} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** The text of `warren --help`: every flag, its environment variable, config file field and default. */
 export function helpText(): string {
   const rows: Array<[string, string]> = [

@@ -13,6 +13,7 @@ export {
   mergeConfig,
   parseFlags,
   resolveCommandLine,
+  settingsMarkdown,
   validateConfig,
 } from './config.js';
 export type { ParsedArgs, PortSetting, ResolvedCommandLine, Setting, WarrenConfig, WarrenConfigInput } from './config.js';
