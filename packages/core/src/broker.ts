@@ -68,6 +68,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
   readonly #definitions: DefinitionsStore | undefined;
   /** False while definitions are being restored (nothing to write back). */
   #recording = false;
+  #definitionsVersion = 0;
   readonly #snapshotBound = () => captureDefinitions(this);
   readonly #definitionsChangedBound = (): void => this.#definitionsChanged();
 
@@ -106,7 +107,18 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   /** Durable definitions changed: have the definitions store write them (coalesced). */
   #definitionsChanged(): void {
-    if (this.#recording && this.#definitions !== undefined) this.#definitions.changed(this.#snapshotBound);
+    if (this.#recording && this.#definitions !== undefined) {
+      this.#definitionsVersion++;
+      this.#definitions.changed(this.#snapshotBound);
+    }
+  }
+
+  /**
+   * Counts durable definition changes that the definitions store must write (stays 0 without a store). Adapters
+   * compare it around a declare to know whether its -ok must wait for {@link Broker.flushDefinitions}.
+   */
+  get definitionsVersion(): number {
+    return this.#definitionsVersion;
   }
 
   /** True while a resource alarm blocks publishers. */
@@ -128,7 +140,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
     const v = this.#vhosts.get(name);
     if (v === undefined) return false;
     for (const c of [...this.#connections]) if (c.vhost === name) c.close();
-    v.close();
+    // Its queues are deleted for good: their stores close and remove their files (not just stop timers).
+    v.destroy();
     this.#vhosts.delete(name);
     this.users.forgetVhost(name);
     this.#definitionsChanged();

@@ -374,6 +374,16 @@ export class VHost implements QueueOwner {
     for (const q of [...this.queues.values()]) if (q.exclusiveOwner === connectionId) this.removeQueue(q);
   }
 
+  /**
+   * The vhost is being deleted (Broker.deleteVhost, after its connections closed): every queue goes, with its stored
+   * messages, files and open file handles (QueueStore.close), then every exchange.
+   */
+  destroy(): void {
+    for (const q of [...this.queues.values()]) this.removeQueue(q);
+    this.exchanges.clear();
+    this.replyTo.clear();
+  }
+
   /** Stop every timer (broker shutdown). */
   close(): void {
     for (const q of this.queues.values()) q.stopTimers();

@@ -206,6 +206,57 @@ describe('definitions across a restart (in process)', () => {
   });
 });
 
+describe('flushDefinitions and definitionsVersion (declare-ok waits for the disk)', () => {
+  it('definitionsVersion moves only for durable changes', () => {
+    const t = start();
+    const { ch } = t.channel();
+    const v0 = t.broker.definitionsVersion;
+    ch.declareQueue('transient', { durable: false });
+    ch.declareQueue('excl', { durable: true, exclusive: true });
+    ch.bindQueue('transient', 'amq.direct', 'k');
+    expect(t.broker.definitionsVersion).toBe(v0);
+    ch.declareQueue('d', { durable: true });
+    expect(t.broker.definitionsVersion).toBe(v0 + 1);
+    ch.declareQueue('d', { durable: true });
+    expect(t.broker.definitionsVersion).toBe(v0 + 1);
+    ch.bindQueue('d', 'amq.direct', 'k');
+    expect(t.broker.definitionsVersion).toBe(v0 + 2);
+    t.close();
+  });
+
+  it('a flush resolves once its own change is on disk, even while other changes keep the store busy', async () => {
+    const t = start();
+    const { ch } = t.channel();
+    await t.broker.flushDefinitions();
+    ch.declareQueue('mine', { durable: true });
+    let done = false;
+    const flushed = t.broker.flushDefinitions().then(() => {
+      done = true;
+    });
+    // Another client keeps declaring every tick: the store is never idle, yet the first flush must resolve.
+    let i = 0;
+    while (!done && i < 2000) {
+      ch.declareQueue(`other${i++}`, { durable: true });
+      await new Promise((r) => setImmediate(r));
+    }
+    // Resolved while the other declares were still going on (the loop stopped because of it, not at its bound).
+    expect(done).toBe(true);
+    expect(i).toBeLessThan(2000);
+    await flushed;
+    expect(new FileDefinitionsStore(dir).load()!.queues.map((q) => q.name)).toContain('mine');
+    await t.broker.flushDefinitions();
+    t.close();
+  });
+
+  it('a flush with nothing pending resolves at once', async () => {
+    const t = start();
+    await t.broker.flushDefinitions();
+    const store = new FileDefinitionsStore(dir);
+    await expect(store.flush()).resolves.toBeUndefined();
+    t.close();
+  });
+});
+
 describe('definitions file format', () => {
   it('round-trips typed field values (64-bit, bytes, timestamps, decimals, nested tables and arrays)', () => {
     const args: FieldTable = {

@@ -133,7 +133,11 @@ export class FileDefinitionsStore implements DefinitionsStore {
   #writing: Promise<void> | undefined;
   #closed = false;
   #tmpCounter = 0;
-  #waiters: (() => void)[] = [];
+  /** Changes reported so far, and how many of them are known to be on disk (per-change flush, no starvation). */
+  #changeSeq = 0;
+  #durableSeq = 0;
+  /** flush() callers, each waiting for the change count it saw to be on disk (in increasing order of target). */
+  #waiters: { target: number; resolve: () => void }[] = [];
 
   /**
    * @param dataDir The broker's data directory (must exist); the file is `<dataDir>/definitions.json`.
@@ -184,15 +188,21 @@ export class FileDefinitionsStore implements DefinitionsStore {
     if (this.#closed) return;
     this.#snapshot = snapshot;
     this.#dirty = true;
+    this.#changeSeq++;
     if (this.#scheduled || this.#writing !== undefined) return;
     this.#scheduled = true;
     // One write per tick at most: everything declared while handling one batch of input is in it.
     setImmediate(() => this.#startWrite());
   }
 
+  /**
+   * Resolves once the changes reported before this call are on disk: the first write whose snapshot was taken after
+   * them, even while later changes keep the store busy (a waiter is never starved by other connections' declares).
+   */
   flush(): Promise<void> {
-    if (!this.#dirty && this.#writing === undefined) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    const target = this.#changeSeq;
+    if (this.#durableSeq >= target || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ target, resolve }));
   }
 
   close(): void {
@@ -203,13 +213,15 @@ export class FileDefinitionsStore implements DefinitionsStore {
       this.#writeNowSync(this.#snapshot());
     }
     this.#dirty = false;
-    if (this.#writing === undefined) this.#wake();
+    this.#durableSeq = this.#changeSeq;
+    this.#wake();
   }
 
   #startWrite(): void {
     this.#scheduled = false;
     if (this.#closed || !this.#dirty || this.#snapshot === undefined) return;
     this.#dirty = false;
+    const covers = this.#changeSeq;
     const text = serializeDefinitions(this.#snapshot());
     const snapshot = this.#snapshot;
     this.#writing = this.#writeAsync(text).then(
@@ -222,6 +234,8 @@ export class FileDefinitionsStore implements DefinitionsStore {
           this.#wake();
           return;
         }
+        this.#durableSeq = covers;
+        this.#wake();
         this.#afterWrite();
       },
       (err: unknown) => {
@@ -235,17 +249,18 @@ export class FileDefinitionsStore implements DefinitionsStore {
   }
 
   #afterWrite(): void {
-    if (this.#dirty) {
-      this.#startWrite();
-    } else {
-      this.#wake();
-    }
+    if (this.#dirty) this.#startWrite();
   }
 
+  /** Resolve the waiters whose changes are on disk. */
   #wake(): void {
     const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
+    const durable = this.#durableSeq;
+    let n = 0;
+    while (n < waiters.length && waiters[n]!.target <= durable) n++;
+    if (n === 0) return;
+    const done = waiters.splice(0, n);
+    for (const w of done) w.resolve();
   }
 
   /** Write + fsync a temporary file, rename it over the definitions, fsync the directory. False if closed first. */
