@@ -43,6 +43,13 @@ export interface ChannelOwner {
   confirmsPending(channel: AmqpChannel): void;
   /** A host callback failed unexpectedly (a bug): the owner closes the connection with 541. */
   hostFailed(err: unknown): void;
+  /** The broker's count of durable definition changes ({@link BrokerApi.definitionsVersion}; 0 without a store). */
+  readonly definitionsVersion: number;
+  /**
+   * The method just handled changed durable definitions: write `reply` (if any) only once they are on disk, and
+   * handle no further frame of the connection until then (DESIGN.md §3: "when it must wait, it stops reading").
+   */
+  holdUntilDefinitionsDurable(reply: Buffer | undefined): void;
 }
 
 /** Class id of basic, the only class with content (spec §1.8). */
@@ -351,6 +358,21 @@ export class AmqpChannel implements ChannelHost {
     this.#owner.write(encodeMethod(this.id, method));
   }
 
+  /**
+   * Reply to a method that may have changed durable definitions (declare, delete, bind, unbind). When it did (the
+   * broker's definitionsVersion moved while it ran), the -ok waits for the definitions file's fsync, so a client never
+   * hears declare-ok for a queue that a crash could lose (issue 3). Otherwise (transient entities, redeclares) it goes
+   * at once. A nowait method still holds the connection's later frames: a publish right after a nowait declare must
+   * not be confirmed into a queue whose definition is not yet on disk.
+   */
+  #replyDurable(before: number, method: AmqpMethod | undefined): void {
+    if (this.#owner.definitionsVersion !== before) {
+      this.#owner.holdUntilDefinitionsDurable(method === undefined ? undefined : encodeMethod(this.id, method));
+    } else if (method !== undefined) {
+      this.#reply(method);
+    }
+  }
+
   #method(method: AmqpMethod): void {
     switch (method.name) {
       case 'basic.publish':
@@ -467,22 +489,29 @@ export class AmqpChannel implements ChannelHost {
           internal: method.internal,
           arguments: method.arguments,
         };
+        const v = this.#owner.definitionsVersion;
         this.#coreChannel().declareExchange(method.exchange, method.type, options);
-        if (!method.nowait) this.#reply({ name: 'exchange.declare-ok' });
+        this.#replyDurable(v, method.nowait ? undefined : { name: 'exchange.declare-ok' });
         return;
       }
-      case 'exchange.delete':
+      case 'exchange.delete': {
+        const v = this.#owner.definitionsVersion;
         this.#coreChannel().deleteExchange(method.exchange, { ifUnused: method.ifUnused });
-        if (!method.nowait) this.#reply({ name: 'exchange.delete-ok' });
+        this.#replyDurable(v, method.nowait ? undefined : { name: 'exchange.delete-ok' });
         return;
-      case 'exchange.bind':
+      }
+      case 'exchange.bind': {
+        const v = this.#owner.definitionsVersion;
         this.#coreChannel().bindExchange(method.destination, method.source, method.routingKey, method.arguments);
-        if (!method.nowait) this.#reply({ name: 'exchange.bind-ok' });
+        this.#replyDurable(v, method.nowait ? undefined : { name: 'exchange.bind-ok' });
         return;
-      case 'exchange.unbind':
+      }
+      case 'exchange.unbind': {
+        const v = this.#owner.definitionsVersion;
         this.#coreChannel().unbindExchange(method.destination, method.source, method.routingKey, method.arguments);
-        if (!method.nowait) this.#reply({ name: 'exchange.unbind-ok' });
+        this.#replyDurable(v, method.nowait ? undefined : { name: 'exchange.unbind-ok' });
         return;
+      }
       case 'queue.declare': {
         const options: QueueDeclareOptions = {
           passive: method.passive,
@@ -491,36 +520,40 @@ export class AmqpChannel implements ChannelHost {
           autoDelete: method.autoDelete,
           arguments: method.arguments,
         };
+        const v = this.#owner.definitionsVersion;
         const r = this.#coreChannel().declareQueue(method.queue, options);
-        if (!method.nowait) {
-          this.#reply({
-            name: 'queue.declare-ok',
-            queue: r.queue,
-            messageCount: r.messageCount,
-            consumerCount: r.consumerCount,
-          });
-        }
+        this.#replyDurable(
+          v,
+          method.nowait
+            ? undefined
+            : { name: 'queue.declare-ok', queue: r.queue, messageCount: r.messageCount, consumerCount: r.consumerCount },
+        );
         return;
       }
-      case 'queue.bind':
+      case 'queue.bind': {
+        const v = this.#owner.definitionsVersion;
         this.#coreChannel().bindQueue(method.queue, method.exchange, method.routingKey, method.arguments);
-        if (!method.nowait) this.#reply({ name: 'queue.bind-ok' });
+        this.#replyDurable(v, method.nowait ? undefined : { name: 'queue.bind-ok' });
         return;
-      case 'queue.unbind':
+      }
+      case 'queue.unbind': {
+        const v = this.#owner.definitionsVersion;
         this.#coreChannel().unbindQueue(method.queue, method.exchange, method.routingKey, method.arguments);
-        this.#reply({ name: 'queue.unbind-ok' });
+        this.#replyDurable(v, { name: 'queue.unbind-ok' });
         return;
+      }
       case 'queue.purge': {
         const messageCount = this.#coreChannel().purgeQueue(method.queue);
         if (!method.nowait) this.#reply({ name: 'queue.purge-ok', messageCount });
         return;
       }
       case 'queue.delete': {
+        const v = this.#owner.definitionsVersion;
         const messageCount = this.#coreChannel().deleteQueue(method.queue, {
           ifUnused: method.ifUnused,
           ifEmpty: method.ifEmpty,
         });
-        if (!method.nowait) this.#reply({ name: 'queue.delete-ok', messageCount });
+        this.#replyDurable(v, method.nowait ? undefined : { name: 'queue.delete-ok', messageCount });
         return;
       }
       case 'channel.flow':

@@ -100,6 +100,8 @@ interface ChannelEntry {
 /** Why reading is paused (bit flags). */
 const PAUSE_BLOCKED = 1;
 const PAUSE_WRITER = 2;
+/** A reply waits for the durable definitions to reach the disk (issue 3). */
+const PAUSE_DEFINITIONS = 4;
 
 /** One AMQP client connection. */
 export class AmqpConnection implements ChannelOwner {
@@ -138,6 +140,15 @@ export class AmqpConnection implements ChannelOwner {
   #inReceive = false;
   #flushScheduled = false;
   readonly #dirty: AmqpChannel[] = [];
+
+  /** True while replies wait for a definitions fsync: frames are kept in #backlog, not handled. */
+  #defsWaiting = false;
+  /** Frames that arrived (in the chunk being parsed, or before the pause took effect) while waiting. */
+  #backlog: Frame[] = [];
+  /** -ok replies to write once the definitions are on disk, in order. */
+  #heldReplies: Buffer[] = [];
+  readonly #definitionsDurableBound = (): void => this.#definitionsDurable();
+  readonly #definitionsFailedBound = (err: unknown): void => this.#internalError(err);
 
   /** The frame sink handed to the parser, bound once (no per-frame closures). */
   readonly #sink = (frame: Frame): void => this.#onFrame(frame);
@@ -208,6 +219,44 @@ export class AmqpConnection implements ChannelOwner {
   /** @inheritdoc */
   hostFailed(err: unknown): void {
     this.#internalError(err);
+  }
+
+  /** @inheritdoc */
+  get definitionsVersion(): number {
+    return this.#broker.definitionsVersion ?? 0;
+  }
+
+  /** @inheritdoc */
+  holdUntilDefinitionsDurable(reply: Buffer | undefined): void {
+    if (reply !== undefined) this.#heldReplies.push(reply);
+    if (this.#defsWaiting) return;
+    this.#defsWaiting = true;
+    this.#setPause(PAUSE_DEFINITIONS, true);
+    // The store coalesces: one fsync round answers every connection's changes made meanwhile.
+    const flushed = this.#broker.flushDefinitions?.() ?? Promise.resolve();
+    flushed.then(this.#definitionsDurableBound, this.#definitionsFailedBound);
+  }
+
+  /** The definitions are on disk: send the held replies, then handle the frames that waited, then read again. */
+  #definitionsDurable(): void {
+    this.#defsWaiting = false;
+    if (this.#state === State.Closed) return;
+    const held = this.#heldReplies;
+    this.#heldReplies = [];
+    // After connection.close was sent only close-ok may follow (§4.2.2): the held replies are dropped then.
+    if (this.#state === State.Open) for (const r of held) this.write(r);
+    const backlog = this.#backlog;
+    this.#inReceive = true;
+    let i = 0;
+    try {
+      // A frame of the backlog may start another wait: stop there and keep the rest for the next round.
+      while (i < backlog.length && !this.#defsWaiting && (this.#state as State) !== State.Closed) this.#onFrame(backlog[i++]!);
+    } finally {
+      this.#inReceive = false;
+      this.#backlog = this.#defsWaiting ? backlog.slice(i) : [];
+      this.#flushConfirmsNow();
+    }
+    if (!this.#defsWaiting && (this.#state as State) !== State.Closed) this.#setPause(PAUSE_DEFINITIONS, false);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -301,6 +350,11 @@ export class AmqpConnection implements ChannelOwner {
   // Frames
 
   #onFrame(frame: Frame): void {
+    if (this.#defsWaiting) {
+      // Frames after a held -ok are handled after it, in order (the socket is paused; these were already read).
+      this.#backlog.push(frame);
+      return;
+    }
     // Errors are handled here, not thrown back through the parser (which would then be dead).
     try {
       this.#dispatch(frame);
@@ -807,6 +861,8 @@ export class AmqpConnection implements ChannelOwner {
 
   #shutdown(why: string): void {
     this.#state = State.Closed;
+    this.#backlog = [];
+    this.#heldReplies = [];
     this.#clearTimers();
     this.#releaseCore();
     if (this.#opened) {
