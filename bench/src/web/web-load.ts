@@ -1,26 +1,28 @@
 /**
- * WebSocket variants of the STOMP and MQTT 1→1 scenarios: one publisher client → one subscriber client, 100-byte
- * bodies, over WebSocket (web-stomp, web-mqtt) and, with the same load tool, over TCP for the WebSocket/TCP ratio.
- * Its own minimal STOMP and MQTT 3.1.1 clients (no code shared with the broker), one frame or packet per WebSocket
- * message as browser clients send them.
+ * WebSocket variants of the STOMP and MQTT 1→1 scenarios: one publisher → one subscriber, 100-byte bodies, over
+ * WebSocket (web-stomp, web-mqtt) and, with the same load tool, over TCP for the WebSocket/TCP ratio.
  *
- * The publisher keeps at most `window` messages in flight (sent, not yet received; both clients live in this
- * process), so queues stay short and the figure is sustained end-to-end throughput. Latency comes from a timestamp
- * the publisher writes at the start of each body.
+ * Fairness: the publisher and the subscriber each run in their own process (web-peer.ts), on a bare RFC 6455 client
+ * (ws-wire.ts) that sends pre-encoded, pre-masked frames — one protocol frame per WebSocket message, as browser
+ * clients send them, but a batch of messages per socket write — so the broker, not the tool, is the bottleneck.
+ * `--ceiling` runs the same scenarios against a do-nothing server (null-ws-server.ts) to show the tool's own limit.
+ * The publisher keeps at most `window` messages in flight (the subscriber reports its count through this process),
+ * so queues stay short and the figure is sustained end-to-end throughput. Latency comes from a wall-clock stamp the
+ * publisher writes at the start of each body.
  *
- * Standalone: `node bench/dist/web/web-load.js [--duration S] [--warmup S] [--only ids] [--reference] [--json]` starts Warren in a
- * child process (every listener on a free port) and, with --reference, also measures the reference RabbitMQ's
- * web_stomp/web_mqtt (15684/15685) and STOMP/MQTT (61623/1893) plugins on this machine.
+ * Standalone: `node bench/dist/web/web-load.js [--duration S] [--warmup S] [--only ids] [--reference] [--ceiling]
+ * [--no-warren] [--batch N] [--json]` starts Warren in a child process (every listener on a free port) and, with
+ * --reference, also measures the reference RabbitMQ's web_stomp/web_mqtt (15684/15685) and STOMP/MQTT (61623/1893).
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
-import { Histogram } from '../histogram.js';
 import type { ScenarioResult } from '../runner.js';
+import { startNullWebServer } from './null-ws-server.js';
+import type { PeerConfig, PeerResult } from './web-peer.js';
+import type { Endpoint } from './ws-wire.js';
 
 /** One scenario. */
 export interface WebScenarioSpec {
@@ -56,139 +58,95 @@ export interface WebRunOptions {
   bodySize: number;
   /** Messages in flight between publisher and subscriber. Default 2000. */
   window?: number;
+  /** Messages per publisher socket write (each still its own WebSocket message). Default 64. */
+  batch?: number;
   /** Run only these scenario ids. */
   only?: readonly string[];
 }
 
-/** A byte pipe: a TCP socket, or a WebSocket where each write is one binary message. */
-interface Pipe {
-  write(buf: Buffer): void;
-  /** Bytes queued but not yet handed to the kernel. */
-  pending(): number;
-  close(): void;
+/** The do-nothing servers (one per scenario) as a target: the load tool's own ceiling. */
+export async function startNullTarget(bodySize: number): Promise<WebTarget & { stop(): Promise<void> }> {
+  const [stomp, stompWs, mqtt, mqttWs] = await Promise.all([
+    startNullWebServer('stomp', false, bodySize),
+    startNullWebServer('stomp', true, bodySize),
+    startNullWebServer('mqtt', false, bodySize),
+    startNullWebServer('mqtt', true, bodySize),
+  ]);
+  return {
+    name: 'do-nothing server (load tool ceiling)',
+    host: '127.0.0.1',
+    stompPort: stomp.port,
+    mqttPort: mqtt.port,
+    webStompUrl: `ws://127.0.0.1:${stompWs.port}/ws`,
+    webMqttUrl: `ws://127.0.0.1:${mqttWs.port}/ws`,
+    stop: async () => {
+      await Promise.all([stomp.close(), stompWs.close(), mqtt.close(), mqttWs.close()]);
+    },
+  };
 }
 
-async function openPipe(spec: WebScenarioSpec, target: WebTarget, onData: (b: Buffer) => void): Promise<Pipe> {
+function endpointFor(spec: WebScenarioSpec, target: WebTarget): Endpoint | undefined {
   if (spec.transport === 'tcp') {
     const port = spec.protocol === 'stomp' ? target.stompPort : target.mqttPort;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(port ?? 0, target.host, () => resolve(s));
-      s.once('error', reject);
-    });
-    socket.setNoDelay(true);
-    socket.on('data', onData);
-    socket.on('error', () => {});
-    return { write: (b) => void socket.write(b), pending: () => socket.writableLength, close: () => socket.destroy() };
+    return port === undefined ? undefined : { host: target.host, port };
   }
   const url = spec.protocol === 'stomp' ? target.webStompUrl : target.webMqttUrl;
-  const ws = new WebSocket(url ?? '', [spec.protocol === 'stomp' ? 'v12.stomp' : 'mqtt'], { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
+  if (url === undefined) return undefined;
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port),
+    path: u.pathname,
+    subprotocol: spec.protocol === 'stomp' ? 'v12.stomp' : 'mqtt',
+  };
+}
+
+type PeerMessage = { ready: true } | { delivered: number } | { result: PeerResult } | { error: string };
+
+/** A forked {@link PeerConfig} process. */
+interface Peer {
+  child: ChildProcess;
+  /** The next message of this kind; rejects on an error report or exit. */
+  next<K extends 'ready' | 'result'>(kind: K): Promise<Extract<PeerMessage, Record<K, unknown>>>;
+}
+
+function forkPeer(cfg: PeerConfig, onDelivered?: (n: number) => void): Peer {
+  const child = fork(fileURLToPath(new URL('./web-peer.js', import.meta.url)), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  ws.on('error', () => {});
-  ws.on('message', (d: Buffer) => onData(d));
-  // STOMP frames go as text messages (as stomp.js sends them); MQTT packets must be binary ([MQTT-6.0.0-1]).
-  const binary = spec.protocol === 'mqtt';
-  return { write: (b) => ws.send(b, { binary }), pending: () => ws.bufferedAmount, close: () => ws.terminate() };
-}
-
-/** Counts messages in the subscriber's byte stream and hands each body's first bytes to `onBody`. */
-interface Reader {
-  push(b: Buffer): void;
-}
-
-/** STOMP: frames end with NUL; bodies carry no NUL. Calls onFrame(command initial, body start offset, buffer). */
-function stompReader(onFrame: (frame: Buffer) => void): Reader {
-  let rest: Buffer | undefined;
+  const waiting = new Map<string, { resolve(m: PeerMessage): void; reject(e: Error): void }>();
+  let failure: Error | undefined;
+  const fail = (err: Error): void => {
+    failure ??= err;
+    for (const w of waiting.values()) w.reject(failure);
+    waiting.clear();
+  };
+  child.on('message', (m: PeerMessage) => {
+    if ('delivered' in m) onDelivered?.(m.delivered);
+    else if ('error' in m) fail(new Error(`${cfg.role}: ${m.error}`));
+    else {
+      const kind = 'ready' in m ? 'ready' : 'result';
+      waiting.get(kind)?.resolve(m);
+      waiting.delete(kind);
+    }
+  });
+  child.once('exit', (code) => fail(new Error(`${cfg.role} peer exited with ${code}`)));
+  child.send(cfg);
   return {
-    push(chunk) {
-      const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
-      let pos = 0;
-      for (;;) {
-        // Heart-beats and the EOL some brokers send after each NUL (RabbitMQ) precede the next command.
-        while (pos < buf.length && (buf[pos] === 0x0a || buf[pos] === 0x0d)) pos++;
-        const nul = buf.indexOf(0, pos);
-        if (nul < 0) break;
-        onFrame(buf.subarray(pos, nul));
-        pos = nul + 1;
-      }
-      rest = pos < buf.length ? buf.subarray(pos) : undefined;
-    },
+    child,
+    next: (kind) =>
+      new Promise((resolve, reject) => {
+        if (failure !== undefined) reject(failure);
+        else waiting.set(kind, { resolve: resolve as (m: PeerMessage) => void, reject });
+      }),
   };
 }
 
-/** MQTT: fixed header, remaining length (varint), body. Calls onPacket(type, packet body). */
-function mqttReader(onPacket: (type: number, body: Buffer) => void): Reader {
-  let rest: Buffer | undefined;
-  return {
-    push(chunk) {
-      const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
-      let pos = 0;
-      for (;;) {
-        if (pos + 2 > buf.length) break;
-        let len = 0;
-        let mul = 1;
-        let i = pos + 1;
-        let complete = false;
-        for (; i < buf.length && i < pos + 5; i++) {
-          const byte = buf[i]!;
-          len += (byte & 0x7f) * mul;
-          mul *= 128;
-          if ((byte & 0x80) === 0) {
-            complete = true;
-            break;
-          }
-        }
-        if (!complete) break;
-        const start = i + 1;
-        if (start + len > buf.length) break;
-        onPacket(buf[pos]! >> 4, buf.subarray(start, start + len));
-        pos = start + len;
-      }
-      rest = pos < buf.length ? buf.subarray(pos) : undefined;
-    },
-  };
-}
-
-function mqttString(s: string): Buffer {
-  const b = Buffer.from(s);
-  const out = Buffer.alloc(2 + b.length);
-  out.writeUInt16BE(b.length, 0);
-  b.copy(out, 2);
-  return out;
-}
-
-function mqttPacket(first: number, body: Buffer): Buffer {
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    len.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([first, ...len]), body]);
-}
-
-/** MQTT 3.1.1 CONNECT with clean session, username and password guest, no keep-alive. */
-function mqttConnect(clientId: string): Buffer {
-  const header = Buffer.concat([mqttString('MQTT'), Buffer.from([4, 0xc2, 0, 0])]);
-  return mqttPacket(0x10, Buffer.concat([header, mqttString(clientId), mqttString('guest'), mqttString('guest')]));
-}
-
-/** Body: the send time (performance.now(), ms) as text, padded to `size` with 'x'. */
-function body(size: number): Buffer {
-  const b = Buffer.alloc(Math.max(size, 24), 'x');
-  b.write(performance.now().toFixed(3).padEnd(20, ' '), 0, 'latin1');
-  return b;
-}
-
-function sentAt(b: Buffer, offset: number): number {
-  return Number.parseFloat(b.toString('latin1', offset, offset + 20));
-}
-
-/** Run one scenario against `target`. Never throws: failures come back in `error`. */
+/**
+ * Run one scenario against `target`: a subscriber process, then a publisher process, a window of `window` messages
+ * in flight between them (the subscriber's counts go through this process to the publisher). Never throws: failures
+ * come back in `error`.
+ */
 export async function runWebScenario(
   spec: WebScenarioSpec,
   target: WebTarget,
@@ -207,133 +165,57 @@ export async function runWebScenario(
     totalPublished: 0,
     totalDelivered: 0,
   };
-  const pipes: Pipe[] = [];
+  const endpoint = endpointFor(spec, target);
+  if (endpoint === undefined) {
+    result.error = 'no such listener on this target';
+    return result;
+  }
+  const peers: Peer[] = [];
   let watchdog: NodeJS.Timeout | undefined;
   try {
     // A broker that stops answering (a lost RECEIPT or SUBACK) must not hang the whole bench.
     const timeout = new Promise<never>((_, reject) => {
       watchdog = setTimeout(() => reject(new Error('timed out')), (o.warmupS + o.durationS + 15) * 1000);
     });
-    await Promise.race([runInner(), timeout]);
+    await Promise.race([runInner(endpoint), timeout]);
   } catch (err) {
     result.error = (err as Error).message;
   } finally {
     clearTimeout(watchdog);
-    for (const p of pipes) p.close();
+    for (const p of peers) p.child.kill();
   }
   return result;
 
-  async function runInner(): Promise<void> {
-    const window = o.window ?? 2000;
-    const name = `bench${Math.random().toString(16).slice(2, 10)}`;
-    const histogram = new Histogram();
-    let published = 0;
-    let delivered = 0;
-    let measuring = false;
-    let measuredDelivered = 0;
-    let ready: (() => void) | undefined;
-    const readyP = new Promise<void>((resolve) => (ready = resolve));
-    let subscribedResolve: (() => void) | undefined;
-    const subscribedP = new Promise<void>((resolve) => (subscribedResolve = resolve));
-    let topUp = (): void => {};
-
-    const onDelivery = (t: number): void => {
-      delivered++;
-      if (measuring) {
-        measuredDelivered++;
-        histogram.record((performance.now() - t) * 1000);
-      }
-      if (published - delivered <= window / 2) topUp();
+  async function runInner(ep: Endpoint): Promise<void> {
+    const base = {
+      protocol: spec.protocol,
+      endpoint: ep,
+      name: `bench${Math.random().toString(16).slice(2, 10)}`,
+      bodySize: o.bodySize,
+      window: o.window ?? 2000,
+      batch: o.batch ?? 64,
     };
-
-    let sub: Pipe;
-    let pub: Pipe;
-    let publishOne: () => void;
-    if (spec.protocol === 'stomp') {
-      const connect = 'CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\nheart-beat:0,0\n\n\0';
-      const subReader = stompReader((frame) => {
-        const c = frame[0];
-        if (c === 0x4d /* M */) {
-          const start = frame.indexOf('\n\n') + 2;
-          onDelivery(sentAt(frame, start));
-        } else if (c === 0x52 /* RECEIPT */) subscribedResolve?.();
-        else if (c === 0x43 /* CONNECTED */) ready?.();
-        else if (c === 0x45 /* ERROR */) throw new Error(`ERROR frame: ${frame.toString()}`);
-      });
-      sub = await openPipe(spec, target, (b) => subReader.push(b));
-      pipes.push(sub);
-      sub.write(Buffer.from(connect));
-      await readyP;
-      sub.write(Buffer.from(`SUBSCRIBE\nid:0\ndestination:/topic/${name}\nack:auto\nreceipt:s\n\n\0`));
-      await subscribedP;
-      let pubReady: (() => void) | undefined;
-      const pubReadyP = new Promise<void>((resolve) => (pubReady = resolve));
-      const pubReader = stompReader((frame) => {
-        if (frame[0] === 0x43) pubReady?.();
-      });
-      pub = await openPipe(spec, target, (b) => pubReader.push(b));
-      pipes.push(pub);
-      pub.write(Buffer.from(connect));
-      await pubReadyP;
-      const head = Buffer.from(`SEND\ndestination:/topic/${name}\ncontent-length:${Math.max(o.bodySize, 24)}\n\n`);
-      const nul = Buffer.from([0]);
-      publishOne = () => pub.write(Buffer.concat([head, body(o.bodySize), nul]));
-    } else {
-      const topic = `bench/${name}`;
-      const subReader = mqttReader((type, b) => {
-        if (type === 3) onDelivery(sentAt(b, 2 + b.readUInt16BE(0)));
-        else if (type === 2) ready?.();
-        else if (type === 9) subscribedResolve?.();
-      });
-      sub = await openPipe(spec, target, (b) => subReader.push(b));
-      pipes.push(sub);
-      sub.write(mqttConnect(`${name}-sub`));
-      await readyP;
-      sub.write(mqttPacket(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(topic), Buffer.from([0])])));
-      await subscribedP;
-      let pubReady: (() => void) | undefined;
-      const pubReadyP = new Promise<void>((resolve) => (pubReady = resolve));
-      const pubReader = mqttReader((type) => {
-        if (type === 2) pubReady?.();
-      });
-      pub = await openPipe(spec, target, (b) => pubReader.push(b));
-      pipes.push(pub);
-      pub.write(mqttConnect(`${name}-pub`));
-      await pubReadyP;
-      const topicBytes = mqttString(topic);
-      publishOne = () => pub.write(mqttPacket(0x30, Buffer.concat([topicBytes, body(o.bodySize)])));
-    }
-
-    // Publisher: fill the window; one write (one WebSocket message) per message. Re-entered from deliveries.
-    let scheduled = false;
-    let running = true;
-    topUp = () => {
-      if (!running || scheduled) return;
-      scheduled = true;
-      setImmediate(() => {
-        scheduled = false;
-        while (running && published - delivered < window && pub.pending() < 1 << 20) {
-          publishOne();
-          published++;
-        }
-        if (running && pub.pending() >= 1 << 20) setTimeout(topUp, 1);
-      });
-    };
-    topUp();
+    let pub: Peer | undefined;
+    const sub = forkPeer({ ...base, role: 'sub' }, (n) => pub?.child.send({ cmd: 'delivered', n }));
+    peers.push(sub);
+    await sub.next('ready');
+    pub = forkPeer({ ...base, role: 'pub' });
+    peers.push(pub);
+    await pub.next('ready');
+    pub.child.send({ cmd: 'go' });
     await new Promise((r) => setTimeout(r, o.warmupS * 1000));
-    measuring = true;
-    const t0 = performance.now();
+    for (const p of peers) p.child.send({ cmd: 'measure' });
     await new Promise((r) => setTimeout(r, o.durationS * 1000));
-    measuring = false;
-    const elapsedS = (performance.now() - t0) / 1000;
-    running = false;
-    result.deliveredPerS = measuredDelivered / elapsedS;
-    result.confirmedPerS = Number.NaN;
-    result.p50Ms = histogram.quantile(0.5) / 1000;
-    result.p99Ms = histogram.quantile(0.99) / 1000;
-    result.p999Ms = histogram.quantile(0.999) / 1000;
-    result.totalPublished = published;
-    result.totalDelivered = delivered;
+    const results = Promise.all([sub.next('result'), pub.next('result')]);
+    for (const p of peers) p.child.send({ cmd: 'stop' });
+    const [s, p] = await results;
+    result.deliveredPerS = s.result.count / s.result.elapsedS;
+    result.confirmedPerS = p.result.count / p.result.elapsedS;
+    result.p50Ms = s.result.p50Ms ?? Number.NaN;
+    result.p99Ms = s.result.p99Ms ?? Number.NaN;
+    result.p999Ms = s.result.p999Ms ?? Number.NaN;
+    result.totalPublished = p.result.total;
+    result.totalDelivered = s.result.total;
   }
 }
 
@@ -435,7 +317,7 @@ export function formatWebResults(results: Map<string, ScenarioResult[]>): string
     for (const r of rs) {
       const row = r.error !== undefined
         ? `    error: ${r.error}`
-        : `${fmt(r.deliveredPerS).padStart(10)} msgs/s   p50 ${ms(r.p50Ms)} ms   p99 ${ms(r.p99Ms)} ms`;
+        : `${fmt(r.deliveredPerS).padStart(10)} msgs/s (sent ${fmt(r.confirmedPerS)}/s)   p50 ${ms(r.p50Ms)} ms   p99 ${ms(r.p99Ms)} ms`;
       lines.push(`  ${r.id.padEnd(12)} ${row}`);
     }
     for (const proto of ['stomp', 'mqtt']) {
@@ -456,20 +338,27 @@ async function main(argv: readonly string[]): Promise<void> {
     const i = argv.indexOf(flag);
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
-  const o: WebRunOptions = { durationS: num('--duration', 5), warmupS: num('--warmup', 1), bodySize: num('--body', 100) };
+  const o: WebRunOptions = {
+    durationS: num('--duration', 5),
+    warmupS: num('--warmup', 1),
+    bodySize: num('--body', 100),
+    batch: num('--batch', 64),
+  };
   const only = argv.indexOf('--only');
   if (only >= 0) o.only = (argv[only + 1] ?? '').split(',');
   const json = argv.includes('--json');
   const log = (s: string): void => void (json ? process.stderr : process.stdout).write(`${s}\n`);
-  const warren = await startWarrenWebChild();
+  const started: Array<WebTarget & { stop(): Promise<void> }> = [];
   try {
-    const targets: WebTarget[] = [warren];
+    if (argv.includes('--ceiling')) started.push(await startNullTarget(o.bodySize));
+    if (!argv.includes('--no-warren')) started.push(await startWarrenWebChild());
+    const targets: WebTarget[] = [...started];
     if (argv.includes('--reference')) targets.push(REFERENCE_RABBITMQ);
     const results = await runWebBench(targets, o, log);
     if (json) process.stdout.write(`${JSON.stringify(Object.fromEntries(results), null, 2)}\n`);
     else log(`\n${formatWebResults(results)}`);
   } finally {
-    await warren.stop();
+    for (const t of started) await t.stop();
   }
 }
 

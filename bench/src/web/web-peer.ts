@@ -1,0 +1,266 @@
+/**
+ * One side of a web load scenario, in its own process (forked by web-load.ts) so publisher, subscriber and broker
+ * do not share an event loop: `sub` connects, subscribes and counts deliveries (reporting its count to the parent
+ * so the publisher can keep a bounded window in flight); `pub` connects and sends pre-encoded batches of messages,
+ * one protocol frame per WebSocket message as browser clients send them, many messages per socket write.
+ *
+ * Parent → peer: {@link PeerConfig}, then `{ cmd: 'go' }` (pub), `{ cmd: 'delivered', n }` (pub), `{ cmd: 'measure' }`,
+ * `{ cmd: 'stop' }`. Peer → parent: `{ ready: true }`, `{ delivered: n }` (sub), `{ result: PeerResult }`,
+ * `{ error: string }`.
+ */
+import type net from 'node:net';
+import { Histogram } from '../histogram.js';
+import {
+  BatchTemplate,
+  connectEndpoint,
+  frameDecoder,
+  mqttConnect,
+  mqttPacket,
+  mqttPublish,
+  mqttReader,
+  mqttString,
+  nowMs,
+  OP_BINARY,
+  OP_TEXT,
+  placeholderBody,
+  readStamp,
+  STOMP_CONNECT,
+  stompReader,
+  stompSend,
+  encodeFrame,
+  type Endpoint,
+} from './ws-wire.js';
+
+/** What a peer does. */
+export interface PeerConfig {
+  role: 'pub' | 'sub';
+  protocol: 'stomp' | 'mqtt';
+  endpoint: Endpoint;
+  /** Topic / destination key, unique per run. */
+  name: string;
+  bodySize: number;
+  /** Messages in flight between publisher and subscriber. */
+  window: number;
+  /** Messages per socket write (the publisher's batch). */
+  batch: number;
+}
+
+/** What a peer measured between 'measure' and 'stop'. */
+export interface PeerResult {
+  /** Messages sent (pub) or received (sub) while measuring. */
+  count: number;
+  elapsedS: number;
+  /** Whole run. */
+  total: number;
+  /** Latency quantiles (sub only), ms. */
+  p50Ms?: number;
+  p99Ms?: number;
+  p999Ms?: number;
+}
+
+type ParentMessage = PeerConfig | { cmd: 'go' | 'measure' | 'stop' } | { cmd: 'delivered'; n: number };
+
+const MASK = Buffer.from([0x5a, 0x17, 0xc3, 0x8e]);
+/** Bytes queued in the publisher's socket above which it waits for 'drain'. */
+const HIGH_WATER = 1 << 20;
+/** The subscriber reports its count after this many deliveries, or every REPORT_MS. */
+const REPORT_EVERY = 128;
+const REPORT_MS = 5;
+
+function send(m: unknown): void {
+  process.send?.(m);
+}
+
+async function open(cfg: PeerConfig, onData: (b: Buffer) => void): Promise<{ socket: net.Socket; write(b: Buffer): void }> {
+  const { socket, head } = await connectEndpoint(cfg.endpoint);
+  const isWs = cfg.endpoint.path !== undefined;
+  const feed = isWs ? frameDecoder(onData) : onData;
+  socket.on('data', feed);
+  socket.on('error', (err) => send({ error: err.message }));
+  socket.resume();
+  if (head.length > 0) feed(head);
+  // Control frames (STOMP CONNECT, SUBSCRIBE, ...) as text for STOMP, binary for MQTT ([MQTT-6.0.0-1]).
+  const opcode = cfg.protocol === 'stomp' ? OP_TEXT : OP_BINARY;
+  return { socket, write: (b) => void socket.write(isWs ? encodeFrame(opcode, b, MASK) : b) };
+}
+
+async function runSub(cfg: PeerConfig): Promise<void> {
+  const histogram = new Histogram();
+  let delivered = 0;
+  let reported = 0;
+  let measuring = false;
+  let measured = 0;
+  let t0 = 0;
+  let step: (() => void) | undefined;
+  const onDelivery = (sentMs: number): void => {
+    delivered++;
+    if (measuring) {
+      measured++;
+      histogram.record((nowMs() - sentMs) * 1000);
+    }
+    if (delivered - reported >= REPORT_EVERY) {
+      reported = delivered;
+      send({ delivered });
+    }
+  };
+  let io: { socket: net.Socket; write(b: Buffer): void };
+  if (cfg.protocol === 'stomp') {
+    io = await open(
+      cfg,
+      stompReader((frame) => {
+        const c = frame[0];
+        if (c === 0x4d /* MESSAGE */) onDelivery(readStamp(frame, frame.indexOf('\n\n') + 2));
+        else if (c === 0x52 /* RECEIPT */ || c === 0x43 /* CONNECTED */) step?.();
+        else if (c === 0x45 /* ERROR */) send({ error: `ERROR frame: ${frame.toString()}` });
+      }),
+    );
+    await new Promise<void>((resolve) => {
+      step = resolve;
+      io.write(STOMP_CONNECT);
+    });
+    await new Promise<void>((resolve) => {
+      step = resolve;
+      io.write(Buffer.from(`SUBSCRIBE\nid:0\ndestination:/topic/${cfg.name}\nack:auto\nreceipt:s\n\n\0`));
+    });
+  } else {
+    io = await open(
+      cfg,
+      mqttReader((type, b) => {
+        if (type === 3) onDelivery(readStamp(b, 2 + b.readUInt16BE(0)));
+        else if (type === 2 /* CONNACK */ || type === 9 /* SUBACK */) step?.();
+      }),
+    );
+    await new Promise<void>((resolve) => {
+      step = resolve;
+      io.write(mqttConnect(`${cfg.name}-sub`));
+    });
+    await new Promise<void>((resolve) => {
+      step = resolve;
+      io.write(mqttPacket(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(`bench/${cfg.name}`), Buffer.from([0])])));
+    });
+  }
+  step = undefined;
+  const timer = setInterval(() => {
+    if (delivered !== reported) {
+      reported = delivered;
+      send({ delivered });
+    }
+  }, REPORT_MS);
+  process.on('message', (m: ParentMessage) => {
+    if (!('cmd' in m)) return;
+    if (m.cmd === 'measure') {
+      measuring = true;
+      t0 = performance.now();
+    } else if (m.cmd === 'stop') {
+      measuring = false;
+      clearInterval(timer);
+      const result: PeerResult = {
+        count: measured,
+        elapsedS: (performance.now() - t0) / 1000,
+        total: delivered,
+        p50Ms: histogram.quantile(0.5) / 1000,
+        p99Ms: histogram.quantile(0.99) / 1000,
+        p999Ms: histogram.quantile(0.999) / 1000,
+      };
+      send({ result });
+      io.socket.destroy();
+    }
+  });
+  send({ ready: true });
+}
+
+async function runPub(cfg: PeerConfig): Promise<void> {
+  let step: (() => void) | undefined;
+  const io = await open(
+    cfg,
+    cfg.protocol === 'stomp'
+      ? stompReader((frame) => {
+          if (frame[0] === 0x43) step?.();
+          else if (frame[0] === 0x45) send({ error: `ERROR frame: ${frame.toString()}` });
+        })
+      : mqttReader((type) => {
+          if (type === 2) step?.();
+        }),
+  );
+  await new Promise<void>((resolve) => {
+    step = resolve;
+    io.write(cfg.protocol === 'stomp' ? STOMP_CONNECT : mqttConnect(`${cfg.name}-pub`));
+  });
+  const body = placeholderBody(cfg.bodySize);
+  const isWs = cfg.endpoint.path !== undefined;
+  const one =
+    cfg.protocol === 'stomp'
+      ? (() => {
+          const f = stompSend(`/topic/${cfg.name}`, body);
+          return { frame: f.frame, stampOffset: f.bodyOffset };
+        })()
+      : (() => {
+          const p = mqttPublish(`bench/${cfg.name}`, body);
+          return { frame: p.packet, stampOffset: p.bodyOffset };
+        })();
+  const template = new BatchTemplate(
+    one.frame,
+    one.stampOffset,
+    cfg.batch,
+    isWs ? { opcode: cfg.protocol === 'stomp' ? OP_TEXT : OP_BINARY, mask: MASK } : undefined,
+  );
+  const socket = io.socket;
+  let published = 0;
+  let delivered = 0;
+  let running = false;
+  let scheduled = false;
+  let measuring = false;
+  let measured = 0;
+  let t0 = 0;
+  let awaitingDrain = false;
+  const fill = (): void => {
+    scheduled = false;
+    while (running && socket.writableLength < HIGH_WATER) {
+      const room = cfg.window - (published - delivered);
+      if (room <= 0) return;
+      const n = Math.min(room, cfg.batch);
+      socket.write(template.stamped(n, nowMs()));
+      published += n;
+      if (measuring) measured += n;
+    }
+    if (running && !awaitingDrain) {
+      awaitingDrain = true;
+      socket.once('drain', () => {
+        awaitingDrain = false;
+        topUp();
+      });
+    }
+  };
+  const topUp = (): void => {
+    if (!running || scheduled) return;
+    scheduled = true;
+    setImmediate(fill);
+  };
+  process.on('message', (m: ParentMessage) => {
+    if (!('cmd' in m)) return;
+    if (m.cmd === 'delivered') {
+      // A count past what was sent is a do-nothing server's endless stream: no window to keep.
+      delivered = Math.min(m.n, published);
+      if (published - delivered <= cfg.window / 2) topUp();
+    } else if (m.cmd === 'go') {
+      running = true;
+      topUp();
+    } else if (m.cmd === 'measure') {
+      measuring = true;
+      t0 = performance.now();
+    } else if (m.cmd === 'stop') {
+      measuring = false;
+      running = false;
+      send({ result: { count: measured, elapsedS: (performance.now() - t0) / 1000, total: published } });
+      socket.destroy();
+    }
+  });
+  send({ ready: true });
+}
+
+process.once('message', (cfg: ParentMessage) => {
+  if ('cmd' in cfg) return;
+  const run = cfg.role === 'sub' ? runSub(cfg) : runPub(cfg);
+  run.catch((err: unknown) => send({ error: (err as Error).message }));
+});
+process.once('disconnect', () => process.exit(0));
