@@ -45,6 +45,10 @@ export interface ChannelContext {
   channelClosed(channel: CoreChannelImpl): void;
 }
 
+/** Shared empty placeholders of {@link CoreChannelImpl}'s lazily allocated collections; never written to. */
+const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
+const EMPTY_SET: ReadonlySet<unknown> = new Set();
+
 /** A delivery awaiting ack. */
 class Unacked {
   constructor(
@@ -67,10 +71,13 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   readonly #ctx: ChannelContext;
   readonly #vhost: VHost;
   readonly #host: ChannelHost;
-  readonly #consumers = new Map<string, Consumer>();
+  // The maps and sets below start as shared empty instances and are replaced on first write (the ...W() methods):
+  // an idle connection's channel (most MQTT and STOMP connections) then costs no hash tables. Reads, delete() and
+  // clear() are safe on the shared instances because they are always empty.
+  #consumers: Map<string, Consumer> = EMPTY_MAP as Map<string, Consumer>;
   /** Delivery tag → unacked delivery; insertion order is tag order. */
-  readonly #unacked = new Map<number, Unacked>();
-  readonly #touched = new Set<Queue>();
+  #unacked: Map<number, Unacked> = EMPTY_MAP as Map<number, Unacked>;
+  #touched: Set<Queue> = EMPTY_SET as Set<Queue>;
   #deliveryTag = 0;
   #prefetch = 0;
   #globalPrefetch = 0;
@@ -81,13 +88,26 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   #replyToken: string | undefined = undefined;
   #replyTag = '';
   #permGeneration = -1;
-  readonly #writeOk = new Set<string>();
+  #writeOk: Set<string> = EMPTY_SET as Set<string>;
 
   constructor(id: number, ctx: ChannelContext, host: ChannelHost) {
     this.id = id;
     this.#ctx = ctx;
     this.#vhost = ctx.vhost;
     this.#host = host;
+  }
+
+  #consumersW(): Map<string, Consumer> {
+    if ((this.#consumers as unknown) === EMPTY_MAP) this.#consumers = new Map();
+    return this.#consumers;
+  }
+  #unackedW(): Map<number, Unacked> {
+    if ((this.#unacked as unknown) === EMPTY_MAP) this.#unacked = new Map();
+    return this.#unacked;
+  }
+  #touchedW(): Set<Queue> {
+    if ((this.#touched as unknown) === EMPTY_SET) this.#touched = new Set();
+    return this.#touched;
   }
 
   // ---- ConsumerChannel -------------------------------------------------------------------------------------
@@ -106,7 +126,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     const deliveryTag = ++this.#deliveryTag;
     if (consumer.noAck) queue.settle(entry);
     else {
-      this.#unacked.set(deliveryTag, new Unacked(entry, queue, consumer));
+      this.#unackedW().set(deliveryTag, new Unacked(entry, queue, consumer));
       consumer.unacked++;
     }
     this.#host.deliver({
@@ -152,6 +172,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     }
     if (this.#writeOk.has(exchange)) return;
     this.#check('write', 'exchange', exchange);
+    if ((this.#writeOk as unknown) === EMPTY_SET) this.#writeOk = new Set();
     if (this.#writeOk.size < 1024) this.#writeOk.add(exchange);
   }
 
@@ -430,7 +451,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       arguments: args,
     });
     if (q.stream !== undefined) c.streamOffset = q.stream.resolve(args['x-stream-offset'], Date.now());
-    this.#consumers.set(tag, c);
+    this.#consumersW().set(tag, c);
     q.addConsumer(c);
     return tag;
   }
@@ -510,12 +531,12 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (how === Settle.Ack) u.queue.settle(u.entry);
     else if (how === Settle.Requeue) u.queue.requeue(u.entry);
     else u.queue.discard(u.entry);
-    this.#touched.add(u.queue);
+    this.#touchedW().add(u.queue);
   }
 
   /** Capacity was freed or messages requeued: let the affected queues deliver. */
   #afterSettle(): void {
-    if (this.#globalPrefetch !== 0) for (const c of this.#consumers.values()) this.#touched.add(c.queue);
+    if (this.#globalPrefetch !== 0) for (const c of this.#consumers.values()) this.#touchedW().add(c.queue);
     for (const q of this.#touched) q.dispatch();
     this.#touched.clear();
   }
@@ -530,7 +551,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (entry === undefined) return undefined;
     const deliveryTag = ++this.#deliveryTag;
     if (noAck) q.settle(entry);
-    else this.#unacked.set(deliveryTag, new Unacked(entry, q, undefined));
+    else this.#unackedW().set(deliveryTag, new Unacked(entry, q, undefined));
     return {
       delivery: { consumerTag: '', deliveryTag, redelivered: entry.redelivered, message: entry.message, queue: q.name },
       messageCount: q.messageCount,

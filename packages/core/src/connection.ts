@@ -22,6 +22,8 @@ export class CoreConnectionImpl implements CoreConnection {
   readonly #channels = new Set<CoreChannelImpl>();
   #nextChannelId = 1;
   #closed = false;
+  /** Shared by this connection's channels; created with the first channel. */
+  #channelContext: ConnectionChannelContext | undefined;
 
   constructor(info: ConnectionInfo, user: User, vhost: VHost, host: ConnectionHost, owner: ConnectionOwner) {
     this.info = info;
@@ -42,15 +44,7 @@ export class CoreConnectionImpl implements CoreConnection {
   }
 
   openChannel(host: ChannelHost): CoreChannel {
-    const ctx: ChannelContext = {
-      vhost: this.#vhost,
-      user: this.user,
-      connectionId: this.info.id,
-      store: this.#owner.store,
-      permissions: () => this.#owner.permissionsOf(this.user.name, this.#vhost.name),
-      permissionGeneration: () => this.#owner.permissionGeneration(),
-      channelClosed: (ch) => this.#channels.delete(ch),
-    };
+    const ctx = (this.#channelContext ??= new ConnectionChannelContext(this.#vhost, this.user, this.info.id, this.#owner, this.#channels));
     const ch = new CoreChannelImpl(this.#nextChannelId++, ctx, host);
     this.#channels.add(ch);
     return ch;
@@ -62,5 +56,41 @@ export class CoreConnectionImpl implements CoreConnection {
     for (const ch of [...this.#channels]) ch.close();
     this.#vhost.dropExclusive(this.info.id);
     this.#owner.connectionClosed(this);
+  }
+}
+
+/**
+ * The {@link ChannelContext} of one connection's channels: a class (methods on the prototype) rather than an object of
+ * closures, so an idle connection carries one small object instead of a context plus three closures per channel.
+ */
+class ConnectionChannelContext implements ChannelContext {
+  readonly vhost: VHost;
+  readonly user: User;
+  readonly connectionId: string;
+  readonly #owner: ConnectionOwner;
+  readonly #channels: Set<CoreChannelImpl>;
+
+  constructor(vhost: VHost, user: User, connectionId: string, owner: ConnectionOwner, channels: Set<CoreChannelImpl>) {
+    this.vhost = vhost;
+    this.user = user;
+    this.connectionId = connectionId;
+    this.#owner = owner;
+    this.#channels = channels;
+  }
+
+  get store(): MessageStore {
+    return this.#owner.store;
+  }
+
+  permissions(): Permissions | undefined {
+    return this.#owner.permissionsOf(this.user.name, this.vhost.name);
+  }
+
+  permissionGeneration(): number {
+    return this.#owner.permissionGeneration();
+  }
+
+  channelClosed(channel: CoreChannelImpl): void {
+    this.#channels.delete(channel);
   }
 }
