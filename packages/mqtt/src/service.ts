@@ -35,13 +35,27 @@ const NULL_CONNECTION_HOST = { blocked() {}, unblocked() {} };
 
 let internalIds = 0;
 
-/** Adapts a stream and its writer to the state machine's {@link MqttIo}. */
+/** Where a stream's shared listeners find their {@link StreamIo}. */
+const IO = Symbol('warren.mqtt.io');
+type TaggedStream = Duplex & { [IO]: StreamIo };
+
+/**
+ * Adapts a stream and its writer to the state machine's {@link MqttIo}, and links the stream to its connection. The
+ * stream listeners below are module-level functions shared by every connection (they find the connection through
+ * the stream), so an idle connection carries no listener closures.
+ */
 class StreamIo implements MqttIo {
   readonly #stream: Duplex;
   readonly #writer: OutboundWriter;
-  constructor(stream: Duplex, writer: OutboundWriter) {
+  conn!: MqttConnection;
+  readonly service: MqttServiceImpl;
+  constructor(stream: Duplex, writer: OutboundWriter, service: MqttServiceImpl) {
     this.#stream = stream;
     this.#writer = writer;
+    this.service = service;
+  }
+  endWriter(): void {
+    this.#writer.end();
   }
   write(buf: Buffer): void {
     this.#writer.write(buf);
@@ -62,6 +76,23 @@ class StreamIo implements MqttIo {
   resume(): void {
     this.#stream.resume();
   }
+}
+
+function onStreamData(this: TaggedStream, chunk: Buffer | string): void {
+  this[IO].conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+}
+function onStreamEnd(this: TaggedStream): void {
+  const io = this[IO];
+  io.conn.transportClosed();
+  io.endWriter();
+}
+function onStreamError(this: TaggedStream, err: Error): void {
+  this[IO].conn.transportClosed(err);
+}
+function onStreamClose(this: TaggedStream): void {
+  const io = this[IO];
+  io.conn.transportClosed();
+  io.service.connectionClosed(io);
 }
 
 /** Everything the service needs, already defaulted. */
@@ -85,7 +116,7 @@ export class MqttServiceImpl implements MqttRuntime {
   /** Reconnections that found their offline queue at `maxOfflineMessages` (older messages were dropped). */
   offlineOverflows = 0;
   readonly #clients = new Map<string, MqttConnection>();
-  readonly #connections = new Set<{ conn: MqttConnection; io: StreamIo }>();
+  readonly #connections = new Set<StreamIo>();
   readonly #expiryTimers = new Map<string, NodeJS.Timeout>();
   readonly #willTimers = new Map<string, NodeJS.Timeout>();
   #closed = false;
@@ -115,21 +146,22 @@ export class MqttServiceImpl implements MqttRuntime {
       return;
     }
     const writer = new OutboundWriter(stream as unknown as OutboundStream);
-    const io = new StreamIo(stream, writer);
+    const io = new StreamIo(stream, writer, this);
     const conn = new MqttConnection(io, info, this);
-    const entry = { conn, io };
-    this.#connections.add(entry);
+    io.conn = conn;
+    this.#connections.add(io);
     writer.onDrain(() => conn.onWritable());
-    stream.on('data', (chunk: Buffer | string) => conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
-    stream.on('end', () => {
-      conn.transportClosed();
-      writer.end();
-    });
-    stream.on('error', (err: Error) => conn.transportClosed(err));
-    stream.on('close', () => {
-      conn.transportClosed();
-      this.#connections.delete(entry);
-    });
+    const tagged = stream as TaggedStream;
+    tagged[IO] = io;
+    stream.on('data', onStreamData);
+    stream.on('end', onStreamEnd);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
+  }
+
+  /** The stream of `io` closed. */
+  connectionClosed(io: StreamIo): void {
+    this.#connections.delete(io);
   }
 
   register(conn: MqttConnection): void {
@@ -268,8 +300,8 @@ export class MqttServiceImpl implements MqttRuntime {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const { conn, io } of [...this.#connections]) {
-      conn.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
+    for (const io of [...this.#connections]) {
+      io.conn.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
       io.destroy();
     }
     this.#connections.clear();

@@ -25,6 +25,7 @@ import {
   parseSharedFilter,
   topicMatches,
 } from '../topic.js';
+import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
 import type { MqttRuntime } from './runtime.js';
 
@@ -133,7 +134,7 @@ export function sharedQueueName(group: string, filter: string): string {
 }
 
 /** One MQTT connection. */
-export class MqttConnection implements ChannelHost {
+export class MqttConnection implements ChannelHost, KeepAliveTarget {
   readonly info: ConnectionInfo;
   readonly #io: MqttIo;
   readonly #rt: MqttRuntime;
@@ -146,7 +147,8 @@ export class MqttConnection implements ChannelHost {
   #phase = Phase.AwaitConnect;
   #version: 3 | 4 | 5 = 4;
   #connectTimer: NodeJS.Timeout | undefined;
-  #keepAliveTimer: NodeJS.Timeout | undefined;
+  /** The keep-alive wheel slot this connection waits in; 0 = none. */
+  #keepAliveSlot = 0;
   #keepAliveMs = 0;
   #lastActivity = 0;
 
@@ -301,8 +303,9 @@ export class MqttConnection implements ChannelHost {
       if (parser === undefined) {
         // mqtt-packet reads the protocol level from CONNECT into its settings; later parsers are told it.
         parser = this.#parser = mqttPacket.parser({ protocolVersion: this.#version });
-        parser.on('packet', this.#onPacket);
-        parser.on('error', this.#onParseError);
+        // The listeners live and die with the parser, so an idle connection holds no closures for them.
+        parser.on('packet', (packet: Packet) => this.#onPacket(packet));
+        parser.on('error', (err: Error) => this.#onParseError(err));
       }
       parser.parse(chunk);
       if (this.#scanner.atBoundary) this.#parser = undefined;
@@ -342,7 +345,7 @@ export class MqttConnection implements ChannelHost {
     this.#io.end(last);
   }
 
-  readonly #onParseError = (err: Error): void => {
+  #onParseError(err: Error): void {
     if (this.#phase === Phase.Closed) return;
     const text = err.message;
     if (this.#phase === Phase.AwaitConnect && /protocol version/i.test(text)) {
@@ -357,16 +360,16 @@ export class MqttConnection implements ChannelHost {
       return;
     }
     this.#protocolError(ReasonCode.MalformedPacket, `malformed packet: ${text}`);
-  };
+  }
 
-  readonly #onPacket = (packet: Packet): void => {
+  #onPacket(packet: Packet): void {
     if (this.#phase === Phase.Closed) return;
     try {
       this.#handle(packet);
     } catch (err) {
       this.#internalError(err);
     }
-  };
+  }
 
   #handle(packet: Packet): void {
     if (this.#phase === Phase.AwaitConnect) {
@@ -594,12 +597,12 @@ export class MqttConnection implements ChannelHost {
   }
 
   #armKeepAlive(ms: number): void {
-    this.#keepAliveTimer = setTimeout(this.#onKeepAlive, ms);
-    this.#keepAliveTimer.unref();
+    this.#keepAliveSlot = keepAliveWheel.schedule(this, Date.now() + ms);
   }
 
-  readonly #onKeepAlive = (): void => {
-    this.#keepAliveTimer = undefined;
+  /** Called by the shared keep-alive wheel ({@link keepAliveWheel}) when this connection's deadline has passed. */
+  keepAliveDue(): void {
+    this.#keepAliveSlot = 0;
     if (this.#phase !== Phase.Connected) return;
     const idle = Date.now() - this.#lastActivity;
     if (idle >= this.#keepAliveMs) {
@@ -607,7 +610,7 @@ export class MqttConnection implements ChannelHost {
       return;
     }
     this.#armKeepAlive(this.#keepAliveMs - idle);
-  };
+  }
 
   // ---- PUBLISH (inbound) ---------------------------------------------------------------------------------------
 
@@ -1060,8 +1063,9 @@ export class MqttConnection implements ChannelHost {
     const wasConnected = this.#phase === Phase.Connected;
     this.#phase = Phase.Closed;
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
-    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
-    this.#connectTimer = this.#keepAliveTimer = undefined;
+    if (this.#keepAliveSlot !== 0) keepAliveWheel.cancel(this, this.#keepAliveSlot);
+    this.#keepAliveSlot = 0;
+    this.#connectTimer = undefined;
     void graceful;
     if (!wasConnected) return;
     if (this.#hasNoLocal) {
