@@ -103,6 +103,18 @@ const PAUSE_WRITER = 2;
 /** A reply waits for the durable definitions to reach the disk (issue 3). */
 const PAUSE_DEFINITIONS = 4;
 
+/** Methods that may change durable definitions; handled (replies held) even while an earlier one waits for fsync. */
+const DEFINITION_METHODS: ReadonlySet<string> = new Set([
+  'exchange.declare',
+  'exchange.delete',
+  'exchange.bind',
+  'exchange.unbind',
+  'queue.declare',
+  'queue.bind',
+  'queue.unbind',
+  'queue.delete',
+]);
+
 /** One AMQP client connection. */
 export class AmqpConnection implements ChannelOwner {
   readonly #io: AmqpIo;
@@ -141,12 +153,14 @@ export class AmqpConnection implements ChannelOwner {
   #flushScheduled = false;
   readonly #dirty: AmqpChannel[] = [];
 
-  /** True while replies wait for a definitions fsync: frames are kept in #backlog, not handled. */
-  #defsWaiting = false;
+  /** Flushes of the definitions store still awaited; while > 0, replies are held and frames wait in #backlog. */
+  #defsPending = 0;
   /** Frames that arrived (in the chunk being parsed, or before the pause took effect) while waiting. */
   #backlog: Frame[] = [];
-  /** -ok replies to write once the definitions are on disk, in order. */
+  /** Replies to write once the definitions are on disk, in order. */
   #heldReplies: Buffer[] = [];
+  /** True while a definitions method is handled during a wait: everything it writes joins #heldReplies. */
+  #holdWrites = false;
   readonly #definitionsDurableBound = (): void => this.#definitionsDurable();
   readonly #definitionsFailedBound = (err: unknown): void => this.#internalError(err);
 
@@ -180,6 +194,10 @@ export class AmqpConnection implements ChannelOwner {
 
   /** @inheritdoc */
   write(buf: Buffer): void {
+    if (this.#holdWrites) {
+      this.#heldReplies.push(buf);
+      return;
+    }
     this.#wroteSinceTick = true;
     this.#io.write(buf);
     if (this.#slowTimer === undefined && !this.#io.writable) this.#startSlowTimer();
@@ -229,34 +247,31 @@ export class AmqpConnection implements ChannelOwner {
   /** @inheritdoc */
   holdUntilDefinitionsDurable(reply: Buffer | undefined): void {
     if (reply !== undefined) this.#heldReplies.push(reply);
-    if (this.#defsWaiting) return;
-    this.#defsWaiting = true;
-    this.#setPause(PAUSE_DEFINITIONS, true);
-    // The store coalesces: one fsync round answers every connection's changes made meanwhile.
+    if (this.#defsPending === 0) this.#setPause(PAUSE_DEFINITIONS, true);
+    this.#defsPending++;
+    // Each call asks for its own change; the store coalesces, so one fsync round answers many of them (and every
+    // other connection's changes made meanwhile).
     const flushed = this.#broker.flushDefinitions?.() ?? Promise.resolve();
     flushed.then(this.#definitionsDurableBound, this.#definitionsFailedBound);
   }
 
-  /** The definitions are on disk: send the held replies, then handle the frames that waited, then read again. */
+  /** One awaited flush finished; after the last: send the held replies, handle the frames that waited, read again. */
   #definitionsDurable(): void {
-    this.#defsWaiting = false;
-    if (this.#state === State.Closed) return;
+    if (--this.#defsPending > 0 || this.#state === State.Closed) return;
     const held = this.#heldReplies;
     this.#heldReplies = [];
-    // After connection.close was sent only close-ok may follow (§4.2.2): the held replies are dropped then.
-    if (this.#state === State.Open) for (const r of held) this.write(r);
+    for (const r of held) this.write(r);
     const backlog = this.#backlog;
+    this.#backlog = [];
     this.#inReceive = true;
-    let i = 0;
     try {
-      // A frame of the backlog may start another wait: stop there and keep the rest for the next round.
-      while (i < backlog.length && !this.#defsWaiting && (this.#state as State) !== State.Closed) this.#onFrame(backlog[i++]!);
+      // A frame of the backlog may start another wait: #onFrame then puts the rest back into #backlog, in order.
+      for (const frame of backlog) this.#onFrame(frame);
     } finally {
       this.#inReceive = false;
-      this.#backlog = this.#defsWaiting ? backlog.slice(i) : [];
       this.#flushConfirmsNow();
     }
-    if (!this.#defsWaiting && (this.#state as State) !== State.Closed) this.#setPause(PAUSE_DEFINITIONS, false);
+    if (this.#defsPending === 0 && (this.#state as State) !== State.Closed) this.#setPause(PAUSE_DEFINITIONS, false);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -350,11 +365,27 @@ export class AmqpConnection implements ChannelOwner {
   // Frames
 
   #onFrame(frame: Frame): void {
-    if (this.#defsWaiting) {
-      // Frames after a held -ok are handled after it, in order (the socket is paused; these were already read).
+    if (this.#defsPending > 0) {
+      // While replies wait for the definitions fsync, more declares/binds (as pipelined over many channels) are
+      // still handled, their replies held behind the earlier ones, so that one fsync round answers them all. Any
+      // other frame, and everything after it, waits in order (the socket is paused; these were already read).
+      if (this.#backlog.length === 0 && this.#state === State.Open && frame.channel !== 0 && frame.type === 'method' &&
+          DEFINITION_METHODS.has(frame.method.name)) {
+        this.#holdWrites = true;
+        try {
+          this.#dispatchGuarded(frame);
+        } finally {
+          this.#holdWrites = false;
+        }
+        return;
+      }
       this.#backlog.push(frame);
       return;
     }
+    this.#dispatchGuarded(frame);
+  }
+
+  #dispatchGuarded(frame: Frame): void {
     // Errors are handled here, not thrown back through the parser (which would then be dead).
     try {
       this.#dispatch(frame);
@@ -838,6 +869,9 @@ export class AmqpConnection implements ChannelOwner {
   #sendConnectionClose(code: number, text: string, classId: number, methodId: number): void {
     if (this.#state === State.Closing || this.#state === State.Closed) return;
     this.#state = State.Closing;
+    // Replies still waiting for the definitions fsync would follow connection.close (§4.2.2 allows only close-ok):
+    // they are dropped. One written while held stays in order before this close.
+    if (!this.#holdWrites) this.#heldReplies = [];
     this.#releaseCore();
     this.#flushConfirmsNow();
     this.write(encodeMethod(0, { name: 'connection.close', replyCode: code, replyText: clampText(text), classId, methodId }));

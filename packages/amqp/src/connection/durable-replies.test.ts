@@ -61,9 +61,10 @@ describe('replies that change durable definitions wait for the definitions fsync
     expect(s.names()).toEqual([]);
     expect(s.io.paused).toBe(true);
     expect(store.flushes).toBe(1);
-    // The queue exists in memory, but the frames after the declare were not handled yet.
+    // Declares after it are handled (their replies held behind it, so one fsync round answers a pipelined burst);
+    // the publish after them is not handled yet.
     expect(broker.vhost('/')!.queues.has('d')).toBe(true);
-    expect(broker.vhost('/')!.queues.has('t')).toBe(false);
+    expect(broker.vhost('/')!.queues.get('t')!.messageCount).toBe(0);
 
     await store.release();
     expect(s.names()).toEqual(['1:queue.declare-ok', '1:queue.declare-ok']);
@@ -131,6 +132,36 @@ describe('replies that change durable definitions wait for the definitions fsync
     await store.release();
     expect(a.names()).toEqual(['1:queue.declare-ok']);
     expect(b.names()).toEqual(['1:queue.declare-ok']);
+  });
+
+  it('declares pipelined over several channels are all answered by one round, in order per channel', async () => {
+    const s = session();
+    s.openChannel(2);
+    s.send(
+      encodeMethod(1, queueDeclare('p1', true)),
+      encodeMethod(2, queueDeclare('p2', true)),
+      encodeMethod(1, queueDeclare('p3', false)),
+      encodeMethod(2, { name: 'queue.bind', ticket: 0, queue: 'p2', exchange: 'amq.fanout', routingKey: '', nowait: false, arguments: {} }),
+      encodeMethod(1, { name: 'basic.qos', prefetchSize: 0, prefetchCount: 5, global: false }),
+      encodeMethod(2, queueDeclare('p4', true)),
+    );
+    expect(s.names()).toEqual([]);
+    // p4 comes after basic.qos, which is not a definitions method: it waits for the first round.
+    expect(broker.vhost('/')!.queues.has('p4')).toBe(false);
+    await store.release();
+    expect(s.names()).toEqual(['1:queue.declare-ok', '2:queue.declare-ok', '1:queue.declare-ok', '2:queue.bind-ok', '1:basic.qos-ok']);
+    expect(s.io.paused).toBe(true);
+    await store.release();
+    expect(s.names()).toEqual(['2:queue.declare-ok']);
+    expect(s.io.paused).toBe(false);
+  });
+
+  it('a broker shutdown while waiting sends connection.close and not the held replies', async () => {
+    const s = session();
+    s.method(1, queueDeclare('w', true));
+    void s.connection.shutdown();
+    await store.release();
+    expect(s.names()).toEqual(['0:connection.close']);
   });
 
   it('a connection closed while waiting writes nothing more', async () => {
