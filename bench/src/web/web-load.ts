@@ -11,7 +11,7 @@
  * publisher writes at the start of each body.
  *
  * Standalone: `node bench/dist/web/web-load.js [--duration S] [--warmup S] [--only ids] [--reference] [--ceiling]
- * [--no-warren] [--batch N] [--json]` starts Warren in a child process (every listener on a free port) and, with
+ * [--no-warren] [--batch N] [--cpu-prof DIR] [--json]` starts Warren in a child process (every listener on a free port) and, with
  * --reference, also measures the reference RabbitMQ's web_stomp/web_mqtt (15684/15685) and STOMP/MQTT (61623/1893).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -237,9 +237,14 @@ interface ChildPorts {
 }
 
 /** Start Warren in a child process (this file in 'child' mode) with every listener on a free port. */
-export async function startWarrenWebChild(): Promise<WebTarget & { stop(): Promise<void> }> {
+export async function startWarrenWebChild(
+  execArgv: readonly string[] = [],
+): Promise<WebTarget & { stop(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'warren-web-bench-'));
-  const child = fork(fileURLToPath(import.meta.url), ['child', dataDir], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['child', dataDir], {
+    stdio: 'inherit',
+    execArgv: [...process.execArgv, ...execArgv],
+  });
   const ports = await new Promise<ChildPorts>((resolve, reject) => {
     child.once('message', (m: { ports?: ChildPorts; error?: string }) =>
       m.ports !== undefined ? resolve(m.ports) : reject(new Error(m.error ?? 'Warren child failed')),
@@ -351,7 +356,10 @@ async function main(argv: readonly string[]): Promise<void> {
   const started: Array<WebTarget & { stop(): Promise<void> }> = [];
   try {
     if (argv.includes('--ceiling')) started.push(await startNullTarget(o.bodySize));
-    if (!argv.includes('--no-warren')) started.push(await startWarrenWebChild());
+    // --cpu-prof DIR: profile the broker child (written when it exits); read it with cpu-profile-top.ts.
+    const prof = argv.indexOf('--cpu-prof');
+    const execArgv = prof >= 0 ? ['--cpu-prof', '--cpu-prof-dir', argv[prof + 1] ?? '.'] : [];
+    if (!argv.includes('--no-warren')) started.push(await startWarrenWebChild(execArgv));
     const targets: WebTarget[] = [...started];
     if (argv.includes('--reference')) targets.push(REFERENCE_RABBITMQ);
     const results = await runWebBench(targets, o, log);

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import type { ConnectionInfo } from '@warren/core';
 import type { Listener } from './listener.js';
 import { serveStaticFiles } from './static-files.js';
+import { OutboundWriter } from './outbound-writer.js';
 import { forwardedFor, listenWebSocket, type WebSocketListenerOptions } from './websocket-listener.js';
 
 const open: Listener[] = [];
@@ -292,6 +293,56 @@ describe('listenWebSocket', () => {
     expect((await closed(dead)).code).toBe(1006);
     await twoPings;
     expect(alive.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('never negotiates permessage-deflate, even when the client offers it (compression costs more than it saves)', async () => {
+    const { listener } = await echoServer();
+    const ws = connect(`ws://127.0.0.1:${listener.port}/ws`, [], { perMessageDeflate: true });
+    await opened(ws);
+    expect(ws.extensions).toBe('');
+  });
+
+  /** A listener whose handler writes `frames` on accept, through `write`; resolves with the messages the client got. */
+  async function messagesFor(
+    write: (stream: Duplex, frames: Buffer[]) => void,
+    frames: Buffer[],
+  ): Promise<Buffer[]> {
+    const listener = await listenWebSocket(
+      { name: 'web-test', protocol: 'test', host: '127.0.0.1', port: 0, subprotocols: [], maxPayload: 1024 },
+      (stream) => write(stream, frames),
+    );
+    open.push(listener);
+    const ws = connect(`ws://127.0.0.1:${listener.port}/ws`);
+    const total = frames.reduce((n, f) => n + f.length, 0);
+    const messages: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      let n = 0;
+      ws.on('message', (data: Buffer) => {
+        messages.push(data);
+        n += data.length;
+        if (n >= total) resolve();
+      });
+    });
+    expect(Buffer.concat(messages).toString()).toBe(Buffer.concat(frames).toString());
+    return messages;
+  }
+
+  const frames = Array.from({ length: 40 }, (_, i) => Buffer.from(`MESSAGE\nmessage-id:${i}\n\nbody\0`));
+
+  it('frames an OutboundWriter batches in one event-loop turn go out as one WebSocket message', async () => {
+    const messages = await messagesFor((stream, fs) => {
+      const writer = new OutboundWriter(stream);
+      for (const f of fs) writer.write(f);
+    }, frames);
+    expect(messages).toHaveLength(1);
+  });
+
+  it('writes queued while a message is being sent are coalesced into the next message', async () => {
+    const messages = await messagesFor((stream, fs) => {
+      for (const f of fs) stream.write(f);
+    }, frames);
+    // The first write is sent at once; the other 39 wait for its callback and leave together.
+    expect(messages.length).toBeLessThanOrEqual(2);
   });
 
   it('close() terminates open connections and stops accepting', async () => {
