@@ -250,7 +250,12 @@ export async function listenWebSocket(
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayload,
+    // Compression would cost more CPU per message than loopback/LAN bandwidth saves (RabbitMQ's plugins leave it
+    // off too); the listener test pins that it is never negotiated.
     perMessageDeflate: false,
+    // All messages parsed from one socket read are emitted in one synchronous burst (ws's default since 8.17, pinned
+    // here): webSocketStream relies on it to push them to the adapter as one chunk per read.
+    allowSynchronousEvents: true,
     // Server preference order among what the client offered (see `subprotocols`).
     handleProtocols: (offered: Set<string>) => {
       for (const p of options.subprotocols) if (offered.has(p)) return p;
