@@ -129,6 +129,17 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #disconnecting = false;
   #published = false;
   #blocked = false;
+  /**
+   * Issue 3: a frame that changed durable definitions (SEND or SUBSCRIBE to /queue/q declaring the durable queue q, a
+   * durable topic subscription) has its replies held until the definitions are fsynced, and later frames wait.
+   */
+  #defsPending = 0;
+  /** Frames read while waiting, handled in order once the definitions are on disk. */
+  #backlog: StompFrame[] = [];
+  /** Writes made while handling a frame that may change definitions; undefined when not capturing. */
+  #capture: Buffer[] | undefined;
+  /** Replies waiting for the definitions fsync. */
+  #held: Buffer[] = [];
 
   #lastRead = Date.now();
   #lastWrite = Date.now();
@@ -195,15 +206,62 @@ export class StompSession implements ChannelHost, ConnectionHost {
 
   readonly #onFrame = (frame: StompFrame): boolean => {
     if (this.#state !== 'connecting' && this.#state !== 'connected') return false;
+    if (this.#defsPending > 0) {
+      this.#backlog.push(frame);
+      return true;
+    }
     const receipt = frame.headers.get('receipt');
+    const command = frame.command;
+    // Only these can declare or delete durable queues; their writes are captured so they can be held (issue 3).
+    const before =
+      command === 'SEND' || command === 'SUBSCRIBE' || command === 'UNSUBSCRIBE' || command === 'COMMIT'
+        ? this.#broker.definitionsVersion
+        : undefined;
+    if (before !== undefined) this.#capture = [];
     try {
       this.#handle(frame);
     } catch (err) {
+      this.#releaseCapture(false);
       this.#fail(err, receipt);
       return false;
     }
+    if (before !== undefined) this.#releaseCapture(this.#broker.definitionsVersion !== before);
     return this.#state === 'connecting' || this.#state === 'connected';
   };
+
+  /** End capturing: write what was captured, or hold it (and every later frame) until the definitions are on disk. */
+  #releaseCapture(hold: boolean): void {
+    const captured = this.#capture;
+    this.#capture = undefined;
+    if (captured === undefined) return;
+    if (!hold || this.#state === 'closed' || this.#state === 'closing') {
+      for (const b of captured) this.#write(b);
+      return;
+    }
+    for (const b of captured) this.#held.push(b);
+    if (this.#defsPending++ === 0) this.#io.pause();
+    const flushed = this.#broker.flushDefinitions?.() ?? Promise.resolve();
+    flushed.then(
+      () => this.#definitionsDurable(),
+      (err: unknown) => this.#fail(err, undefined),
+    );
+  }
+
+  /** The definitions are on disk: send held replies and receipts, handle the frames that waited, read again. */
+  #definitionsDurable(): void {
+    if (--this.#defsPending > 0 || this.#state === 'closed' || this.#state === 'closing') return;
+    const held = this.#held;
+    this.#held = [];
+    for (const b of held) this.#write(b);
+    this.#flushReceipts();
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    for (const frame of backlog) {
+      // A frame may start another wait (#onFrame then backlogs the rest, in order) or close the connection.
+      if (!this.#onFrame(frame)) break;
+    }
+    if (this.#defsPending === 0 && !(this.#blocked && this.#published) && this.#state === 'connected') this.#io.resume();
+  }
 
   #handle(frame: StompFrame): void {
     const command = frame.command;
@@ -417,6 +475,9 @@ export class StompSession implements ChannelHost, ConnectionHost {
   }
 
   #flushReceipts(): void {
+    // While a frame's replies wait for the definitions fsync, no receipt may overtake them (a RECEIPT for a SEND to a
+    // just-declared durable queue means the queue is on disk too).
+    if (this.#defsPending > 0) return;
     const pending = this.#pending;
     let n = 0;
     while (n < pending.length && pending[n]!.done) {
@@ -711,6 +772,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
   }
 
   #write(buf: Buffer): void {
+    if (this.#capture !== undefined) {
+      this.#capture.push(buf);
+      return;
+    }
     this.#lastWrite = Date.now();
     this.#io.write(buf);
     if (this.#slowTimer === undefined && !this.#io.writable) this.#watchSlowConsumer();
@@ -790,6 +855,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
     this.#byTag.clear();
     this.#transactions.clear();
     this.#pending.length = 0;
+    this.#backlog = [];
+    this.#held = [];
   }
 
   // ---- ChannelHost / ConnectionHost ----------------------------------------------------------------------------
@@ -866,7 +933,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
 
   unblocked(): void {
     this.#blocked = false;
-    this.#io.resume();
+    if (this.#defsPending === 0) this.#io.resume();
   }
 }
 
