@@ -186,6 +186,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   #pendingIds: Set<number> = EMPTY_SET as Set<number>;
   #nextSequence = 1;
   #inflightIn = 0;
+  /**
+   * Issue 3: while a SUBACK/UNSUBACK that changed durable definitions (a persistent session's queue or its bindings)
+   * waits for the definitions fsync: its held writes and the packets read meanwhile. Created on first use.
+   */
+  #defsWait: { pending: number; held: Buffer[]; backlog: Packet[] } | undefined;
+  /** Writes captured while handling a SUBSCRIBE/UNSUBSCRIBE (they may have to wait for the definitions). */
+  #capture: Buffer[] | undefined;
 
   constructor(io: MqttIo, info: ConnectionInfo, rt: MqttRuntime) {
     this.#io = io;
@@ -333,7 +340,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   unblocked(): void {
-    this.#io.resume();
+    if (this.#defsWait === undefined) this.#io.resume();
   }
 
   /** Close this connection from the server side: MQTT 5 clients get a DISCONNECT with `reason`. */
@@ -364,11 +371,54 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #onPacket(packet: Packet): void {
     if (this.#phase === Phase.Closed) return;
+    const wait = this.#defsWait;
+    if (wait !== undefined && wait.pending > 0) {
+      wait.backlog.push(packet);
+      return;
+    }
+    const broker = this.#rt.broker;
+    const before = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' ? broker.definitionsVersion : undefined;
+    if (before !== undefined) this.#capture = [];
     try {
       this.#handle(packet);
     } catch (err) {
+      this.#releaseCapture(false);
       this.#internalError(err);
+      return;
     }
+    if (before !== undefined) this.#releaseCapture(broker.definitionsVersion !== before);
+  }
+
+  /** Write the captured packets, or hold them (and every later packet) until the definitions are on disk. */
+  #releaseCapture(hold: boolean): void {
+    const captured = this.#capture;
+    this.#capture = undefined;
+    if (captured === undefined || this.#phase === Phase.Closed) return;
+    if (!hold) {
+      for (const b of captured) this.#io.write(b);
+      return;
+    }
+    const wait = (this.#defsWait ??= { pending: 0, held: [], backlog: [] });
+    for (const b of captured) wait.held.push(b);
+    if (wait.pending++ === 0) this.#io.pause();
+    const flushed = this.#rt.broker.flushDefinitions?.() ?? Promise.resolve();
+    flushed.then(
+      () => this.#definitionsDurable(),
+      (err: unknown) => this.#internalError(err),
+    );
+  }
+
+  /** The definitions are on disk: send the held packets, handle the packets that waited, read again. */
+  #definitionsDurable(): void {
+    const wait = this.#defsWait;
+    if (wait === undefined || --wait.pending > 0 || this.#phase === Phase.Closed) return;
+    const held = wait.held;
+    const backlog = wait.backlog;
+    this.#defsWait = undefined;
+    for (const b of held) this.#io.write(b);
+    // A packet may start another wait: #onPacket then backlogs the rest, in order.
+    for (const packet of backlog) this.#onPacket(packet);
+    if (this.#defsWait === undefined && (this.#phase as Phase) !== Phase.Closed) this.#io.resume();
   }
 
   #handle(packet: Packet): void {
@@ -821,7 +871,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (messageId !== undefined && deliveryTag !== undefined) this.#outboundW().set(messageId, { deliveryTag, qos });
     else if (messageId !== undefined) this.#outboundW().set(messageId, { deliveryTag: -1, qos });
     else settle?.();
-    this.#io.write(buf);
+    if (this.#capture !== undefined) this.#capture.push(buf);
+    else this.#io.write(buf);
   }
 
   #allocatePacketId(): number {
@@ -1144,6 +1195,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   #send(packet: Packet): void {
-    this.#io.write(this.#encode(packet));
+    const buf = this.#encode(packet);
+    if (this.#capture !== undefined) this.#capture.push(buf);
+    else this.#io.write(buf);
   }
 }
