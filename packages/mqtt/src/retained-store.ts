@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Message } from '@warren/core';
-import { topicMatches } from './topic.js';
+import { TopicTrie } from './topic-trie.js';
 
 /** One retained message. */
 export interface RetainedMessage {
@@ -29,6 +29,8 @@ interface StoredRetained {
 /** The retained-message store of one broker. */
 export class RetainedStore {
   readonly #byVhost = new Map<string, Map<string, RetainedMessage>>();
+  /** The same topics per vhost as a trie, for wildcard filters. */
+  readonly #tries = new Map<string, TopicTrie<RetainedMessage>>();
   readonly #file: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #flushMs: number;
@@ -52,9 +54,9 @@ export class RetainedStore {
     let map = this.#byVhost.get(vhost);
     if (message.body.length === 0) {
       if (map?.delete(topic) !== true) return;
+      this.#tries.get(vhost)?.delete(topic);
     } else {
-      if (map === undefined) this.#byVhost.set(vhost, (map = new Map()));
-      map.set(topic, { topic, qos, message });
+      this.#put(vhost, { topic, qos, message });
     }
     this.#schedule();
   }
@@ -66,7 +68,8 @@ export class RetainedStore {
 
   /**
    * Retained messages whose topic matches `filter` (exact or wildcard). Exact filters are a hash lookup; wildcard
-   * filters scan the vhost's retained topics.
+   * filters walk a topic trie, so their cost follows the levels the filter reaches, not the number of retained topics.
+   * Results come in the order the topics were first retained.
    */
   match(vhost: string, filter: string): RetainedMessage[] {
     const map = this.#byVhost.get(vhost);
@@ -75,9 +78,7 @@ export class RetainedStore {
       const r = map.get(filter);
       return r === undefined ? [] : [r];
     }
-    const out: RetainedMessage[] = [];
-    for (const r of map.values()) if (topicMatches(filter, r.topic)) out.push(r);
-    return out;
+    return this.#tries.get(vhost)?.match(filter) ?? [];
   }
 
   /** Write pending changes now. */
@@ -126,9 +127,7 @@ export class RetainedStore {
     }
     const rows = JSON.parse(text) as StoredRetained[];
     for (const row of rows) {
-      let map = this.#byVhost.get(row.vhost);
-      if (map === undefined) this.#byVhost.set(row.vhost, (map = new Map()));
-      map.set(row.topic, {
+      this.#put(row.vhost, {
         topic: row.topic,
         qos: row.qos,
         message: {
@@ -140,5 +139,14 @@ export class RetainedStore {
         },
       });
     }
+  }
+
+  #put(vhost: string, r: RetainedMessage): void {
+    let map = this.#byVhost.get(vhost);
+    if (map === undefined) this.#byVhost.set(vhost, (map = new Map()));
+    map.set(r.topic, r);
+    let trie = this.#tries.get(vhost);
+    if (trie === undefined) this.#tries.set(vhost, (trie = new TopicTrie()));
+    trie.set(r.topic, r);
   }
 }

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Message } from '@warren/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RetainedStore } from './retained-store.js';
+
+const msg = (body: string): Message => ({
+  exchange: 'amq.topic',
+  routingKey: 'x',
+  properties: {},
+  rawProperties: undefined,
+  body: Buffer.from(body),
+});
+const topics = (rs: ReturnType<RetainedStore['match']>): string[] => rs.map((r) => r.topic);
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('RetainedStore wildcard lookups (topic trie)', () => {
+  it('finds wildcard matches per vhost, forgets cleared topics, and keeps first-retained order on update', () => {
+    const rs = new RetainedStore(undefined);
+    rs.set('/', 'home/kitchen/temp', 0, msg('20'));
+    rs.set('/', 'home/hall/temp', 1, msg('18'));
+    rs.set('/', 'home/kitchen/hum', 0, msg('40'));
+    rs.set('other', 'home/cellar/temp', 0, msg('12'));
+    rs.set('/', 'home/kitchen/temp', 0, msg('21'));
+    expect(topics(rs.match('/', 'home/+/temp'))).toEqual(['home/kitchen/temp', 'home/hall/temp']);
+    expect(rs.match('/', 'home/+/temp')[0]?.message.body.toString()).toBe('21');
+    expect(topics(rs.match('other', 'home/#'))).toEqual(['home/cellar/temp']);
+    rs.set('/', 'home/hall/temp', 0, msg(''));
+    expect(topics(rs.match('/', 'home/#'))).toEqual(['home/kitchen/temp', 'home/kitchen/hum']);
+    expect(rs.size('/')).toBe(2);
+  });
+
+  it('a store loaded from its file answers wildcard filters too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-retained-'));
+    dirs.push(dir);
+    const rs = new RetainedStore(dir);
+    rs.set('/', 'a/b', 0, msg('1'));
+    rs.set('/', 'a/c', 1, msg('2'));
+    rs.close();
+    const again = new RetainedStore(dir);
+    expect(topics(again.match('/', 'a/+'))).toEqual(['a/b', 'a/c']);
+    again.close();
+  });
+});
