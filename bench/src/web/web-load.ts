@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ScenarioResult } from '../runner.js';
 import { startNullWebServer } from './null-ws-server.js';
-import type { PeerConfig, PeerResult } from './web-peer.js';
+import { runPeer, type PeerCommand, type PeerConfig, type PeerResult } from './web-peer.js';
 import type { Endpoint } from './ws-wire.js';
 
 /** One scenario. */
@@ -103,17 +103,18 @@ function endpointFor(spec: WebScenarioSpec, target: WebTarget): Endpoint | undef
 
 type PeerMessage = { ready: true } | { delivered: number } | { result: PeerResult } | { error: string };
 
-/** A forked {@link PeerConfig} process. */
+/** A running {@link PeerConfig}: a child process, or (from TypeScript sources, in tests) a call in this process. */
 interface Peer {
-  child: ChildProcess;
+  send(m: PeerCommand): void;
+  stop(): void;
   /** The next message of this kind; rejects on an error report or exit. */
   next<K extends 'ready' | 'result'>(kind: K): Promise<Extract<PeerMessage, Record<K, unknown>>>;
 }
 
-function forkPeer(cfg: PeerConfig, onDelivered?: (n: number) => void): Peer {
-  const child = fork(fileURLToPath(new URL('./web-peer.js', import.meta.url)), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+/** Compiled (bench/dist): peers get their own processes. From sources (vitest) they cannot be forked. */
+const CAN_FORK = import.meta.url.endsWith('.js');
+
+function startPeer(cfg: PeerConfig, onDelivered?: (n: number) => void): Peer {
   const waiting = new Map<string, { resolve(m: PeerMessage): void; reject(e: Error): void }>();
   let failure: Error | undefined;
   const fail = (err: Error): void => {
@@ -121,7 +122,7 @@ function forkPeer(cfg: PeerConfig, onDelivered?: (n: number) => void): Peer {
     for (const w of waiting.values()) w.reject(failure);
     waiting.clear();
   };
-  child.on('message', (m: PeerMessage) => {
+  const onMessage = (m: PeerMessage): void => {
     if ('delivered' in m) onDelivered?.(m.delivered);
     else if ('error' in m) fail(new Error(`${cfg.role}: ${m.error}`));
     else {
@@ -129,17 +130,28 @@ function forkPeer(cfg: PeerConfig, onDelivered?: (n: number) => void): Peer {
       waiting.get(kind)?.resolve(m);
       waiting.delete(kind);
     }
+  };
+  const next: Peer['next'] = (kind) =>
+    new Promise((resolve, reject) => {
+      if (failure !== undefined) reject(failure);
+      else waiting.set(kind, { resolve: resolve as (m: PeerMessage) => void, reject });
+    });
+  if (!CAN_FORK) {
+    let listener: ((m: PeerCommand) => void) | undefined;
+    // Asynchronous both ways, as IPC is, so neither side re-enters the other.
+    runPeer(cfg, {
+      send: (m) => queueMicrotask(() => onMessage(m as PeerMessage)),
+      onCommand: (l) => (listener = l),
+    });
+    return { send: (m) => queueMicrotask(() => listener?.(m)), stop: () => listener?.({ cmd: 'stop' }), next };
+  }
+  const child: ChildProcess = fork(fileURLToPath(new URL('./web-peer.js', import.meta.url)), ['peer'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  child.on('message', onMessage);
   child.once('exit', (code) => fail(new Error(`${cfg.role} peer exited with ${code}`)));
   child.send(cfg);
-  return {
-    child,
-    next: (kind) =>
-      new Promise((resolve, reject) => {
-        if (failure !== undefined) reject(failure);
-        else waiting.set(kind, { resolve: resolve as (m: PeerMessage) => void, reject });
-      }),
-  };
+  return { send: (m) => child.send(m), stop: () => child.kill(), next };
 }
 
 /**
@@ -182,7 +194,7 @@ export async function runWebScenario(
     result.error = (err as Error).message;
   } finally {
     clearTimeout(watchdog);
-    for (const p of peers) p.child.kill();
+    for (const p of peers) p.stop();
   }
   return result;
 
@@ -196,18 +208,18 @@ export async function runWebScenario(
       batch: o.batch ?? 64,
     };
     let pub: Peer | undefined;
-    const sub = forkPeer({ ...base, role: 'sub' }, (n) => pub?.child.send({ cmd: 'delivered', n }));
+    const sub = startPeer({ ...base, role: 'sub' }, (n) => pub?.send({ cmd: 'delivered', n }));
     peers.push(sub);
     await sub.next('ready');
-    pub = forkPeer({ ...base, role: 'pub' });
+    pub = startPeer({ ...base, role: 'pub' });
     peers.push(pub);
     await pub.next('ready');
-    pub.child.send({ cmd: 'go' });
+    pub.send({ cmd: 'go' });
     await new Promise((r) => setTimeout(r, o.warmupS * 1000));
-    for (const p of peers) p.child.send({ cmd: 'measure' });
+    for (const p of peers) p.send({ cmd: 'measure' });
     await new Promise((r) => setTimeout(r, o.durationS * 1000));
     const results = Promise.all([sub.next('result'), pub.next('result')]);
-    for (const p of peers) p.child.send({ cmd: 'stop' });
+    for (const p of peers) p.send({ cmd: 'stop' });
     const [s, p] = await results;
     result.deliveredPerS = s.result.count / s.result.elapsedS;
     result.confirmedPerS = p.result.count / p.result.elapsedS;

@@ -58,7 +58,18 @@ export interface PeerResult {
   p999Ms?: number;
 }
 
-type ParentMessage = PeerConfig | { cmd: 'go' | 'measure' | 'stop' } | { cmd: 'delivered'; n: number };
+/** Parent → peer messages after the config. */
+export type PeerCommand = { cmd: 'go' | 'measure' | 'stop' } | { cmd: 'delivered'; n: number };
+type ParentMessage = PeerConfig | PeerCommand;
+
+/**
+ * How a peer talks to its parent: process IPC in a child process, or direct calls when the peer runs in the
+ * parent's process (tests run the TypeScript sources, which cannot be forked without a build).
+ */
+export interface PeerChannel {
+  send(m: unknown): void;
+  onCommand(listener: (m: PeerCommand) => void): void;
+}
 
 const MASK = Buffer.from([0x5a, 0x17, 0xc3, 0x8e]);
 /** Bytes queued in the publisher's socket above which it waits for 'drain'. */
@@ -67,11 +78,7 @@ const HIGH_WATER = 1 << 20;
 const REPORT_EVERY = 128;
 const REPORT_MS = 5;
 
-function send(m: unknown): void {
-  process.send?.(m);
-}
-
-async function open(cfg: PeerConfig, onData: (b: Buffer) => void): Promise<{ socket: net.Socket; write(b: Buffer): void }> {
+async function open(send: (m: unknown) => void, cfg: PeerConfig, onData: (b: Buffer) => void): Promise<{ socket: net.Socket; write(b: Buffer): void }> {
   const { socket, head } = await connectEndpoint(cfg.endpoint);
   const isWs = cfg.endpoint.path !== undefined;
   const feed = isWs ? frameDecoder(onData) : onData;
@@ -84,7 +91,8 @@ async function open(cfg: PeerConfig, onData: (b: Buffer) => void): Promise<{ soc
   return { socket, write: (b) => void socket.write(isWs ? encodeFrame(opcode, b, MASK) : b) };
 }
 
-async function runSub(cfg: PeerConfig): Promise<void> {
+async function runSub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
+  const send = (m: unknown): void => channel.send(m);
   const histogram = new Histogram();
   let delivered = 0;
   let reported = 0;
@@ -106,6 +114,7 @@ async function runSub(cfg: PeerConfig): Promise<void> {
   let io: { socket: net.Socket; write(b: Buffer): void };
   if (cfg.protocol === 'stomp') {
     io = await open(
+      send,
       cfg,
       stompReader((frame) => {
         const c = frame[0];
@@ -124,6 +133,7 @@ async function runSub(cfg: PeerConfig): Promise<void> {
     });
   } else {
     io = await open(
+      send,
       cfg,
       mqttReader((type, b) => {
         if (type === 3) onDelivery(readStamp(b, 2 + b.readUInt16BE(0)));
@@ -146,8 +156,7 @@ async function runSub(cfg: PeerConfig): Promise<void> {
       send({ delivered });
     }
   }, REPORT_MS);
-  process.on('message', (m: ParentMessage) => {
-    if (!('cmd' in m)) return;
+  channel.onCommand((m) => {
     if (m.cmd === 'measure') {
       measuring = true;
       t0 = performance.now();
@@ -169,9 +178,11 @@ async function runSub(cfg: PeerConfig): Promise<void> {
   send({ ready: true });
 }
 
-async function runPub(cfg: PeerConfig): Promise<void> {
+async function runPub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
+  const send = (m: unknown): void => channel.send(m);
   let step: (() => void) | undefined;
   const io = await open(
+    send,
     cfg,
     cfg.protocol === 'stomp'
       ? stompReader((frame) => {
@@ -236,8 +247,7 @@ async function runPub(cfg: PeerConfig): Promise<void> {
     scheduled = true;
     setImmediate(fill);
   };
-  process.on('message', (m: ParentMessage) => {
-    if (!('cmd' in m)) return;
+  channel.onCommand((m) => {
     if (m.cmd === 'delivered') {
       // A count past what was sent is a do-nothing server's endless stream: no window to keep.
       delivered = Math.min(m.n, published);
@@ -258,9 +268,23 @@ async function runPub(cfg: PeerConfig): Promise<void> {
   send({ ready: true });
 }
 
-process.once('message', (cfg: ParentMessage) => {
-  if ('cmd' in cfg) return;
-  const run = cfg.role === 'sub' ? runSub(cfg) : runPub(cfg);
-  run.catch((err: unknown) => send({ error: (err as Error).message }));
-});
-process.once('disconnect', () => process.exit(0));
+/** Run one peer; errors are reported on `channel` as `{ error }`. */
+export function runPeer(cfg: PeerConfig, channel: PeerChannel): void {
+  const run = cfg.role === 'sub' ? runSub(cfg, channel) : runPub(cfg, channel);
+  run.catch((err: unknown) => channel.send({ error: (err as Error).message }));
+}
+
+// Forked by web-load.ts: the first message is the config, the rest are commands.
+if (process.send !== undefined && process.argv[2] === 'peer') {
+  process.once('message', (cfg: ParentMessage) => {
+    if ('cmd' in cfg) return;
+    runPeer(cfg, {
+      send: (m) => process.send?.(m),
+      onCommand: (listener) =>
+        process.on('message', (m: ParentMessage) => {
+          if ('cmd' in m) listener(m);
+        }),
+    });
+  });
+  process.once('disconnect', () => process.exit(0));
+}
