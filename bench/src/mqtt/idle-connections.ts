@@ -4,13 +4,16 @@
  *   ulimit -n 1048576        # as root; the broker and this process each need one descriptor per connection
  *   npm run build && node --expose-gc bench/dist/mqtt/idle-connections.js 10000 50000 100000
  *
- * For each N given, it forks a fresh Warren (MQTT listener only, no data dir, run with --expose-gc), measures the
+ * For each N given, it forks a fresh Warren (MQTT listener only, a temporary data dir, run with --expose-gc), measures the
  * broker's RSS and JS heap after a full GC, opens N MQTT 3.1.1 connections (CONNECT, clean session, keep-alive 60 s,
  * no subscriptions), waits, measures again after GC, and reports (after − before) / N. Connections come from
  * 127.0.0.2, 127.0.0.3, … (20,000 per source address) so the ephemeral port range is never exhausted.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Broker child → parent. */
@@ -21,6 +24,7 @@ const KEEP_ALIVE_S = 60;
 
 /** The broker child: Warren with only MQTT; answers 'memory' requests after a full GC. */
 async function runBrokerChild(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-idle-'));
   const { startBroker } = await import('@warren/server');
   const broker = await startBroker({
     amqp: { port: null, tlsPort: null },
@@ -29,6 +33,7 @@ async function runBrokerChild(): Promise<void> {
     webStomp: { port: null, tlsPort: null },
     webMqtt: { port: null, tlsPort: null },
     log: { level: 'warn' },
+    dataDir,
   });
   const send = (m: ChildReply): void => void process.send?.(m);
   process.on('message', (m: { type: string }) => {
@@ -39,7 +44,10 @@ async function runBrokerChild(): Promise<void> {
       const u = process.memoryUsage();
       send({ type: 'memory', rss: u.rss, heapUsed: u.heapUsed, external: u.external });
     } else if (m.type === 'stop') {
-      void broker.stop().finally(() => process.exit(0));
+      void broker.stop().finally(() => {
+        rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+        process.exit(0);
+      });
     }
   });
   send({ type: 'listening', port: broker.ports.mqtt as number, pid: process.pid });

@@ -59,6 +59,11 @@ class StreamIo implements MqttIo {
   }
   write(buf: Buffer): void {
     this.#writer.write(buf);
+    flushPacer.written(this);
+  }
+  /** Hand the writer's batch to the socket now. */
+  flush(): void {
+    this.#writer.flush();
   }
   get writable(): boolean {
     return this.#writer.writable;
@@ -78,8 +83,63 @@ class StreamIo implements MqttIo {
   }
 }
 
+/**
+ * Bounds how long output waits for the end of the event-loop turn. The outbound writer sends each connection's
+ * batch once per turn (setImmediate), which is right for throughput, but a turn that reads hundreds of sockets (fan-in:
+ * many devices publishing at once) would hold the first delivery until every read of the turn is handled, ~70 µs
+ * each. After each read, connections written to more than {@link FLUSH_AFTER_MS} ago in this turn are flushed.
+ */
+export const FLUSH_AFTER_MS = 0.25;
+
+/** Something with a batch to flush (a connection's {@link StreamIo}). */
+export interface Flushable {
+  flush(): void;
+}
+
+/** The {@link FLUSH_AFTER_MS} bookkeeping: what was written to since the oldest write still batched this turn. */
+export class FlushPacer<T extends Flushable = Flushable> {
+  readonly #dirty = new Set<T>();
+  readonly #now: () => number;
+  readonly #afterMs: number;
+  #since = 0;
+  /** Reads handled since the oldest batched write. */
+  #reads = 0;
+  readonly #clear = (): void => {
+    this.#dirty.clear();
+  };
+
+  /** @param now Clock in ms (tests pass their own). @param afterMs Flush once the oldest batched write is this old. */
+  constructor(now: () => number = () => performance.now(), afterMs: number = FLUSH_AFTER_MS) {
+    this.#now = now;
+    this.#afterMs = afterMs;
+  }
+
+  /** `io` batched a write. */
+  written(io: T): void {
+    if (this.#dirty.size === 0) {
+      this.#since = this.#now();
+      this.#reads = 0;
+      // By the end of this turn every writer has flushed on its own.
+      setImmediate(this.#clear);
+    }
+    this.#dirty.add(io);
+  }
+
+  /**
+   * A read was handled: flush everything batched if the oldest write has waited long enough while other reads were
+   * handled. A turn with a single read (one busy publisher) keeps its one batch per turn, which throughput needs.
+   */
+  afterRead(): void {
+    if (this.#dirty.size === 0 || ++this.#reads < 2 || this.#now() - this.#since < this.#afterMs) return;
+    for (const io of this.#dirty) io.flush();
+    this.#dirty.clear();
+  }
+}
+const flushPacer = new FlushPacer<StreamIo>();
+
 function onStreamData(this: TaggedStream, chunk: Buffer | string): void {
   this[IO].conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  flushPacer.afterRead();
 }
 function onStreamEnd(this: TaggedStream): void {
   const io = this[IO];
