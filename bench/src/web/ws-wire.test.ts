@@ -1,6 +1,6 @@
 /**
  * The web load tool's wire layer: its frames must be what a real WebSocket server (ws) reads, and its decoder must
- * read what ws sends, or the bench measures nothing. Run with `npx vitest run --config bench/src/web/vitest.config.ts`.
+ * read what ws sends, or the bench measures nothing. Part of `npm test`.
  */
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
