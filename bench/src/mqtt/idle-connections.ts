@@ -71,19 +71,20 @@ function open(port: number, i: number, tag: string): Promise<net.Socket> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function measure(n: number): Promise<string> {
-  let child: ChildProcess | undefined;
-  let port: number;
   const replies: Array<(m: ChildReply) => void> = [];
   const ask = (): Promise<ChildReply & { type: 'memory' }> =>
     new Promise((resolve) => {
       replies.push(resolve as (m: ChildReply) => void);
-      child?.send({ type: 'memory' });
+      child.send({ type: 'memory' });
     });
-  child = fork(fileURLToPath(import.meta.url), ['broker'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const first = await new Promise<ChildReply>((resolve) => child?.once('message', resolve));
-    if (first.type !== 'listening') throw new Error('broker child did not start');
-    port = first.port;
-    child.on('message', (m: ChildReply) => replies.shift()?.(m));
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['broker'], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const first = await new Promise<ChildReply>((resolve) => child.once('message', resolve));
+  if (first.type !== 'listening') throw new Error('broker child did not start');
+  const port = first.port;
+  child.on('message', (m: ChildReply) => replies.shift()?.(m));
   const tag = Date.now().toString(36);
   // One connection first, kept open, so one-time costs (code, mqtt-packet's 65,536-entry number cache, the core's
   // first channel) are in the baseline rather than spread over N.
@@ -105,10 +106,8 @@ async function measure(n: number): Promise<string> {
     `; JS heap ${kib(after.heapUsed - before.heapUsed)} KiB, external ${kib(after.external - before.external)} KiB per connection`;
   for (const s of socks) s.destroy();
   warm.destroy();
-  if (child !== undefined) {
-    child.send({ type: 'stop' });
-    await new Promise((r) => child?.once('exit', r));
-  }
+  child.send({ type: 'stop' });
+  await new Promise((r) => child.once('exit', r));
   return line;
 }
 
