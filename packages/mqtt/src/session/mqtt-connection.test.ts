@@ -6,6 +6,9 @@ import type { IConnackPacket, IDisconnectPacket, IPublishPacket, ISubackPacket, 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMqttService, type MqttService } from '../index.js';
 import { RawClient } from '../testing/mqtt-test-server.js';
+import mqttPacket from 'mqtt-packet';
+
+const mqttPacketGenerate = (p: import('mqtt-packet').Packet): Buffer => mqttPacket.generate(p, { protocolVersion: 4 });
 
 let broker: Broker;
 let service: MqttService;
@@ -458,5 +461,34 @@ describe('sessions', () => {
     await back.connect({ clientId: 'wd', clean: false, properties: { sessionExpiryInterval: 60 }, will: { topic: 'wd/now', payload: Buffer.from('n'), qos: 0, retain: false } });
     back.close();
     expect(((await watcher.next('publish')) as IPublishPacket).topic).toBe('wd/now');
+  });
+});
+
+describe('fast path (PUBLISH/PUBACK decoded without mqtt-packet)', () => {
+  it('packets mixed in one chunk and split across chunks arrive in order, each QoS 1 PUBLISH acked', async () => {
+    const sub = new RawClient(service);
+    await sub.connect({ clientId: 'fast-sub' });
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'f/#', qos: 1 }] });
+    await sub.next('suback');
+    const pub = new RawClient(service);
+    await pub.connect({ clientId: 'fast-pub' });
+    const gen = (p: import('mqtt-packet').Packet): Buffer => mqttPacketGenerate(p);
+    const pkt = (i: number, qos: 0 | 1): Buffer =>
+      gen({ cmd: 'publish', topic: `f/${i}`, payload: Buffer.from(`m${i}`), qos, retain: false, dup: false, ...(qos === 1 ? { messageId: 100 + i } : {}) });
+    // One chunk: PUBLISH, PINGREQ (left to mqtt-packet), PUBLISH; then a PUBLISH split in the middle of its header.
+    const tail = pkt(3, 1);
+    pub.sendBytes(Buffer.concat([pkt(0, 1), pkt(1, 0), gen({ cmd: 'pingreq' }), pkt(2, 1), tail.subarray(0, 1)]));
+    pub.sendBytes(tail.subarray(1));
+    await pub.next('pingresp');
+    const acks: number[] = [];
+    for (let i = 0; i < 3; i++) acks.push(((await pub.next('puback')) as { messageId: number }).messageId);
+    expect(acks.sort()).toEqual([100, 102, 103]);
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const p = (await sub.next('publish')) as IPublishPacket;
+      got.push(`${p.topic}=${p.payload.toString()}/q${p.qos}`);
+      if (p.qos === 1) sub.send({ cmd: 'puback', messageId: p.messageId ?? 0 });
+    }
+    expect(got).toEqual(['f/0=m0/q1', 'f/1=m1/q0', 'f/2=m2/q1', 'f/3=m3/q1']);
   });
 });

@@ -16,6 +16,7 @@ import {
   type User,
 } from '@warren/core';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet, type QoS } from 'mqtt-packet';
+import { decodeFast, encodePuback, encodePublish } from '../codec/fast-path.js';
 import { PacketScanner } from '../codec/packet-scanner.js';
 import { messageQos, messageToProperties, messageTopic, publishToMessage, type PublishProperties } from '../mapping.js';
 import {
@@ -276,8 +277,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#pendingIds.delete(packetId);
     this.#inflightIn--;
     // The core refused it (a queue limit): MQTT 5 can say so; 3.1.1 has no negative PUBACK.
-    const reason = ack ? ReasonCode.Success : ReasonCode.QuotaExceeded;
-    this.#send({ cmd: 'puback', messageId: packetId, reasonCode: reason } as Packet);
+    if (ack) {
+      const buf = encodePuback(packetId);
+      if (this.#capture !== undefined) this.#capture.push(buf);
+      else this.#io.write(buf);
+      return;
+    }
+    this.#send({ cmd: 'puback', messageId: packetId, reasonCode: ReasonCode.QuotaExceeded } as Packet);
   }
 
   returned(): void {
@@ -307,6 +313,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     try {
       let parser = this.#parser;
+      let from = 0;
+      if (parser === undefined && this.#phase === Phase.Connected) {
+        from = this.#receiveFast(chunk);
+        if (from >= chunk.length) return;
+      }
       if (parser === undefined) {
         // mqtt-packet reads the protocol level from CONNECT into its settings; later parsers are told it.
         parser = this.#parser = mqttPacket.parser({ protocolVersion: this.#version });
@@ -314,11 +325,41 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         parser.on('packet', (packet: Packet) => this.#onPacket(packet));
         parser.on('error', (err: Error) => this.#onParseError(err));
       }
-      parser.parse(chunk);
+      parser.parse(from === 0 ? chunk : chunk.subarray(from));
       if (this.#scanner.atBoundary) this.#parser = undefined;
     } catch (err) {
       this.#internalError(err);
     }
+  }
+
+  /**
+   * Handle the whole PUBLISH and PUBACK packets at the start of `chunk` (which starts at a packet boundary and was
+   * scanned) with the fast codec; returns the offset of the first byte left for mqtt-packet (chunk.length = none).
+   */
+  #receiveFast(chunk: Buffer): number {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      // Remaining length: at most 4 bytes, already checked by the scanner.
+      let length = 0;
+      let multiplier = 1;
+      let j = i + 1;
+      for (;;) {
+        if (j >= n) return i;
+        const b = chunk[j++] as number;
+        length += (b & 0x7f) * multiplier;
+        if ((b & 0x80) === 0) break;
+        multiplier *= 128;
+      }
+      const end = j + length;
+      if (end > n) return i;
+      const packet = decodeFast(chunk, i, end, j, this.#version);
+      if (packet === undefined) return i;
+      this.#onPacket(packet);
+      if (this.#phase !== Phase.Connected) return n;
+      i = end;
+    }
+    return n;
   }
 
   /** The transport closed (or failed). Idempotent. */
@@ -857,10 +898,15 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let messageId: number | undefined;
     if (qos > 0) messageId = this.#allocatePacketId();
-    const packet: IPublishPacket = { cmd: 'publish', topic: wireTopic, payload: message.body, qos, retain, dup: qos > 0 && dup };
-    if (messageId !== undefined) packet.messageId = messageId;
-    if (properties !== undefined) packet.properties = properties;
-    const buf = this.#encode(packet);
+    let buf: Buffer;
+    if (properties === undefined) {
+      // The common case (every 3.1.1 PUBLISH): the fast encoder, byte-identical to mqtt-packet's.
+      buf = encodePublish(this.#version, wireTopic, message.body, qos, retain, qos > 0 && dup, messageId);
+    } else {
+      const packet: IPublishPacket = { cmd: 'publish', topic: wireTopic, payload: message.body, qos, retain, dup: qos > 0 && dup, properties };
+      if (messageId !== undefined) packet.messageId = messageId;
+      buf = this.#encode(packet);
+    }
     if (this.#clientMaxPacketSize > 0 && buf.length > this.#clientMaxPacketSize) {
       // [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is discarded as if delivered.
       if (messageId !== undefined) this.#releasePacketId(messageId);

@@ -1,0 +1,111 @@
+/**
+ * Hand-rolled codec for the two packets on the hot path of a connected client — PUBLISH and PUBACK — so a telemetry
+ * message does not build an mqtt-packet Parser (an EventEmitter, a BufferList and a Packet per chunk, since the
+ * connection drops its parser between packets) nor run mqtt-packet's generic generator. Anything unusual (a
+ * malformed or MQTT 5 packet with properties, any other packet type) is left to mqtt-packet, which owns the error
+ * texts. Pure: no I/O.
+ *
+ *   PUBLISH (MQTT 3.1.1 §3.3, MQTT 5 §3.3): 0x3 | DUP<<3 | QoS<<1 | RETAIN, remaining length,
+ *                                           topic (u16 length + UTF-8), packet id (u16, QoS > 0 only),
+ *                                           [MQTT 5: property length (varint) + properties], payload
+ *   PUBACK  (§3.4):                          0x40, 2, packet id (u16)      — MQTT 5 reason 0x00 may be omitted
+ */
+import type { IPubackPacket, IPublishPacket, QoS } from 'mqtt-packet';
+
+/** A packet the fast path decoded, or undefined when mqtt-packet must handle it. */
+export type FastPacket = IPublishPacket | IPubackPacket;
+
+/**
+ * Decode the whole packet at `buf[start..end)` (fixed header included; the caller knows its boundaries from the
+ * {@link PacketScanner}) if it is a well-formed PUBLISH or PUBACK the fast path handles. `version` is the
+ * connection's protocol level. The payload is a view of `buf`: copy what you keep.
+ */
+export function decodeFast(buf: Buffer, start: number, end: number, bodyStart: number, version: number): FastPacket | undefined {
+  const first = buf[start] as number;
+  const type = first >> 4;
+  const length = end - bodyStart;
+  if (type === 4) {
+    // MQTT 5 PUBACK with a reason code (length > 2) goes to mqtt-packet, which validates the code.
+    if (first !== 0x40 || length !== 2) return undefined;
+    return { cmd: 'puback', messageId: buf.readUInt16BE(bodyStart) };
+  }
+  if (type !== 3) return undefined;
+  const qos = (first >> 1) & 3;
+  if (qos === 3 || length < 2) return undefined;
+  const topicLength = buf.readUInt16BE(bodyStart);
+  let pos = bodyStart + 2 + topicLength;
+  if (pos > end) return undefined;
+  const topic = buf.toString('utf8', bodyStart + 2, pos);
+  let messageId: number | undefined;
+  if (qos > 0) {
+    if (pos + 2 > end) return undefined;
+    messageId = buf.readUInt16BE(pos);
+    pos += 2;
+  }
+  if (version === 5) {
+    // Only an empty property list (one zero byte); properties are mqtt-packet's job.
+    if (pos >= end || buf[pos] !== 0) return undefined;
+    pos++;
+  }
+  const packet: IPublishPacket = {
+    cmd: 'publish',
+    topic,
+    payload: buf.subarray(pos, end),
+    qos: qos as QoS,
+    dup: (first & 0x08) !== 0,
+    retain: (first & 0x01) !== 0,
+  };
+  if (messageId !== undefined) packet.messageId = messageId;
+  return packet;
+}
+
+/** The size of the remaining-length varint for `n` (MQTT 5 §1.5.5). */
+function varintSize(n: number): number {
+  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
+}
+
+/**
+ * Encode a PUBLISH without properties (MQTT 3.1 / 3.1.1, or MQTT 5 with an empty property list when `version` is
+ * 5). `messageId` is required for QoS > 0 and ignored for QoS 0. Byte-identical to mqtt-packet's generate.
+ */
+export function encodePublish(
+  version: number,
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  retain: boolean,
+  dup: boolean,
+  messageId: number | undefined,
+): Buffer {
+  const topicBytes = Buffer.byteLength(topic, 'utf8');
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + payload.length;
+  const out = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  out[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
+  let pos = 1;
+  let n = remaining;
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out[pos++] = b;
+  } while (n > 0);
+  out.writeUInt16BE(topicBytes, pos);
+  pos += 2;
+  pos += out.write(topic, pos, 'utf8');
+  if (qos > 0) {
+    out.writeUInt16BE(messageId ?? 0, pos);
+    pos += 2;
+  }
+  if (version === 5) out[pos++] = 0;
+  payload.copy(out, pos);
+  return out;
+}
+
+/** Encode a PUBACK with reason 0x00 (which MQTT 5 §3.4.2.1 lets us omit): 4 bytes for every version. */
+export function encodePuback(messageId: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out[0] = 0x40;
+  out[1] = 2;
+  out.writeUInt16BE(messageId, 2);
+  return out;
+}
