@@ -89,7 +89,7 @@ class StreamIo implements MqttIo {
  * many devices publishing at once) would hold the first delivery until every read of the turn is handled, ~70 µs
  * each. After each read, connections written to more than {@link FLUSH_AFTER_MS} ago in this turn are flushed.
  */
-export const FLUSH_AFTER_MS = 0.25;
+export const FLUSH_AFTER_MS = 0.1;
 
 /** Something with a batch to flush (a connection's {@link StreamIo}). */
 export interface Flushable {

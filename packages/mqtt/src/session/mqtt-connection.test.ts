@@ -311,6 +311,18 @@ describe('PUBLISH and SUBSCRIBE', () => {
 });
 
 describe('sessions', () => {
+  it("a clean session's subscription queues are transient and auto-delete (no disk work per message, issue 4)", async () => {
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'cleanq', clean: true });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'c/0', qos: 0 }, { topic: 'c/1', qos: 1 }] });
+    await c.next('suback');
+    for (const qos of [0, 1]) {
+      const q = broker.vhost('/')?.queues.get(`mqtt-subscription-cleanqqos${qos}`);
+      expect(q?.durable).toBe(false);
+      expect(q?.autoDelete).toBe(true);
+    }
+  });
+
   it('[MQTT-3.2.2-2] a persistent session is resumed with Session Present and its queued QoS 1 messages', async () => {
     const c = new RawClient(service);
     await c.connect({ clientId: 'persist', clean: false });
