@@ -86,7 +86,7 @@ class StreamIo implements MqttIo {
 /**
  * Bounds how long output waits for the end of the event-loop turn. The outbound writer sends each connection's
  * batch once per turn (setImmediate), which is right for throughput, but a turn that reads hundreds of sockets (fan-in:
- * many devices publishing at once) would hold the first delivery until every read of the turn is handled, ~70 µs
+ * many devices publishing at once) would hold the first delivery until every read of the turn is handled, ~35 µs
  * each. After each read, connections written to more than {@link FLUSH_AFTER_MS} ago in this turn are flushed.
  */
 export const FLUSH_AFTER_MS = 0.1;
