@@ -95,6 +95,23 @@ function bind(server: net.Server, host: string, port: number): Promise<void> {
 }
 
 /**
+ * Bind a listening server to `host`, or — when `host` is absent or '::' — to every interface, IPv4 and IPv6, falling
+ * back to IPv4's any-address on hosts without IPv6. Rejects with the bind error (EADDRINUSE, EACCES, ...).
+ */
+export async function bindListener(server: net.Server, host: string | undefined, port: number): Promise<void> {
+  if (host !== undefined && host !== '::') {
+    await bind(server, host, port);
+    return;
+  }
+  try {
+    await bind(server, '::', port);
+  } catch (err) {
+    if (!isNoIpv6(err)) throw err;
+    await bind(server, '0.0.0.0', port);
+  }
+}
+
+/**
  * Bind a TCP or TLS listener. Resolves once bound; rejects with the bind error (EADDRINUSE, EACCES, ...).
  * Accepted sockets get TCP_NODELAY (the writer batches, so Nagle only adds latency) and an 'error' listener, so a
  * connection error can never become an uncaught exception; the handler adds its own.
@@ -165,17 +182,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
     socket.once('close', () => rawSockets.delete(socket));
   });
 
-  if (options.host !== undefined && options.host !== '::') {
-    await bind(server, options.host, options.port);
-  } else {
-    // '::' (explicit or default) falls back to IPv4's any-address on hosts without IPv6.
-    try {
-      await bind(server, '::', options.port);
-    } catch (err) {
-      if (!isNoIpv6(err)) throw err;
-      await bind(server, '0.0.0.0', options.port);
-    }
-  }
+  await bindListener(server, options.host, options.port);
   // After binding, an 'error' (e.g. EMFILE on accept) must not crash the process.
   server.on('error', (err) => report(err, 'accept'));
 

@@ -14,7 +14,7 @@ import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ConnectionInfo } from '@warren/core';
-import { normalizeAddress, type Listener, type TlsOptions } from './listener.js';
+import { bindListener, normalizeAddress, type Listener, type TlsOptions } from './listener.js';
 
 /** Where and how to accept WebSocket connections. */
 export interface WebSocketListenerOptions {
@@ -184,27 +184,6 @@ export function webSocketStream(
   return stream;
 }
 
-function bindServer(server: net.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host, port, ipv6Only: false });
-  });
-}
-
-function isNoIpv6(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL' || code === 'EPROTONOSUPPORT';
-}
-
 /** The address the last proxy saw: the last entry of X-Forwarded-For, or undefined when absent or empty. */
 export function forwardedFor(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
@@ -335,17 +314,7 @@ export async function listenWebSocket(
     });
   });
 
-  const host = options.host;
-  if (host !== undefined && host !== '::') {
-    await bindServer(server, host, options.port);
-  } else {
-    try {
-      await bindServer(server, '::', options.port);
-    } catch (err) {
-      if (!isNoIpv6(err)) throw err;
-      await bindServer(server, '0.0.0.0', options.port);
-    }
-  }
+  await bindListener(server, options.host, options.port);
   server.on('error', (err) => report(err, 'accept'));
 
   // Keep-alive: RFC 6455 §5.5.2 ping; a peer that missed the previous one is dead.
