@@ -3,7 +3,7 @@
  * (undefined) for everything it leaves to mqtt-packet.
  */
 import fc from 'fast-check';
-import mqttPacket, { type Packet, type QoS } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket, type Packet, type QoS } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { decodeFast, encodePuback, encodePublish } from './fast-path.js';
 
@@ -62,7 +62,7 @@ describe('fast PUBLISH codec', () => {
           { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup, ...(qos > 0 ? { messageId } : {}) },
           { protocolVersion: version },
         );
-        const ref = parseOne(version, bytes) as Packet & { payload: Buffer };
+        const ref = parseOne(version, bytes) as IPublishPacket & { payload: Buffer };
         const got = fast(bytes, version);
         expect(got).toEqual({
           cmd: 'publish',
