@@ -196,12 +196,17 @@ export class Broker implements BrokerApi, ConnectionOwner {
   }
 
   /** Close every connection and stop every timer. */
-  close(): void {
+  /**
+   * Close every connection and write the final state. The work is done synchronously; the promise settles once no
+   * write started earlier still touches the data directory (so a test may remove it then).
+   */
+  close(): Promise<void> {
     for (const c of [...this.#connections]) c.close();
     for (const v of this.#vhosts.values()) v.close();
     // Connections are gone (exclusive queues deleted): write the final definitions synchronously.
-    this.#definitions?.close();
+    const definitions = this.#definitions?.close();
     this.store.close();
+    return definitions ?? Promise.resolve();
   }
 
   /** RabbitMQ's connection.blocked reason: "low on memory", "low on disk" or "low on memory & disk". */

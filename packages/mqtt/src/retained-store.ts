@@ -33,6 +33,7 @@ export class RetainedStore {
   readonly #tries = new Map<string, TopicTrie<RetainedMessage>>();
   readonly #file: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
   readonly #flushMs: number;
 
   /** @param dir Directory of the durable file; undefined keeps the store in memory only. */
@@ -87,7 +88,7 @@ export class RetainedStore {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#file === undefined) return;
+    if (this.#file === undefined || this.#closed) return;
     const rows: StoredRetained[] = [];
     for (const [vhost, map] of this.#byVhost) {
       for (const r of map.values()) {
@@ -107,13 +108,14 @@ export class RetainedStore {
     renameSync(tmp, this.#file);
   }
 
-  /** Flush and stop the timer. */
+  /** Flush, stop the timer, and write nothing more (the data directory may go away after the broker stops). */
   close(): void {
     this.flush();
+    this.#closed = true;
   }
 
   #schedule(): void {
-    if (this.#file === undefined || this.#timer !== undefined) return;
+    if (this.#file === undefined || this.#timer !== undefined || this.#closed) return;
     this.#timer = setTimeout(() => this.flush(), this.#flushMs);
     this.#timer.unref();
   }

@@ -370,6 +370,6 @@ export class MqttServiceImpl implements MqttRuntime {
     this.#expiryTimers.clear();
     this.#willTimers.clear();
     this.retained.close();
-    this.sessions.flush();
+    this.sessions.close();
   }
 }

@@ -309,3 +309,20 @@ describe('FileDefinitionsStore close', () => {
     expect(new FileDefinitionsStore(dir).load()!.queues.map((q) => q.name)).toEqual(['last']);
   });
 });
+
+describe('closing while a write is in flight', () => {
+  it('Broker.close() settles only when no write is still touching the data directory', async () => {
+    const t = start();
+    const { ch } = t.channel();
+    // A large file, so the asynchronous write (open, write, fsync, rename, directory fsync) takes a while.
+    for (let i = 0; i < 3000; i++) ch.declareQueue(`q${i}`, { durable: true, arguments: { 'x-message-ttl': i } });
+    await new Promise((r) => setImmediate(r)); // the write has started
+    await t.broker.close();
+    const files = await readdir(dir);
+    expect(files.filter((f) => f !== 'definitions.json' && f !== 'messages')).toEqual([]);
+    // Nothing arrives later either: the directory can be removed right away and stays removed.
+    await rm(dir, { recursive: true });
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+});

@@ -111,8 +111,11 @@ export interface DefinitionsStore {
   changed(snapshot: () => Definitions): void;
   /** Resolves once every change reported so far is on disk. */
   flush(): Promise<void>;
-  /** Write any pending change now (synchronously) and stop writing. Idempotent. */
-  close(): void;
+  /**
+   * Write any pending change now (synchronously) and stop writing. Idempotent. The returned promise settles once no
+   * write started earlier is still touching the data directory (after it, the directory may be removed).
+   */
+  close(): Promise<void>;
 }
 
 /** Options of {@link FileDefinitionsStore}. */
@@ -205,8 +208,9 @@ export class FileDefinitionsStore implements DefinitionsStore {
     return new Promise((resolve) => this.#waiters.push({ target, resolve }));
   }
 
-  close(): void {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    const inFlight = this.#writing ?? Promise.resolve();
+    if (this.#closed) return inFlight;
     this.#closed = true;
     // A write in flight is abandoned before its rename (see #writeAsync), so its content is written here too.
     if ((this.#dirty || this.#writing !== undefined) && this.#snapshot !== undefined) {
@@ -215,6 +219,7 @@ export class FileDefinitionsStore implements DefinitionsStore {
     this.#dirty = false;
     this.#durableSeq = this.#changeSeq;
     this.#wake();
+    return inFlight;
   }
 
   #startWrite(): void {
@@ -355,8 +360,9 @@ export class MemoryDefinitionsStore implements DefinitionsStore {
     this.#write();
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.#write();
+    return Promise.resolve();
   }
 
   #write(): void {

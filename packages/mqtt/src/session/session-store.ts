@@ -46,6 +46,7 @@ export class SessionStore {
   readonly sessions = new Map<string, SessionState>();
   readonly #file: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   /** @param dir Directory of the durable file; undefined keeps sessions in memory only. */
   constructor(dir: string | undefined) {
@@ -75,12 +76,19 @@ export class SessionStore {
 
   /** A session changed: write the file soon (coalescing bursts). */
   changed(): void {
-    if (this.#file === undefined || this.#timer !== undefined) return;
+    if (this.#file === undefined || this.#timer !== undefined || this.#closed) return;
     this.#timer = setTimeout(() => this.flush(), 20);
     this.#timer.unref();
   }
 
+  /** Write the sessions now and stop writing: the broker is stopping and its data directory may go away. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
+  }
+
   flush(): void {
+    if (this.#closed) return;
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
