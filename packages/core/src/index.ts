@@ -26,3 +26,4 @@ export type { Binding, Destination } from './exchange/index.js';
 export { REPLY_TO_QUEUE } from './channel.js';
 export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from './testing/fake-host.js';
 export { TestBroker, type TestChannel } from './testing/setup.js';
+export { SlowDefinitionsStore } from './testing/slow-definitions.js';

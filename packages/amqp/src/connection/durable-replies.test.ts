@@ -3,33 +3,10 @@
  * definitions are on disk, and the connection handles nothing after it until then (it stops reading). Transient
  * declares and redeclares answer at once. A slow definitions store whose flush the test releases proves it.
  */
-import { Broker, type Definitions, type DefinitionsStore } from '@warren/core';
+import { Broker, SlowDefinitionsStore } from '@warren/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeMethod, type AmqpMethod } from '../codec/index.js';
 import { AmqpSession } from '../testing/session.js';
-
-/** Definitions "on disk" only when the test says so. */
-class SlowDefinitionsStore implements DefinitionsStore {
-  flushes = 0;
-  #pending: (() => void)[] = [];
-  load(): Definitions | undefined {
-    return undefined;
-  }
-  changed(): void {}
-  flush(): Promise<void> {
-    this.flushes++;
-    return new Promise((resolve) => this.#pending.push(resolve));
-  }
-  /** The fsync round finished: every waiting flush resolves. */
-  async release(): Promise<void> {
-    const p = this.#pending;
-    this.#pending = [];
-    for (const r of p) r();
-    // Let the connection's promise callbacks run.
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  }
-  close(): void {}
-}
 
 let store: SlowDefinitionsStore;
 let broker: Broker;

@@ -2,30 +2,10 @@
  * Issue 3: a SUBSCRIBE of a persistent session declares a durable queue and durable bindings; its SUBACK (and the
  * packets after it) waits until the definitions are fsynced. A clean session's QoS 0 subscription does not wait.
  */
-import { Broker, silentLogger, type Definitions, type DefinitionsStore } from '@warren/core';
+import { Broker, silentLogger, SlowDefinitionsStore } from '@warren/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMqttService, type MqttService } from '../index.js';
 import { RawClient } from '../testing/mqtt-test-server.js';
-
-/** Definitions "on disk" only when the test releases them. */
-class SlowDefinitionsStore implements DefinitionsStore {
-  flushes = 0;
-  #pending: (() => void)[] = [];
-  load(): Definitions | undefined {
-    return undefined;
-  }
-  changed(): void {}
-  flush(): Promise<void> {
-    this.flushes++;
-    return new Promise((resolve) => this.#pending.push(resolve));
-  }
-  release(): void {
-    const p = this.#pending;
-    this.#pending = [];
-    for (const r of p) r();
-  }
-  close(): void {}
-}
 
 /** Let stream and promise callbacks run. */
 async function settle(): Promise<void> {

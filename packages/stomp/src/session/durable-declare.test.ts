@@ -3,30 +3,9 @@
  * every later frame, until the definitions are fsynced; frames that declare nothing durable answer at once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, fakeConnectionInfo, silentLogger, type Definitions, type DefinitionsStore } from '@warren/core';
+import { Broker, fakeConnectionInfo, silentLogger, SlowDefinitionsStore } from '@warren/core';
 import { MemoryIo, raw } from '../testing/memory-io.js';
 import { StompSession } from './stomp-session.js';
-
-/** Definitions "on disk" only when the test releases them. */
-class SlowDefinitionsStore implements DefinitionsStore {
-  flushes = 0;
-  #pending: (() => void)[] = [];
-  load(): Definitions | undefined {
-    return undefined;
-  }
-  changed(): void {}
-  flush(): Promise<void> {
-    this.flushes++;
-    return new Promise((resolve) => this.#pending.push(resolve));
-  }
-  async release(): Promise<void> {
-    const p = this.#pending;
-    this.#pending = [];
-    for (const r of p) r();
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  }
-  close(): void {}
-}
 
 let store: SlowDefinitionsStore;
 let broker: Broker;
