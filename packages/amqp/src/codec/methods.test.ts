@@ -150,7 +150,9 @@ function toAmqplib(v: FieldValue): unknown {
       if (v instanceof Date) return { '!': 'timestamp', value: Math.floor(v.getTime() / 1000) };
       if (Array.isArray(v)) return v.map(toAmqplib);
       if ('$decimal' in v) return { '!': 'decimal', value: { places: (v as DecimalValue).scale, digits: (v as DecimalValue).value } };
-      return tableToAmqplib(v);
+      // Tagged: amqplib reads an object with a '!' key as a type tag, so a nested table with such a key would be
+      // misread (fast-check found one).
+      return { '!': 'object', value: tableToAmqplib(v) };
     default:
       return v;
   }
