@@ -504,3 +504,27 @@ describe('fast path (PUBLISH/PUBACK decoded without mqtt-packet)', () => {
     expect(got).toEqual(['f/0=m0/q1', 'f/1=m1/q0', 'f/2=m2/q1', 'f/3=m3/q1']);
   });
 });
+
+describe('logging (DESIGN.md §7)', () => {
+  it('logs one line when a connection opens and one when it closes, with client, user and vhost', async () => {
+    const lines: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
+    const record = (obj: object | string, msg?: string): void => {
+      if (typeof obj === 'object') lines.push({ obj: obj as Record<string, unknown>, msg });
+    };
+    const logger = { ...silentLogger, info: record, child: () => logger };
+    const logged = createMqttService({ broker, logger, dataDir: '', options: { maxFrameSize: 1024 } });
+    try {
+      const c = new RawClient(logged);
+      await c.connect({ clientId: 'logged-client' });
+      c.send({ cmd: 'disconnect' });
+      await c.waitClosed();
+      await vi.waitFor(() => expect(lines.map((l) => l.msg)).toContain('MQTT connection closed'));
+      const opened = lines.find((l) => l.msg === 'MQTT connection accepted');
+      const closed = lines.find((l) => l.msg === 'MQTT connection closed');
+      expect(opened?.obj).toMatchObject({ clientId: 'logged-client', user: 'guest', vhost: '/' });
+      expect(closed?.obj).toMatchObject({ clientId: 'logged-client', user: 'guest', vhost: '/', clean: true });
+    } finally {
+      await logged.close();
+    }
+  });
+});

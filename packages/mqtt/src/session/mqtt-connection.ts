@@ -387,7 +387,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   /** Close this connection from the server side: MQTT 5 clients get a DISCONNECT with `reason`. */
   disconnect(reason: number, text: string): void {
     if (this.#phase === Phase.Closed) return;
-    this.#rt.logger.info({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT connection closed: ${text}`);
+    this.#rt.logger.info({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT disconnecting client: ${text}`);
     const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encode({ cmd: 'disconnect', reasonCode: reason }) : undefined;
     this.#teardown(false);
     this.#io.end(last);
@@ -1168,6 +1168,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#connectTimer = undefined;
     void graceful;
     if (!wasConnected) return;
+    // DESIGN.md §7: one line per connection closed (the lines before it, if any, say why).
+    this.#log('MQTT connection closed', { user: this.#user?.name, vhost: this.vhost, clean: this.#cleanDisconnect });
     if (this.#hasNoLocal) {
       this.#rt.noLocalCount--;
       this.#hasNoLocal = false;
