@@ -552,3 +552,17 @@ describe('x-death reaches STOMP as JSON', () => {
     expect(typeof xDeath[0]?.['time']).toBe('number');
   });
 });
+
+describe('logging', () => {
+  it('every ERROR frame the client gets is also a warn log line with its message header', () => {
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { ...silentLogger, warn: (obj: object | string) => void (typeof obj === 'object' && warnings.push(obj as Record<string, unknown>)), child: () => logger };
+    const io = new MemoryIo();
+    const s = new StompSession(io, fakeConnectionInfo(), broker, logger, OPTIONS);
+    s.receive(raw('CONNECT\naccept-version:1.2\nlogin:guest\npasscode:wrong\n\n\0'));
+    const [f] = io.frames();
+    expect(f?.command).toBe('ERROR');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ message: f?.headers.get('message') });
+  });
+});

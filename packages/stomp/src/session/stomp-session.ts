@@ -817,6 +817,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
       ['version', ERROR_VERSION_HEADER],
     ];
     if (receipt !== undefined) headers.push(['receipt-id', receipt]);
+    // Every ERROR the client gets is also a log line (a bad frame, wrong credentials, a refused operation).
+    this.#logger.warn({ connection: this.#info.id, peer: this.#info.remoteAddress, message: summary, detail }, 'STOMP error: closing the connection');
     this.#state = 'closing';
     const frame = encodeFrame('ERROR', headers, Buffer.from(detail), this.#version);
     const delay = this.#options.errorCloseDelayMs ?? 500;
