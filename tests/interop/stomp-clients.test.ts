@@ -9,7 +9,6 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import { Client, type IFrame, type IMessage, type StompConfig } from '@stomp/stompjs';
+import { TcpWebSocket } from './tcp-websocket.js';
 
 const require = createRequire(import.meta.url);
 
@@ -87,45 +87,10 @@ function stompitConnect(): Promise<StompitClient> {
 const readString = (m: StompitMessage): Promise<string> =>
   new Promise((resolve, reject) => m.readString('utf-8', (err, body) => (err ? reject(err) : resolve(body ?? ''))));
 
-/** A WebSocket-like object over a TCP socket: enough for @stomp/stompjs, which only needs these members. */
-class TcpWebSocket {
-  static readonly OPEN = 1;
-  binaryType = 'arraybuffer';
-  readyState = 0;
-  url = 'tcp';
-  protocol = 'v12.stomp';
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: ArrayBuffer }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string; wasClean: boolean }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  readonly #socket: net.Socket;
-  constructor(port: number) {
-    this.#socket = net.connect(port, host, () => {
-      this.readyState = 1;
-      this.onopen?.({});
-    });
-    this.#socket.on('data', (d: Buffer) => {
-      this.onmessage?.({ data: d.buffer.slice(d.byteOffset, d.byteOffset + d.length) as ArrayBuffer });
-    });
-    this.#socket.on('error', (e) => this.onerror?.(e));
-    this.#socket.on('close', () => {
-      this.readyState = 3;
-      this.onclose?.({ code: 1000, reason: '', wasClean: true });
-    });
-  }
-  send(data: string | ArrayBuffer | Uint8Array): void {
-    this.#socket.write(typeof data === 'string' ? data : Buffer.from(data as ArrayBuffer));
-  }
-  close(): void {
-    this.readyState = 2;
-    this.#socket.end();
-  }
-}
-
 function stompjsClient(extra: Partial<StompConfig> = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client({
-      webSocketFactory: () => new TcpWebSocket(stompPort),
+      webSocketFactory: () => new TcpWebSocket(stompPort, host),
       connectHeaders: { login: 'guest', passcode: 'guest', host: '/' },
       reconnectDelay: 0,
       heartbeatIncoming: 0,

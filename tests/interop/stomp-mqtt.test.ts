@@ -4,12 +4,12 @@
  * one embedded Warren.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Client, type IMessage } from '@stomp/stompjs';
+import { TcpWebSocket } from './tcp-websocket.js';
 
 let stompPort = 0;
 let mqttPort = 0;
@@ -37,38 +37,6 @@ afterAll(() => stop());
 
 function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms))]);
-}
-
-/** A WebSocket-like object over TCP for @stomp/stompjs. */
-class TcpWebSocket {
-  binaryType = 'arraybuffer';
-  readyState = 0;
-  url = 'tcp';
-  protocol = 'v12.stomp';
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: ArrayBuffer }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string; wasClean: boolean }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  readonly #socket: net.Socket;
-  constructor(port: number) {
-    this.#socket = net.connect(port, '127.0.0.1', () => {
-      this.readyState = 1;
-      this.onopen?.({});
-    });
-    this.#socket.on('data', (d: Buffer) => this.onmessage?.({ data: d.buffer.slice(d.byteOffset, d.byteOffset + d.length) as ArrayBuffer }));
-    this.#socket.on('error', (e) => this.onerror?.(e));
-    this.#socket.on('close', () => {
-      this.readyState = 3;
-      this.onclose?.({ code: 1000, reason: '', wasClean: true });
-    });
-  }
-  send(data: string | ArrayBuffer): void {
-    this.#socket.write(typeof data === 'string' ? data : Buffer.from(data));
-  }
-  close(): void {
-    this.readyState = 2;
-    this.#socket.end();
-  }
 }
 
 function stompClient(): Promise<Client> {
