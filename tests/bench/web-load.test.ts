@@ -11,7 +11,7 @@ import { WEB_SCENARIOS, formatWebResults, runWebScenario, type WebTarget } from 
 let stop: () => Promise<void> = async () => {};
 let target: WebTarget;
 beforeAll(async () => {
-  const { startBroker } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-web-load-'));
   const running = await startBroker({
     dataDir,

@@ -62,7 +62,7 @@ export async function startWebTarget(): Promise<WebTarget | undefined> {
       },
     };
   }
-  const { startBroker } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-browser-'));
   const config: Record<string, unknown> = {
     dataDir,

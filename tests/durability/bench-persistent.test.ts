@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
+import { DEFAULT_CONFIG, startEmbeddedBroker as startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
 import { SCENARIOS, runScenario } from '../../bench/src/runner.js';
 import { publishTemplate } from '../../bench/src/wire.js';
 

@@ -3,7 +3,7 @@
  * prints `{"port":n}` on stdout once listening. Run with vite-node (sources, no build):
  *   vite-node -c vitest.config.ts tests/durability/broker-child.ts -- <dataDir> [queueMemoryBudget]
  */
-import { DEFAULT_CONFIG, startBroker, type WarrenConfigInput } from '@warren/server';
+import { DEFAULT_CONFIG, startEmbeddedBroker as startBroker, type WarrenConfigInput } from '@warren/server';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const dataDir = args[0];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SETTINGS, startBroker, type RunningBroker } from '@warren/server';
+import { SETTINGS, startEmbeddedBroker as startBroker, type RunningBroker } from '@warren/server';
 import type { Broker } from '@warren/core';
 
 let dataDir = '';

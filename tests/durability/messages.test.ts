@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
+import { DEFAULT_CONFIG, startEmbeddedBroker as startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
 
 let dataDir = '';
 let running: RunningBroker | undefined;

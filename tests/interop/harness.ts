@@ -58,7 +58,7 @@ export async function startTestBroker(options: StartOptions = {}): Promise<TestB
     };
   }
   // Imported lazily so that targeting an external broker does not depend on the server package loading.
-  const { startBroker } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-interop-'));
   const config = {
     dataDir,

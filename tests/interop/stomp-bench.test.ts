@@ -12,7 +12,7 @@ let port = 0;
 let stop: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
-  const { startBroker, SETTINGS } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker, SETTINGS } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-stomp-bench-'));
   const config: Record<string, unknown> = { dataDir, log: { level: 'silent' } };
   for (const setting of SETTINGS) {

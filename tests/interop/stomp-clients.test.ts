@@ -47,7 +47,7 @@ let stop: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
   if (stompPort !== 0) return;
-  const { startBroker, SETTINGS } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker, SETTINGS } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-stomp-'));
   // Every listener on a free port (plain) or off (TLS), whichever protocols this build has: no fixed-port clashes.
   const config: Record<string, unknown> = { dataDir, log: { level: 'silent' } };

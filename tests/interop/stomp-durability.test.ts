@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-type Running = Awaited<ReturnType<(typeof import('@warren/server'))['startBroker']>>;
+type Running = Awaited<ReturnType<(typeof import('@warren/server'))['startEmbeddedBroker']>>;
 let dataDir = '';
 let running: Running | undefined;
 
 async function start(): Promise<number> {
-  const { startBroker, SETTINGS } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker, SETTINGS } = await import('@warren/server');
   const config: Record<string, unknown> = { dataDir, log: { level: 'silent' } };
   for (const setting of SETTINGS) {
     const [section, field] = setting.path.split('.');

@@ -42,7 +42,7 @@ export async function startWebBroker(extra: Record<string, unknown> = {}): Promi
       stop: async () => {},
     };
   }
-  const { startBroker } = await import('@warren/server');
+  const { startEmbeddedBroker: startBroker } = await import('@warren/server');
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-web-'));
   const config = {
     dataDir,

@@ -11,7 +11,6 @@ import { startBroker, type RunningBroker, type StartOptions } from './start.js';
 /** The defaults {@link startEmbeddedBroker} puts under the caller's settings. */
 export const EMBEDDED_DEFAULTS: Readonly<WarrenConfigInput> = Object.freeze({
   log: { level: 'silent' },
-  host: '127.0.0.1',
   amqp: { port: 0, tlsPort: null },
   mqtt: { port: 0, tlsPort: null },
   stomp: { port: 0, tlsPort: null },
