@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Histogram } from '../histogram.js';
 import type { ScenarioResult } from '../runner.js';
 import { nowUs } from '../worker.js';
+import { devicesOfProcess } from './fanin-schedule.js';
 import type { FanInWorkerCommand, FanInWorkerReply } from './fanin-worker.js';
 
 /** One MQTT scenario. */
@@ -357,13 +358,15 @@ async function fanIn(o: MqttRunOptions, result: ScenarioResult, clients: LoadCli
   };
   const procs = Array.from({ length: nproc }, () => new DeviceProcess());
   try {
-    const per = Math.ceil(devices / nproc);
+    // Devices are dealt round-robin, so every process has devices all over the period (see fanin-worker.ts).
     const ready = await Promise.all(
-      procs.map((p, k) => p.request({ type: 'init', options: o, tag, from: k * per, to: Math.min(devices, (k + 1) * per) })),
+      procs.map((p, k) => p.request({ type: 'init', options: o, tag, ids: devicesOfProcess(devices, nproc, k), devices })),
     );
     const bad = ready.find((r) => r.type === 'failed');
     if (bad !== undefined && bad.type === 'failed') throw new Error(bad.message);
-    for (const p of procs) p.child.send({ type: 'start' } satisfies FanInWorkerCommand);
+    // One start time on the shared clock, a little ahead so every process has its message by then.
+    const atUs = nowUs() + 20_000;
+    for (const p of procs) p.child.send({ type: 'start', atUs } satisfies FanInWorkerCommand);
     await sleep(o.warmupS * 1000);
     measuring = true;
     const t0 = nowUs();
