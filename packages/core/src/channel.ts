@@ -17,6 +17,7 @@ import { BrokerError } from './errors.js';
 import type { Exchange } from './exchange/exchange.js';
 import { EXCHANGE_TYPES, invalidExchangeType } from './exchange/index.js';
 import { fieldTypeName, parseExpiration, withProperties } from './message/message.js';
+import { KeyedQueue } from './util/keyed-queue.js';
 import { Consumer, type ConsumerChannel } from './queue/consumers.js';
 import type { Queue } from './queue/queue.js';
 import type { MessageStore, QueueEntry } from './store/store.js';
@@ -47,6 +48,8 @@ export interface ChannelContext {
 
 /** Shared empty placeholders of {@link CoreChannelImpl}'s lazily allocated collections; never written to. */
 const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
+/** Source of {@link CoreChannelImpl}'s touch marks. */
+let touchIds = 0;
 const EMPTY_SET: ReadonlySet<unknown> = new Set();
 
 /** A delivery awaiting ack. */
@@ -75,9 +78,17 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   // an idle connection's channel (most MQTT and STOMP connections) then costs no hash tables. Reads, delete() and
   // clear() are safe on the shared instances because they are always empty.
   #consumers: Map<string, Consumer> = EMPTY_MAP as Map<string, Consumer>;
-  /** Delivery tag → unacked delivery; insertion order is tag order. */
-  #unacked: Map<number, Unacked> = EMPTY_MAP as Map<number, Unacked>;
-  #touched: Set<Queue> = EMPTY_SET as Set<Queue>;
+  /** Delivery tag → unacked delivery, in tag order; created at the first delivery that needs an ack. */
+  #unacked: KeyedQueue<Unacked> | undefined;
+  /**
+   * Queues whose consumers may use credit freed by settling: [#touchedHead, #touchedN) are still to dispatch. An
+   * array and a mark on the queue rather than a Set, whose clear() after every acknowledgement allocates a table.
+   */
+  #touched: Queue[] | undefined;
+  #touchedHead = 0;
+  #touchedN = 0;
+  /** This channel's mark on the queues in {@link #touched}. */
+  readonly #touchId = ++touchIds;
   #deliveryTag = 0;
   #prefetch = 0;
   #globalPrefetch = 0;
@@ -101,13 +112,13 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if ((this.#consumers as unknown) === EMPTY_MAP) this.#consumers = new Map();
     return this.#consumers;
   }
-  #unackedW(): Map<number, Unacked> {
-    if ((this.#unacked as unknown) === EMPTY_MAP) this.#unacked = new Map();
-    return this.#unacked;
+  #unackedW(): KeyedQueue<Unacked> {
+    return (this.#unacked ??= new KeyedQueue(true));
   }
-  #touchedW(): Set<Queue> {
-    if ((this.#touched as unknown) === EMPTY_SET) this.#touched = new Set();
-    return this.#touched;
+  #touch(q: Queue): void {
+    if (q.touchMark === this.#touchId) return;
+    q.touchMark = this.#touchId;
+    (this.#touched ??= [])[this.#touchedN++] = q;
   }
 
   // ---- ConsumerChannel -------------------------------------------------------------------------------------
@@ -116,7 +127,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     return !this.#closed && this.#flowActive && this.#host.writable;
   }
   get unackedCount(): number {
-    return this.#unacked.size;
+    return this.#unacked?.size ?? 0;
   }
   get globalPrefetch(): number {
     return this.#globalPrefetch;
@@ -126,7 +137,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     const deliveryTag = ++this.#deliveryTag;
     if (consumer.noAck) queue.settle(entry);
     else {
-      this.#unackedW().set(deliveryTag, new Unacked(entry, queue, consumer));
+      this.#unackedW().push(deliveryTag, new Unacked(entry, queue, consumer));
       consumer.unacked++;
     }
     this.#host.deliver({
@@ -498,13 +509,10 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   /** rabbit_channel:collect_acks: tag 0 + multiple = everything; otherwise the tag must be outstanding. */
   #settle(deliveryTag: number, multiple: boolean, how: Settle): void {
     this.#assertOpen();
-    const unacked = this.#unacked;
-    if (!(deliveryTag === 0 && multiple) && !unacked.has(deliveryTag)) {
-      throw new BrokerError('PRECONDITION_FAILED', `unknown delivery tag ${deliveryTag}`);
-    }
+    const unacked = this.#unackedW();
     if (!multiple) {
-      const u = unacked.get(deliveryTag)!;
-      unacked.delete(deliveryTag);
+      const u = unacked.delete(deliveryTag);
+      if (u === undefined) throw new BrokerError('PRECONDITION_FAILED', `unknown delivery tag ${deliveryTag}`);
       if (this.#globalPrefetch === 0) {
         // The common single ack: only this queue can use the freed credit.
         if (u.consumer !== undefined) u.consumer.unacked--;
@@ -517,11 +525,11 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       this.#settleOne(u, how);
     } else {
       const all = deliveryTag === 0;
-      for (const [tag, u] of unacked) {
-        if (!all && tag > deliveryTag) break;
-        unacked.delete(tag);
-        this.#settleOne(u, how);
-      }
+      if (!all && !unacked.has(deliveryTag)) throw new BrokerError('PRECONDITION_FAILED', `unknown delivery tag ${deliveryTag}`);
+      unacked.shiftWhile(
+        (tag) => all || tag <= deliveryTag,
+        (u) => this.#settleOne(u, how),
+      );
     }
     this.#afterSettle();
   }
@@ -531,14 +539,23 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (how === Settle.Ack) u.queue.settle(u.entry);
     else if (how === Settle.Requeue) u.queue.requeue(u.entry);
     else u.queue.discard(u.entry);
-    this.#touchedW().add(u.queue);
+    this.#touch(u.queue);
   }
 
   /** Capacity was freed or messages requeued: let the affected queues deliver. */
   #afterSettle(): void {
-    if (this.#globalPrefetch !== 0) for (const c of this.#consumers.values()) this.#touchedW().add(c.queue);
-    for (const q of this.#touched) q.dispatch();
-    this.#touched.clear();
+    if (this.#globalPrefetch !== 0) for (const c of this.#consumers.values()) this.#touch(c.queue);
+    const touched = this.#touched;
+    if (touched === undefined) return;
+    // A dispatch can deliver to an adapter that settles at once, re-entering here: it appends to the same list and
+    // drains it from the shared head, so every touched queue is dispatched once per touch, in order.
+    while (this.#touchedHead < this.#touchedN) {
+      const q = touched[this.#touchedHead] as Queue;
+      touched[this.#touchedHead++] = undefined as unknown as Queue;
+      q.touchMark = 0;
+      q.dispatch();
+    }
+    this.#touchedHead = this.#touchedN = 0;
   }
 
   get(queue: string, noAck: boolean): GetResult | undefined {
@@ -551,7 +568,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (entry === undefined) return undefined;
     const deliveryTag = ++this.#deliveryTag;
     if (noAck) q.settle(entry);
-    else this.#unackedW().set(deliveryTag, new Unacked(entry, q, undefined));
+    else this.#unackedW().push(deliveryTag, new Unacked(entry, q, undefined));
     return {
       delivery: { consumerTag: '', deliveryTag, redelivered: entry.redelivered, message: entry.message, queue: q.name },
       messageCount: q.messageCount,
@@ -566,8 +583,10 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   }
 
   #requeueAll(): void {
-    for (const u of this.#unacked.values()) this.#settleOne(u, Settle.Requeue);
-    this.#unacked.clear();
+    this.#unacked?.shiftWhile(
+      () => true,
+      (u) => this.#settleOne(u, Settle.Requeue),
+    );
     this.#afterSettle();
   }
 

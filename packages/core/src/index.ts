@@ -27,3 +27,4 @@ export { REPLY_TO_QUEUE } from './channel.js';
 export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from './testing/fake-host.js';
 export { TestBroker, type TestChannel } from './testing/setup.js';
 export { SlowDefinitionsStore } from './testing/slow-definitions.js';
+export { KeyedQueue } from './util/keyed-queue.js';

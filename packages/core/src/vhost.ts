@@ -9,6 +9,14 @@ import { assertQueueArgsEquivalent, parseQueueArguments } from './queue/argument
 import { Queue, type QueueOwner } from './queue/queue.js';
 import type { MessageStore } from './store/store.js';
 
+/**
+ * Empty a reused scratch array. `a.length = 0` would drop its backing store (the next push allocates a new one);
+ * popping keeps it, so routing allocates nothing per message.
+ */
+function truncate(a: unknown[]): void {
+  while (a.length > 0) a.pop();
+}
+
 /** Predeclared exchanges of every vhost (AMQP 0-9-1 §3.1.3, plus RabbitMQ's amq.match). */
 const STANDARD_EXCHANGES: readonly (readonly [string, string])[] = [
   ['amq.direct', 'direct'],
@@ -260,13 +268,13 @@ export class VHost implements QueueOwner {
     const depth = this.#depth++;
     try {
       const targets = (this.#targets[depth] ??= []);
-      targets.length = 0;
+      truncate(targets);
       const msg = this.#routeAll(exchange, message, targets, depth);
       let result = targets.length > 0 ? PUBLISH_ROUTED : 0;
       for (let i = 0; i < targets.length; i++) {
         if (!targets[i]!.enqueue(msg, messageTtl, now)) result |= PUBLISH_REJECTED;
       }
-      targets.length = 0;
+      truncate(targets);
       return result;
     } finally {
       this.#depth--;
@@ -308,12 +316,12 @@ export class VHost implements QueueOwner {
     const epoch = ++this.#epoch;
     const stack = (this.#stacks[depth] ??= []);
     const dests = (this.#dests[depth] ??= []);
-    stack.length = 0;
+    truncate(stack);
     stack.push(start);
     start.routeMark = epoch;
     while (stack.length > 0) {
       const x = stack.pop()!;
-      dests.length = 0;
+      truncate(dests);
       x.route(message, dests);
       if (dests.length === 0) {
         if (x.alternateExchange !== undefined) {
@@ -337,7 +345,7 @@ export class VHost implements QueueOwner {
         }
       }
     }
-    dests.length = 0;
+    truncate(dests);
   }
 
   /** Dead-letter a message from `queue` through its DLX (RabbitMQ's rabbit_dead_letter). A missing DLX drops it. */
@@ -353,7 +361,7 @@ export class VHost implements QueueOwner {
     const depth = this.#depth++;
     try {
       const targets = (this.#targets[depth] ??= []);
-      targets.length = 0;
+      truncate(targets);
       const msg = this.#routeAll(dlx, dead, targets, depth);
       for (let i = 0; i < targets.length; i++) {
         const q = targets[i]!;
@@ -363,7 +371,7 @@ export class VHost implements QueueOwner {
         }
         q.enqueue(msg, -1, now);
       }
-      targets.length = 0;
+      truncate(targets);
     } finally {
       this.#depth--;
     }

@@ -6,8 +6,8 @@ describe('FlushPacer (bounded output delay within one event-loop turn)', () => {
     let now = 0;
     const pacer = new FlushPacer(() => now, 0.25);
     const flushed: string[] = [];
-    const a = { flush: () => flushed.push('a') };
-    const b = { flush: () => flushed.push('b') };
+    const a = { flush: () => flushed.push('a'), pacerMark: 0 };
+    const b = { flush: () => flushed.push('b'), pacerMark: 0 };
     pacer.written(a);
     now = 0.1;
     pacer.written(b);
@@ -34,7 +34,7 @@ describe('FlushPacer (bounded output delay within one event-loop turn)', () => {
     let now = 0;
     const pacer = new FlushPacer(() => now, 0.25);
     const flushed: string[] = [];
-    pacer.written({ flush: () => flushed.push('a') });
+    pacer.written({ flush: () => flushed.push('a'), pacerMark: 0 });
     now = 10;
     pacer.afterRead();
     expect(flushed).toEqual([]);
@@ -46,10 +46,32 @@ describe('FlushPacer (bounded output delay within one event-loop turn)', () => {
     let now = 0;
     const pacer = new FlushPacer(() => now, 0.25);
     const flushed: string[] = [];
-    pacer.written({ flush: () => flushed.push('a') });
+    pacer.written({ flush: () => flushed.push('a'), pacerMark: 0 });
     await new Promise((r) => setImmediate(r));
     now = 5;
     pacer.afterRead();
     expect(flushed).toEqual([]);
+  });
+
+  it('lists a writer once per batch however often it writes, and again in the next batch', () => {
+    let now = 0;
+    const pacer = new FlushPacer(() => now, 0.25);
+    const flushed: string[] = [];
+    const a = { flush: () => flushed.push('a'), pacerMark: 0 };
+    const b = { flush: () => flushed.push('b'), pacerMark: 0 };
+    pacer.written(a);
+    pacer.written(b);
+    pacer.written(a);
+    pacer.written(a);
+    now = 1;
+    pacer.afterRead();
+    pacer.afterRead();
+    expect(flushed).toEqual(['a', 'b']);
+    pacer.written(b);
+    pacer.written(a);
+    now = 2;
+    pacer.afterRead();
+    pacer.afterRead();
+    expect(flushed).toEqual(['a', 'b', 'b', 'a']);
   });
 });

@@ -49,6 +49,7 @@ class StreamIo implements MqttIo {
   readonly #writer: OutboundWriter;
   conn!: MqttConnection;
   readonly service: MqttServiceImpl;
+  pacerMark = 0;
   constructor(stream: Duplex, writer: OutboundWriter, service: MqttServiceImpl) {
     this.#stream = stream;
     this.#writer = writer;
@@ -94,18 +95,27 @@ export const FLUSH_AFTER_MS = 0.1;
 /** Something with a batch to flush (a connection's {@link StreamIo}). */
 export interface Flushable {
   flush(): void;
+  /** The pacer's mark: the batch this was last listed in (starts at 0). */
+  pacerMark: number;
 }
 
 /** The {@link FLUSH_AFTER_MS} bookkeeping: what was written to since the oldest write still batched this turn. */
 export class FlushPacer<T extends Flushable = Flushable> {
-  readonly #dirty = new Set<T>();
+  /**
+   * Written to since {@link #since}: [0, #n), each listed once (its mark is {@link #batch}). An array and a mark
+   * rather than a Set, whose clear() every turn allocates a new table.
+   */
+  readonly #dirty: Array<T | undefined> = [];
+  #n = 0;
+  #batch = 0;
   readonly #now: () => number;
   readonly #afterMs: number;
   #since = 0;
   /** Reads handled since the oldest batched write. */
   #reads = 0;
   readonly #clear = (): void => {
-    this.#dirty.clear();
+    this.#dirty.fill(undefined, 0, this.#n);
+    this.#n = 0;
   };
 
   /** @param now Clock in ms (tests pass their own). @param afterMs Flush once the oldest batched write is this old. */
@@ -116,13 +126,16 @@ export class FlushPacer<T extends Flushable = Flushable> {
 
   /** `io` batched a write. */
   written(io: T): void {
-    if (this.#dirty.size === 0) {
+    if (this.#n === 0) {
       this.#since = this.#now();
       this.#reads = 0;
+      this.#batch++;
       // By the end of this turn every writer has flushed on its own.
       setImmediate(this.#clear);
     }
-    this.#dirty.add(io);
+    if (io.pacerMark === this.#batch) return;
+    io.pacerMark = this.#batch;
+    this.#dirty[this.#n++] = io;
   }
 
   /**
@@ -130,9 +143,15 @@ export class FlushPacer<T extends Flushable = Flushable> {
    * handled. A turn with a single read (one busy publisher) keeps its one batch per turn, which throughput needs.
    */
   afterRead(): void {
-    if (this.#dirty.size === 0 || ++this.#reads < 2 || this.#now() - this.#since < this.#afterMs) return;
-    for (const io of this.#dirty) io.flush();
-    this.#dirty.clear();
+    if (this.#n === 0 || ++this.#reads < 2 || this.#now() - this.#since < this.#afterMs) return;
+    const dirty = this.#dirty;
+    // A flush can run drain callbacks that write (and list more writers): those are flushed too.
+    for (let i = 0; i < this.#n; i++) {
+      const io = dirty[i] as T;
+      dirty[i] = undefined;
+      io.flush();
+    }
+    this.#n = 0;
   }
 }
 const flushPacer = new FlushPacer<StreamIo>();

@@ -50,6 +50,8 @@ export class Queue {
   readonly consumers: Consumer[] = [];
   /** Routing epoch stamp (see Exchange.routeMark). */
   routeMark = 0;
+  /** Id of the channel whose settle list holds this queue (0 = none); see CoreChannelImpl#touch. */
+  touchMark = 0;
   deleted = false;
   /** The log of a stream queue; undefined for classic and quorum queues. */
   readonly stream: StreamLog | undefined;

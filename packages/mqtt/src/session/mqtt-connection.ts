@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import {
   isBrokerError,
+  KeyedQueue,
   type ChannelHost,
   type CoreChannel,
   type CoreConnection,
@@ -102,6 +103,8 @@ interface ActiveSubscription extends SubscriptionState {
 interface Outbound {
   deliveryTag: number;
   qos: QoS;
+  /** Value of {@link MqttConnection#idStep} when its packet id was allocated. */
+  step: number;
 }
 
 /** Server-side tuning of one connection (from the service options). */
@@ -176,7 +179,15 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   #outAliases: Map<string, number> = EMPTY_MAP as Map<string, number>;
   #inAliases: Map<number, string> = EMPTY_MAP as Map<number, string>;
   #nextPacketId = 1;
-  #outbound: Map<number, Outbound> = EMPTY_MAP as Map<number, Outbound>;
+  /** Packet id allocation steps so far: ids repeat only every 65,535 steps (see #allocatePacketId). */
+  #idStep = 0;
+  /**
+   * The sequence of the QoS 1 PUBLISH being handed to the core right now, and its packet id: a core confirm that
+   * comes back within publish() (no durable queue to wait for) is answered without the pending maps.
+   */
+  #publishingSeq = -1;
+  #publishingId = 0;
+  #outbound: KeyedQueue<Outbound> | undefined;
   /** QoS 2 outbound: PUBREL sent, awaiting PUBCOMP. */
   #pubrel: Set<number> = EMPTY_SET as Set<number>;
   /** QoS 2 inbound: PUBREC sent, awaiting PUBREL ([MQTT-4.3.3-9]). */
@@ -226,9 +237,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     return this.#qos2In;
   }
 
-  #outboundW(): Map<number, Outbound> {
-    if ((this.#outbound as unknown) === EMPTY_MAP) this.#outbound = new Map();
-    return this.#outbound;
+  #outboundW(): KeyedQueue<Outbound> {
+    // Keyed by packet id, in the order they were sent (ids wrap, so not sorted); PUBACKs mostly come in order.
+    return (this.#outbound ??= new KeyedQueue(false));
   }
 
   #pendingAcksW(): Map<number, number> {
@@ -271,10 +282,16 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   confirm(sequence: number, ack: boolean): void {
-    const packetId = this.#pendingAcks.get(sequence);
-    if (packetId === undefined) return;
-    this.#pendingAcks.delete(sequence);
-    this.#pendingIds.delete(packetId);
+    let packetId: number | undefined;
+    if (sequence === this.#publishingSeq) {
+      packetId = this.#publishingId;
+      this.#publishingSeq = -1;
+    } else {
+      packetId = this.#pendingAcks.get(sequence);
+      if (packetId === undefined) return;
+      this.#pendingAcks.delete(sequence);
+      this.#pendingIds.delete(packetId);
+    }
     this.#inflightIn--;
     // The core refused it (a queue limit): MQTT 5 can say so; 3.1.1 has no negative PUBACK.
     if (ack) {
@@ -774,18 +791,28 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     let sequence: number | undefined;
     if (qos === 1) {
       sequence = this.#nextSequence++;
-      this.#pendingAcksW().set(sequence, packetId);
-      this.#pendingIdsW().add(packetId);
+      this.#publishingSeq = sequence;
+      this.#publishingId = packetId;
       this.#inflightIn++;
     }
     try {
-      if (sequence !== undefined) ch.publish(message, { sequence });
-      else ch.publish(message, {});
+      if (sequence !== undefined) {
+        ch.publish(message, { sequence });
+        if (this.#publishingSeq === sequence) {
+          // Not confirmed yet (a durable queue's write): PUBACK when the core confirms.
+          this.#publishingSeq = -1;
+          this.#pendingAcksW().set(sequence, packetId);
+          this.#pendingIdsW().add(packetId);
+        }
+      } else ch.publish(message, {});
     } catch (err) {
       if (!isBrokerError(err)) throw err;
       if (sequence !== undefined) {
-        this.#pendingAcks.delete(sequence);
-        this.#pendingIds.delete(packetId);
+        if (this.#publishingSeq === sequence) this.#publishingSeq = -1;
+        else {
+          this.#pendingAcks.delete(sequence);
+          this.#pendingIds.delete(packetId);
+        }
         this.#inflightIn--;
       }
       if (v5 && qos > 0) {
@@ -914,8 +941,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       else settle?.();
       return;
     }
-    if (messageId !== undefined && deliveryTag !== undefined) this.#outboundW().set(messageId, { deliveryTag, qos });
-    else if (messageId !== undefined) this.#outboundW().set(messageId, { deliveryTag: -1, qos });
+    if (messageId !== undefined) this.#outboundW().push(messageId, { deliveryTag: deliveryTag ?? -1, qos, step: this.#idStep - 1 });
     else settle?.();
     if (this.#capture !== undefined) this.#capture.push(buf);
     else this.#io.write(buf);
@@ -926,29 +952,35 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     for (let i = 0; i < 65535; i++) {
       const id = this.#nextPacketId;
       this.#nextPacketId = id === 65535 ? 1 : id + 1;
-      if (!this.#outbound.has(id) && !this.#pubrel.has(id)) return id;
+      const step = this.#idStep++;
+      // Every step advances the id by one (mod 65,535), so an id in flight can come round again only once its
+      // allocation is 65,535 steps old: below that (the usual case) no search of the in-flight list is needed.
+      const oldest = this.#outbound?.first;
+      const mayBeInFlight = oldest !== undefined && step - oldest.step >= 65535;
+      if (mayBeInFlight && this.#outbound?.has(id) === true) continue;
+      if (!this.#pubrel.has(id)) return id;
     }
     throw new Error('no free packet identifier');
   }
 
   #releasePacketId(id: number): void {
-    this.#outbound.delete(id);
+    this.#outbound?.delete(id);
   }
 
   #onPuback(packetId: number): void {
-    const o = this.#outbound.get(packetId);
+    const o = this.#outbound?.get(packetId);
     if (o === undefined || o.qos !== 1) return; // Unknown ids are ignored, as Mosquitto does.
-    this.#outbound.delete(packetId);
+    this.#outbound?.delete(packetId);
     if (o.deliveryTag >= 0) this.#ch?.ack(o.deliveryTag, false);
   }
 
   #onPubrec(packetId: number, reason: number): void {
-    const o = this.#outbound.get(packetId);
+    const o = this.#outbound?.get(packetId);
     if (o === undefined || o.qos !== 2) {
       if (this.#version === 5) this.#send({ cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
       return;
     }
-    this.#outbound.delete(packetId);
+    this.#outbound?.delete(packetId);
     // The receiver owns the message now: settle it in the core.
     if (o.deliveryTag >= 0) this.#ch?.ack(o.deliveryTag, false);
     if (reason >= 0x80) return; // MQTT 5: a failed PUBREC ends the flow.
