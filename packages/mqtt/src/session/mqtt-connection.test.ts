@@ -102,6 +102,59 @@ describe('CONNECT', () => {
   });
 });
 
+describe('MQTT 5 problem and response information', () => {
+  it('a refused CONNECT carries the reason as a Reason String', async () => {
+    const c = new RawClient(service, 5);
+    const ack = await c.connect({ username: 'guest', password: Buffer.from('nope') });
+    expect(ack.reasonCode).toBe(0x86);
+    expect(ack.properties?.reasonString).toMatch(/authentication failed for user 'guest'/);
+  });
+
+  it('a server DISCONNECT carries the reason as a Reason String', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'publish', topic: 'a/+/b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    const d = (await c.next('disconnect')) as IDisconnectPacket;
+    expect(d.reasonCode).toBe(0x90);
+    expect(d.properties?.reasonString).toMatch(/topic name/);
+  });
+
+  it('[MQTT-3.14.2-3] no Reason String when it would exceed the client Maximum Packet Size', async () => {
+    const c = new RawClient(service, 5);
+    await c.connect({ properties: { maximumPacketSize: 8 } });
+    c.send({ cmd: 'publish', topic: 'a/+/b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    const d = (await c.next('disconnect')) as IDisconnectPacket;
+    expect(d.reasonCode).toBe(0x90);
+    expect(d.properties?.reasonString).toBeUndefined();
+  });
+
+  it('[MQTT-3.1.2-29] a refused PUBLISH is explained in its PUBACK unless Request Problem Information is 0', async () => {
+    broker.addUser('reader', 'reader');
+    broker.setPermissions('reader', '/', { configure: '.*', write: '^$', read: '.*' });
+    const explained = new RawClient(service, 5);
+    await explained.connect({ clientId: 'r1', username: 'reader', password: Buffer.from('reader') });
+    explained.send({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false });
+    const a = (await explained.next('puback')) as import('mqtt-packet').IPubackPacket;
+    expect(a.reasonCode).toBe(0x87);
+    expect(a.properties?.reasonString).toMatch(/access|refused|write/i);
+
+    const quiet = new RawClient(service, 5);
+    await quiet.connect({ clientId: 'r2', username: 'reader', password: Buffer.from('reader'), properties: { requestProblemInformation: false } });
+    quiet.send({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, messageId: 8, retain: false, dup: false });
+    const b = (await quiet.next('puback')) as import('mqtt-packet').IPubackPacket;
+    expect(b.reasonCode).toBe(0x87);
+    expect(b.properties?.reasonString).toBeUndefined();
+  });
+
+  it('Request Response Information gets a response topic prefix in CONNACK; without it, none', async () => {
+    const asked = new RawClient(service, 5);
+    const ack = await asked.connect({ clientId: 'asker', properties: { requestResponseInformation: true } });
+    expect(ack.properties?.responseInformation).toBe('response/asker');
+    const plain = new RawClient(service, 5);
+    expect((await plain.connect({ clientId: 'plain' })).properties?.responseInformation).toBeUndefined();
+  });
+});
+
 describe('keep-alive', () => {
   it('[MQTT-3.1.2-24] silence for 1.5 × keep-alive closes the connection (MQTT 5: 0x8D)', async () => {
     const c = new RawClient(service, 5);

@@ -122,6 +122,8 @@ export interface ConnectionLimits {
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
 /** Shared empty placeholders; never written to (see the fields of {@link MqttConnection}). */
 const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
+/** Response Information given to an MQTT 5 client that requests it: `response/<client id>`. */
+export const RESPONSE_TOPIC_PREFIX = 'response';
 const EMPTY_SET: ReadonlySet<unknown> = new Set();
 const CONSUMER_QOS0 = 'mqtt-qos0';
 const CONSUMER_QOS1 = 'mqtt-qos1';
@@ -175,6 +177,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   // flow control and packet ids
   #clientReceiveMax = 65535;
   #clientMaxPacketSize = 0;
+  /**
+   * MQTT 5 Request Problem Information (default 1): when 0, no Reason String on anything but PUBLISH, CONNACK and
+   * DISCONNECT [MQTT-3.1.2-29].
+   */
+  #problemInformation = true;
   #clientTopicAliasMax = 0;
   #outAliases: Map<string, number> = EMPTY_MAP as Map<string, number>;
   #inAliases: Map<number, string> = EMPTY_MAP as Map<number, string>;
@@ -405,7 +412,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   disconnect(reason: number, text: string): void {
     if (this.#phase === Phase.Closed) return;
     this.#rt.logger.info({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT disconnecting client: ${text}`);
-    const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encode({ cmd: 'disconnect', reasonCode: reason }) : undefined;
+    const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encodeWithReason({ cmd: 'disconnect', reasonCode: reason }, text) : undefined;
     this.#teardown(false);
     this.#io.end(last);
   }
@@ -551,11 +558,15 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
     const refuse = (rc311: number, rc5: number, why: string): void => {
       this.#log(`CONNECT refused: ${why}`);
+      // MQTT 5: the reason as a Reason String too, unless it would exceed the client's Maximum Packet Size.
       const connack = v5
-        ? { cmd: 'connack' as const, reasonCode: rc5, sessionPresent: false }
+        ? { cmd: 'connack' as const, reasonCode: rc5, sessionPresent: false, properties: { reasonString: why } }
         : { cmd: 'connack' as const, returnCode: rc311, sessionPresent: false };
+      let out = mqttPacket.generate(connack, { protocolVersion: version });
+      const max = p.properties?.maximumPacketSize ?? 0;
+      if (v5 && max > 0 && out.length > max) out = mqttPacket.generate({ ...connack, properties: {} }, { protocolVersion: version });
       this.#phase = Phase.Closed;
-      this.#io.end(mqttPacket.generate(connack, { protocolVersion: version }));
+      this.#io.end(out);
       this.#teardown(false);
     };
 
@@ -633,6 +644,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#clientReceiveMax = props?.receiveMaximum ?? 65535;
       this.#clientMaxPacketSize = props?.maximumPacketSize ?? 0;
       this.#clientTopicAliasMax = props?.topicAliasMaximum ?? 0;
+      this.#problemInformation = props?.requestProblemInformation !== false;
     }
 
     // ---- takeover, then the session ----
@@ -684,6 +696,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         sharedSubscriptionAvailable: true,
       };
       if (assigned !== undefined) properties.assignedClientIdentifier = assigned;
+      // Request Response Information: a topic prefix this client may use for response topics (MQTT 5 §4.10).
+      if (p.properties?.requestResponseInformation === true) properties.responseInformation = `${RESPONSE_TOPIC_PREFIX}/${clientId}`;
       if (requestedExpiry !== expiry) properties.sessionExpiryInterval = expiry;
       this.#send({ cmd: 'connack', reasonCode: 0, sessionPresent, properties });
     } else {
@@ -818,7 +832,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (v5 && qos > 0) {
         const reason = err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError;
         this.#log(`PUBLISH refused: ${err.message}`);
-        this.#send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: reason } as Packet);
+        const ack = this.#encodeWithReason({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: reason } as Packet, err.message);
+        if (this.#capture !== undefined) this.#capture.push(ack);
+        else this.#io.write(ack);
         return;
       }
       // RabbitMQ closes a 3.1.1 connection whose publish is refused.
@@ -1241,9 +1257,21 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
     this.#rt.logger.warn({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT protocol error: ${text}`);
-    const last = this.#version === 5 ? this.#encode({ cmd: 'disconnect', reasonCode: reason }) : undefined;
+    const last = this.#version === 5 ? this.#encodeWithReason({ cmd: 'disconnect', reasonCode: reason }, text) : undefined;
     this.#teardown(false);
     this.#io.end(last);
+  }
+
+  /**
+   * Encode an MQTT 5 packet with `text` as its Reason String, unless the client asked for no problem information
+   * (for packets other than CONNACK and DISCONNECT) or the string would take it over the client's Maximum Packet
+   * Size [MQTT-3.14.2-3], [MQTT-3.4.2-2]: then without it.
+   */
+  #encodeWithReason(packet: Packet & { properties?: { reasonString?: string } }, text: string): Buffer {
+    const plain = this.#encode(packet);
+    if (this.#version !== 5 || (!this.#problemInformation && packet.cmd !== 'connack' && packet.cmd !== 'disconnect')) return plain;
+    const withText = this.#encode({ ...packet, properties: { ...packet.properties, reasonString: text } } as Packet);
+    return this.#clientMaxPacketSize > 0 && withText.length > this.#clientMaxPacketSize ? plain : withText;
   }
 
   #abort(text: string, last: Buffer | undefined): void {
