@@ -131,10 +131,19 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
     }
   };
   const ignore = (): void => {};
+  // Listeners shared by every socket of this listener (`on`, not `once`, and no closure per socket: an idle
+  // connection then carries no listener objects of its own; 'close' is emitted once anyway).
+  const onHandedOverClose = (): void => {
+    connectionCount--;
+  };
+  function onRawClose(this: net.Socket): void {
+    rawSockets.delete(this);
+  }
 
   const handOver = (socket: net.Socket | tls.TLSSocket): void => {
     if (socket.destroyed) return;
-    socket.on('error', ignore);
+    // A plain socket got this in 'connection' below; a TLS socket is a new object wrapping that one.
+    if (isTls) socket.on('error', ignore);
     socket.setNoDelay(true);
     const info: ConnectionInfo = {
       id: `${name}-${nextId++}`,
@@ -146,9 +155,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
       listener: name,
     };
     connectionCount++;
-    socket.once('close', () => {
-      connectionCount--;
-    });
+    socket.on('close', onHandedOverClose);
     try {
       onConnection(socket, info);
     } catch (err) {
@@ -179,7 +186,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
   server.on('connection', (socket: net.Socket) => {
     socket.on('error', ignore);
     rawSockets.add(socket);
-    socket.once('close', () => rawSockets.delete(socket));
+    socket.on('close', onRawClose);
   });
 
   await bindListener(server, options.host, options.port);

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMqttService, type MqttService } from '../index.js';
 import { RawClient } from '../testing/mqtt-test-server.js';
 import mqttPacket from 'mqtt-packet';
+import { createRequire } from 'node:module';
 
 const mqttPacketGenerate = (p: import('mqtt-packet').Packet): Buffer => mqttPacket.generate(p, { protocolVersion: 4 });
 
@@ -152,6 +153,17 @@ describe('MQTT 5 problem and response information', () => {
     expect(ack.properties?.responseInformation).toBe('response/asker');
     const plain = new RawClient(service, 5);
     expect((await plain.connect({ clientId: 'plain' })).properties?.responseInformation).toBeUndefined();
+  });
+});
+
+describe('memory', () => {
+  it("mqtt-packet's 65,536-Buffer number cache is never built (6 MB of heap)", async () => {
+    const c = new RawClient(service, 5);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 300, subscriptions: [{ topic: 'a/b', qos: 1 }] });
+    expect(((await c.next('suback')) as ISubackPacket).messageId).toBe(300);
+    const numbers = createRequire(import.meta.url)('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
   });
 });
 
