@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KeepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
+import { KEEP_ALIVE_BUDGET, KeepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 
 function target(log: string[], name: string, then?: () => void): KeepAliveTarget {
   return {
@@ -65,5 +65,19 @@ describe('KeepAliveWheel', () => {
     expect(wheel.size).toBe(1000);
     vi.advanceTimersByTime(5000);
     expect(log).toHaveLength(1000);
+  });
+
+  it('handles at most KEEP_ALIVE_BUDGET due targets per turn and the rest in the next turns', () => {
+    const wheel = new KeepAliveWheel(100);
+    let calls = 0;
+    const n = KEEP_ALIVE_BUDGET * 2 + KEEP_ALIVE_BUDGET / 2;
+    for (let i = 0; i < n; i++) wheel.schedule({ keepAliveDue: () => void calls++ }, 100);
+    vi.advanceTimersToNextTimer(); // the wheel's tick
+    expect(calls).toBe(KEEP_ALIVE_BUDGET);
+    vi.advanceTimersToNextTimer(); // its continuation (setImmediate)
+    expect(calls).toBe(KEEP_ALIVE_BUDGET * 2);
+    vi.advanceTimersToNextTimer();
+    expect(calls).toBe(n);
+    expect(wheel.size).toBe(0);
   });
 });

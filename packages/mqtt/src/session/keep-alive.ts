@@ -11,6 +11,9 @@ export interface KeepAliveTarget {
   keepAliveDue(): void;
 }
 
+/** Targets handled per event-loop turn; more due at once continue in the next turn (STYLE.md habit 9). */
+export const KEEP_ALIVE_BUDGET = 1000;
+
 /** Default slot width, ms: keep-alive is enforced at 1.5 × the client's interval (≥ 1.5 s), so 250 ms is precise enough. */
 export const KEEP_ALIVE_SLOT_MS = 250;
 
@@ -19,6 +22,8 @@ export class KeepAliveWheel {
   readonly #slotMs: number;
   readonly #slots = new Map<number, Set<KeepAliveTarget>>();
   #timer: NodeJS.Timeout | undefined;
+  /** A tick that ran out of budget continues here. */
+  #continuation: NodeJS.Immediate | undefined;
   #size = 0;
 
   /** @param slotMs Slot width (the timer's period), ms. */
@@ -60,14 +65,25 @@ export class KeepAliveWheel {
   }
 
   readonly #tick = (): void => {
+    this.#continuation = undefined;
     const now = Math.floor(Date.now() / this.#slotMs);
+    let budget = KEEP_ALIVE_BUDGET;
     // A target rescheduling itself from keepAliveDue() lands in a later slot (its deadline is in the future), which
     // this loop skips.
     for (const [slot, targets] of this.#slots) {
       if (slot > now) continue;
+      for (const t of targets) {
+        if (budget-- === 0) {
+          // Thousands due at once (a network outage dropping a fleet): the rest in the next turn, so the event
+          // loop keeps serving everyone else meanwhile.
+          this.#continuation = setImmediate(this.#tick);
+          return;
+        }
+        targets.delete(t);
+        this.#size--;
+        t.keepAliveDue();
+      }
       this.#slots.delete(slot);
-      this.#size -= targets.size;
-      for (const t of targets) t.keepAliveDue();
     }
     if (this.#slots.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);

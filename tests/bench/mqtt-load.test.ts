@@ -1,6 +1,7 @@
 /**
- * The MQTT fan-in load: its publish schedule (devices spread over the period, as independent devices are) and a
- * short real run of the scenario, device processes and all, against an embedded Warren. No timing assertions.
+ * The MQTT load tools: the fan-in publish schedule (devices spread over the period, as independent devices are), a
+ * short real fan-in run (device processes and all) against an embedded Warren, and a small idle-sessions run. No
+ * timing assertions.
  */
 import { startEmbeddedBroker, type RunningBroker } from '@warren/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,4 +83,14 @@ describe('fan-in scenario against an embedded Warren', () => {
     expect(r.totalPublished).toBeGreaterThanOrEqual(r.totalDelivered);
     expect(r.p99Ms).not.toBeNaN();
   }, 30_000);
+});
+
+describe('idle MQTT sessions over in-memory streams (the 100,000-session run, small)', () => {
+  it('accepts every session, counts its heap, and keep-alive closes every one', async () => {
+    const { runIdleSessions } = await import('../../bench/src/mqtt/idle-sessions.js');
+    const r = await runIdleSessions(300, 1);
+    expect(r.accepted).toBe(300);
+    expect(r.closedByKeepAlive).toBe(300);
+    expect(r.heapPerSession).toBeGreaterThan(0);
+  }, 20_000);
 });
