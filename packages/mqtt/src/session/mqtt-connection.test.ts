@@ -588,6 +588,10 @@ describe('logging (DESIGN.md §7)', () => {
       const closed = lines.find((l) => l.msg === 'MQTT connection closed');
       expect(opened?.obj).toMatchObject({ clientId: 'logged-client', user: 'guest', vhost: '/' });
       expect(closed?.obj).toMatchObject({ clientId: 'logged-client', user: 'guest', vhost: '/', clean: true });
+      const refused = new RawClient(logged);
+      await refused.connect({ clientId: 'refused-client', username: 'guest', password: Buffer.from('nope') });
+      const line = lines.find((l) => l.msg?.startsWith('CONNECT refused') === true);
+      expect(line?.obj).toMatchObject({ clientId: 'refused-client', user: 'guest' });
     } finally {
       await logged.close();
     }

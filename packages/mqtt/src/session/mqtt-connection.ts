@@ -562,7 +562,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#connectTimer = undefined;
 
     const refuse = (rc311: number, rc5: number, why: string): void => {
-      this.#log(`CONNECT refused: ${why}`);
+      // The connection has no client id yet: log the one it asked for.
+      this.#log(`CONNECT refused: ${why}`, { clientId: p.clientId, user: p.username });
       // MQTT 5: the reason as a Reason String too, unless it would exceed the client's Maximum Packet Size.
       const connack = v5
         ? { cmd: 'connack' as const, reasonCode: rc5, sessionPresent: false, properties: { reasonString: why } }
