@@ -10,10 +10,10 @@
  * per session (the stream pairs are counted before the CONNECTs and subtracted; a net.Socket is measured by
  * idle-connections.ts), the time to CONNECT them all, and that keep-alive still closes every one of them on time.
  */
-import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Broker, silentLogger, type ConnectionInfo } from '@warren/core';
 import { createMqttService } from '@warren/mqtt';
+import { streamPair } from '@warren/transport';
 
 /** What {@link runIdleSessions} measured. */
 export interface IdleSessionsResult {
@@ -23,35 +23,10 @@ export interface IdleSessionsResult {
   connectSeconds: number;
   /** JS heap per session, bytes (after a full GC when run with --expose-gc). */
   heapPerSession: number;
-  /** Sessions the broker closed for keep-alive, and when the last one closed (s after the last CONNECT). */
+  /** Sessions the broker closed for keep-alive, and when the first and last closed (s after the last CONNECT). */
   closedByKeepAlive: number;
   lastCloseSeconds: number;
   firstCloseSeconds: number;
-}
-
-/** A connected pair of in-memory streams: what one end writes, the other reads. */
-function streamPair(): [Duplex, Duplex] {
-  let a!: Duplex;
-  let b!: Duplex;
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        peer().push(chunk);
-        cb();
-      },
-      final(cb) {
-        peer().push(null);
-        cb();
-      },
-      destroy(err, cb) {
-        if (!peer().destroyed) peer().destroy();
-        cb(err);
-      },
-    });
-  a = make(() => b);
-  b = make(() => a);
-  return [a, b];
 }
 
 /** CONNECT, MQTT 3.1.1, clean session, the given keep-alive. */
@@ -94,7 +69,8 @@ export async function runIdleSessions(sessions: number, keepAliveS = 2): Promise
         if (c[0] === 0x20 && c[3] === 0) accepted++;
         if (++answered === sessions) resolve();
       });
-      client.once('close', () => {
+      // The broker ends its side when it gives up on a session (it destroys the stream a grace period later).
+      client.once('end', () => {
         if (closed++ === 0) firstClose = performance.now();
         lastClose = performance.now();
       });

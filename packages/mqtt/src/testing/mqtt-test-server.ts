@@ -4,7 +4,7 @@
  */
 import { Duplex } from 'node:stream';
 import { Broker, fakeConnectionInfo, silentLogger, type Logger } from '@warren/core';
-import { listen, type Listener } from '@warren/transport';
+import { listen, streamPair, type Listener } from '@warren/transport';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { createMqttService, type MqttServerOptions, type MqttService } from '../index.js';
 
@@ -40,31 +40,6 @@ export async function startMqttTestServer(
   };
 }
 
-/** Two connected in-memory Duplex ends. */
-export function duplexPair(): [Duplex, Duplex] {
-  let a!: Duplex;
-  let b!: Duplex;
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        peer().push(chunk);
-        cb();
-      },
-      final(cb) {
-        peer().push(null);
-        cb();
-      },
-      destroy(err, cb) {
-        const p = peer();
-        if (!p.destroyed) p.destroy();
-        cb(err);
-      },
-    });
-  a = make(() => b);
-  b = make(() => a);
-  return [a, b];
-}
 
 /** A raw MQTT client over an in-memory stream: send packets or bytes, await parsed packets and the close. */
 export class RawClient {
@@ -76,7 +51,7 @@ export class RawClient {
   readonly #version: number;
 
   constructor(service: MqttService, version: 3 | 4 | 5 = 4) {
-    const [client, server] = duplexPair();
+    const [client, server] = streamPair();
     this.stream = client;
     this.#version = version;
     this.#parser = mqttPacket.parser({ protocolVersion: version });
