@@ -85,6 +85,13 @@ describe('paho-mqtt (python3)', () => {
     expect(r).toEqual({ sessionPresent: 1, messages: ['queued'] });
   });
 
+  it('MQTT 5: a refused CONNECT carries a Reason String; Request Response Information is answered', async () => {
+    const r = await paho('problem_response_info');
+    expect(r['refusedReason']).toBe('Bad user name or password');
+    expect(r['refusedString']).toBe("authentication failed for user 'guest'");
+    expect(r['responseInformation']).toBe(r['expectedResponseInformation']);
+  });
+
   it('retained message with RETAIN=1 and a will on abnormal disconnect', async () => {
     const r = await paho('retained_will');
     expect(r['messages']).toEqual([

@@ -109,11 +109,53 @@ def retained_will():
     return {"messages": got}
 
 
+def problem_response_info():
+    """MQTT 5: a refused CONNECT's Reason String, and Response Information when requested."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    out = {}
+    done = threading.Event()
+
+    def on_refused(c, userdata, flags, rc, props=None):
+        out["refusedReason"] = rc.getName() if hasattr(rc, "getName") else str(rc)
+        out["refusedString"] = getattr(props, "ReasonString", None)
+        done.set()
+
+    bad = client("paho-bad-" + RUN, protocol=mqtt.MQTTv5)
+    bad.username_pw_set("guest", "wrong")
+    bad.on_connect = on_refused
+    bad.connect("127.0.0.1", PORT)
+    bad.loop_start()
+    wait(done, "refused CONNACK")
+    bad.loop_stop()
+
+    done.clear()
+
+    def on_connect(c, userdata, flags, rc, props=None):
+        out["responseInformation"] = getattr(props, "ResponseInformation", None)
+        done.set()
+
+    props = Properties(PacketTypes.CONNECT)
+    props.RequestResponseInformation = 1
+    cid = "paho-rr-" + RUN
+    ok = client(cid, protocol=mqtt.MQTTv5)
+    ok.on_connect = on_connect
+    ok.connect("127.0.0.1", PORT, properties=props)
+    ok.loop_start()
+    wait(done, "CONNACK")
+    ok.disconnect()
+    ok.loop_stop()
+    out["expectedResponseInformation"] = "response/" + cid
+    return out
+
+
 SCENARIOS = {
     "pubsub311": lambda: pubsub_qos(mqtt.MQTTv311),
     "pubsub5": lambda: pubsub_qos(mqtt.MQTTv5),
     "persistent": persistent,
     "retained_will": retained_will,
+    "problem_response_info": problem_response_info,
 }
 
 print(json.dumps(SCENARIOS[SCENARIO]()))
