@@ -35,6 +35,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --mqtt-port P         with --port: that broker's MQTT port (for the m scenarios)
   --devices N           device connections in the MQTT fan-in scenario (default 500)
   --compare-mosquitto   start Warren and a private Mosquitto; run the MQTT (m) scenarios on both
+                        (with --compare-rabbitmq: on all three, in the same run)
   --scenarios a,b,c,d,p,s which scenarios to run (default all; p = persistent, s = STOMP)
   --duration S          measured seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each window (default 1)
@@ -170,8 +171,14 @@ export function formatComparison(warren: readonly ScenarioResult[], rabbit: read
     const fmt = hw.unit.endsWith('ms') ? fmtMs : fmtRate;
     const ratio = hw.value / hr.value;
     const cell = (x: ScenarioResult, v: number): string => (x.error !== undefined ? 'FAILED' : fmt(v));
-    rows.push([w.id, hw.unit, cell(w, hw.value), cell(r, hr.value), Number.isFinite(ratio) ? ratio.toFixed(2) : '-']);
+    rows.push([w.id, hw.unit, cell(w, hw.value), cell(r, hr.value), formatRatio(ratio)]);
   });
   return table(rows);
 }
 
+/** A ratio with two significant digits at least (a latency ratio can be 0.0018). */
+export function formatRatio(ratio: number): string {
+  if (!Number.isFinite(ratio)) return '-';
+  if (ratio === 0 || ratio >= 0.1) return ratio.toFixed(2);
+  return ratio.toPrecision(2);
+}

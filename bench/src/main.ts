@@ -167,14 +167,25 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       w.push(...(await runStomp(warren, o, log)));
       r.push(...(await runStomp(rabbit, o, log)));
-      w.push(...(await runMqtt(warren, o, log)));
+      const wm = await runMqtt(warren, o, log);
+      w.push(...wm);
       r.push(...(await runMqtt(rabbit, o, log)));
+      // With --compare-mosquitto too, the MQTT scenarios also run on a private Mosquitto: three brokers, one run.
+      let m: ScenarioResult[] = [];
+      if (o.compareMosquitto && o.groups.includes('m')) {
+        const mosq = await startMosquitto();
+        started.push(mosq);
+        m = await runMqtt(mosq, o, log);
+        json.mosquitto = m;
+      }
       json.warren = w;
       json.rabbitmq = r;
-      failed ||= [...w, ...r].some((x) => x.error !== undefined);
+      failed ||= [...w, ...r, ...m].some((x) => x.error !== undefined);
       if (!o.json) {
         log(`\n${formatResults('Warren', w)}\n\n${formatResults('RabbitMQ 3 (Debian package)', r)}\n`);
+        if (m.length > 0) log(`${formatResults('Mosquitto (Debian package)', m)}\n`);
         log(`${formatComparison(w, r)}\n`);
+        if (m.length > 0) log(`${formatComparison(wm, m, 'Mosquitto')}\n`);
       }
     } else if (o.compareMosquitto) {
       log('starting Warren and a private Mosquitto …');

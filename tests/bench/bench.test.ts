@@ -3,7 +3,7 @@
  * workload generator, and a very short in-process run against its do-nothing server. No timing assertions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseArgs } from '../../bench/src/cli.js';
+import { formatRatio, parseArgs } from '../../bench/src/cli.js';
 import { Histogram } from '../../bench/src/histogram.js';
 import { startNullServer, type NullServer } from '../../bench/src/null-server.js';
 import { SCENARIOS, runScenario, topicWorkload } from '../../bench/src/runner.js';
@@ -139,6 +139,15 @@ describe('bench histogram and workload', () => {
     expect(w.bindings.some(([, k]) => k.split('.').includes('*'))).toBe(true);
     expect(w.routingKeys).toHaveLength(1000);
     expect(topicWorkload(10)).toEqual(w);
+  });
+});
+
+describe('bench comparison ratios', () => {
+  it('keeps two significant digits for small ratios (latency) and two decimals otherwise', () => {
+    expect(formatRatio(7.134)).toBe('7.13');
+    expect(formatRatio(0.5)).toBe('0.50');
+    expect(formatRatio(0.0018285)).toBe('0.0018');
+    expect(formatRatio(Number.NaN)).toBe('-');
   });
 });
 
