@@ -18,6 +18,9 @@ export interface StartedBroker {
   stompPort?: number;
   /** The MQTT port, when the broker has an MQTT listener. */
   mqttPort?: number;
+  /** STOMP and MQTT over WebSocket (ws://host:port/ws), when the broker has them (the private RabbitMQ). */
+  webStompUrl?: string;
+  webMqttUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -148,7 +151,8 @@ export function rabbitmqInstalled(): boolean {
 
 /**
  * Start a private RabbitMQ node: free AMQP and distribution ports, its own mnesia/log directories in a temp dir, a
- * unique node name, only the STOMP plugin (on `stompPort`). Resolves once it completes an AMQP handshake as guest/guest.
+ * unique node name, and the STOMP, MQTT, web_stomp and web_mqtt plugins on free loopback ports. Resolves once it
+ * completes an AMQP handshake as guest/guest.
  */
 export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> {
   if (!rabbitmqInstalled()) throw new Error('rabbitmq-server is not installed');
@@ -158,12 +162,22 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
   const node = `warrenbench${process.pid}@localhost`;
   // The STOMP plugin for the s scenarios, on a free loopback port (rabbitmq.conf, the new-style format).
   const stompPort = await freePort();
-  // The MQTT plugin for the m scenarios.
+  // The MQTT plugin for the m scenarios, web_stomp and web_mqtt for the w scenarios.
   const mqttPort = await freePort();
-  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_mqtt].\n');
+  const webStompPort = await freePort();
+  const webMqttPort = await freePort();
+  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_mqtt,rabbitmq_web_stomp,rabbitmq_web_mqtt].\n');
   writeFileSync(
     path.join(dir, 'rabbitmq.conf'),
-    `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}\nmqtt.listeners.tcp.1 = 127.0.0.1:${mqttPort}\n`,
+    [
+      `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}`,
+      `mqtt.listeners.tcp.1 = 127.0.0.1:${mqttPort}`,
+      `web_stomp.tcp.ip = 127.0.0.1`,
+      `web_stomp.tcp.port = ${webStompPort}`,
+      `web_mqtt.tcp.ip = 127.0.0.1`,
+      `web_mqtt.tcp.port = ${webMqttPort}`,
+      '',
+    ].join('\n'),
   );
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -214,5 +228,14 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  return { name: 'RabbitMQ', host: '127.0.0.1', port, stompPort, mqttPort, stop };
+  return {
+    name: 'RabbitMQ',
+    host: '127.0.0.1',
+    port,
+    stompPort,
+    mqttPort,
+    webStompUrl: `ws://127.0.0.1:${webStompPort}/ws`,
+    webMqttUrl: `ws://127.0.0.1:${webMqttPort}/ws`,
+    stop,
+  };
 }

@@ -36,16 +36,26 @@ function answers(port: number): Promise<boolean> {
 }
 
 /**
- * The WebSocket scenarios (group 'w'): a Warren child with every listener on, and the reference RabbitMQ's web_stomp
- * and web_mqtt plugins (15684/15685) when they answer on this machine. Returns true when a scenario failed.
+ * The WebSocket scenarios (group 'w'): a Warren child with every listener on, against `rabbit` (the private node of
+ * --compare-rabbitmq, whose web_stomp and web_mqtt are on) or else the hand-started reference RabbitMQ (15684/15685)
+ * when it answers on this machine. Returns true when a scenario failed.
  */
-async function runWeb(o: CliOptions, log: (s: string) => void, json: Record<string, unknown>): Promise<boolean> {
+async function runWeb(o: CliOptions, log: (s: string) => void, json: Record<string, unknown>, rabbit?: StartedBroker): Promise<boolean> {
   if (!o.groups.includes('w')) return false;
   log('starting Warren for the WebSocket scenarios …');
   const warren = await startWarrenWebChild();
   try {
     const targets: WebTarget[] = [warren];
-    if (await answers(15684)) targets.push(REFERENCE_RABBITMQ);
+    if (rabbit?.webStompUrl !== undefined && rabbit.webMqttUrl !== undefined) {
+      targets.push({
+        name: 'RabbitMQ 3 (Debian package)',
+        host: rabbit.host,
+        ...(rabbit.stompPort !== undefined ? { stompPort: rabbit.stompPort } : {}),
+        ...(rabbit.mqttPort !== undefined ? { mqttPort: rabbit.mqttPort } : {}),
+        webStompUrl: rabbit.webStompUrl,
+        webMqttUrl: rabbit.webMqttUrl,
+      });
+    } else if (await answers(15684)) targets.push(REFERENCE_RABBITMQ);
     else log('  no RabbitMQ web_stomp on 15684: WebSocket scenarios on Warren only');
     const results = await runWebBench(targets, { durationS: o.durationS, warmupS: o.warmupS, bodySize: o.bodySize }, log);
     json.web = Object.fromEntries(results);
@@ -134,6 +144,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const script = fileURLToPath(import.meta.url);
   const log = (s: string): void => void (o.json ? process.stderr.write(`${s}\n`) : process.stdout.write(`${s}\n`));
   const started: StartedBroker[] = [];
+  /** The private RabbitMQ of --compare-rabbitmq, kept for the WebSocket scenarios. */
+  let privateRabbit: StartedBroker | undefined;
   const json: Record<string, unknown> = { durationS: o.durationS, bodySize: o.bodySize, confirmWindow: o.confirmWindow };
   let failed = false;
   const onSignal = (): void => {
@@ -156,6 +168,7 @@ async function main(argv: readonly string[]): Promise<number> {
       started.push(warren);
       const rabbit = await startRabbitMQ();
       started.push(rabbit);
+      privateRabbit = rabbit;
       const w: ScenarioResult[] = [];
       const r: ScenarioResult[] = [];
       // Alternate per scenario so slow drift of the host (thermal, other load) hits both brokers alike.
@@ -225,7 +238,7 @@ async function main(argv: readonly string[]): Promise<number> {
       failed ||= res.some((x) => x.error !== undefined);
       if (!o.json) log(`\n${formatResults(target.name, res)}\n`);
     }
-    if (o.ceiling !== 'only' && o.port === null && !o.compareMosquitto) failed ||= await runWeb(o, log, json);
+    if (o.ceiling !== 'only' && o.port === null && !(o.compareMosquitto && !o.compareRabbitmq)) failed ||= await runWeb(o, log, json, privateRabbit);
     if (o.ceiling !== 'no' && !o.compareMosquitto) {
       const nul = await startNullServerProcess(script);
       started.push(nul);
