@@ -270,7 +270,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     }
     const { queue } = vhost.declareQueue(actual, options, this.#ctx.connectionId);
     this.#lastQueue = queue.name;
-    return { queue: queue.name, messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+    return { queue: queue.name, messageCount: queue.messageCount, consumerCount: queue.consumerCount, lengthOverflow: queue.lengthOverflow };
   }
 
   deleteQueue(name: string, options: { ifUnused?: boolean; ifEmpty?: boolean }): number {

@@ -163,6 +163,8 @@ export interface QueueDeclareResult {
   queue: string;
   messageCount: number;
   consumerCount: number;
+  /** Messages the queue has removed from its head for its length limit (x-max-length), since created or recovered. */
+  lengthOverflow?: number;
 }
 
 export interface ConsumeOptions {

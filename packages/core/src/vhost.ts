@@ -222,6 +222,14 @@ export class VHost implements QueueOwner {
   }
 
   /** Delete a queue now: cancel its consumers, remove its bindings. Returns the number of ready messages dropped. */
+  lengthLimitReached(queue: Queue): void {
+    const { maxLength, maxLengthBytes } = queue.settings;
+    this.#logger.warn(
+      { vhost: this.name, queue: queue.name, maxLength, maxLengthBytes, removedSoFar: queue.lengthOverflow },
+      'queue reached its length limit: the oldest messages are dropped (or dead-lettered) as new ones arrive',
+    );
+  }
+
   removeQueue(queue: Queue): number {
     if (queue.deleted || this.queues.get(queue.name) !== queue) return 0;
     this.queues.delete(queue.name);

@@ -192,8 +192,9 @@ export class MqttServiceImpl implements MqttRuntime {
   readonly origin = new WeakMap<Message, MqttConnection>();
   readonly retainedMessages = new WeakSet<Message>();
   noLocalCount = 0;
-  /** Reconnections that found their offline queue at `maxOfflineMessages` (older messages were dropped). */
+  /** Reconnects that found messages dropped for the offline queue limit, and how many were dropped in all. */
   offlineOverflows = 0;
+  offlineDropped = 0;
   readonly #clients = new Map<string, MqttConnection>();
   readonly #connections = new Set<StreamIo>();
   readonly #expiryTimers = new Map<string, NodeJS.Timeout>();
@@ -343,9 +344,10 @@ export class MqttServiceImpl implements MqttRuntime {
     this.#willTimers.set(key, timer);
   }
 
-  offlineOverflow(clientId: string, queue: string, limit: number): void {
+  offlineOverflow(clientId: string, queue: string, limit: number, dropped: number): void {
     this.offlineOverflows++;
-    this.logger.warn({ clientId, queue, limit }, 'MQTT offline queue reached its limit; the oldest messages were dropped');
+    this.offlineDropped += dropped;
+    this.logger.warn({ clientId, queue, limit, dropped }, 'MQTT offline queue overflowed: the oldest messages were dropped');
   }
 
   cancelWill(vhost: string, clientId: string): void {

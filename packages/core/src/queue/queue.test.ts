@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FieldTable } from '../contract.js';
 import { makeMessage } from '../testing/fake-host.js';
 import { err, TestBroker, type TestChannel } from '../testing/setup.js';
+import { silentLogger } from '../broker.js';
 
 let tb: TestBroker;
 let c: TestChannel;
@@ -33,7 +34,7 @@ describe('queue.declare', () => {
     c.ch.declareQueue('q', {});
     pub('q', 'a');
     pub('q', 'b');
-    expect(c.ch.declareQueue('q', {})).toEqual({ queue: 'q', messageCount: 2, consumerCount: 0 });
+    expect(c.ch.declareQueue('q', {})).toEqual({ queue: 'q', messageCount: 2, consumerCount: 0, lengthOverflow: 0 });
   });
 
   it.each<[string, FieldTable, string]>([
@@ -215,6 +216,24 @@ describe('length limits', () => {
     c.ch.declareQueue('m', { arguments: { 'x-max-length': 2 } });
     for (const b of ['1', '2', '3']) pub('m', b);
     expect(drain('m')).toEqual(['2', '3']);
+  });
+
+  it('counts what it removes for length, and logs once per overflow episode', () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(msg ?? ''), child: () => logger };
+    const t = new TestBroker({ logger });
+    const ch = t.channel().ch;
+    ch.declareQueue('lim', { arguments: { 'x-max-length': 2 } });
+    const publish = (b: string): void => ch.publish(makeMessage('', 'lim', b), {});
+    for (const b of ['1', '2', '3', '4', '5']) publish(b);
+    expect(ch.declareQueue('lim', { passive: true }).lengthOverflow).toBe(3);
+    expect(warnings.filter((w) => w.includes('length limit'))).toHaveLength(1);
+    // Room again (a message taken), then a new overflow: a second line.
+    ch.get('lim', true);
+    publish('6');
+    publish('7');
+    expect(ch.declareQueue('lim', { passive: true }).lengthOverflow).toBe(4);
+    expect(warnings.filter((w) => w.includes('length limit'))).toHaveLength(2);
   });
 
   it('x-max-length-bytes counts body bytes', () => {

@@ -17,6 +17,8 @@ export interface QueueOwner {
   deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void;
   /** Delete the queue (auto-delete after its last consumer, x-expires). */
   removeQueue(queue: Queue): void;
+  /** The queue began removing messages from its head to stay within x-max-length(-bytes) (once per episode). */
+  lengthLimitReached?(queue: Queue): void;
 }
 
 /** Declared properties of a queue. */
@@ -55,6 +57,13 @@ export class Queue {
   deleted = false;
   /** The log of a stream queue; undefined for classic and quorum queues. */
   readonly stream: StreamLog | undefined;
+  /**
+   * Messages removed from the head (dropped, or dead-lettered with reason maxlen) to stay within x-max-length or
+   * x-max-length-bytes, since the queue was created or recovered.
+   */
+  lengthOverflow = 0;
+  /** Removing for length since the last enqueue that fitted: {@link QueueOwner.lengthLimitReached} was told. */
+  #overflowing = false;
 
   #seq = 0;
   #rr = 0;
@@ -157,9 +166,18 @@ export class Queue {
     }
     store.push(entry);
     if (s.maxLength !== undefined || s.maxLengthBytes !== undefined) {
+      let removed = 0;
       while (store.messageCount > 0 && this.#overLimit(store.messageCount, store.byteCount)) {
         this.#deadLetterOrDrop(store.shift()!, 'maxlen');
+        removed++;
       }
+      if (removed > 0) {
+        this.lengthOverflow += removed;
+        if (!this.#overflowing) {
+          this.#overflowing = true;
+          this.owner.lengthLimitReached?.(this);
+        }
+      } else this.#overflowing = false;
     }
     if (entry.expiresAt !== 0) this.#armExpiry(now);
     if (this.consumers.length > 0) this.dispatch();

@@ -516,7 +516,15 @@ describe('sessions', () => {
     await again.connect({ clientId: 'bounded', clean: false });
     const got = [(await again.next('publish')) as IPublishPacket, (await again.next('publish')) as IPublishPacket];
     expect(got.map((m) => m.payload.toString())).toEqual(['4', '5']);
-    expect((bounded as unknown as { offlineOverflows: number }).offlineOverflows).toBe(1);
+    const counters = bounded as unknown as { offlineOverflows: number; offlineDropped: number };
+    expect(counters.offlineOverflows).toBe(1);
+    expect(counters.offlineDropped).toBe(3);
+    // Counted once: the next reconnect finds nothing new.
+    again.send({ cmd: 'disconnect' });
+    await again.waitClosed();
+    const third = new RawClient(bounded);
+    await third.connect({ clientId: 'bounded', clean: false });
+    expect(counters.offlineDropped).toBe(3);
     await bounded.close();
   });
 

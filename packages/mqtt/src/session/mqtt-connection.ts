@@ -1135,8 +1135,19 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       declared = ch.declareQueue(queue, options);
     }
     const limit = this.#rt.options.maxOfflineMessages;
-    // A full offline queue on reconnect means the oldest messages were dropped (x-max-length drops the head).
-    if (persistent && limit > 0 && declared.messageCount >= limit) this.#rt.offlineOverflow(this.clientId, queue, limit);
+    const session = this.#session;
+    if (persistent && limit > 0 && session !== undefined) {
+      // The queue counts what x-max-length removed from its head; what is new since the last reconnect was lost
+      // while this client was away (or too slow). A counter below the one seen restarted with the broker.
+      const total = declared.lengthOverflow ?? 0;
+      const seen = session.overflowSeen?.[queue] ?? 0;
+      const dropped = total >= seen ? total - seen : total;
+      if (dropped > 0) this.#rt.offlineOverflow(this.clientId, queue, limit, dropped);
+      if (total !== seen) {
+        (session.overflowSeen ??= {})[queue] = total;
+        this.#rt.sessions.changed();
+      }
+    }
   }
 
   #ensureConsumer(s: ActiveSubscription): void {

@@ -51,5 +51,6 @@ export interface MqttRuntime {
   ): void;
   cancelWill(vhost: string, clientId: string): void;
   /** A persistent session came back to a full offline queue: count it and log it. */
-  offlineOverflow(clientId: string, queue: string, limit: number): void;
+  /** `dropped` messages of a persistent session's queue were removed for the offline limit since last counted. */
+  offlineOverflow(clientId: string, queue: string, limit: number, dropped: number): void;
 }

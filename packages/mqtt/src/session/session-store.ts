@@ -34,6 +34,8 @@ export interface SessionState {
   qos2Inbound: number[];
   /** QoS 2 outbound: packet ids whose PUBREL was sent and PUBCOMP not yet received. */
   qos2Pubrel: number[];
+  /** Per session queue: its length-limit removals already counted (the queue's counter at the last reconnect). */
+  overflowSeen?: Record<string, number>;
 }
 
 /** Key of a session: client ids are scoped to a vhost, as in RabbitMQ. */
