@@ -104,6 +104,7 @@ export function topicMatches(filter: string, topic: string): boolean {
     const f0 = filter.charCodeAt(0);
     if (f0 === 0x2b || f0 === 0x23) return false;
   }
+  // Level by level, comparing in place: this runs for every delivery, so it allocates no substrings.
   let fi = 0;
   let ti = 0;
   const fl = filter.length;
@@ -112,21 +113,28 @@ export function topicMatches(filter: string, topic: string): boolean {
     // Next level of each.
     let fe = filter.indexOf('/', fi);
     if (fe < 0) fe = fl;
-    const fLevel = filter.slice(fi, fe);
-    if (fLevel === '#') return true;
+    const fLen = fe - fi;
+    if (fLen === 1 && filter.charCodeAt(fi) === 0x23 /* # */) return true;
     if (ti > tl) return false;
     let te = topic.indexOf('/', ti);
     if (te < 0) te = tl;
-    if (fLevel !== '+' && fLevel !== topic.slice(ti, te)) return false;
+    if (!(fLen === 1 && filter.charCodeAt(fi) === 0x2b /* + */) && !sameLevel(filter, fi, topic, ti, fLen, te - ti)) return false;
     const fDone = fe >= fl;
     const tDone = te >= tl;
     if (fDone && tDone) return true;
     if (fDone) return false;
     if (tDone) {
       // "sport/#" matches "sport": the remaining filter must be exactly "#".
-      return filter.slice(fe + 1) === '#';
+      return fl - fe === 2 && filter.charCodeAt(fe + 1) === 0x23;
     }
     fi = fe + 1;
     ti = te + 1;
   }
+}
+
+/** filter[fi, fi + fLen) equals topic[ti, ti + tLen). */
+function sameLevel(filter: string, fi: number, topic: string, ti: number, fLen: number, tLen: number): boolean {
+  if (fLen !== tLen) return false;
+  for (let k = 0; k < fLen; k++) if (filter.charCodeAt(fi + k) !== topic.charCodeAt(ti + k)) return false;
+  return true;
 }
