@@ -56,6 +56,30 @@ describe('OutboundWriter batching', () => {
     expect(sink.chunks.map(String)).toEqual(['one', 'two']);
   });
 
+  it('many writers written in one turn each send one write at its end; one flushed early is not written twice', async () => {
+    const sinks = [new Sink(1024), new Sink(1024), new Sink(1024)];
+    const writers = sinks.map((s) => new OutboundWriter(s));
+    writers.forEach((w, i) => w.write(b(`w${i}`)));
+    writers[0]!.write(b('+'));
+    writers[1]!.flush();
+    expect(sinks.map((s) => s.chunks.length)).toEqual([0, 1, 0]);
+    await nextTurn();
+    expect(sinks.map((s) => s.chunks.map(String))).toEqual([['w0+'], ['w1'], ['w2']]);
+    // The next turn starts a new list.
+    writers[2]!.write(b('again'));
+    await nextTurn();
+    expect(sinks[2]!.chunks.map(String)).toEqual(['w2', 'again']);
+  });
+
+  it('a writer closed after its write is skipped at the end of the turn', async () => {
+    const sink = new Sink(1024);
+    const writer = new OutboundWriter(sink);
+    writer.write(b('lost'));
+    writer.destroy();
+    await nextTurn();
+    expect(sink.chunks).toHaveLength(0);
+  });
+
   it('flushes at once when the batch reaches maxBatchBytes', () => {
     const sink = new Sink(1024);
     const writer = new OutboundWriter(sink, { maxBatchBytes: 8 });

@@ -54,9 +54,11 @@ export class OutboundWriter {
   readonly #lowWaterMark: number;
   readonly #maxBatchBytes: number;
 
-  #batch: Buffer[] = [];
+  /** Reused: emptied in place after each write to the stream. */
+  readonly #batch: Buffer[] = [];
   #batchBytes = 0;
-  #immediate: NodeJS.Immediate | undefined;
+  /** Listed in {@link OutboundWriter.#due} for the end of this turn. */
+  #scheduled = false;
   /** The stream's last write returned false and 'drain' has not come yet. */
   #stalled = false;
   /** Went over the high-water mark; drain callbacks are owed once below the low-water mark. */
@@ -98,8 +100,10 @@ export class OutboundWriter {
     if (!this.#overHighWater && this.pendingBytes >= this.#highWaterMark) this.#overHighWater = true;
     if (this.#batchBytes >= this.#maxBatchBytes) {
       this.flush();
-    } else if (this.#immediate === undefined) {
-      this.#immediate = setImmediate(this.#onImmediate);
+    } else if (!this.#scheduled) {
+      this.#scheduled = true;
+      OutboundWriter.#due.push(this);
+      OutboundWriter.#dueImmediate ??= setImmediate(OutboundWriter.#flushDue);
     }
   }
 
@@ -113,10 +117,7 @@ export class OutboundWriter {
 
   /** Write the current batch now (unless the stream asked us to wait for 'drain'). */
   flush(): void {
-    if (this.#immediate !== undefined) {
-      clearImmediate(this.#immediate);
-      this.#immediate = undefined;
-    }
+    this.#scheduled = false;
     if (this.#closed || this.#stalled || this.#batchBytes === 0) return;
     const data = this.#takeBatch();
     let ok: boolean;
@@ -141,10 +142,7 @@ export class OutboundWriter {
       this.#batch.push(last);
       this.#batchBytes += last.length;
     }
-    if (this.#immediate !== undefined) {
-      clearImmediate(this.#immediate);
-      this.#immediate = undefined;
-    }
+    this.#scheduled = false;
     const data = this.#batchBytes > 0 ? this.#takeBatch() : undefined;
     this.#closed = true;
     const stream = this.#stream;
@@ -174,7 +172,8 @@ export class OutboundWriter {
   #takeBatch(): Buffer {
     const batch = this.#batch;
     const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, this.#batchBytes);
-    this.#batch = [];
+    // pop() keeps the array's backing store (length = 0 would drop it, and the next write allocate another).
+    while (batch.length > 0) batch.pop();
     this.#batchBytes = 0;
     return data;
   }
@@ -188,17 +187,28 @@ export class OutboundWriter {
 
   #markClosed(): void {
     this.#closed = true;
-    this.#batch = [];
+    this.#batch.length = 0;
     this.#batchBytes = 0;
-    if (this.#immediate !== undefined) {
-      clearImmediate(this.#immediate);
-      this.#immediate = undefined;
-    }
+    this.#scheduled = false;
   }
 
-  readonly #onImmediate = (): void => {
-    this.#immediate = undefined;
-    this.flush();
+  /**
+   * Writers with a batch for the end of this event-loop turn, and the one setImmediate that sends them all: one
+   * Immediate per turn for the process instead of one per connection written to (a turn of fan-in writes a PUBACK
+   * to every device that published).
+   */
+  static readonly #due: OutboundWriter[] = [];
+  static #dueImmediate: NodeJS.Immediate | undefined;
+  static readonly #flushDue = (): void => {
+    OutboundWriter.#dueImmediate = undefined;
+    const due = OutboundWriter.#due;
+    // A flush can run drain callbacks that write to other writers, which join the list and are flushed here too. A
+    // writer flushed or closed since it was listed has #scheduled false and is skipped.
+    for (let i = 0; i < due.length; i++) {
+      const w = due[i] as OutboundWriter;
+      if (w.#scheduled) w.flush();
+    }
+    while (due.length > 0) due.pop();
   };
 
   readonly #onStreamDrain = (): void => {
