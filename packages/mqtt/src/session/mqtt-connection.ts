@@ -120,15 +120,16 @@ export interface ConnectionLimits {
 }
 
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
-/** Shared empty placeholders; never written to (see the fields of {@link MqttConnection}). */
 // mqtt-packet's encoder otherwise builds, at its first use, a cache of 65,536 two-byte Buffers for packet ids and
 // lengths: 6.3 MB of heap (0.6 KiB per connection at 10,000) and 65k objects for every full collection to mark. Its
 // encoder is off the hot path here (PUBLISH and PUBACK have their own), so it computes them instead.
 mqttPacket.writeToStream.cacheNumbers = false;
 
-const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
 /** Response Information given to an MQTT 5 client that requests it: `response/<client id>`. */
 export const RESPONSE_TOPIC_PREFIX = 'response';
+
+/** Shared empty placeholders; never written to (see the fields of {@link MqttConnection}). */
+const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
 const EMPTY_SET: ReadonlySet<unknown> = new Set();
 const CONSUMER_QOS0 = 'mqtt-qos0';
 const CONSUMER_QOS1 = 'mqtt-qos1';
