@@ -4,7 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ConnectionInfo } from '@warren/core';
-import { OutboundWriter, type OutboundStream } from '@warren/transport';
+import { OutboundWriter, StreamIo, type OutboundStream } from '@warren/transport';
 import { AmqpConnection, type AmqpConnectionContext } from './connection/connection.js';
 import type { AmqpIo } from './connection/io.js';
 
@@ -51,42 +51,10 @@ export class AmqpConnectionRegistry {
 }
 
 /** Adapts a socket and its writer to the state machine's {@link AmqpIo}. */
-class SocketIo implements AmqpIo {
-  readonly #socket: Duplex;
-  readonly #writer: OutboundWriter;
-
-  constructor(socket: Duplex, writer: OutboundWriter) {
-    this.#socket = socket;
-    this.#writer = writer;
-  }
-
-  write(buf: Buffer): void {
-    this.#writer.write(buf);
-  }
-
-  get writable(): boolean {
-    return this.#writer.writable;
-  }
-
+class SocketIo extends StreamIo implements AmqpIo {
+  /** Enough output pending that reading more input should wait. */
   get overloaded(): boolean {
-    return this.#writer.pendingBytes >= READ_PAUSE_BYTES;
-  }
-
-  end(last?: Buffer): void {
-    this.#writer.end(last);
-  }
-
-  destroy(): void {
-    this.#writer.destroy();
-    if (!this.#socket.destroyed) this.#socket.destroy();
-  }
-
-  pause(): void {
-    this.#socket.pause();
-  }
-
-  resume(): void {
-    this.#socket.resume();
+    return this.writer.pendingBytes >= READ_PAUSE_BYTES;
   }
 }
 

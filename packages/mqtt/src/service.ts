@@ -15,7 +15,7 @@ import {
   type Message,
   type User,
 } from '@warren/core';
-import { OutboundWriter, type OutboundStream } from '@warren/transport';
+import { OutboundWriter, StreamIo as TransportStreamIo, type OutboundStream } from '@warren/transport';
 import type { IConnectPacket } from 'mqtt-packet';
 import { publishToMessage } from './mapping.js';
 import { RetainedStore } from './retained-store.js';
@@ -44,43 +44,24 @@ type TaggedStream = Duplex & { [IO]: StreamIo };
  * stream listeners below are module-level functions shared by every connection (they find the connection through
  * the stream), so an idle connection carries no listener closures.
  */
-class StreamIo implements MqttIo {
-  readonly #stream: Duplex;
-  readonly #writer: OutboundWriter;
+class StreamIo extends TransportStreamIo implements MqttIo {
   conn!: MqttConnection;
   readonly service: MqttServiceImpl;
   pacerMark = 0;
   constructor(stream: Duplex, writer: OutboundWriter, service: MqttServiceImpl) {
-    this.#stream = stream;
-    this.#writer = writer;
+    super(stream, writer);
     this.service = service;
   }
   endWriter(): void {
-    this.#writer.end();
+    this.writer.end();
   }
-  write(buf: Buffer): void {
-    this.#writer.write(buf);
+  override write(buf: Buffer): void {
+    this.writer.write(buf);
     flushPacer.written(this);
   }
   /** Hand the writer's batch to the socket now. */
   flush(): void {
-    this.#writer.flush();
-  }
-  get writable(): boolean {
-    return this.#writer.writable;
-  }
-  end(last?: Buffer): void {
-    this.#writer.end(last);
-  }
-  destroy(): void {
-    this.#writer.destroy();
-    if (!this.#stream.destroyed) this.#stream.destroy();
-  }
-  pause(): void {
-    this.#stream.pause();
-  }
-  resume(): void {
-    this.#stream.resume();
+    this.writer.flush();
   }
 }
 

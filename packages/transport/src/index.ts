@@ -7,6 +7,7 @@ export { listen, normalizeAddress } from './listener.js';
 export type { ConnectionHandler, Listener, ListenerOptions, TlsOptions } from './listener.js';
 export { serveStaticFiles } from './static-files.js';
 export { streamPair } from './stream-pair.js';
+export { StreamIo } from './stream-io.js';
 export { forwardedFor, listenWebSocket, webSocketStream } from './websocket-listener.js';
 export type {
   WebSocketConnectionHandler,

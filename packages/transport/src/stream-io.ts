@@ -1,0 +1,45 @@
+import type { Duplex } from 'node:stream';
+import type { OutboundWriter } from './outbound-writer.js';
+
+/**
+ * What a protocol state machine needs of its connection, over a byte stream and its {@link OutboundWriter}: write
+ * (batched by the writer), backpressure, end, destroy, and read flow control. The protocol adapters' I/O objects
+ * extend it with their own extras (MQTT's flush pacing, say), so a state machine never touches the socket itself.
+ */
+export class StreamIo {
+  protected readonly stream: Duplex;
+  protected readonly writer: OutboundWriter;
+
+  constructor(stream: Duplex, writer: OutboundWriter) {
+    this.stream = stream;
+    this.writer = writer;
+  }
+
+  write(buf: Buffer): void {
+    this.writer.write(buf);
+  }
+
+  /** False while the writer is over its high-water mark: stop producing deliveries. */
+  get writable(): boolean {
+    return this.writer.writable;
+  }
+
+  /** Flush what is batched (plus `last`) and half-close; the stream is destroyed after a grace period. */
+  end(last?: Buffer): void {
+    this.writer.end(last);
+  }
+
+  destroy(): void {
+    this.writer.destroy();
+    if (!this.stream.destroyed) this.stream.destroy();
+  }
+
+  /** Stop reading (backpressure on the peer, alarms). */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+}
