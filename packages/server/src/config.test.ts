@@ -40,6 +40,7 @@ describe('defaults', () => {
       diskFreeLimit: 50000000,
       vmMemoryHighWatermark: 0.4,
       queueMemoryBudget: 8388608,
+      maxOpenFiles: 4096,
       amqp: {
         port: 5672,
         tlsPort: 5671,
@@ -124,6 +125,7 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_DISK_FREE_LIMIT: '2GB',
       WARREN_VM_MEMORY_HIGH_WATERMARK: '512MiB',
       WARREN_QUEUE_MEMORY_BUDGET: '1MiB',
+      WARREN_MAX_OPEN_FILES: '100',
       WARREN_STOMP_PORT: '2',
       WARREN_STOMPS_PORT: 'off',
       WARREN_STOMP_DEFAULT_VHOST: 'v',
@@ -158,6 +160,7 @@ describe('precedence: flag > env > config file > default', () => {
       diskFreeLimit: 2_000_000_000,
       vmMemoryHighWatermark: 512 * 1024 * 1024,
       queueMemoryBudget: 1024 * 1024,
+      maxOpenFiles: 100,
       amqp: {
         port: 1,
         tlsPort: null,

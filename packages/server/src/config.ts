@@ -35,6 +35,11 @@ export interface WarrenConfig {
    * disk in dataDir and are read back as consumers catch up. Default 8388608 (8 MiB).
    */
   queueMemoryBudget: number;
+  /**
+   * Message store files (segment and ack files of queues with messages on disk) kept open at once; past it idle ones
+   * are closed and reopened when needed. Default 4096.
+   */
+  maxOpenFiles: number;
   amqp: {
     port: PortSetting; // 5672
     tlsPort: PortSetting; // 5671
@@ -121,6 +126,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   diskFreeLimit: 50_000_000,
   vmMemoryHighWatermark: 0.4,
   queueMemoryBudget: 8 * 1024 * 1024,
+  maxOpenFiles: 4096,
   amqp: {
     port: 5672,
     tlsPort: 5671,
@@ -217,6 +223,8 @@ export const SETTINGS: readonly Setting[] = [
     description: 'memory alarm (publishers blocked) above this RSS: a fraction of total memory (<= 1) or bytes (e.g. 2GB)' },
   { path: 'queueMemoryBudget', flag: 'queue-memory-budget', env: 'WARREN_QUEUE_MEMORY_BUDGET', arg: '<bytes>',
     kind: 'bytes', description: 'message bytes each queue keeps in memory; the rest stay on disk until consumers catch up' },
+  { path: 'maxOpenFiles', flag: 'max-open-files', env: 'WARREN_MAX_OPEN_FILES', arg: '<n>', kind: 'int',
+    description: 'message store files kept open at once (idle ones beyond it are closed and reopened when needed)' },
   { path: 'stomp.port', flag: 'stomp-port', env: 'WARREN_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP port (0 = any free port, 'off' = disabled)" },
   { path: 'stomp.tlsPort', flag: 'stomps-port', env: 'WARREN_STOMPS_PORT', arg: '<n|off>', kind: 'port',

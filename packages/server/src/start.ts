@@ -80,6 +80,7 @@ export async function startBroker(
     store: new FileMessageStore({
       dir: join(config.dataDir, 'messages'),
       queueMemoryBytes: config.queueMemoryBudget,
+      maxOpenFiles: config.maxOpenFiles,
       logger: logger.child({ component: 'store' }),
     }),
   });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger, Message, MessageProperties } from '../contract.js';
@@ -461,3 +462,93 @@ describe('FileQueueStore: model check', () => {
     );
   });
 });
+
+describe('FileMessageStore: open file cap', () => {
+  it('keeps at most maxOpenFiles files open across many durable queues; paged reads, acks and recovery reopen them', async () => {
+    // Watch the store's system calls: a file must never be closed with writes that no fdatasync has covered (the
+    // cache may only close synced files, or a confirm could be sent for data still in the page cache only).
+    const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
+    const orig = { writeSync: fsCjs.writeSync, fdatasync: fsCjs.fdatasync, closeSync: fsCjs.closeSync };
+    const dirty = new Set<number>();
+    const violations: number[] = [];
+    let writes = 0;
+    fsCjs.writeSync = ((fd: number, ...rest: unknown[]) => {
+      writes++;
+      dirty.add(fd);
+      return (orig.writeSync as (...a: unknown[]) => number)(fd, ...rest);
+    }) as typeof fs.writeSync;
+    fsCjs.fdatasync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      dirty.delete(fd);
+      orig.fdatasync(fd, cb);
+    }) as typeof fs.fdatasync;
+    fsCjs.closeSync = ((fd: number) => {
+      if (dirty.has(fd)) violations.push(fd);
+      dirty.delete(fd);
+      orig.closeSync(fd);
+    }) as typeof fs.closeSync;
+    syncBuiltinESMExports();
+    try {
+      await capRun();
+    } finally {
+      Object.assign(fsCjs, orig);
+      syncBuiltinESMExports();
+    }
+    expect(writes).toBeGreaterThan(100); // the watch saw the store's writes
+    expect(violations).toEqual([]);
+  });
+});
+
+async function capRun(): Promise<void> {
+  {
+    const dir = tmpDir();
+    const options = { maxOpenFiles: 8, queueMemoryBytes: 2 * (ENTRY_OVERHEAD + 8), segmentSize: 4096 };
+    const store = new FileMessageStore({ dir, ...options });
+    const tb = new TestBroker({ store });
+    open.push(tb);
+    const c = tb.channel();
+    const queues = 30;
+    let seq = 0;
+    for (let i = 0; i < queues; i++) {
+      c.ch.declareQueue(`q${i}`, { durable: true });
+      // Five messages each: with a budget of two resident, three are paged out to the segment file.
+      for (let m = 0; m < 5; m++) c.ch.publish(makeMessage('', `q${i}`, `q${i}-m${m}`, persistent), { sequence: ++seq });
+      const want = seq;
+      await until(() => c.host.confirms.length === want, 'confirms');
+      // Files are closed only once synced: at most one queue's worth over the cap at any time.
+      expect(store.openFiles).toBeLessThanOrEqual(options.maxOpenFiles + 2);
+    }
+    // A burst to every queue in one turn: all those files are written before any sync round, so the cap must give
+    // way until the round is done rather than close files with unsynced writes.
+    for (let i = 0; i < queues; i++) c.ch.publish(makeMessage('', `q${i}`, `q${i}-m5`, persistent), { sequence: ++seq });
+    const burst = seq;
+    await until(() => c.host.confirms.length === burst, 'the burst confirmed');
+    expect(c.host.confirms.every(([, ok]) => ok)).toBe(true);
+    // Take two of each queue (reading back pages from files closed long ago), acking them. A persistent publish
+    // to another queue, confirmed, makes a sync round: only synced files may be closed, so without rounds the ack
+    // files written meanwhile would all stay open.
+    c.ch.declareQueue('sync', { durable: true });
+    const syncRound = async (): Promise<void> => {
+      c.ch.publish(makeMessage('', 'sync', 'x', persistent), { sequence: ++seq });
+      const want = seq;
+      await until(() => c.host.confirms.length === want, 'a sync round');
+    };
+    for (let i = 0; i < queues; i++) {
+      for (let m = 0; m < 2; m++) expect(c.ch.get(`q${i}`, true)?.delivery.message.body.toString()).toBe(`q${i}-m${m}`);
+      await syncRound();
+      // This queue's segment and ack file, and the sync queue's, may be over the cap until the next opens.
+      expect(store.openFiles).toBeLessThanOrEqual(options.maxOpenFiles + 4);
+    }
+    crash(tb, store);
+    // Recovery opens nothing up front; every queue still reads back exactly what was not taken.
+    const store2 = new FileMessageStore({ dir, ...options });
+    const tb2 = new TestBroker({ store: store2 });
+    open.push(tb2);
+    const c2 = tb2.channel();
+    for (let i = 0; i < queues; i++) c2.ch.declareQueue(`q${i}`, { durable: true });
+    expect(store2.openFiles).toBe(0);
+    for (let i = 0; i < queues; i++) {
+      expect(drain(c2, `q${i}`).map((d) => d.body)).toEqual([`q${i}-m2`, `q${i}-m3`, `q${i}-m4`, `q${i}-m5`]);
+      expect(store2.openFiles).toBeLessThanOrEqual(options.maxOpenFiles + 2);
+    }
+  }
+}

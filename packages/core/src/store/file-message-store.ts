@@ -40,6 +40,11 @@ export interface FileMessageStoreOptions {
   segmentSize?: number;
   /** Per-queue budget of message bytes kept in memory (bodies plus an estimated overhead). Default 8 MiB. */
   queueMemoryBytes?: number;
+  /**
+   * Segment and ack files kept open at once; past it the least recently used idle ones are closed and reopened when
+   * needed, so thousands of non-empty durable queues do not exhaust the process's descriptors. Default 4096.
+   */
+  maxOpenFiles?: number;
   logger?: Logger;
 }
 
@@ -50,6 +55,7 @@ const quiet: Logger = { debug: noop, info: noop, warn: noop, error: noop, child:
 export const ENTRY_OVERHEAD = 400;
 const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
 const DEFAULT_QUEUE_MEMORY = 8 * 1024 * 1024;
+const DEFAULT_MAX_OPEN_FILES = 4096;
 /** Locations pack segment id and offset into one number: id × 2^32 + offset (exact below 2^53). */
 const SEGMENT_FACTOR = 0x1_0000_0000;
 const ACK_DELIVERED = 0;
@@ -73,6 +79,9 @@ class Segment {
   flushed: number;
   size: number;
   ackFd: number | undefined = undefined;
+  /** Place in the store's list of segments with open files (-1 = none open), and the clock's second-chance bit. */
+  openIndex = -1;
+  used = false;
   /** Marks waiting for the next flush: offset × 2 + kind. */
   ackPending: number[] = [];
   /** For a recovered segment: offsets settled and offsets delivered in a previous run. */
@@ -82,6 +91,7 @@ class Segment {
   constructor(
     readonly id: number,
     readonly file: string,
+    /** The segment file's fd; -1 while closed (not opened yet, or closed by the store's file cache). */
     public fd: number,
     size: number,
     /** Written by an earlier run: its transient records are dead. */
@@ -101,8 +111,13 @@ export class FileMessageStore implements MessageStore {
   readonly dir: string;
   readonly segmentSize: number;
   readonly queueMemoryBytes: number;
+  readonly maxOpenFiles: number;
   readonly logger: Logger;
   readonly #queues = new Set<FileQueueStore>();
+  /** Segments with an open file (segment or ack), for the file cache's clock; #openFiles counts the fds. */
+  readonly #openSegments: Segment[] = [];
+  #openFiles = 0;
+  #clockHand = 0;
   readonly #dirty = new Set<FileQueueStore>();
   #flushScheduled = false;
   /** Fds written since the last fdatasync round started. */
@@ -132,6 +147,7 @@ export class FileMessageStore implements MessageStore {
     this.dir = options.dir;
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
     this.queueMemoryBytes = options.queueMemoryBytes ?? DEFAULT_QUEUE_MEMORY;
+    this.maxOpenFiles = Math.max(2, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.logger = options.logger ?? quiet;
     if (this.segmentSize > 0x7fff_ffff) throw new RangeError('segmentSize must be below 2 GiB');
     fs.mkdirSync(path.join(this.dir, 'queues'), { recursive: true });
@@ -208,6 +224,102 @@ export class FileMessageStore implements MessageStore {
 
   noteWritten(fd: number): void {
     this.#unsynced.add(fd);
+  }
+
+  /** Files open for segments now (segment and ack fds). */
+  get openFiles(): number {
+    return this.#openFiles;
+  }
+
+  /** Create `seg`'s file (it must not exist) and keep it open. */
+  createSegmentFile(seg: Segment): void {
+    this.#makeRoom();
+    seg.fd = fs.openSync(seg.file, 'wx+');
+    this.#opened(seg);
+  }
+
+  /** `seg`'s file, opened again if the cache closed it. */
+  segmentFd(seg: Segment): number {
+    if (seg.fd < 0) {
+      this.#makeRoom();
+      seg.fd = fs.openSync(seg.file, 'r+');
+      this.#opened(seg);
+    }
+    seg.used = true;
+    return seg.fd;
+  }
+
+  /** `seg`'s ack file, opened for appending (again) if needed. */
+  ackFd(seg: Segment): number {
+    if (seg.ackFd === undefined) {
+      this.#makeRoom();
+      seg.ackFd = fs.openSync(seg.ackFile, 'a');
+      this.#opened(seg);
+    }
+    seg.used = true;
+    return seg.ackFd;
+  }
+
+  /** Close `seg`'s files (its queue closed, or the segment is deleted). */
+  releaseSegment(seg: Segment): void {
+    this.#closeSegmentFiles(seg);
+  }
+
+  #opened(seg: Segment): void {
+    this.#openFiles++;
+    seg.used = true;
+    if (seg.openIndex < 0) {
+      seg.openIndex = this.#openSegments.length;
+      this.#openSegments.push(seg);
+    }
+  }
+
+  #closeSegmentFiles(seg: Segment): void {
+    if (seg.fd >= 0) {
+      this.closeFd(seg.fd);
+      seg.fd = -1;
+      this.#openFiles--;
+    }
+    if (seg.ackFd !== undefined) {
+      this.closeFd(seg.ackFd);
+      seg.ackFd = undefined;
+      this.#openFiles--;
+    }
+    const i = seg.openIndex;
+    if (i < 0) return;
+    const list = this.#openSegments;
+    const last = list.pop() as Segment;
+    if (last !== seg) {
+      list[i] = last;
+      last.openIndex = i;
+    }
+    seg.openIndex = -1;
+  }
+
+  /**
+   * Before opening a file: at {@link maxOpenFiles}, close the files of one segment not used since the clock last
+   * passed it. Files written since the last fdatasync round began are never closed here (their sync is owed to a
+   * confirm); if every candidate has such writes the cap is exceeded for now rather than the guarantee weakened.
+   */
+  #makeRoom(): void {
+    const list = this.#openSegments;
+    // Two sweeps at most: the first may only clear second-chance bits. After a burst over the cap (files with
+    // unsynced writes stay open), this closes as many as it takes to get back under it.
+    for (let n = 2 * list.length; n > 0 && this.#openFiles >= this.maxOpenFiles && list.length > 0; n--) {
+      if (this.#clockHand >= list.length) this.#clockHand = 0;
+      const seg = list[this.#clockHand] as Segment;
+      if (seg.used) {
+        seg.used = false;
+        this.#clockHand++;
+        continue;
+      }
+      if ((seg.fd >= 0 && this.#unsynced.has(seg.fd)) || (seg.ackFd !== undefined && this.#unsynced.has(seg.ackFd))) {
+        this.#clockHand++;
+        continue;
+      }
+      // Swap-removal moves the last segment into this slot: look at the slot again.
+      this.#closeSegmentFiles(seg);
+    }
   }
 
   forget(q: FileQueueStore): void {
@@ -466,10 +578,7 @@ export class FileQueueStore implements QueueStore {
   }
 
   #closeFds(): void {
-    for (const seg of this.#segments.values()) {
-      this.#store.closeFd(seg.fd);
-      if (seg.ackFd !== undefined) this.#store.closeFd(seg.ackFd);
-    }
+    for (const seg of this.#segments.values()) this.#store.releaseSegment(seg);
     this.#segments.clear();
     this.#wseg = undefined;
   }
@@ -506,8 +615,8 @@ export class FileQueueStore implements QueueStore {
     }
     const id = this.#nextSegId++;
     const file = path.join(this.#dir, `${segName(id)}.seg`);
-    const fd = fs.openSync(file, 'wx+');
-    const seg = new Segment(id, file, fd, 0, false);
+    const seg = new Segment(id, file, -1, 0, false);
+    this.#store.createSegmentFile(seg);
     this.#segments.set(id, seg);
     this.#wseg = seg;
     if (this.#durable) syncDir(this.#dir);
@@ -531,10 +640,11 @@ export class FileQueueStore implements QueueStore {
     const w = this.#pending;
     try {
       if (seg !== undefined && w !== undefined && w.length > 0) {
-        writeAll(seg.fd, w.buf, w.length, seg.flushed);
+        const fd = this.#store.segmentFd(seg);
+        writeAll(fd, w.buf, w.length, seg.flushed);
         seg.flushed += w.length;
         w.reset();
-        this.#store.noteWritten(seg.fd);
+        this.#store.noteWritten(fd);
       }
       for (const s of this.#segments.values()) {
         const marks = s.ackPending;
@@ -542,9 +652,9 @@ export class FileQueueStore implements QueueStore {
         const buf = Buffer.allocUnsafe(marks.length * 4);
         for (let i = 0; i < marks.length; i++) buf.writeUInt32LE(marks[i]!, i * 4);
         s.ackPending = [];
-        s.ackFd ??= fs.openSync(s.ackFile, 'a');
-        writeAll(s.ackFd, buf, buf.length, null);
-        this.#store.noteWritten(s.ackFd);
+        const ackFd = this.#store.ackFd(s);
+        writeAll(ackFd, buf, buf.length, null);
+        this.#store.noteWritten(ackFd);
       }
     } catch (err) {
       w?.reset();
@@ -554,8 +664,7 @@ export class FileQueueStore implements QueueStore {
 
   #dropSegment(seg: Segment): void {
     this.#segments.delete(seg.id);
-    this.#store.closeFd(seg.fd);
-    if (seg.ackFd !== undefined) this.#store.closeFd(seg.ackFd);
+    this.#store.releaseSegment(seg);
     seg.ackPending = [];
     for (const f of [seg.file, seg.ackFile]) {
       fs.unlink(f, (err) => {
@@ -589,7 +698,7 @@ export class FileQueueStore implements QueueStore {
       }
       const want = Math.min(Math.max(buf.length, PAGE_READ), seg.flushed - offset);
       if (want > buf.length) buf = Buffer.allocUnsafe(want);
-      const got = fs.readSync(seg.fd, buf, 0, want, offset);
+      const got = fs.readSync(this.#store.segmentFd(seg), buf, 0, want, offset);
       const view = buf.subarray(0, got);
       let pos = 0;
       while (pos < view.length && this.#paged > 0 && (this.#mem.messageCount === 0 || this.#memCost() < budget)) {
@@ -702,7 +811,8 @@ export class FileQueueStore implements QueueStore {
         for (const f of [file, seg.ackFile]) fs.rmSync(f, { force: true });
         continue;
       }
-      seg.fd = fs.openSync(file, 'r');
+      // Opened when first read back (the store's file cache), not now: recovering thousands of queues must not
+      // hold a descriptor for each.
       seg.flushed = seg.size = pos;
       seg.live = live;
       if (this.#paged > 0) {
