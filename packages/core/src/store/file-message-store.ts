@@ -297,9 +297,9 @@ export class FileMessageStore implements MessageStore {
   }
 
   /**
-   * Before opening a file: at {@link maxOpenFiles}, close the files of one segment not used since the clock last
-   * passed it. Files written since the last fdatasync round began are never closed here (their sync is owed to a
-   * confirm); if every candidate has such writes the cap is exceeded for now rather than the guarantee weakened.
+   * Before opening a file: at {@link maxOpenFiles}, close the files of segments not used since the clock last passed
+   * them until there is room. Files written since the last fdatasync round began are never closed here (their sync is
+   * owed to a confirm); when only such files are left the cap is exceeded for now rather than the guarantee weakened.
    */
   #makeRoom(): void {
     const list = this.#openSegments;
