@@ -7,6 +7,7 @@ import type { MessageStore } from './store/store.js';
 import type { DefinitionsStore } from './store/definitions.js';
 import { captureDefinitions, restoreDefinitions } from './store/definitions-snapshot.js';
 import { VHost } from './vhost.js';
+import { silentLogger } from './util/logger.js';
 
 /** A user to create at startup. */
 export interface UserDefinition {
@@ -42,19 +43,7 @@ export type AlarmResource = 'memory' | 'disk';
 
 const FULL: PermissionSpec = { configure: '.*', write: '.*', read: '.*' };
 
-/** A logger that drops everything. */
-export const silentLogger: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silentLogger;
-  },
-  isLevelEnabled() {
-    return false;
-  },
-};
+export { silentLogger };
 
 /** The routing core of one broker process: vhosts, users and permissions, connections, alarms. */
 export class Broker implements BrokerApi, ConnectionOwner {

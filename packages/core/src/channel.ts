@@ -369,8 +369,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     // rabbit_channel basic.publish order: write permission, exchange lookup, internal, fast reply-to, user-id,
     // expiration.
     this.#checkWriteCached(exchangeName);
-    const exchange = exchangeName === '' ? vhost.defaultExchange : vhost.exchanges.get(exchangeName);
-    if (exchange === undefined) throw new BrokerError('NOT_FOUND', `no exchange '${exchangeName}' in vhost '${vhost.name}'`);
+    const exchange = vhost.exchangeOrThrow(exchangeName);
     if (exchange.internal) {
       throw new BrokerError('ACCESS_REFUSED', `cannot publish to internal exchange '${exchangeName}' in vhost '${vhost.name}'`);
     }
@@ -515,10 +514,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       if (u === undefined) throw new BrokerError('PRECONDITION_FAILED', `unknown delivery tag ${deliveryTag}`);
       if (this.#globalPrefetch === 0) {
         // The common single ack: only this queue can use the freed credit.
-        if (u.consumer !== undefined) u.consumer.unacked--;
-        if (how === Settle.Ack) u.queue.settle(u.entry);
-        else if (how === Settle.Requeue) u.queue.requeue(u.entry);
-        else u.queue.discard(u.entry);
+        this.#apply(u, how);
         u.queue.dispatch();
         return;
       }
@@ -535,11 +531,16 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   }
 
   #settleOne(u: Unacked, how: Settle): void {
+    this.#apply(u, how);
+    this.#touch(u.queue);
+  }
+
+  /** Settle one delivery in its queue and give its consumer the credit back (no dispatch). */
+  #apply(u: Unacked, how: Settle): void {
     if (u.consumer !== undefined) u.consumer.unacked--;
     if (how === Settle.Ack) u.queue.settle(u.entry);
     else if (how === Settle.Requeue) u.queue.requeue(u.entry);
     else u.queue.discard(u.entry);
-    this.#touch(u.queue);
   }
 
   /** Capacity was freed or messages requeued: let the affected queues deliver. */

@@ -221,7 +221,6 @@ export class VHost implements QueueOwner {
     return { queue, created: true };
   }
 
-  /** Delete a queue now: cancel its consumers, remove its bindings. Returns the number of ready messages dropped. */
   lengthLimitReached(queue: Queue): void {
     const { maxLength, maxLengthBytes } = queue.settings;
     this.#logger.warn(
@@ -230,6 +229,7 @@ export class VHost implements QueueOwner {
     );
   }
 
+  /** Delete a queue now: cancel its consumers, remove its bindings. Returns the number of ready messages dropped. */
   removeQueue(queue: Queue): number {
     if (queue.deleted || this.queues.get(queue.name) !== queue) return 0;
     this.queues.delete(queue.name);
@@ -272,6 +272,14 @@ export class VHost implements QueueOwner {
    * beyond the queue entries (scratch arrays are reused) unless the message carries CC/BCC headers.
    */
   publish(exchange: Exchange, message: Message, messageTtl: number, now: number): number {
+    return this.#enqueueRouted(exchange, message, messageTtl, now, false);
+  }
+
+  /**
+   * Route `message` from `exchange` and enqueue it in every target queue (scratch arrays per routing depth, so a
+   * dead-lettering enqueue may route again). A dead-lettered message skips queues that would close a cycle.
+   */
+  #enqueueRouted(exchange: Exchange, message: Message, messageTtl: number, now: number, deadLettered: boolean): number {
     if (this.#depth >= MAX_ROUTE_DEPTH) return 0;
     const depth = this.#depth++;
     try {
@@ -280,7 +288,12 @@ export class VHost implements QueueOwner {
       const msg = this.#routeAll(exchange, message, targets, depth);
       let result = targets.length > 0 ? PUBLISH_ROUTED : 0;
       for (let i = 0; i < targets.length; i++) {
-        if (!targets[i]!.enqueue(msg, messageTtl, now)) result |= PUBLISH_REJECTED;
+        const q = targets[i]!;
+        if (deadLettered && isDeadLetterCycle(msg, q.name)) {
+          this.#logger.warn({ queue: q.name, vhost: this.name }, 'dead-letter cycle detected; message dropped');
+          continue;
+        }
+        if (!q.enqueue(msg, messageTtl, now)) result |= PUBLISH_REJECTED;
       }
       truncate(targets);
       return result;
@@ -366,23 +379,7 @@ export class VHost implements QueueOwner {
     const now = Date.now();
     const routingKey = queue.settings.deadLetterRoutingKey ?? message.routingKey;
     const dead = deadLetterMessage(message, reason, queue.name, dlx.name, routingKey, now);
-    const depth = this.#depth++;
-    try {
-      const targets = (this.#targets[depth] ??= []);
-      truncate(targets);
-      const msg = this.#routeAll(dlx, dead, targets, depth);
-      for (let i = 0; i < targets.length; i++) {
-        const q = targets[i]!;
-        if (isDeadLetterCycle(msg, q.name)) {
-          this.#logger.warn({ queue: q.name, vhost: this.name }, 'dead-letter cycle detected; message dropped');
-          continue;
-        }
-        q.enqueue(msg, -1, now);
-      }
-      truncate(targets);
-    } finally {
-      this.#depth--;
-    }
+    this.#enqueueRouted(dlx, dead, -1, now, true);
   }
 
   /** Delete every exclusive queue of a connection (it closed). */

@@ -18,6 +18,7 @@ import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, 
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FieldTable, FieldValue, Logger } from '../contract.js';
+import { syncDir } from '../util/sync-dir.js';
 
 /** RabbitMQ's name of the password hash format Warren uses (see auth/password.ts). */
 export const PASSWORD_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
@@ -298,16 +299,7 @@ export class FileDefinitionsStore implements DefinitionsStore {
         closeSync(fd);
       }
       renameSync(tmp, this.path);
-      try {
-        const dfd = openSync(dirname(this.path), 'r');
-        try {
-          fsyncSync(dfd);
-        } finally {
-          closeSync(dfd);
-        }
-      } catch {
-        // Some platforms cannot fsync a directory; the rename is still atomic.
-      }
+      syncDir(dirname(this.path));
     } catch (err) {
       this.#logger?.error({ err, path: this.path }, 'writing the definitions file failed');
       try {

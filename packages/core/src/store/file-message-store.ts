@@ -13,6 +13,8 @@ import {
   type RecordProblem,
 } from './record-codec.js';
 import type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store.js';
+import { silentLogger } from '../util/logger.js';
+import { syncDir } from '../util/sync-dir.js';
 
 /**
  * The embedded durable message store (DESIGN.md §5): one directory per durable queue holding append-only segment
@@ -48,8 +50,6 @@ export interface FileMessageStoreOptions {
   logger?: Logger;
 }
 
-const noop = (): void => {};
-const quiet: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => quiet };
 
 /** Estimated memory of one in-memory entry beyond its body (entry, message, properties and Buffer objects). */
 export const ENTRY_OVERHEAD = 400;
@@ -148,7 +148,7 @@ export class FileMessageStore implements MessageStore {
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
     this.queueMemoryBytes = options.queueMemoryBytes ?? DEFAULT_QUEUE_MEMORY;
     this.maxOpenFiles = Math.max(2, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
-    this.logger = options.logger ?? quiet;
+    this.logger = options.logger ?? silentLogger;
     if (this.segmentSize > 0x7fff_ffff) throw new RangeError('segmentSize must be below 2 GiB');
     fs.mkdirSync(path.join(this.dir, 'queues'), { recursive: true });
     // Paging files of transient queues and deleted queues' directories are worthless after a restart.
@@ -494,10 +494,6 @@ export class FileQueueStore implements QueueStore {
   /** Entries held in memory (for tests and metrics); the rest are paged out. */
   get residentCount(): number {
     return this.#mem.messageCount;
-  }
-  /** Segment files currently kept (for tests and metrics). */
-  get segmentCount(): number {
-    return this.#segments.size;
   }
 
   #memCost(): number {
@@ -885,18 +881,5 @@ function writeAll(fd: number, buf: Buffer, length: number, position: number | nu
   while (done < length) {
     const n = fs.writeSync(fd, buf, done, length - done, position === null ? null : position + done);
     done += n;
-  }
-}
-
-/** fsync a directory so a new file's entry survives a power loss (a no-op where directories cannot be opened). */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Not supported on this platform: the file itself is still synced.
-  } finally {
-    if (fd !== undefined) closeQuietly(fd);
   }
 }

@@ -50,11 +50,9 @@ class EntryList {
     items.splice(lo, 0, e);
   }
 
-  clear(): QueueEntry[] {
-    const out = this.#items.slice(this.#head) as QueueEntry[];
+  clear(): void {
     this.#items = [];
     this.#head = 0;
-    return out;
   }
 }
 
