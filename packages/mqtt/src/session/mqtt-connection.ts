@@ -95,8 +95,11 @@ interface ActiveSubscription extends SubscriptionState {
   /** The core queue it is bound to / consumes from. */
   queue: string;
   bindingKey: string;
-  /** For shared subscriptions, the consumer tag on the shared queue. */
   shared: boolean;
+  /** The consumer tag its deliveries come with (qos0, qos1, or this shared queue's). */
+  consumerTag: string;
+  /** The filter deliveries are matched against (a shared subscription's without `$share/<group>/`). */
+  matchFilter: string;
 }
 
 /** Outbound QoS ≥ 1 delivery awaiting PUBACK / PUBREC. */
@@ -397,7 +400,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (err !== undefined && this.#phase !== Phase.Closed) {
       this.#rt.logger.debug({ err, connection: this.info.id }, 'MQTT transport error');
     }
-    this.#teardown(false);
+    this.#teardown();
   }
 
   /** The writer drained: deliveries may continue. */
@@ -419,7 +422,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (this.#phase === Phase.Closed) return;
     this.#rt.logger.info({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT disconnecting client: ${text}`);
     const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encodeWithReason({ cmd: 'disconnect', reasonCode: reason }, text) : undefined;
-    this.#teardown(false);
+    this.#teardown();
     this.#io.end(last);
   }
 
@@ -430,7 +433,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 (3.1.1) / 0x84 (5), then close.
       this.#io.end(mqttPacket.generate({ cmd: 'connack', returnCode: Connack311.UnacceptableProtocolVersion, sessionPresent: false }, { protocolVersion: 4 }));
       this.#log('unsupported MQTT protocol version');
-      this.#teardown(false);
+      this.#teardown();
       return;
     }
     if (/protocolId/i.test(text) && this.#phase === Phase.AwaitConnect) {
@@ -574,7 +577,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (v5 && max > 0 && out.length > max) out = mqttPacket.generate({ ...connack, properties: {} }, { protocolVersion: version });
       this.#phase = Phase.Closed;
       this.#io.end(out);
-      this.#teardown(false);
+      this.#teardown();
     };
 
     // ---- client identifier ----
@@ -714,7 +717,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
     // ---- resume the session's subscriptions and QoS 2 state ----
     for (const id of session.qos2Inbound) this.#qos2InW().add(id);
-    for (const s of session.subscriptions) this.#activate(s, false);
+    for (const s of session.subscriptions) this.#activate(s);
     // The client's Receive Maximum bounds our in-flight QoS ≥ 1 deliveries ([MQTT-3.3.4-9]).
     this.#ch.qos(Math.min(this.#clientReceiveMax, 65535), true);
     for (const id of session.qos2Pubrel) {
@@ -885,38 +888,34 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     let ids: number[] | undefined;
     let retainAsPublished = false;
     let allNoLocal = true;
+    // A QoS 0 consumer has no acks; a shared queue's consumer follows its subscription's QoS.
+    let noAck = tag === CONSUMER_QOS0;
     for (const s of this.#subs.values()) {
-      if (s.shared ? tag !== SHARE_PREFIX + s.filter : (s.qos === 0) !== (tag === CONSUMER_QOS0)) continue;
-      const f = s.shared ? (parseSharedFilter(s.filter) as { filter: string }).filter : s.filter;
-      if (!topicMatches(f, topic)) continue;
+      if (s.consumerTag !== tag) continue;
+      if (s.shared) noAck = s.qos === 0;
+      if (!topicMatches(s.matchFilter, topic)) continue;
       matched = true;
       if (s.qos > qosCap) qosCap = s.qos;
       if (s.identifier !== undefined) (ids ??= []).push(s.identifier);
       if (s.retainAsPublished) retainAsPublished = true;
       if (!s.noLocal) allNoLocal = false;
     }
-    const noAck = tag === CONSUMER_QOS0 || (tag.startsWith(SHARE_PREFIX) && this.#subs.get(tag.slice(SHARE_PREFIX.length))?.qos === 0);
-    const settle = (): void => {
-      if (!noAck) ch.ack(d.deliveryTag, false);
-    };
-    // [MQTT-4.7.2-1] `$` topics do not match leading wildcards; AMQP's `#` would. Also stale bindings.
-    if (!matched) {
-      settle();
-      return;
-    }
+    // What to ack in the core when the message is not sent, or sent at QoS 0 (nothing for a no-ack consumer).
+    const ackTag = noAck ? undefined : d.deliveryTag;
+    // [MQTT-4.7.2-1] `$` topics do not match leading wildcards; AMQP's `#` would. Also stale bindings. And
     // [MQTT-3.8.3-3] No Local: not back to the publishing connection.
-    if (allNoLocal && this.#rt.origin.get(message) === this) {
-      settle();
+    if (!matched || (allNoLocal && this.#rt.origin.get(message) === this)) {
+      if (ackTag !== undefined) ch.ack(ackTag, false);
       return;
     }
     const qos = Math.min(qosCap, messageQos(message)) as QoS;
     const retain = retainAsPublished && this.#rt.retainedMessages.has(message);
-    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 && !noAck ? d.deliveryTag : undefined, noAck ? undefined : settle);
+    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 ? ackTag : undefined, ackTag);
   }
 
   /**
-   * Encode and write one PUBLISH. For QoS ≥ 1, `deliveryTag` is the core delivery to settle on PUBACK/PUBREC; for
-   * QoS 0 `settle` is called right away.
+   * Encode and write one PUBLISH. For QoS ≥ 1, `deliveryTag` is the core delivery to settle on PUBACK/PUBREC;
+   * `ackTag` is the one to ack at once when it goes out at QoS 0 or is discarded (undefined: nothing to ack).
    */
   #sendPublish(
     topic: string,
@@ -926,7 +925,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     dup: boolean,
     ids: number[] | undefined,
     deliveryTag: number | undefined,
-    settle: (() => void) | undefined,
+    ackTag: number | undefined,
   ): void {
     const v5 = this.#version === 5;
     let properties: PublishProperties | undefined;
@@ -960,12 +959,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (this.#clientMaxPacketSize > 0 && buf.length > this.#clientMaxPacketSize) {
       // [MQTT-3.1.2-25] a packet over the client's Maximum Packet Size is discarded as if delivered.
       if (messageId !== undefined) this.#releasePacketId(messageId);
-      if (deliveryTag !== undefined) this.#ch?.ack(deliveryTag, false);
-      else settle?.();
+      if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
       return;
     }
     if (messageId !== undefined) this.#outboundW().push(messageId, { deliveryTag: deliveryTag ?? -1, qos, step: this.#idStep - 1 });
-    else settle?.();
+    else if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
     if (this.#capture !== undefined) this.#capture.push(buf);
     else this.#io.write(buf);
   }
@@ -1049,7 +1047,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (identifier !== undefined) state.identifier = identifier;
       const existing = this.#subs.get(filter);
       try {
-        const active = this.#activate(state, true);
+        const active = this.#activate(state);
         if (existing !== undefined && existing.queue !== active.queue) this.#unbind(existing);
         const others = session.subscriptions.filter((s) => s.filter !== filter);
         others.push(state);
@@ -1082,7 +1080,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   /** Declare the subscription's queue and bind it. Idempotent (also used to resume a session). */
-  #activate(state: SubscriptionState, fresh: boolean): ActiveSubscription {
+  #activate(state: SubscriptionState): ActiveSubscription {
     const ch = this.#ch as CoreChannel;
     const session = this.#session as SessionState;
     const shared = parseSharedFilter(state.filter);
@@ -1100,9 +1098,16 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#declare(queue, () => this.#declareSessionQueue(queue, persistent));
     }
     ch.bindQueue(queue, this.#rt.options.exchange, bindingKey);
-    const active: ActiveSubscription = { ...state, queue, bindingKey, shared: shared !== undefined && shared !== null };
+    const isShared = shared !== undefined && shared !== null;
+    const active: ActiveSubscription = {
+      ...state,
+      queue,
+      bindingKey,
+      shared: isShared,
+      consumerTag: isShared ? SHARE_PREFIX + state.filter : state.qos === 0 ? CONSUMER_QOS0 : CONSUMER_QOS1,
+      matchFilter: isShared ? shared.filter : state.filter,
+    };
     this.#subsW().set(state.filter, active);
-    void fresh;
     return active;
   }
 
@@ -1153,7 +1158,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #ensureConsumer(s: ActiveSubscription): void {
     const ch = this.#ch as CoreChannel;
-    const tag = s.shared ? SHARE_PREFIX + s.filter : s.qos === 0 ? CONSUMER_QOS0 : CONSUMER_QOS1;
+    const tag = s.consumerTag;
     if (this.#consuming.has(tag)) return;
     this.#consumingW().add(tag);
     ch.consume(s.queue, { consumerTag: tag, noAck: s.qos === 0 });
@@ -1167,9 +1172,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (!isBrokerError(err)) throw err;
     }
     if (s.shared) {
-      const tag = SHARE_PREFIX + s.filter;
-      this.#consuming.delete(tag);
-      ch.cancel(tag);
+      this.#consuming.delete(s.consumerTag);
+      ch.cancel(s.consumerTag);
     }
   }
 
@@ -1218,11 +1222,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     // [MQTT-3.14.4-3] a normal DISCONNECT discards the will; MQTT 5 reason 0x04 asks for it to be sent.
     this.#cleanDisconnect = reason !== ReasonCode.DisconnectWithWill;
-    this.#teardown(true);
+    this.#teardown();
     this.#io.end();
   }
 
-  #teardown(graceful: boolean): void {
+  #teardown(): void {
     if (this.#phase === Phase.Closed) {
       return;
     }
@@ -1232,7 +1236,6 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (this.#keepAliveSlot !== 0) keepAliveWheel.cancel(this, this.#keepAliveSlot);
     this.#keepAliveSlot = 0;
     this.#connectTimer = undefined;
-    void graceful;
     if (!wasConnected) return;
     // DESIGN.md §7: one line per connection closed (the lines before it, if any, say why).
     this.#log('MQTT connection closed', { user: this.#user?.name, vhost: this.vhost, clean: this.#cleanDisconnect });
@@ -1276,7 +1279,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     this.#rt.logger.warn({ connection: this.info.id, clientId: this.clientId, reason }, `MQTT protocol error: ${text}`);
     const last = this.#version === 5 ? this.#encodeWithReason({ cmd: 'disconnect', reasonCode: reason }, text) : undefined;
-    this.#teardown(false);
+    this.#teardown();
     this.#io.end(last);
   }
 
@@ -1294,7 +1297,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #abort(text: string, last: Buffer | undefined): void {
     this.#rt.logger.warn({ connection: this.info.id, peer: this.info.remoteAddress }, `MQTT connection closed: ${text}`);
-    this.#teardown(false);
+    this.#teardown();
     this.#io.end(last);
   }
 
@@ -1302,7 +1305,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#rt.logger.error({ err, connection: this.info.id, clientId: this.clientId }, 'MQTT connection failed');
     const last = this.#version === 5 && this.#phase === Phase.Connected ? this.#encode({ cmd: 'disconnect', reasonCode: ReasonCode.ImplementationSpecificError }) : undefined;
     try {
-      this.#teardown(false);
+      this.#teardown();
     } catch (e) {
       this.#rt.logger.error({ err: e }, 'MQTT teardown failed');
     }
