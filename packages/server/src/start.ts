@@ -150,15 +150,26 @@ export async function startBroker(
       return listener;
     };
 
+    // One certificate for every TLS listener: read (or generated) once.
+    let tlsLoading: ReturnType<typeof loadTls> | undefined;
+    const sharedTls = (): ReturnType<typeof loadTls> =>
+      (tlsLoading ??= loadTls(config).then((tls) => {
+        if (tls?.generated === true) logger.info({ certFile: tls.certFile }, 'generated a self-signed TLS certificate');
+        return tls;
+      }));
+    const requireTls = async (listener: string): Promise<NonNullable<Awaited<ReturnType<typeof loadTls>>>> => {
+      const tls = await sharedTls();
+      if (tls === undefined) throw new Error(`the ${listener} listener is enabled but no TLS certificate is configured`);
+      return tls;
+    };
+
     const ports: RunningBroker['ports'] = {};
     if (config.amqp.port !== null) {
       const l = await startListener({ name: 'amqp', protocol: 'amqp', host: config.host, port: config.amqp.port });
       ports.amqp = l.port;
     }
     if (config.amqp.tlsPort !== null) {
-      const tls = await loadTls(config);
-      if (tls === undefined) throw new Error('the AMQPS listener is enabled but no TLS certificate is configured');
-      if (tls.generated) logger.info({ certFile: tls.certFile }, 'generated a self-signed TLS certificate');
+      const tls = await requireTls('AMQPS');
       const l = await startListener({
         name: 'amqps',
         protocol: 'amqp',
@@ -191,7 +202,7 @@ export async function startBroker(
         .info({ protocol, host: config.host, port: listener.port, tls, websocket: true }, 'listener started');
     };
     // The web listeners' wss:// variants need a certificate configured explicitly, as RabbitMQ's web plugins do.
-    const webTls = config.tls.certFile !== undefined ? await loadTls(config) : undefined;
+    const webTls = config.tls.certFile !== undefined ? await sharedTls() : undefined;
     const webPorts = (section: { port: number | null; tlsPort: number | null }) => {
       const out: Array<{ port: number; secure: boolean }> = [];
       if (section.port !== null) out.push({ port: section.port, secure: false });
@@ -221,8 +232,7 @@ export async function startBroker(
         ports.stomp = l.port;
       }
       if (config.stomp.tlsPort !== null) {
-        const tls = await loadTls(config);
-        if (tls === undefined) throw new Error('the STOMPS listener is enabled but no TLS certificate is configured');
+        const tls = await requireTls('STOMPS');
         const l = await startListener(
           {
             name: 'stomps',
@@ -284,8 +294,7 @@ export async function startBroker(
         ports.mqtt = l.port;
       }
       if (config.mqtt.tlsPort !== null) {
-        const tls = await loadTls(config);
-        if (tls === undefined) throw new Error('the MQTTS listener is enabled but no TLS certificate is configured');
+        const tls = await requireTls('MQTTS');
         const l = await startListener(
           { name: 'mqtts', protocol: 'mqtt', host: config.host, port: config.mqtt.tlsPort, tls: tls.options },
           onMqtt,

@@ -136,9 +136,6 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
   const onHandedOverClose = (): void => {
     connectionCount--;
   };
-  function onRawClose(this: net.Socket): void {
-    rawSockets.delete(this);
-  }
 
   const handOver = (socket: net.Socket | tls.TLSSocket): void => {
     if (socket.destroyed) return;
@@ -166,16 +163,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
 
   let server: net.Server;
   if (options.tls !== undefined) {
-    const t = options.tls;
-    const secureOptions: tls.TlsOptions = {
-      cert: t.cert,
-      key: t.key,
-      requestCert: t.requestCert ?? false,
-      rejectUnauthorized: t.rejectUnauthorized ?? false,
-      handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
-    };
-    if (t.ca !== undefined) secureOptions.ca = t.ca;
-    const tlsServer = tls.createServer(secureOptions);
+    const tlsServer = tls.createServer(tlsServerOptions(options.tls, options.tlsHandshakeTimeoutMs));
     tlsServer.on('secureConnection', handOver);
     tlsServer.on('tlsClientError', (err) => report(err, 'tls-handshake'));
     server = tlsServer;
@@ -183,11 +171,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
     server = net.createServer(handOver);
   }
   // 'connection' fires with the raw TCP socket for both kinds of server.
-  server.on('connection', (socket: net.Socket) => {
-    socket.on('error', ignore);
-    rawSockets.add(socket);
-    socket.on('close', onRawClose);
-  });
+  trackRawSockets(server, rawSockets);
 
   await bindListener(server, options.host, options.port);
   // After binding, an 'error' (e.g. EMFILE on accept) must not crash the process.
@@ -211,4 +195,37 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
       return closing;
     },
   };
+}
+
+/** Node TLS server options from our {@link TlsOptions} (shared by the TCP and WebSocket listeners). */
+export function tlsServerOptions(t: TlsOptions, handshakeTimeoutMs: number = DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS): tls.TlsOptions {
+  const out: tls.TlsOptions = {
+    cert: t.cert,
+    key: t.key,
+    requestCert: t.requestCert ?? false,
+    rejectUnauthorized: t.rejectUnauthorized ?? false,
+    handshakeTimeout: handshakeTimeoutMs,
+  };
+  if (t.ca !== undefined) out.ca = t.ca;
+  return out;
+}
+
+const ignoreError = (): void => {};
+/** `this` is the socket: one shared function, so a socket carries no close closure of its own. */
+function forgetRawSocket(this: net.Socket & { [RAW_SET]?: Set<net.Socket> }): void {
+  this[RAW_SET]?.delete(this);
+}
+const RAW_SET = Symbol('warren.rawSockets');
+
+/**
+ * Keep every TCP socket `server` accepts in `sockets` until it closes (for TLS, including those still in the
+ * handshake), so close() can destroy them; a socket error never goes unhandled.
+ */
+export function trackRawSockets(server: net.Server, sockets: Set<net.Socket>): void {
+  server.on('connection', (socket: net.Socket & { [RAW_SET]?: Set<net.Socket> }) => {
+    socket.on('error', ignoreError);
+    socket[RAW_SET] = sockets;
+    sockets.add(socket);
+    socket.on('close', forgetRawSocket);
+  });
 }

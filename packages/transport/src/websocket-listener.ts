@@ -14,7 +14,7 @@ import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ConnectionInfo } from '@warren/core';
-import { bindListener, normalizeAddress, type Listener, type TlsOptions } from './listener.js';
+import { bindListener, normalizeAddress, tlsServerOptions, trackRawSockets, type Listener, type TlsOptions } from './listener.js';
 
 /** Where and how to accept WebSocket connections. */
 export interface WebSocketListenerOptions {
@@ -83,7 +83,6 @@ export type WebSocketListener = Listener;
 
 const DEFAULT_PATH = '/ws';
 const DEFAULT_PING_INTERVAL_MS = 30_000;
-const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * Wrap a WebSocket as a byte Duplex. Backpressure both ways: a full readable side pauses the socket (ws stops
@@ -249,25 +248,12 @@ export async function listenWebSocket(
     });
   let server: http.Server | https.Server;
   if (options.tls !== undefined) {
-    const t = options.tls;
-    const secure: https.ServerOptions = {
-      cert: t.cert,
-      key: t.key,
-      requestCert: t.requestCert ?? false,
-      rejectUnauthorized: t.rejectUnauthorized ?? false,
-      handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
-    };
-    if (t.ca !== undefined) secure.ca = t.ca;
-    server = https.createServer(secure, onRequest);
+    server = https.createServer(tlsServerOptions(options.tls, options.tlsHandshakeTimeoutMs), onRequest);
     server.on('tlsClientError', (err) => report(err, 'tls-handshake'));
   } else {
     server = http.createServer(onRequest);
   }
-  server.on('connection', (socket: net.Socket) => {
-    socket.on('error', ignore);
-    rawSockets.add(socket);
-    socket.once('close', () => rawSockets.delete(socket));
-  });
+  trackRawSockets(server, rawSockets);
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', ignore);
