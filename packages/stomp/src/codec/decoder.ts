@@ -56,6 +56,12 @@ export class StompDecoder {
   /** Bytes of #buf already searched (relative to #buf), so a frame split over many chunks is scanned once. */
   #scan = 0;
   #head: Head | undefined;
+  /**
+   * Chunks of a frame whose head is parsed, not yet appended to #buf: they are joined once the body is complete,
+   * so a large frame arriving in k chunks is copied once rather than k times.
+   */
+  #parts: Buffer[] = [];
+  #partBytes = 0;
   #stopped = false;
 
   constructor(limits: DecoderLimits = PRE_CONNECT_LIMITS) {
@@ -64,7 +70,7 @@ export class StompDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get pendingBytes(): number {
-    return this.#buf.length;
+    return this.#buf.length + this.#partBytes;
   }
 
   /**
@@ -73,14 +79,41 @@ export class StompDecoder {
    */
   push(chunk: Buffer, onFrame: (frame: StompFrame) => boolean | void): void {
     if (this.#stopped) return;
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     try {
+      if (this.#head !== undefined && this.#buf.length > 0) {
+        if (!this.#collect(chunk)) return;
+      } else {
+        this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+      }
       this.#drain(onFrame);
     } catch (err) {
       this.#stopped = true;
       this.#buf = EMPTY;
+      this.#parts = [];
+      this.#partBytes = 0;
       throw err;
     }
+  }
+
+  /**
+   * More of a frame whose head is parsed (#buf starts at that frame): keep `chunk` aside until the body can be
+   * complete (its content-length reached, or a NUL arrived), then join everything into #buf once. True when joined.
+   */
+  #collect(chunk: Buffer): boolean {
+    const head = this.#head as Head;
+    this.#parts.push(chunk);
+    this.#partBytes += chunk.length;
+    const have = this.#buf.length + this.#partBytes;
+    if (head.contentLength >= 0) {
+      if (have <= head.bodyStart + head.contentLength) return false;
+    } else if (chunk.indexOf(NUL) < 0) {
+      if (have > this.limits.maxFrameSize) throw this.#tooLarge(have);
+      return false;
+    }
+    this.#buf = Buffer.concat([this.#buf, ...this.#parts], have);
+    this.#parts = [];
+    this.#partBytes = 0;
+    return true;
   }
 
   #drain(onFrame: (frame: StompFrame) => boolean | void): void {
