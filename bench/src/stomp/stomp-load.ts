@@ -10,6 +10,7 @@
 import net from 'node:net';
 import { Histogram } from '../histogram.js';
 import type { ScenarioResult } from '../runner.js';
+import { nowUs } from '../worker.js';
 
 /** One STOMP scenario. */
 export interface StompScenarioSpec {
@@ -134,7 +135,6 @@ class LoadClient {
   }
 }
 
-const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** Run one STOMP scenario against the broker at `o.host:o.port`. */
 export async function runStompScenario(spec: StompScenarioSpec, o: StompRunOptions): Promise<ScenarioResult> {

@@ -8,6 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { WEB_MQTT_PORT, WEB_MQTT_TLS_PORT } from '@warren/web-mqtt';
+import { WEB_STOMP_PORT, WEB_STOMP_TLS_PORT } from '@warren/web-stomp';
 
 /** A listener port: a number (0 = any free port), or null to disable the listener. */
 export type PortSetting = number | null;
@@ -154,8 +156,8 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxOfflineMessages: 0,
     maxSessionExpiry: 86400,
   },
-  webStomp: { port: 15674, tlsPort: 15673, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
-  webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
+  webStomp: { port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
+  webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
   tls: { selfSigned: true },
 });
 

@@ -47,7 +47,7 @@ export function memoryLimitBytes(watermark: number, totalMemory: number): number
 export class ResourceMonitor {
   /** The memory limit in bytes. */
   memoryLimit: number;
-  #diskFreeLimit: number;
+  readonly #diskFreeLimit: number;
   readonly #totalMemory: () => number;
   readonly #o: ResourceMonitorOptions;
   readonly #target: AlarmTarget;
@@ -72,14 +72,6 @@ export class ResourceMonitor {
   /** Change the memory watermark at run time (rabbitmqctl set_vm_memory_high_watermark) and re-check. */
   async setMemoryHighWatermark(watermark: number): Promise<void> {
     this.memoryLimit = memoryLimitBytes(watermark, this.#totalMemory());
-    // A check already running may have compared against the old limit: run a fresh one after it.
-    await this.#checking;
-    await this.check();
-  }
-
-  /** Change the disk free limit at run time (rabbitmqctl set_disk_free_limit) and re-check. */
-  async setDiskFreeLimit(bytes: number): Promise<void> {
-    this.#diskFreeLimit = bytes;
     // A check already running may have compared against the old limit: run a fresh one after it.
     await this.#checking;
     await this.check();

@@ -61,6 +61,8 @@ export interface StompSessionOptions {
 
 /** The `server` header of CONNECTED. */
 export const SERVER_NAME = 'Warren/0.1.0';
+/** A heart-beat: one EOL (STOMP 1.1+). */
+const HEARTBEAT = Buffer.from('\n');
 /** Versions this server speaks, highest last. */
 const VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
 const ERROR_VERSION_HEADER = '1.0,1.1,1.2';
@@ -380,7 +382,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #startHeartbeats(sendEvery: number, expectEvery: number): void {
     if (sendEvery > 0) {
       this.#sendTimer = setInterval(() => {
-        if (Date.now() - this.#lastWrite >= sendEvery / 2) this.#write(Buffer.from('\n'));
+        if (Date.now() - this.#lastWrite >= sendEvery / 2) this.#write(HEARTBEAT);
       }, Math.max(1, Math.floor(sendEvery / 2)));
       this.#sendTimer.unref?.();
     }
