@@ -154,7 +154,8 @@ export class Queue {
     if (store.messageCount === 0 && this.consumers.length > 0 && !this.#dispatching) {
       const c = this.#pickConsumer();
       if (c !== undefined) {
-        store.persistDelivered?.(entry);
+        // A no-ack consumer settles it at once: nothing to keep on disk (nor a confirm to hold for an fsync).
+        if (!c.noAck) store.persistDelivered?.(entry);
         this.#deliver(c, entry);
         return true;
       }

@@ -188,6 +188,19 @@ describe('FileMessageStore: restart', () => {
     expect(drain(b.c)).toEqual([{ body: 'direct', redelivered: true }]);
   });
 
+  it('a message handed straight to a no-ack consumer is not written, and its confirm does not wait for a sync', () => {
+    const dir = tmpDir();
+    const a = boot(dir);
+    a.c.ch.consume('q', { consumerTag: 'c1', noAck: true });
+    publish(a.c, 'gone', persistent, 1);
+    expect(a.c.host.deliveries).toHaveLength(1);
+    expect(a.c.host.confirms).toEqual([[1, true]]);
+    a.store.flushNow();
+    const qdir = a.store.queueDir('/', 'q');
+    const segs = fs.existsSync(qdir) ? fs.readdirSync(qdir).filter((f) => f.endsWith('.seg')) : [];
+    expect(segs).toEqual([]);
+  });
+
   it('new messages after a restart queue behind the recovered ones (seq continues)', () => {
     const dir = tmpDir();
     const a = boot(dir);
