@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Generates packages/amqp/src/codec/methods.gen.ts from RabbitMQ's AMQP 0-9-1 spec JSON
- * (../shared/specs/amqp-rabbitmq-0.9.1.json relative to the repo root, the same file rabbitmq-codegen uses).
+ * (packages/amqp/spec/amqp-rabbitmq-0.9.1.json, the file RabbitMQ's rabbitmq-codegen publishes).
  *
  *   node scripts/gen-amqp-spec.mjs [--spec <json>] [--out <file>]      (npm run gen)
  *
@@ -26,7 +26,7 @@ function option(name, fallback) {
   if (v === undefined) throw new Error(`${name} needs a value`);
   return resolve(v);
 }
-const specPath = option('--spec', resolve(repoRoot, '../shared/specs/amqp-rabbitmq-0.9.1.json'));
+const specPath = option('--spec', resolve(repoRoot, 'packages/amqp/spec/amqp-rabbitmq-0.9.1.json'));
 const outPath = option('--out', resolve(repoRoot, 'packages/amqp/src/codec/methods.gen.ts'));
 
 const spec = JSON.parse(readFileSync(specPath, 'utf8'));
@@ -82,7 +82,7 @@ const L = [];
 const emit = (s = '') => L.push(s);
 
 emit('// GENERATED FILE — do not edit. Run `npm run gen` (scripts/gen-amqp-spec.mjs) to regenerate from');
-emit('// ../shared/specs/amqp-rabbitmq-0.9.1.json. A test checks that this file matches the generator output.');
+emit('// packages/amqp/spec/amqp-rabbitmq-0.9.1.json. A test checks that this file matches the generator output.');
 emit('/* eslint-disable */');
 emit("import type { FieldTable, MessageProperties } from '@warren/core';");
 emit("import { rdTable, tableSize, writeTable } from './field-table.js';");

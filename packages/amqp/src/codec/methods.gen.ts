@@ -1,5 +1,5 @@
 // GENERATED FILE — do not edit. Run `npm run gen` (scripts/gen-amqp-spec.mjs) to regenerate from
-// ../shared/specs/amqp-rabbitmq-0.9.1.json. A test checks that this file matches the generator output.
+// packages/amqp/spec/amqp-rabbitmq-0.9.1.json. A test checks that this file matches the generator output.
 /* eslint-disable */
 import type { FieldTable, MessageProperties } from '@warren/core';
 import { rdTable, tableSize, writeTable } from './field-table.js';

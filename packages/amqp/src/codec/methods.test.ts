@@ -43,7 +43,7 @@ interface Spec {
   domains: [string, string][];
   classes: { name: string; id: number; methods: { name: string; id: number; content?: boolean; arguments: SpecArg[] }[]; properties?: SpecArg[] }[];
 }
-const specPath = fileURLToPath(new URL('../../../../../shared/specs/amqp-rabbitmq-0.9.1.json', import.meta.url));
+const specPath = fileURLToPath(new URL('../../spec/amqp-rabbitmq-0.9.1.json', import.meta.url));
 const spec = JSON.parse(readFileSync(specPath, 'utf8')) as Spec;
 const domainType = new Map(spec.domains);
 const typeOf = (a: SpecArg): string => domainType.get(a.type ?? a.domain ?? '') ?? a.type ?? '';
