@@ -124,6 +124,11 @@ export class Broker implements BrokerApi, ConnectionOwner {
     this.#definitionsChanged();
   }
 
+  /** A vhost's metadata (description, tags, default queue type) changed: write the definitions. */
+  vhostChanged(): void {
+    this.#definitionsChanged();
+  }
+
   /** Delete a vhost: closes its connections and drops its entities. */
   deleteVhost(name: string): boolean {
     const v = this.#vhosts.get(name);
@@ -153,6 +158,12 @@ export class Broker implements BrokerApi, ConnectionOwner {
     this.#definitionsChanged();
   }
 
+  /** Create or replace a user from a password hash (RabbitMQ's salted SHA-256; '' = no password matches). */
+  addUserWithHash(name: string, passwordHash: string, tags: string[] = []): void {
+    this.users.addHashed(name, passwordHash, tags);
+    this.#definitionsChanged();
+  }
+
   deleteUser(name: string): boolean {
     const deleted = this.users.delete(name);
     if (deleted) this.#definitionsChanged();
@@ -169,6 +180,18 @@ export class Broker implements BrokerApi, ConnectionOwner {
   clearPermissions(user: string, vhost: string): void {
     this.users.clearPermissions(user, vhost);
     this.#definitionsChanged();
+  }
+
+  /** The client connections now open (the broker's own internal pseudo-connections are not among them). */
+  connections(): CoreConnectionImpl[] {
+    const out: CoreConnectionImpl[] = [];
+    for (const c of this.#connections) if (c.info.internal !== true) out.push(c);
+    return out;
+  }
+
+  /** The resource alarms in force now. */
+  get alarms(): readonly AlarmResource[] {
+    return [...this.#alarms];
   }
 
   /** Raise or clear a resource alarm; connections are told on the first alarm and when the last one clears. */

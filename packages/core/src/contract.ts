@@ -103,6 +103,11 @@ export interface ConnectionInfo {
   tls: boolean;
   /** Name of the listener that accepted it, e.g. 'amqp' or 'amqps'. */
   listener: string;
+  /**
+   * True for the broker's own pseudo-connections (the management API acting for an HTTP request): they pass the same
+   * checks as a client's, but are not listed, counted against limits or shown to operators.
+   */
+  internal?: boolean;
 }
 
 /** An authenticated user. */

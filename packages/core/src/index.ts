@@ -20,6 +20,7 @@ export {
 } from './store/definitions.js';
 export { captureDefinitions } from './store/definitions-snapshot.js';
 export { VHost } from './vhost.js';
+export type { CoreConnectionImpl } from './connection.js';
 export { Queue } from './queue/queue.js';
 export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';
 export type { Binding, Destination } from './exchange/index.js';

@@ -45,6 +45,10 @@ interface CancelTarget {
  */
 export class VHost implements QueueOwner {
   readonly name: string;
+  /** Operator metadata (RabbitMQ's vhost description, tags and default queue type); kept with the definitions. */
+  description = '';
+  tags: string[] = [];
+  defaultQueueType: string | undefined = undefined;
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   readonly defaultExchange: DefaultExchange;

@@ -72,6 +72,20 @@ export class UserStore {
     this.generation++;
   }
 
+  /**
+   * Create or replace a user from a stored hash (definitions import, `password_hash`); '' makes a passwordless user
+   * that no password matches (RabbitMQ's passwordless users authenticate only by other means).
+   */
+  addHashed(name: string, passwordHash: string, tags: readonly string[] = []): void {
+    const existing = this.#users.get(name);
+    this.#users.set(name, {
+      user: Object.freeze({ name, tags: Object.freeze([...tags]) }),
+      passwordHash,
+      permissions: existing?.permissions ?? new Map(),
+    });
+    this.generation++;
+  }
+
   delete(name: string): boolean {
     this.generation++;
     return this.#users.delete(name);
