@@ -2,10 +2,10 @@
  * The `warren` executable's logic, separate from process wiring so it can be tested in-process: resolve the
  * configuration, print help or start the broker, and stop gracefully on SIGINT/SIGTERM.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, resolveCommandLine } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { startBroker, type RunningBroker, type StartOptions } from './start.js';
+import { WARREN_VERSION } from './version.js';
 
 /** What {@link runCli} touches of the outside world. */
 export interface CliIo {
@@ -26,13 +26,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
 
 function version(): string {
-  try {
-    // src/cli.ts and dist/cli.js both sit one level below the package root.
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
+  return WARREN_VERSION;
 }
 
 /** Parse arguments and environment, then print help/version or start the broker. */

@@ -64,6 +64,8 @@ describe('defaults', () => {
       },
       webStomp: { port: 15674, tlsPort: 15673, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
       webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
+      management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
+      prometheus: { port: 15692 },
       tls: { selfSigned: true },
     });
   });
@@ -150,6 +152,10 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_WEB_MQTT_PATH: '/mqtt',
       WARREN_WEB_MQTT_ORIGINS: 'http://c.example',
       WARREN_WEB_MQTT_TRUST_PROXY: 'true',
+      WARREN_MANAGEMENT_PORT: '7',
+      WARREN_MANAGEMENT_TLS_PORT: 'off',
+      WARREN_MANAGEMENT_MAX_BODY_SIZE: '1MB',
+      WARREN_PROMETHEUS_PORT: '8',
     };
     const expected = {
       dataDir: '/e',
@@ -191,6 +197,8 @@ describe('precedence: flag > env > config file > default', () => {
         trustProxy: true,
       },
       webMqtt: { port: 4, tlsPort: 5, path: '/mqtt', allowedOrigins: ['http://c.example'], trustProxy: true },
+      management: { port: 7, tlsPort: null, maxBodySize: 1_000_000 },
+      prometheus: { port: 8 },
       tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
     };
     expect(mergeConfig(configFromEnv(env))).toEqual(expected);

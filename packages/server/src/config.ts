@@ -104,6 +104,18 @@ export interface WarrenConfig {
     allowedOrigins: string[];
     trustProxy: boolean;
   };
+  /** The management HTTP API (RabbitMQ's management plugin). */
+  management: {
+    port: PortSetting; // 15672
+    /** https:// port; the listener starts only when a certificate is configured (tls.certFile). */
+    tlsPort: PortSetting; // 15671
+    /** Largest request body accepted, bytes (RabbitMQ's management.http_max_body_size). Default 10 MiB. */
+    maxBodySize: number;
+  };
+  /** Prometheus metrics (RabbitMQ's rabbitmq_prometheus plugin). */
+  prometheus: {
+    port: PortSetting; // 15692
+  };
   tls: {
     certFile?: string;
     keyFile?: string;
@@ -158,6 +170,8 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   },
   webStomp: { port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
   webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
+  management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
+  prometheus: { port: 15692 },
   tls: { selfSigned: true },
 });
 
@@ -276,6 +290,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'list', description: "browser origins allowed on the MQTT WebSocket ('*' = any)" },
   { path: 'webMqtt.trustProxy', flag: 'web-mqtt-trust-proxy', env: 'WARREN_WEB_MQTT_TRUST_PROXY', arg: '',
     kind: 'bool', description: 'take MQTT WebSocket peer addresses from X-Forwarded-For' },
+  { path: 'management.port', flag: 'management-port', env: 'WARREN_MANAGEMENT_PORT', arg: '<n|off>', kind: 'port',
+    description: "management HTTP API port (0 = any free port, 'off' = disabled)" },
+  { path: 'management.tlsPort', flag: 'management-tls-port', env: 'WARREN_MANAGEMENT_TLS_PORT', arg: '<n|off>',
+    kind: 'port', description: 'management HTTP API over TLS port, used when --tls-cert is given' },
+  { path: 'management.maxBodySize', flag: 'management-max-body-size', env: 'WARREN_MANAGEMENT_MAX_BODY_SIZE',
+    arg: '<bytes>', kind: 'bytes', description: 'largest management API request body accepted' },
+  { path: 'prometheus.port', flag: 'prometheus-port', env: 'WARREN_PROMETHEUS_PORT', arg: '<n|off>', kind: 'port',
+    description: "Prometheus metrics port (0 = any free port, 'off' = disabled)" },
   { path: 'tls.certFile', flag: 'tls-cert', env: 'WARREN_TLS_CERT', arg: '<file>', kind: 'file',
     description: 'server certificate (PEM) for the TLS listeners' },
   { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
@@ -292,7 +314,7 @@ export const SETTINGS: readonly Setting[] = [
     description: "users allowed to connect from loopback addresses only ('' = none)" },
 ];
 
-const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'tls'] as const;
+const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'tls'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {

@@ -16,6 +16,8 @@ export const EMBEDDED_DEFAULTS: Readonly<WarrenConfigInput> = Object.freeze({
   stomp: { port: 0, tlsPort: null },
   webStomp: { port: 0, tlsPort: null },
   webMqtt: { port: 0, tlsPort: null },
+  management: { port: 0, tlsPort: null },
+  prometheus: { port: 0 },
 });
 
 /** Per-section merge: the caller's fields win, section by section. */

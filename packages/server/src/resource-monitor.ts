@@ -77,6 +77,14 @@ export class ResourceMonitor {
     await this.check();
   }
 
+  /** Free bytes in the data directory at the last check (0 before the first). */
+  diskFree = 0;
+
+  /** The disk alarm threshold, bytes. */
+  get diskFreeLimit(): number {
+    return this.#diskFreeLimit;
+  }
+
   /** True while the memory alarm is on. */
   get memoryAlarm(): boolean {
     return this.#memoryAlarm;
@@ -128,6 +136,7 @@ export class ResourceMonitor {
     let free: number;
     try {
       free = await this.#freeDisk(this.#o.dataDir);
+      this.diskFree = free;
       this.#diskErrorLogged = false;
     } catch (err) {
       // Cannot tell: keep the alarm as it is (RabbitMQ does the same when its disk monitor fails to read).

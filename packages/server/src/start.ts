@@ -11,9 +11,11 @@ import { createMqttService, type MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { listenWebMqtt } from '@warren/web-mqtt';
 import { listenWebStomp } from '@warren/web-stomp';
+import { createManagementApp, defaultClusterName, type ListenerDescription, type ManagementContext } from '@warren/management';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
+import { WARREN_VERSION } from './version.js';
 import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
 
 /** How long a stopping broker waits for clients to answer its connection.close (RabbitMQ-like, brief). */
@@ -49,6 +51,9 @@ export interface RunningBroker {
     webStompTls?: number;
     webMqtt?: number;
     webMqttTls?: number;
+    management?: number;
+    managementTls?: number;
+    prometheus?: number;
   };
   config: WarrenConfig;
   /** The core broker (for administration from an embedding process). */
@@ -90,8 +95,11 @@ export async function startBroker(
   let monitor: ResourceMonitor | undefined;
   let stomp: StompService | undefined;
   let mqtt: MqttService | undefined;
+  /** HTTP servers (management, Prometheus): closed before the broker. */
+  const httpServers: { close(): Promise<unknown> }[] = [];
   const closeAll = async (): Promise<void> => {
     monitor?.stop();
+    await Promise.allSettled(httpServers.map((h) => h.close()));
     await stomp?.close().catch(() => {});
     // MQTT 5 clients get DISCONNECT 0x8B (server shutting down); persistent-session and retained state is flushed.
     await mqtt?.close().catch(() => {});
@@ -319,6 +327,60 @@ export async function startBroker(
         webStarted(l, 'mqtt', secure);
         if (secure) ports.webMqttTls = l.port;
         else ports.webMqtt = l.port;
+      }
+    }
+
+    // The management API (RabbitMQ's management plugin) on 15672, and 15671 with TLS when a certificate is
+    // configured. It needs the real core (a test's substitute broker has no administration methods).
+    if (broker instanceof Broker) {
+      const listenerNames: Record<string, string> = {
+        amqp: 'amqp', amqps: 'amqp/ssl', mqtt: 'mqtt', mqtts: 'mqtt/ssl', stomp: 'stomp', stomps: 'stomp/ssl',
+        webStomp: 'http/web-stomp', webStompTls: 'https/web-stomp', webMqtt: 'http/web-mqtt', webMqttTls: 'https/web-mqtt',
+        management: 'http', managementTls: 'https', prometheus: 'http/prometheus',
+      };
+      let clusterName = defaultClusterName();
+      const mgmtLogger = logger.child({ component: 'management' });
+      const ctx: ManagementContext = {
+        broker,
+        logger: mgmtLogger,
+        nodeName: defaultClusterName(),
+        startedAt: Date.now(),
+        version: WARREN_VERSION,
+        listeners: () =>
+          Object.entries(ports).map(([k, port]): ListenerDescription => ({ protocol: listenerNames[k] ?? k, port: port as number, ipAddress: config.host })),
+        get clusterName() {
+          return clusterName;
+        },
+        setClusterName: async (name) => {
+          clusterName = name;
+        },
+        ...(monitor !== undefined
+          ? {
+              resources: () => ({
+                dataDir: config.dataDir,
+                diskFree: monitor!.diskFree,
+                diskFreeLimit: monitor!.diskFreeLimit,
+                memLimit: monitor!.memoryLimit,
+                fdTotal: 20000,
+              }),
+            }
+          : {}),
+      };
+      const mgmtPorts: Array<{ port: number; secure: boolean }> = [];
+      if (config.management.port !== null) mgmtPorts.push({ port: config.management.port, secure: false });
+      if (config.management.tlsPort !== null && webTls !== undefined) mgmtPorts.push({ port: config.management.tlsPort, secure: true });
+      for (const { port, secure } of mgmtPorts) {
+        const app = await createManagementApp(ctx, {
+          bodyLimit: config.management.maxBodySize,
+          ...(secure && webTls !== undefined ? { https: webTls.options } : {}),
+        });
+        httpServers.push(app);
+        await app.listen({ port, host: config.host });
+        const address = app.server.address();
+        const bound = typeof address === 'object' && address !== null ? address.port : port;
+        if (secure) ports.managementTls = bound;
+        else ports.management = bound;
+        mgmtLogger.info({ protocol: secure ? 'https' : 'http', host: config.host, port: bound, tls: secure }, 'listener started');
       }
     }
 

@@ -1,0 +1,43 @@
+/**
+ * What the management API needs of the rest of the broker: the core (through its query and administration methods;
+ * the core knows nothing of HTTP) and a few facts only the server knows (node name, listeners).
+ */
+import type { Broker, Logger } from '@warren/core';
+
+/** One listener as RabbitMQ's overview lists it. */
+export interface ListenerDescription {
+  /** RabbitMQ's protocol names: 'amqp', 'amqp/ssl', 'mqtt', 'mqtt/ssl', 'stomp', 'stomp/ssl', 'http/web-stomp', ... */
+  protocol: string;
+  port: number;
+  /** Bound address ('::' = every interface). */
+  ipAddress: string;
+}
+
+/** Everything the routes read and change. */
+export interface ManagementContext {
+  readonly broker: Broker;
+  readonly logger: Logger;
+  /** RabbitMQ-style node name, `warren@<host>`. */
+  readonly nodeName: string;
+  /** When the broker started (ms since the epoch). */
+  readonly startedAt: number;
+  /** Warren's version, reported where RabbitMQ reports rabbitmq_version and product_version. */
+  readonly version: string;
+  /** The listeners now bound (every protocol, the management and Prometheus ones included). */
+  listeners(): ListenerDescription[];
+  /** RabbitMQ's cluster name (`/api/cluster-name`). */
+  readonly clusterName: string;
+  /** Rename the cluster; resolves once the new name is durable. */
+  setClusterName(name: string): Promise<void>;
+  /** Resource figures the server measures (memory and disk alarms); absent in tests without a monitor. */
+  resources?(): NodeResources;
+}
+
+/** What the resource monitor knows of the node. */
+export interface NodeResources {
+  dataDir: string;
+  diskFree: number;
+  diskFreeLimit: number;
+  memLimit: number;
+  fdTotal: number;
+}

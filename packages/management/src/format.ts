@@ -1,0 +1,197 @@
+/**
+ * Core objects as RabbitMQ 3.10's management API writes them (rabbit_mgmt_format): the same keys, the same nesting.
+ * Counts come from live state, so a response after a publish, purge or declare is already right.
+ */
+import type { Binding, Exchange, FieldTable, FieldValue, Queue } from '@warren/core';
+import type { ManagementContext } from './context.js';
+
+/** A header or argument value as JSON (RabbitMQ writes tables as objects and byte arrays as strings). */
+export function fieldToJson(v: FieldValue): unknown {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (v instanceof Date) return Math.floor(v.getTime() / 1000);
+  if (Array.isArray(v)) return v.map(fieldToJson);
+  if ('$decimal' in v && (v as { $decimal?: unknown }).$decimal === true) {
+    const d = v as unknown as { scale: number; value: number };
+    return d.value / 10 ** d.scale;
+  }
+  return tableToJson(v as FieldTable);
+}
+
+/** A field table as a JSON object. */
+export function tableToJson(t: FieldTable | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (t === undefined) return out;
+  for (const k of Object.keys(t)) out[k] = fieldToJson(t[k]!);
+  return out;
+}
+
+/** A JSON value as a field value (strings, numbers, booleans, null, arrays and objects, as RabbitMQ converts them). */
+export function jsonToField(v: unknown): FieldValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v;
+  if (Array.isArray(v)) return v.map(jsonToField);
+  if (typeof v === 'object') return jsonToTable(v as Record<string, unknown>);
+  return String(v);
+}
+
+/** A JSON object as a field table. */
+export function jsonToTable(o: Record<string, unknown>): FieldTable {
+  const out: FieldTable = {};
+  for (const [k, v] of Object.entries(o)) out[k] = jsonToField(v);
+  return out;
+}
+
+/** A rate as RabbitMQ nests it beside each count (`messages_details`). */
+function rate(r = 0): { rate: number } {
+  return { rate: r };
+}
+
+/** RabbitMQ's `type` of a queue: 'classic', 'quorum' or 'stream'. */
+export function queueType(q: Queue): string {
+  return q.settings.type;
+}
+
+/** One queue as `GET /api/queues` lists it. */
+export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Record<string, unknown> {
+  const ready = q.messageCount;
+  let unacked = 0;
+  for (const c of q.consumers) unacked += c.unacked;
+  const total = ready + unacked;
+  const readyBytes = q.store.byteCount;
+  const exclusiveConsumer = q.hasExclusiveConsumer ? q.consumers[0]!.tag : '';
+  const out: Record<string, unknown> = {
+    arguments: tableToJson(q.arguments),
+    auto_delete: q.autoDelete,
+    consumer_capacity: q.consumers.length > 0 ? 1 : 0,
+    consumer_utilisation: q.consumers.length > 0 ? 1 : 0,
+    consumers: q.consumers.length,
+    durable: q.durable,
+    effective_policy_definition: {},
+    exclusive: q.exclusiveOwner !== undefined,
+    exclusive_consumer_tag: exclusiveConsumer === '' ? null : exclusiveConsumer,
+    head_message_timestamp: null,
+    memory: 0,
+    message_bytes: readyBytes,
+    message_bytes_paged_out: 0,
+    message_bytes_persistent: q.durable ? readyBytes : 0,
+    message_bytes_ram: readyBytes,
+    message_bytes_ready: readyBytes,
+    message_bytes_unacknowledged: 0,
+    messages: total,
+    messages_details: rate(),
+    messages_paged_out: 0,
+    messages_persistent: q.durable ? ready : 0,
+    messages_ram: ready,
+    messages_ready: ready,
+    messages_ready_details: rate(),
+    messages_ready_ram: ready,
+    messages_unacknowledged: unacked,
+    messages_unacknowledged_details: rate(),
+    messages_unacknowledged_ram: unacked,
+    name: q.name,
+    node: ctx.nodeName,
+    operator_policy: null,
+    policy: null,
+    recoverable_slaves: null,
+    single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers.length > 0 ? q.consumers[0]!.tag : null,
+    state: 'running',
+    type: queueType(q),
+    vhost,
+  };
+  return out;
+}
+
+/** The exchange's display name: '' for the default exchange. */
+export function formatExchange(vhost: string, x: Exchange): Record<string, unknown> {
+  return {
+    arguments: tableToJson(x.arguments),
+    auto_delete: x.autoDelete,
+    durable: x.durable,
+    internal: x.internal,
+    name: x.name,
+    type: x.type,
+    user_who_performed_action: 'rmq-internal',
+    vhost,
+  };
+}
+
+/**
+ * RabbitMQ's properties_key of a binding: the routing key with `%`-escapes (`~` for an empty key), followed by
+ * `~` and a hash of the arguments when there are any.
+ */
+export function propertiesKey(routingKey: string, args: FieldTable | undefined): string {
+  const key = routingKey === '' ? '~' : encodeURIComponent(routingKey).replace(/~/g, '%7E');
+  if (args === undefined || Object.keys(args).length === 0) return key;
+  return `${key}~${argsHash(args)}`;
+}
+
+/** A short stable hash of binding arguments (base64url of 32 bits), so keys with arguments stay distinct. */
+function argsHash(args: FieldTable): string {
+  const text = JSON.stringify(tableToJson(args), Object.keys(args).sort());
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(h >>> 0);
+  return b.toString('base64url');
+}
+
+/** One binding as `GET /api/bindings` lists it. */
+export function formatBinding(vhost: string, b: Binding): Record<string, unknown> {
+  return {
+    source: b.source.name,
+    vhost,
+    destination: b.destination.name,
+    destination_type: b.destination.kind,
+    routing_key: b.routingKey,
+    arguments: tableToJson(b.arguments),
+    properties_key: propertiesKey(b.routingKey, b.arguments),
+  };
+}
+
+/**
+ * The default exchange's implicit bindings: every queue is bound to '' with its own name (RabbitMQ lists them).
+ */
+export function defaultBinding(vhost: string, q: Queue): Record<string, unknown> {
+  return {
+    source: '',
+    vhost,
+    destination: q.name,
+    destination_type: 'queue',
+    routing_key: q.name,
+    arguments: {},
+    properties_key: propertiesKey(q.name, undefined),
+  };
+}
+
+/** One vhost as `GET /api/vhosts` lists it. */
+export function formatVhost(ctx: ManagementContext, name: string): Record<string, unknown> {
+  const v = ctx.broker.vhost(name);
+  let ready = 0;
+  let unacked = 0;
+  if (v !== undefined) {
+    for (const q of v.queues.values()) {
+      ready += q.messageCount;
+      for (const c of q.consumers) unacked += c.unacked;
+    }
+  }
+  return {
+    cluster_state: { [ctx.nodeName]: 'running' },
+    default_queue_type: v?.defaultQueueType ?? 'undefined',
+    description: v?.description ?? '',
+    messages: ready + unacked,
+    messages_details: rate(),
+    messages_ready: ready,
+    messages_ready_details: rate(),
+    messages_unacknowledged: unacked,
+    messages_unacknowledged_details: rate(),
+    metadata: { description: v?.description ?? '', tags: [...(v?.tags ?? [])] },
+    name,
+    tags: [...(v?.tags ?? [])],
+    tracing: false,
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * @warren/management: RabbitMQ's management HTTP API (port 15672) over the core's query and administration methods.
+ */
+export { createManagementApp, type ApiRequest, type ApiResult, type Handler, type ManagementAppOptions, type Resource, type Routes } from './app.js';
+export { authenticate, Principal } from './auth.js';
+export type { ListenerDescription, ManagementContext, NodeResources } from './context.js';
+export { HttpError, badRequest, notFound, toHttpError } from './http-error.js';
+export { answerList, answerOne, project, type Page, type Query } from './list-query.js';
+export { defaultClusterName, RABBITMQ_API_VERSION } from './routes/overview.js';
+export { propertiesKey } from './format.js';
+export { managementHarness, basicAuth, type Harness } from './testing/harness.js';
