@@ -316,7 +316,7 @@ async function main() {
   } finally {
     for (const c of closers.reverse()) {
       try {
-        await c();
+        await Promise.race([c(), sleep(3000)]); // a client that never confirms its close must not hold the run
       } catch {
         // best effort
       }
@@ -932,8 +932,12 @@ async function forcedClose() {
     const sock = client.getTransportSocket();
     sock.on('close', () => seen.events.push({ event: 'transport socket close' }));
     const info = await findConn((x) => /^STOMP/.test(x.protocol) && x.peer_port === sock.localPort);
+    // stompit re-emits the ERROR frame on a frame stream nobody listens to: catch it here.
+    const onUncaught = (e) => seen.events.push({ event: 'uncaught error (stompit frame stream)', message: e.message, longMessage: e.longMessage });
+    process.on('uncaughtException', onUncaught);
     const r = await http('DELETE', `/api/connections/${enc(info.name)}`, {});
     await sleep(2000);
+    process.off('uncaughtException', onUncaught);
     results['stomp-stompit-without-reason'] = { request: { method: 'DELETE', path: `/api/connections/${info.name}` }, status: r.status, body: r.body, client_saw: seen };
   }
   // Web STOMP.
@@ -971,6 +975,14 @@ async function forcedClose() {
   index.push({ file: 'connection-close-via-management.json' });
   log('forced closes recorded');
 }
+
+process.on('uncaughtException', async (err) => {
+  if (process.listenerCount('uncaughtException') > 1) return; // a step is catching its own
+  console.error('uncaught:', err);
+  process.exitCode = 1;
+  if (rmq) await rmq.stop().catch(() => undefined);
+  process.exit(1);
+});
 
 main().catch(async (err) => {
   console.error(err);
