@@ -978,7 +978,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
         ['content-type', 'text/plain'],
         ['version', ERROR_VERSION_HEADER],
       ];
-      this.#io.end(encodeFrame('ERROR', headers, body, this.#version));
+      // RabbitMQ's frame is followed by an EOL (allowed between frames, STOMP 1.2 §"Heart-beating").
+      this.#io.end(Buffer.concat([encodeFrame('ERROR', headers, body, this.#version), EOL]));
     }
     this.#teardown();
   }
@@ -1005,6 +1006,8 @@ export function forcedCloseReason(reason: string): string {
   const last = oneLine.length <= 80 ? oneLine : `                {server_initiated_close,320,\n                    ${quoted}}}}`;
   return `Reason: {shutdown,\n            {connection_closing,\n${last}`;
 }
+
+const EOL = Buffer.from('\n');
 
 /** RabbitMQ's name for a topic/exchange subscription queue: `stomp-subscription-` + a hash of destination and id. */
 export function subscriptionQueueName(destination: string, id: string): string {
