@@ -69,10 +69,12 @@ export function serveAmqpConnection(
   registry?: AmqpConnectionRegistry,
 ): AmqpConnection {
   const writer = new OutboundWriter(socket as unknown as OutboundStream, { highWaterMark: HIGH_WATER_MARK });
-  const connection = new AmqpConnection(new SocketIo(socket, writer), info, ctx);
+  const io = new SocketIo(socket, writer);
+  const connection = new AmqpConnection(io, info, ctx);
   registry?.add(connection);
   writer.onDrain(() => connection.onWritable());
   socket.on('data', (chunk: Buffer | string) => {
+    io.received(chunk.length);
     connection.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   });
   // The peer half-closed: nothing more will come; answer with our FIN (the writer destroys after a grace period).

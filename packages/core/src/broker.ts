@@ -189,6 +189,21 @@ export class Broker implements BrokerApi, ConnectionOwner {
     return out;
   }
 
+  /**
+   * Close a client connection on an operator's request (management DELETE /api/connections/{name}): the adapter
+   * tells the client `reason` in its protocol and closes. False when its adapter cannot close connections this way.
+   */
+  closeConnection(connection: CoreConnectionImpl, reason: string, by: string): boolean {
+    const close = connection.host.close;
+    if (close === undefined || !this.#connections.has(connection)) return false;
+    this.logger.info(
+      { connection: connection.info.id, user: connection.user.name, vhost: connection.vhost, by, reason },
+      'closing connection on operator request',
+    );
+    close.call(connection.host, reason);
+    return true;
+  }
+
   /** The resource alarms in force now. */
   get alarms(): readonly AlarmResource[] {
     return [...this.#alarms];

@@ -133,6 +133,21 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     return this.#globalPrefetch;
   }
 
+  // ---- management ------------------------------------------------------------------------------------------
+
+  /** The adapter's host of this channel (management reads its optional details). */
+  get host(): ChannelHost {
+    return this.#host;
+  }
+  /** The per-consumer prefetch set by qos(n, false): what new consumers get. */
+  get prefetch(): number {
+    return this.#prefetch;
+  }
+  /** This channel's consumers (management; do not keep). */
+  consumers(): IterableIterator<Consumer> {
+    return this.#consumers.values();
+  }
+
   deliverEntry(consumer: Consumer, entry: QueueEntry, queue: Queue): void {
     const deliveryTag = ++this.#deliveryTag;
     if (consumer.noAck) queue.settle(entry);

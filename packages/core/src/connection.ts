@@ -17,6 +17,8 @@ export class CoreConnectionImpl implements CoreConnection {
   readonly info: ConnectionInfo;
   readonly user: User;
   readonly host: ConnectionHost;
+  /** When it opened (ms since the epoch): management's `connected_at`. */
+  readonly connectedAt = Date.now();
   readonly #vhost: VHost;
   readonly #owner: ConnectionOwner;
   /** Open channels; an array, not a Set (whose table is ~240 bytes per idle connection): a connection has few. */
@@ -42,6 +44,11 @@ export class CoreConnectionImpl implements CoreConnection {
   /** Open channels (for management). */
   get channelCount(): number {
     return this.#channels.length;
+  }
+
+  /** The open channels, oldest first (for management; do not modify). */
+  get channels(): readonly CoreChannelImpl[] {
+    return this.#channels;
   }
 
   openChannel(host: ChannelHost): CoreChannel {

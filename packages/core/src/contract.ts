@@ -103,6 +103,10 @@ export interface ConnectionInfo {
   tls: boolean;
   /** Name of the listener that accepted it, e.g. 'amqp' or 'amqps'. */
   listener: string;
+  /** The local address the client connected to (management's `host`). */
+  localAddress?: string;
+  /** True when the bytes travel in WebSocket messages (web-stomp, web-mqtt): management's "Web STOMP 1.2". */
+  websocket?: boolean;
   /**
    * True for the broker's own pseudo-connections (the management API acting for an HTTP request): they pass the same
    * checks as a client's, but are not listed, counted against limits or shown to operators.
@@ -116,12 +120,80 @@ export interface User {
   readonly tags: readonly string[];
 }
 
+/**
+ * Traffic counters of one connection's transport: counted per read chunk and per write batch, never per message.
+ */
+export interface TrafficCounters {
+  /** Bytes received. */
+  readonly recvOct: number;
+  /** Read chunks received. */
+  readonly recvCnt: number;
+  /** Bytes handed to the socket. */
+  readonly sendOct: number;
+  /** Writes made to the socket (one per batch). */
+  readonly sendCnt: number;
+  /** Bytes queued but not yet written. */
+  readonly sendPend: number;
+}
+
+/**
+ * What an adapter reports about one of its connections, read on demand by the management API (RabbitMQ's connection
+ * info items). Protocol-neutral: each adapter fills it from its own state.
+ */
+export interface ConnectionDetails {
+  /** The protocol as RabbitMQ labels it: 'AMQP 0-9-1', 'MQTT 3.1.1', 'STOMP 1.2', 'Web STOMP 1.2', 'Web MQTT 5-0'. */
+  protocol: string;
+  /** RabbitMQ's connection `type`: 'network' for AMQP clients, 'direct' for the plugins' (MQTT, STOMP) connections. */
+  type: 'network' | 'direct';
+  /** AMQP's client properties from connection.start-ok; MQTT's client id; STOMP's product. */
+  clientProperties: FieldTable;
+  /** MQTT's `variable_map` (the client id); absent for other protocols. */
+  variableMap?: Record<string, string>;
+  frameMax: number;
+  channelMax: number;
+  /** Heartbeat / keep-alive in seconds; absent where RabbitMQ lists no `timeout` (MQTT). */
+  timeout?: number;
+  /** SASL mechanism (AMQP). */
+  authMechanism?: string;
+  /** The name the client gave its connection (AMQP client property connection_name). */
+  userProvidedName?: string;
+  /** Traffic so far. */
+  traffic?: TrafficCounters;
+}
+
+/** What an adapter reports about one core channel (RabbitMQ's channel info items the core cannot know). */
+export interface ChannelDetails {
+  /** The protocol's channel number (AMQP's channel id; 1 for MQTT and STOMP). */
+  number: number;
+  /** Publisher confirms are on. */
+  confirm: boolean;
+  /** tx.select was called (AMQP) or a STOMP transaction is open. */
+  transactional: boolean;
+  /** Publishes held in an open transaction. */
+  messagesUncommitted: number;
+  /** Acks held in an open transaction. */
+  acksUncommitted: number;
+  /** Confirms not sent yet. */
+  messagesUnconfirmed: number;
+}
+
 /** Callbacks from the core to a connection. */
 export interface ConnectionHost {
   /** A resource alarm blocked publishing; the adapter stops reading from publishers and tells the client. */
   blocked(reason: string): void;
   /** The alarm cleared. */
   unblocked(): void;
+  /**
+   * Optional: this connection's details for management (named apart from {@link ChannelHost.channelDetails}, since
+   * MQTT and STOMP adapters are both hosts in one object). Called on demand (a management request), never per message.
+   */
+  connectionDetails?(): ConnectionDetails;
+  /**
+   * Optional: an operator closes this connection (management DELETE /api/connections/{name}). The adapter tells the
+   * client in its protocol's way (AMQP connection.close 320 CONNECTION_FORCED with `reason`, MQTT 5 DISCONNECT 0x98,
+   * STOMP ERROR) and closes. Absent: the connection cannot be closed this way.
+   */
+  close?(reason: string): void;
 }
 
 /** Callbacks from the core to one channel of an adapter. None of them may throw. */
@@ -146,6 +218,8 @@ export interface ChannelHost {
   returned(message: Message, replyCode: number, replyText: string): void;
   /** The server cancelled a consumer of this channel (its queue was deleted, or a single-active-consumer handover). */
   consumerCancelled(consumerTag: string): void;
+  /** Optional: this channel's protocol-side details for management, called on demand. */
+  channelDetails?(): ChannelDetails;
 }
 
 export interface ExchangeDeclareOptions {

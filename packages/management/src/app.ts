@@ -9,7 +9,9 @@ import type { ManagementContext } from './context.js';
 import { badRequest, HttpError, toHttpError } from './http-error.js';
 import type { Query } from './list-query.js';
 import { registerBindingRoutes } from './routes/bindings.js';
+import { registerConnectionRoutes } from './routes/connections.js';
 import { registerExchangeRoutes } from './routes/exchanges.js';
+import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerQueueRoutes } from './routes/queues.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -155,6 +157,8 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   registerQueueRoutes(routes);
   registerExchangeRoutes(routes);
   registerBindingRoutes(routes);
+  registerConnectionRoutes(routes);
+  registerHealthRoutes(routes);
   return app;
 }
 

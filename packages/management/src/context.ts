@@ -29,6 +29,8 @@ export interface ManagementContext {
   readonly clusterName: string;
   /** Rename the cluster; resolves once the new name is durable. */
   setClusterName(name: string): Promise<void>;
+  /** The TLS certificates the listeners serve (for the certificate-expiration health check); absent: none. */
+  certificates?(): CertificateDescription[];
   /** Resource figures the server measures (memory and disk alarms); absent in tests without a monitor. */
   resources?(): NodeResources;
 }
@@ -40,4 +42,16 @@ export interface NodeResources {
   diskFreeLimit: number;
   memLimit: number;
   fdTotal: number;
+}
+
+/** A certificate one TLS listener serves. */
+export interface CertificateDescription {
+  /** The listener's protocol as in {@link ListenerDescription}. */
+  protocol: string;
+  port: number;
+  ipAddress: string;
+  /** PEM. */
+  cert: string | Buffer;
+  certFile: string;
+  caFile?: string;
 }

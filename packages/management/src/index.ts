@@ -3,7 +3,8 @@
  */
 export { createManagementApp, type ApiRequest, type ApiResult, type Handler, type ManagementAppOptions, type Resource, type Routes } from './app.js';
 export { authenticate, Principal } from './auth.js';
-export type { ListenerDescription, ManagementContext, NodeResources } from './context.js';
+export type { CertificateDescription, ListenerDescription, ManagementContext, NodeResources } from './context.js';
+export { connectionName, DEFAULT_CLOSE_REASON } from './routes/connections.js';
 export { HttpError, badRequest, notFound, toHttpError } from './http-error.js';
 export { answerList, answerOne, project, type Page, type Query } from './list-query.js';
 export { defaultClusterName, RABBITMQ_API_VERSION } from './routes/overview.js';

@@ -138,7 +138,9 @@ export class FlushPacer<T extends Flushable = Flushable> {
 const flushPacer = new FlushPacer<StreamIo>();
 
 function onStreamData(this: TaggedStream, chunk: Buffer | string): void {
-  this[IO].conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  const io = this[IO];
+  io.received(chunk.length);
+  io.conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   flushPacer.afterRead();
 }
 function onStreamEnd(this: TaggedStream): void {

@@ -160,9 +160,12 @@ export async function startBroker(
 
     // One certificate for every TLS listener: read (or generated) once.
     let tlsLoading: ReturnType<typeof loadTls> | undefined;
+    /** The certificate once loaded (the certificate-expiration health check reads it). */
+    let loadedTls: Awaited<ReturnType<typeof loadTls>>;
     const sharedTls = (): ReturnType<typeof loadTls> =>
       (tlsLoading ??= loadTls(config).then((tls) => {
         if (tls?.generated === true) logger.info({ certFile: tls.certFile }, 'generated a self-signed TLS certificate');
+        loadedTls = tls;
         return tls;
       }));
     const requireTls = async (listener: string): Promise<NonNullable<Awaited<ReturnType<typeof loadTls>>>> => {
@@ -338,6 +341,7 @@ export async function startBroker(
         webStomp: 'http/web-stomp', webStompTls: 'https/web-stomp', webMqtt: 'http/web-mqtt', webMqttTls: 'https/web-mqtt',
         management: 'http', managementTls: 'https', prometheus: 'http/prometheus',
       };
+      const TLS_LISTENERS = new Set(['amqps', 'mqtts', 'stomps', 'webStompTls', 'webMqttTls', 'managementTls']);
       let clusterName = defaultClusterName();
       const mgmtLogger = logger.child({ component: 'management' });
       const ctx: ManagementContext = {
@@ -348,6 +352,21 @@ export async function startBroker(
         version: WARREN_VERSION,
         listeners: () =>
           Object.entries(ports).map(([k, port]): ListenerDescription => ({ protocol: listenerNames[k] ?? k, port: port as number, ipAddress: config.host })),
+        // Every TLS listener serves the one shared certificate.
+        certificates: () => {
+          const tls = loadedTls;
+          if (tls === undefined) return [];
+          return Object.entries(ports)
+            .filter(([k]) => /s$|Tls$/.test(k))
+            .map(([k, port]) => ({
+              protocol: listenerNames[k] ?? k,
+              port: port as number,
+              ipAddress: config.host,
+              cert: tls.options.cert,
+              certFile: tls.certFile,
+              ...(config.tls.caFile !== undefined ? { caFile: config.tls.caFile } : {}),
+            }));
+        },
         get clusterName() {
           return clusterName;
         },

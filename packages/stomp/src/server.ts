@@ -20,9 +20,11 @@ export function serveStompConnection(
   options: StompSessionOptions,
 ): StompSession {
   const writer = new OutboundWriter(stream as unknown as OutboundStream);
-  const session = new StompSession(new StompStreamIo(stream, writer), info, broker, logger, options);
+  const io = new StompStreamIo(stream, writer);
+  const session = new StompSession(io, info, broker, logger, options);
   writer.onDrain(() => session.onWritable());
   stream.on('data', (chunk: Buffer | string) => {
+    io.received(chunk.length);
     session.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   });
   stream.on('end', () => {

@@ -83,6 +83,7 @@ describe('listen (TCP)', () => {
       remoteAddress: '127.0.0.1', // dual-stack socket sees ::ffff:127.0.0.1; reported as IPv4
       remotePort: client.localPort,
       localPort: listener.port,
+      localAddress: '127.0.0.1',
       tls: false,
       listener: 'amqp',
     });

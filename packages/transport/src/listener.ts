@@ -148,6 +148,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
       remoteAddress: normalizeAddress(socket.remoteAddress),
       remotePort: socket.remotePort ?? 0,
       localPort: socket.localPort ?? 0,
+      localAddress: normalizeAddress(socket.localAddress),
       tls: isTls,
       listener: name,
     };

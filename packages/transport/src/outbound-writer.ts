@@ -67,6 +67,8 @@ export class OutboundWriter {
   #closed = false;
   #graceTimer: NodeJS.Timeout | undefined;
   readonly #drainCallbacks: Array<() => void> = [];
+  #sentBytes = 0;
+  #sentBatches = 0;
 
   /**
    * @param stream The destination, typically the connection's socket.
@@ -85,6 +87,16 @@ export class OutboundWriter {
   get pendingBytes(): number {
     const streamBytes = this.#stream.writableLength;
     return this.#batchBytes + (typeof streamBytes === 'number' ? streamBytes : 0);
+  }
+
+  /** Bytes handed to the stream so far. */
+  get sentBytes(): number {
+    return this.#sentBytes;
+  }
+
+  /** Writes made to the stream so far (one per batch). */
+  get sentBatches(): number {
+    return this.#sentBatches;
   }
 
   /** False while {@link pendingBytes} is at or above the high-water mark (or after the writer closed). */
@@ -170,6 +182,9 @@ export class OutboundWriter {
   }
 
   #takeBatch(): Buffer {
+    // Counted per batch, not per frame (management's send_oct / send_cnt).
+    this.#sentBytes += this.#batchBytes;
+    this.#sentBatches++;
     const batch = this.#batch;
     const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, this.#batchBytes);
     // pop() keeps the array's backing store (length = 0 would drop it, and the next write allocate another).

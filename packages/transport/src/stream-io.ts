@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { TrafficCounters } from '@warren/core';
 import type { OutboundWriter } from './outbound-writer.js';
 
 /**
@@ -6,9 +7,11 @@ import type { OutboundWriter } from './outbound-writer.js';
  * (batched by the writer), backpressure, end, destroy, and read flow control. The protocol adapters' I/O objects
  * extend it with their own extras (MQTT's flush pacing, say), so a state machine never touches the socket itself.
  */
-export class StreamIo {
+export class StreamIo implements TrafficCounters {
   protected readonly stream: Duplex;
   protected readonly writer: OutboundWriter;
+  #recvOct = 0;
+  #recvCnt = 0;
 
   constructor(stream: Duplex, writer: OutboundWriter) {
     this.stream = stream;
@@ -17,6 +20,33 @@ export class StreamIo {
 
   write(buf: Buffer): void {
     this.writer.write(buf);
+  }
+
+  /** Count one chunk read from the stream (the listener glue calls this per chunk, not per frame). */
+  received(bytes: number): void {
+    this.#recvOct += bytes;
+    this.#recvCnt++;
+  }
+
+  /** These counters (the object itself: its getters read live values). */
+  traffic(): TrafficCounters {
+    return this;
+  }
+
+  get recvOct(): number {
+    return this.#recvOct;
+  }
+  get recvCnt(): number {
+    return this.#recvCnt;
+  }
+  get sendOct(): number {
+    return this.writer.sentBytes;
+  }
+  get sendCnt(): number {
+    return this.writer.sentBatches;
+  }
+  get sendPend(): number {
+    return this.writer.pendingBytes;
   }
 
   /** False while the writer is over its high-water mark: stop producing deliveries. */

@@ -279,8 +279,10 @@ export async function listenWebSocket(
         remoteAddress: forwarded ?? normalizeAddress(socket.remoteAddress),
         remotePort: forwarded !== undefined ? 0 : (socket.remotePort ?? 0),
         localPort: socket.localPort ?? 0,
+        localAddress: normalizeAddress(socket.localAddress),
         tls: isTls,
         listener: name,
+        websocket: true,
       };
       socket.setNoDelay(true);
       alive.set(ws, true);

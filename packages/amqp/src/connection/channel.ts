@@ -6,6 +6,7 @@
  * Errors are thrown (AmqpError, BrokerError) and scoped by the connection: the channel never closes itself.
  */
 import type {
+  ChannelDetails,
   ChannelHost,
   ConsumeOptions,
   CoreChannel,
@@ -182,6 +183,25 @@ export class AmqpChannel implements ChannelHost {
     } catch (err) {
       this.#owner.hostFailed(err);
     }
+  }
+
+  /** @inheritdoc */
+  channelDetails(): ChannelDetails {
+    let publishes = 0;
+    let acks = 0;
+    for (const op of this.#tx ?? []) {
+      if (op.kind === 'publish') publishes++;
+      else acks++;
+    }
+    return {
+      number: this.id,
+      confirm: this.#confirmMode,
+      transactional: this.#tx !== undefined,
+      messagesUncommitted: publishes,
+      acksUncommitted: acks,
+      // Confirms are coalesced until the end of the turn, so between requests none is outstanding for long.
+      messagesUnconfirmed: this.#confirmLast === 0 ? 0 : this.#confirmLast - this.#confirmFirst + 1,
+    };
   }
 
   /** @inheritdoc */

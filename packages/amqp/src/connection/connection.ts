@@ -8,6 +8,7 @@
  */
 import type {
   BrokerApi,
+  ConnectionDetails,
   ConnectionHost,
   ConnectionInfo,
   CoreConnection,
@@ -167,9 +168,13 @@ export class AmqpConnection implements ChannelOwner {
   /** The frame sink handed to the parser, bound once (no per-frame closures). */
   readonly #sink = (frame: Frame): void => this.#onFrame(frame);
   readonly #flushBound = (): void => this.#flushConfirmsNow();
+  #clientProperties: FieldTable = {};
+  #authMechanism = '';
   readonly #host: ConnectionHost = {
     blocked: (reason: string) => this.#onBlocked(reason),
     unblocked: () => this.#onUnblocked(),
+    connectionDetails: () => this.#details(),
+    close: (reason: string) => this.forceClose(reason),
   };
 
   /**
@@ -359,6 +364,35 @@ export class AmqpConnection implements ChannelOwner {
       this.#abort();
     }
     return done;
+  }
+
+  /**
+   * An operator closed this connection (management API): connection.close 320 CONNECTION_FORCED with `reason` as
+   * RabbitMQ sends it ("CONNECTION_FORCED - Closed via management plugin" by default), then close-ok and the end.
+   */
+  forceClose(reason: string): void {
+    if (this.#state !== State.Open) {
+      if (this.#state !== State.Closing && this.#state !== State.Closed) this.#abort();
+      return;
+    }
+    this.#log.info({ user: this.#user?.name, vhost: this.#vhost, reason }, 'AMQP closing connection: closed by an operator');
+    this.#sendConnectionClose(320, replyText(320, reason), 0, 0);
+  }
+
+  #details(): ConnectionDetails {
+    const name = this.#clientProperties['connection_name'];
+    const traffic = this.#io.traffic?.();
+    return {
+      protocol: 'AMQP 0-9-1',
+      type: 'network',
+      clientProperties: this.#clientProperties,
+      frameMax: this.#frameMax,
+      channelMax: this.#channelMax,
+      timeout: this.#heartbeat,
+      authMechanism: this.#authMechanism,
+      ...(typeof name === 'string' ? { userProvidedName: name } : Buffer.isBuffer(name) ? { userProvidedName: name.toString('utf8') } : {}),
+      ...(traffic !== undefined ? { traffic } : {}),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -563,6 +597,8 @@ export class AmqpConnection implements ChannelOwner {
   }
 
   #startOk(clientProperties: FieldTable, mechanism: string, response: Buffer): void {
+    this.#clientProperties = clientProperties;
+    this.#authMechanism = mechanism;
     const caps = clientProperties['capabilities'];
     if (caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) && !(caps instanceof Date) && !('$decimal' in caps)) {
       this.#capabilities = caps as FieldTable;

@@ -3,8 +3,12 @@
  * socket (STYLE.md habit 1), so sessions run over an in-memory stream in tests exactly as over TCP or TLS.
  */
 
+import type { TrafficCounters } from '@warren/core';
+
 /** The output side and read control of one AMQP connection. */
 export interface AmqpIo {
+  /** Optional: the transport's byte counters (management's recv_oct, send_oct). */
+  traffic?(): TrafficCounters;
   /** Queue bytes for writing (batched by the implementation). Never throws. */
   write(buf: Buffer): void;
   /** False while the outbound writer is above its high-water mark. */

@@ -8,12 +8,15 @@ import { randomBytes } from 'node:crypto';
 import {
   isBrokerError,
   KeyedQueue,
+  type ChannelDetails,
   type ChannelHost,
+  type ConnectionDetails,
   type CoreChannel,
   type CoreConnection,
   type Delivery,
   type ConnectionInfo,
   type Message,
+  type TrafficCounters,
   type User,
 } from '@warren/core';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet, type QoS } from 'mqtt-packet';
@@ -33,6 +36,8 @@ import type { MqttRuntime } from './runtime.js';
 
 /** What the state machine needs of its transport: the outbound writer plus read flow control. */
 export interface MqttIo {
+  /** Optional: the transport's byte counters (management's recv_oct, send_oct). */
+  traffic?(): TrafficCounters;
   write(buf: Buffer): void;
   readonly writable: boolean;
   /** Flush, then close. */
@@ -70,6 +75,7 @@ export const ReasonCode = {
   TopicAliasInvalid: 0x94,
   PacketTooLarge: 0x95,
   QuotaExceeded: 0x97,
+  AdministrativeAction: 0x98,
   PayloadFormatInvalid: 0x99,
   SharedSubscriptionsNotSupported: 0x9e,
 } as const;
@@ -415,6 +421,31 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   unblocked(): void {
     if (this.#defsWait === undefined) this.#io.resume();
+  }
+
+  /** Management's view of this connection: RabbitMQ lists the client id in client_properties and variable_map. */
+  connectionDetails(): ConnectionDetails {
+    const traffic = this.#io.traffic?.();
+    const version = this.#version === 5 ? '5-0' : this.#version === 3 ? '3.1.0' : '3.1.1';
+    return {
+      protocol: `${this.info.websocket === true ? 'Web ' : ''}MQTT ${version}`,
+      // RabbitMQ's MQTT plugin works over direct (in-node) AMQP connections.
+      type: 'direct',
+      clientProperties: { client_id: this.clientId, product: 'MQTT client' },
+      variableMap: { client_id: this.clientId },
+      frameMax: 0,
+      channelMax: 1,
+      ...(traffic !== undefined ? { traffic } : {}),
+    };
+  }
+
+  channelDetails(): ChannelDetails {
+    return { number: 1, confirm: false, transactional: false, messagesUncommitted: 0, acksUncommitted: 0, messagesUnconfirmed: 0 };
+  }
+
+  /** An operator closed this connection (management API): MQTT 5 clients get DISCONNECT 0x98 Administrative action. */
+  close(reason: string): void {
+    this.disconnect(ReasonCode.AdministrativeAction, reason);
   }
 
   /** Close this connection from the server side: MQTT 5 clients get a DISCONNECT with `reason`. */

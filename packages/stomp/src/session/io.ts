@@ -1,5 +1,9 @@
+import type { TrafficCounters } from '@warren/core';
+
 /** What a {@link StompSession} needs of its transport: the outbound writer plus read flow control. */
 export interface StompIo {
+  /** Optional: the transport's byte counters (management's recv_oct, send_oct). */
+  traffic?(): TrafficCounters;
   /** Queue encoded bytes for writing (batched by the transport's writer). */
   write(buf: Buffer): void;
   /** False while the writer is above its high-water mark. */

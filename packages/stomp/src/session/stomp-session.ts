@@ -10,7 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   isBrokerError,
   type BrokerApi,
+  type ChannelDetails,
   type ChannelHost,
+  type ConnectionDetails,
   type ConnectionHost,
   type ConnectionInfo,
   type CoreChannel,
@@ -929,6 +931,59 @@ export class StompSession implements ChannelHost, ConnectionHost {
     }
   }
 
+  connectionDetails(): ConnectionDetails {
+    const traffic = this.#io.traffic?.();
+    const web = this.#info.websocket === true;
+    return {
+      protocol: `${web ? 'Web ' : ''}STOMP ${this.#version}`,
+      // RabbitMQ's STOMP plugin works over direct (in-node) AMQP connections.
+      type: 'direct',
+      clientProperties: { product: 'STOMP client' },
+      frameMax: 0,
+      channelMax: 1,
+      // RabbitMQ lists a `timeout` (0) for STOMP over TCP, none for Web STOMP.
+      ...(web ? {} : { timeout: 0 }),
+      ...(traffic !== undefined ? { traffic } : {}),
+    };
+  }
+
+  channelDetails(): ChannelDetails {
+    let uncommitted = 0;
+    for (const ops of this.#transactions.values()) uncommitted += ops.length;
+    return {
+      number: 1,
+      confirm: false,
+      transactional: this.#transactions.size > 0,
+      messagesUncommitted: uncommitted,
+      acksUncommitted: 0,
+      messagesUnconfirmed: 0,
+    };
+  }
+
+  /**
+   * An operator closed this connection (management API). Over TCP the client gets RabbitMQ's ERROR frame ("AMQP
+   * channel died", the reason in Erlang's words in the body), then the end; over WebSocket RabbitMQ sends no frame and
+   * just closes.
+   */
+  close(reason: string): void {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    this.#logger.info({ connection: this.#info.id, user: this.#user?.name, reason }, 'STOMP closing connection: closed by an operator');
+    this.#state = 'closing';
+    if (this.#info.websocket === true) {
+      this.#io.end();
+    } else {
+      const body = Buffer.from(forcedCloseReason(reason));
+      const headers: Array<[string, string]> = [
+        ['message', 'AMQP channel died'],
+        ['content-type', 'text/plain'],
+        ['version', ERROR_VERSION_HEADER],
+      ];
+      // RabbitMQ's frame is followed by an EOL (allowed between frames, STOMP 1.2 §"Heart-beating").
+      this.#io.end(Buffer.concat([encodeFrame('ERROR', headers, body, this.#version), EOL]));
+    }
+    this.#teardown();
+  }
+
   blocked(_reason: string): void {
     this.#blocked = true;
     // Stop reading from publishers only: a pure consumer keeps acking while the alarm lasts.
@@ -940,6 +995,19 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (this.#defsPending === 0) this.#io.resume();
   }
 }
+
+/**
+ * The body of RabbitMQ's ERROR frame for a connection closed by an operator: the Erlang exit reason as its
+ * pretty-printer lays it out (the last term moves to its own line when it would pass 80 columns).
+ */
+export function forcedCloseReason(reason: string): string {
+  const quoted = JSON.stringify(reason);
+  const oneLine = `                {server_initiated_close,320,${quoted}}}}`;
+  const last = oneLine.length <= 80 ? oneLine : `                {server_initiated_close,320,\n                    ${quoted}}}}`;
+  return `Reason: {shutdown,\n            {connection_closing,\n${last}`;
+}
+
+const EOL = Buffer.from('\n');
 
 /** RabbitMQ's name for a topic/exchange subscription queue: `stomp-subscription-` + a hash of destination and id. */
 export function subscriptionQueueName(destination: string, id: string): string {
