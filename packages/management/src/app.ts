@@ -11,7 +11,9 @@ import type { Query } from './list-query.js';
 import { registerBindingRoutes } from './routes/bindings.js';
 import { registerExchangeRoutes } from './routes/exchanges.js';
 import { registerOverviewRoutes } from './routes/overview.js';
+import { registerPolicyRoutes } from './routes/policies.js';
 import { registerQueueRoutes } from './routes/queues.js';
+import { registerRuntimeRoutes } from './routes/runtime.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
 
@@ -155,6 +157,8 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   registerQueueRoutes(routes);
   registerExchangeRoutes(routes);
   registerBindingRoutes(routes);
+  registerPolicyRoutes(routes);
+  registerRuntimeRoutes(routes);
   return app;
 }
 

@@ -338,7 +338,6 @@ export async function startBroker(
         webStomp: 'http/web-stomp', webStompTls: 'https/web-stomp', webMqtt: 'http/web-mqtt', webMqttTls: 'https/web-mqtt',
         management: 'http', managementTls: 'https', prometheus: 'http/prometheus',
       };
-      let clusterName = defaultClusterName();
       const mgmtLogger = logger.child({ component: 'management' });
       const ctx: ManagementContext = {
         broker,
@@ -348,11 +347,14 @@ export async function startBroker(
         version: WARREN_VERSION,
         listeners: () =>
           Object.entries(ports).map(([k, port]): ListenerDescription => ({ protocol: listenerNames[k] ?? k, port: port as number, ipAddress: config.host })),
+        // RabbitMQ keeps the cluster name in the global parameter cluster_name, with the durable definitions.
         get clusterName() {
-          return clusterName;
+          const v = broker.runtime.global.get('cluster_name');
+          return typeof v === 'string' ? v : defaultClusterName();
         },
         setClusterName: async (name) => {
-          clusterName = name;
+          broker.setGlobalParameter('cluster_name', name);
+          await broker.flushDefinitions();
         },
         ...(monitor !== undefined
           ? {
