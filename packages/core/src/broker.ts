@@ -6,7 +6,9 @@ import { MemoryMessageStore } from './store/memory-store.js';
 import type { MessageStore } from './store/store.js';
 import type { DefinitionsStore } from './store/definitions.js';
 import { captureDefinitions, restoreDefinitions } from './store/definitions-snapshot.js';
-import { VHost } from './vhost.js';
+import { VHost, type VhostLimits } from './vhost.js';
+import { validatePolicy, type PolicyInput } from './policy/policy.js';
+import { RuntimeParameters, type TopicPermission, type UserLimits } from './runtime-parameters.js';
 import { silentLogger } from './util/logger.js';
 
 /** A user to create at startup. */
@@ -50,6 +52,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
   readonly logger: Logger;
   readonly store: MessageStore;
   readonly users = new UserStore();
+  /** Runtime parameters, global parameters, user limits, topic permissions (policies live on each vhost). */
+  readonly runtime = new RuntimeParameters();
   readonly #vhosts = new Map<string, VHost>();
   readonly #loopbackUsers: Set<string>;
   readonly #connections = new Set<CoreConnectionImpl>();
@@ -138,6 +142,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     v.destroy();
     this.#vhosts.delete(name);
     this.users.forgetVhost(name);
+    this.runtime.forgetVhost(name);
     this.#definitionsChanged();
     return true;
   }
@@ -166,6 +171,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   deleteUser(name: string): boolean {
     const deleted = this.users.delete(name);
+    if (deleted) this.runtime.forgetUser(name);
     if (deleted) this.#definitionsChanged();
     return deleted;
   }
@@ -180,6 +186,109 @@ export class Broker implements BrokerApi, ConnectionOwner {
   clearPermissions(user: string, vhost: string): void {
     this.users.clearPermissions(user, vhost);
     this.#definitionsChanged();
+  }
+
+  // ---- policies, limits, parameters (RabbitMQ's runtime parameters) -------------------------------------------
+
+  #vhostOrThrow(vhost: string): VHost {
+    const v = this.#vhosts.get(vhost);
+    if (v === undefined) throw new BrokerError('NOT_FOUND', `no vhost '${vhost}'`);
+    return v;
+  }
+
+  /**
+   * Create or replace a policy (or, with `operator`, an operator policy) and re-apply policies to every queue and
+   * exchange of the vhost. Throws PolicyValidationError with RabbitMQ's text. Returns true when it was created.
+   */
+  setPolicy(vhost: string, name: string, input: PolicyInput, operator = false): boolean {
+    const v = this.#vhostOrThrow(vhost);
+    const policy = validatePolicy(vhost, name, input, operator);
+    const map = operator ? v.operatorPolicies : v.policies;
+    const created = !map.has(name);
+    map.set(name, policy);
+    v.applyPolicies();
+    this.#definitionsChanged();
+    return created;
+  }
+
+  /** Delete a policy (or operator policy); its objects fall back to the next match. False when there was none. */
+  clearPolicy(vhost: string, name: string, operator = false): boolean {
+    const v = this.#vhosts.get(vhost);
+    const map = operator ? v?.operatorPolicies : v?.policies;
+    if (v === undefined || map === undefined || !map.delete(name)) return false;
+    v.applyPolicies();
+    this.#definitionsChanged();
+    return true;
+  }
+
+  /** Replace a vhost's limits (RabbitMQ's `vhost-limits` parameter; an empty object clears them). */
+  setVhostLimits(vhost: string, limits: VhostLimits): void {
+    this.#vhostOrThrow(vhost).limits = { ...limits };
+    this.#definitionsChanged();
+  }
+
+  /** Replace a user's limits (an empty object clears them). */
+  setUserLimits(user: string, limits: UserLimits): void {
+    if (this.users.get(user) === undefined) throw new BrokerError('NOT_FOUND', `no user '${user}'`);
+    if (Object.keys(limits).length === 0) this.runtime.userLimits.delete(user);
+    else this.runtime.userLimits.set(user, { ...limits });
+    this.#definitionsChanged();
+  }
+
+  /** Set a vhost-scoped runtime parameter; true when it was created. */
+  setParameter(component: string, vhost: string, name: string, value: unknown): boolean {
+    this.#vhostOrThrow(vhost);
+    const key = RuntimeParameters.key(component, vhost, name);
+    const created = !this.runtime.parameters.has(key);
+    this.runtime.parameters.set(key, { component, vhost, name, value });
+    this.#definitionsChanged();
+    return created;
+  }
+
+  clearParameter(component: string, vhost: string, name: string): boolean {
+    const deleted = this.runtime.parameters.delete(RuntimeParameters.key(component, vhost, name));
+    if (deleted) this.#definitionsChanged();
+    return deleted;
+  }
+
+  /** Set a global parameter (cluster_name is one); true when it was created. */
+  setGlobalParameter(name: string, value: unknown): boolean {
+    const created = !this.runtime.global.has(name);
+    this.runtime.global.set(name, value);
+    this.#definitionsChanged();
+    return created;
+  }
+
+  clearGlobalParameter(name: string): boolean {
+    const deleted = this.runtime.global.delete(name);
+    if (deleted) this.#definitionsChanged();
+    return deleted;
+  }
+
+  /** Set a user's topic permission on one exchange of a vhost; true when it was created. */
+  setTopicPermission(user: string, vhost: string, exchange: string, permission: TopicPermission): boolean {
+    this.#vhostOrThrow(vhost);
+    if (this.users.get(user) === undefined) throw new BrokerError('NOT_FOUND', `no user '${user}'`);
+    let perVhost = this.runtime.topicPermissions.get(user);
+    if (perVhost === undefined) this.runtime.topicPermissions.set(user, (perVhost = new Map()));
+    let perExchange = perVhost.get(vhost);
+    if (perExchange === undefined) perVhost.set(vhost, (perExchange = new Map()));
+    const created = !perExchange.has(exchange);
+    perExchange.set(exchange, { write: permission.write, read: permission.read });
+    this.#definitionsChanged();
+    return created;
+  }
+
+  /** Clear a user's topic permissions on a vhost (one exchange, or all of them); false when there were none. */
+  clearTopicPermissions(user: string, vhost: string, exchange?: string): boolean {
+    const perVhost = this.runtime.topicPermissions.get(user);
+    const perExchange = perVhost?.get(vhost);
+    if (perVhost === undefined || perExchange === undefined) return false;
+    const deleted = exchange === undefined ? perExchange.size > 0 : perExchange.delete(exchange);
+    if (exchange === undefined || perExchange.size === 0) perVhost.delete(vhost);
+    if (perVhost.size === 0) this.runtime.topicPermissions.delete(user);
+    if (deleted) this.#definitionsChanged();
+    return deleted;
   }
 
   /** The client connections now open (the broker's own internal pseudo-connections are not among them). */
@@ -261,13 +370,51 @@ export class Broker implements BrokerApi, ConnectionOwner {
     if (this.permissionsOf(user.name, vhost) === undefined) {
       throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user.name}'`);
     }
+    if (info.internal !== true) this.#checkConnectionLimits(user.name, vhost, v);
     const c = new CoreConnectionImpl(info, user, v, host, this);
     this.#connections.add(c);
     if (this.blocked) host.blocked(this.#blockedReason());
     return c;
   }
 
+  /** The vhost's then the user's max-connections, in rabbit_reader's order and words. */
+  #checkConnectionLimits(user: string, vhost: string, v: VHost): void {
+    const vhostLimit = v.limits['max-connections'];
+    if (vhostLimit !== undefined && vhostLimit >= 0) {
+      let n = 0;
+      for (const c of this.#connections) if (c.info.internal !== true && c.vhost === vhost) n++;
+      if (n >= vhostLimit) {
+        throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostLimit}) is reached`);
+      }
+    }
+    const userLimit = this.runtime.userLimits.get(user)?.['max-connections'];
+    if (userLimit !== undefined && userLimit >= 0) {
+      let n = 0;
+      for (const c of this.#connections) if (c.info.internal !== true && c.user.name === user) n++;
+      if (n >= userLimit) {
+        throw new BrokerError('NOT_ALLOWED', `connection refused for user '${user}': user connection limit (${userLimit}) is reached`);
+      }
+    }
+  }
+
   // ---- ConnectionOwner ---------------------------------------------------------------------------------------
+
+  channelOpening(connection: CoreConnectionImpl): void {
+    if (connection.info.internal === true) return;
+    const user = connection.user.name;
+    const limit = this.runtime.userLimits.get(user)?.['max-channels'];
+    if (limit === undefined || limit < 0) return;
+    let n = 0;
+    for (const c of this.#connections) if (c.info.internal !== true && c.user.name === user) n += c.channelCount;
+    if (n >= limit) {
+      // rabbit_reader: a connection error (530), the whole connection closes.
+      throw new BrokerError('NOT_ALLOWED', `number of channels opened for user '${user}' has reached the maximum allowed user limit of (${limit})`);
+    }
+  }
+
+  topicPermission(user: string, vhost: string, exchange: string): TopicPermission | undefined {
+    return this.runtime.topicPermission(user, vhost, exchange);
+  }
 
   permissionsOf(user: string, vhost: string): Permissions | undefined {
     return this.users.get(user)?.permissions.get(vhost);

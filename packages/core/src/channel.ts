@@ -22,6 +22,7 @@ import { Consumer, type ConsumerChannel } from './queue/consumers.js';
 import type { Queue } from './queue/queue.js';
 import type { MessageStore, QueueEntry } from './store/store.js';
 import { PUBLISH_REJECTED, PUBLISH_ROUTED, type VHost } from './vhost.js';
+import { topicAllowed, type TopicPermission } from './runtime-parameters.js';
 
 /** The pseudo-queue of RabbitMQ's direct reply-to. */
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
@@ -44,6 +45,8 @@ export interface ChannelContext {
   permissionGeneration(): number;
   /** The channel closed: forget it. */
   channelClosed(channel: CoreChannelImpl): void;
+  /** The user's topic permission on an exchange of this vhost (undefined = every routing key allowed). */
+  topicPermission?(exchange: string): TopicPermission | undefined;
 }
 
 /** Shared empty placeholders of {@link CoreChannelImpl}'s lazily allocated collections; never written to. */
@@ -202,6 +205,23 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (this.#writeOk.size < 1024) this.#writeOk.add(exchange);
   }
 
+  /**
+   * RabbitMQ's topic authorisation (rabbit_channel:check_topic_authorisation): on a topic exchange for which the user
+   * has a topic permission, the routing key must match its write (publish) or read (bind) pattern.
+   */
+  #checkTopic(exchange: Exchange, perm: 'write' | 'read', routingKey: string): void {
+    if (exchange.type !== 'topic') return;
+    const tp = this.#ctx.topicPermission?.(exchange.name);
+    if (tp === undefined) return;
+    const vars = { username: this.#ctx.user.name, vhost: this.#vhost.name };
+    if (!topicAllowed(tp[perm], routingKey, vars)) {
+      throw new BrokerError(
+        'ACCESS_REFUSED',
+        `access to topic '${routingKey}' in exchange topic '${exchange.name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
+      );
+    }
+  }
+
   #notDefault(name: string): void {
     if (name === '') throw new BrokerError('ACCESS_REFUSED', 'operation not permitted on the default exchange');
   }
@@ -340,6 +360,8 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     this.#notDefault(sourceName);
     this.#check('read', 'exchange', sourceName);
     const vhost = this.#vhost;
+    const src0 = vhost.exchange(sourceName);
+    if (src0 !== undefined) this.#checkTopic(src0, 'read', routingKey);
     if (unbind) {
       // RabbitMQ 3.10 answers unbind-ok when either end is missing.
       const src = vhost.exchange(sourceName);
@@ -388,6 +410,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (exchange.internal) {
       throw new BrokerError('ACCESS_REFUSED', `cannot publish to internal exchange '${exchangeName}' in vhost '${vhost.name}'`);
     }
+    this.#checkTopic(exchange, 'write', message.routingKey);
     const props = message.properties;
     let msg = message;
     if (props.replyTo === REPLY_TO_QUEUE) {

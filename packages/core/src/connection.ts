@@ -2,6 +2,7 @@ import type { ChannelHost, ConnectionHost, ConnectionInfo, CoreChannel, CoreConn
 import { CoreChannelImpl, type ChannelContext } from './channel.js';
 import type { Permissions } from './auth/users.js';
 import type { MessageStore } from './store/store.js';
+import type { TopicPermission } from './runtime-parameters.js';
 import type { VHost } from './vhost.js';
 
 /** What a connection needs of the broker. */
@@ -10,6 +11,10 @@ export interface ConnectionOwner {
   permissionsOf(user: string, vhost: string): Permissions | undefined;
   permissionGeneration(): number;
   connectionClosed(connection: CoreConnectionImpl): void;
+  /** A channel is about to open: throws when the user's max-channels limit is reached. */
+  channelOpening?(connection: CoreConnectionImpl): void;
+  /** The user's topic permission on an exchange (undefined = every routing key allowed). */
+  topicPermission?(user: string, vhost: string, exchange: string): TopicPermission | undefined;
 }
 
 /** One client connection: its channels and exclusive queues. */
@@ -52,6 +57,7 @@ export class CoreConnectionImpl implements CoreConnection {
   }
 
   openChannel(host: ChannelHost): CoreChannel {
+    this.#owner.channelOpening?.(this);
     const ctx = (this.#channelContext ??= new ConnectionChannelContext(this.#vhost, this.user, this.info.id, this.#owner, this.#channels));
     const ch = new CoreChannelImpl(this.#nextChannelId++, ctx, host);
     this.#channels.push(ch);
@@ -96,6 +102,10 @@ class ConnectionChannelContext implements ChannelContext {
 
   permissionGeneration(): number {
     return this.#owner.permissionGeneration();
+  }
+
+  topicPermission(exchange: string): TopicPermission | undefined {
+    return this.#owner.topicPermission?.(this.user.name, this.vhost.name, exchange);
   }
 
   channelClosed(channel: CoreChannelImpl): void {

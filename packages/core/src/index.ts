@@ -19,7 +19,21 @@ export {
   type FileDefinitionsStoreOptions,
 } from './store/definitions.js';
 export { captureDefinitions } from './store/definitions-snapshot.js';
-export { VHost } from './vhost.js';
+export { VHost, type VhostLimits } from './vhost.js';
+export {
+  erlangTerm,
+  matchPolicy,
+  mergePolicyDefinitions,
+  policyToJson,
+  PolicyValidationError,
+  validatePolicy,
+  type Policy,
+  type PolicyApplyTo,
+  type PolicyDefinition,
+  type PolicyInput,
+} from './policy/policy.js';
+export { effectiveQueueSettings } from './policy/effective-settings.js';
+export { RuntimeParameters, topicAllowed, type RuntimeParameter, type TopicPermission, type UserLimits } from './runtime-parameters.js';
 export type { CoreConnectionImpl } from './connection.js';
 export { Queue } from './queue/queue.js';
 export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';

@@ -7,6 +7,8 @@ import { deadLetterMessage, isDeadLetterCycle, type DeadLetterReason } from './m
 import { fieldEquals, fieldValueText, withProperties } from './message/message.js';
 import { assertQueueArgsEquivalent, parseQueueArguments } from './queue/arguments.js';
 import { Queue, type QueueOwner } from './queue/queue.js';
+import { effectiveQueueSettings } from './policy/effective-settings.js';
+import { matchPolicy, mergePolicyDefinitions, type Policy } from './policy/policy.js';
 import type { MessageStore } from './store/store.js';
 
 /**
@@ -34,6 +36,12 @@ export const PUBLISH_ROUTED = 1;
 /** Some queue refused the message (x-overflow reject-publish). */
 export const PUBLISH_REJECTED = 2;
 
+/** RabbitMQ's vhost limits (`max-connections`, `max-queues`); an absent or negative value means no limit. */
+export interface VhostLimits {
+  'max-connections'?: number;
+  'max-queues'?: number;
+}
+
 /** Something a deleted queue's consumers are cancelled through (the channel). */
 interface CancelTarget {
   cancelledByServer(consumer: import('./queue/consumers.js').Consumer): void;
@@ -49,6 +57,11 @@ export class VHost implements QueueOwner {
   description = '';
   tags: string[] = [];
   defaultQueueType: string | undefined = undefined;
+  /** Policies and operator policies by name (see {@link VHost.applyPolicies}). */
+  readonly policies = new Map<string, Policy>();
+  readonly operatorPolicies = new Map<string, Policy>();
+  /** Vhost limits (RabbitMQ's `vhost-limits` runtime parameter). */
+  limits: VhostLimits = {};
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   readonly defaultExchange: DefaultExchange;
@@ -156,6 +169,7 @@ export class VHost implements QueueOwner {
       );
     }
     const x = createExchange(name, type, { durable, autoDelete, internal, arguments: args });
+    this.#applyToExchange(x);
     this.exchanges.set(name, x);
     if (durable) this.#onDurableChange();
     return x;
@@ -203,6 +217,11 @@ export class VHost implements QueueOwner {
       return { queue: existing, created: false };
     }
     if (o.passive === true) throw new BrokerError('NOT_FOUND', `no queue '${name}' in vhost '${this.name}'`);
+    const maxQueues = this.limits['max-queues'];
+    if (maxQueues !== undefined && maxQueues >= 0 && this.queues.size >= maxQueues) {
+      // rabbit_channel:check_vhost_queue_limit.
+      throw new BrokerError('PRECONDITION_FAILED', `cannot declare queue '${name}': queue limit in vhost '${this.name}' (${maxQueues}) is reached`);
+    }
     const args = o.arguments ?? {};
     const settings = parseQueueArguments(args, name, this.name);
     if (settings.type !== 'classic') {
@@ -220,9 +239,41 @@ export class VHost implements QueueOwner {
       { durable, autoDelete: o.autoDelete === true, exclusiveOwner: exclusive ? connectionId : undefined, arguments: args, settings },
       store,
     );
+    this.#applyToQueue(queue);
     this.queues.set(name, queue);
     if (durable) this.#onDurableChange();
     return { queue, created: true };
+  }
+
+  /**
+   * Re-apply the policies and operator policies to every queue and exchange (a policy was set or cleared): each
+   * object takes the highest-priority match of each kind, and its effective settings follow at once.
+   */
+  applyPolicies(): void {
+    for (const q of this.queues.values()) this.#applyToQueue(q);
+    for (const x of this.exchanges.values()) this.#applyToExchange(x);
+  }
+
+  #applyToQueue(q: Queue): void {
+    if (this.policies.size === 0 && this.operatorPolicies.size === 0 && q.policy === undefined && q.operatorPolicy === undefined) return;
+    const policy = matchPolicy(this.policies.values(), 'queue', q.name);
+    const op = matchPolicy(this.operatorPolicies.values(), 'queue', q.name);
+    const definition = mergePolicyDefinitions(policy, op);
+    q.policy = policy?.name;
+    q.operatorPolicy = op?.name;
+    q.effectivePolicyDefinition = definition;
+    q.applySettings(effectiveQueueSettings(q.declaredSettings, q.arguments, definition));
+  }
+
+  #applyToExchange(x: Exchange): void {
+    if (this.policies.size === 0 && this.operatorPolicies.size === 0 && x.policy === undefined && x.operatorPolicy === undefined) return;
+    const policy = matchPolicy(this.policies.values(), 'exchange', x.name);
+    const op = matchPolicy(this.operatorPolicies.values(), 'exchange', x.name);
+    x.policy = policy?.name;
+    x.operatorPolicy = op?.name;
+    const arg = x.arguments['alternate-exchange'];
+    const fromPolicy = mergePolicyDefinitions(policy, op)['alternate-exchange'];
+    x.alternateExchange = typeof arg === 'string' ? arg : typeof fromPolicy === 'string' ? fromPolicy : undefined;
   }
 
   lengthLimitReached(queue: Queue): void {

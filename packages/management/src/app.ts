@@ -13,7 +13,9 @@ import { registerConnectionRoutes } from './routes/connections.js';
 import { registerExchangeRoutes } from './routes/exchanges.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
+import { registerPolicyRoutes } from './routes/policies.js';
 import { registerQueueRoutes } from './routes/queues.js';
+import { registerRuntimeRoutes } from './routes/runtime.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
 
@@ -159,6 +161,8 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   registerBindingRoutes(routes);
   registerConnectionRoutes(routes);
   registerHealthRoutes(routes);
+  registerPolicyRoutes(routes);
+  registerRuntimeRoutes(routes);
   return app;
 }
 

@@ -68,7 +68,7 @@ export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Re
     consumer_utilisation: q.consumers.length > 0 ? 1 : 0,
     consumers: q.consumers.length,
     durable: q.durable,
-    effective_policy_definition: {},
+    effective_policy_definition: q.effectivePolicyDefinition,
     exclusive: q.exclusiveOwner !== undefined,
     exclusive_consumer_tag: exclusiveConsumer === '' ? null : exclusiveConsumer,
     head_message_timestamp: null,
@@ -92,8 +92,8 @@ export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Re
     messages_unacknowledged_ram: unacked,
     name: q.name,
     node: ctx.nodeName,
-    operator_policy: null,
-    policy: null,
+    operator_policy: q.operatorPolicy ?? null,
+    policy: q.policy ?? null,
     recoverable_slaves: null,
     single_active_consumer_tag: q.settings.singleActiveConsumer && q.consumers.length > 0 ? q.consumers[0]!.tag : null,
     state: 'running',
@@ -105,7 +105,9 @@ export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Re
 
 /** The exchange's display name: '' for the default exchange. */
 export function formatExchange(vhost: string, x: Exchange): Record<string, unknown> {
+  // RabbitMQ lists `policy` only for an exchange that has one.
   return {
+    ...(x.policy !== undefined ? { policy: x.policy } : {}),
     arguments: tableToJson(x.arguments),
     auto_delete: x.autoDelete,
     durable: x.durable,

@@ -342,7 +342,6 @@ export async function startBroker(
         management: 'http', managementTls: 'https', prometheus: 'http/prometheus',
       };
       const TLS_LISTENERS = new Set(['amqps', 'mqtts', 'stomps', 'webStompTls', 'webMqttTls', 'managementTls']);
-      let clusterName = defaultClusterName();
       const mgmtLogger = logger.child({ component: 'management' });
       const ctx: ManagementContext = {
         broker,
@@ -357,7 +356,7 @@ export async function startBroker(
           const tls = loadedTls;
           if (tls === undefined) return [];
           return Object.entries(ports)
-            .filter(([k]) => /s$|Tls$/.test(k))
+            .filter(([k]) => TLS_LISTENERS.has(k))
             .map(([k, port]) => ({
               protocol: listenerNames[k] ?? k,
               port: port as number,
@@ -367,11 +366,14 @@ export async function startBroker(
               ...(config.tls.caFile !== undefined ? { caFile: config.tls.caFile } : {}),
             }));
         },
+        // RabbitMQ keeps the cluster name in the global parameter cluster_name, with the durable definitions.
         get clusterName() {
-          return clusterName;
+          const v = broker.runtime.global.get('cluster_name');
+          return typeof v === 'string' ? v : defaultClusterName();
         },
         setClusterName: async (name) => {
-          clusterName = name;
+          broker.setGlobalParameter('cluster_name', name);
+          await broker.flushDefinitions();
         },
         ...(monitor !== undefined
           ? {

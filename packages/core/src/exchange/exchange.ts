@@ -40,8 +40,11 @@ export abstract class Exchange {
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly arguments: FieldTable;
-  /** alternate-exchange argument, or undefined. */
-  readonly alternateExchange: string | undefined;
+  /** The alternate-exchange: its argument, else the one its policy names (rabbit_policy:get_arg), or undefined. */
+  alternateExchange: string | undefined;
+  /** Names of the policy and operator policy applied now (management lists them). */
+  policy: string | undefined = undefined;
+  operatorPolicy: string | undefined = undefined;
   /** All bindings with this exchange as source, by id. */
   readonly bindings = new Map<string, Binding>();
   /** Bindings with this exchange as destination (exchange-to-exchange), to remove when it is deleted. */

@@ -44,8 +44,14 @@ export class Queue {
   readonly autoDelete: boolean;
   readonly exclusiveOwner: string | undefined;
   readonly arguments: FieldTable;
-  readonly settings: QueueSettings;
+  /** The settings its arguments give, before any policy. */
+  readonly declaredSettings: QueueSettings;
   readonly store: QueueStore;
+  /** Names of the policy and operator policy applied now (management lists them), and their merged definition. */
+  policy: string | undefined = undefined;
+  operatorPolicy: string | undefined = undefined;
+  effectivePolicyDefinition: Record<string, unknown> = {};
+  #settings: QueueSettings;
   /** Bindings with this queue as destination, so deleting the queue removes them. */
   readonly incoming = new Set<Binding>();
   /** Consumers in registration order. */
@@ -98,13 +104,48 @@ export class Queue {
     this.autoDelete = props.autoDelete;
     this.exclusiveOwner = props.exclusiveOwner;
     this.arguments = props.arguments;
-    this.settings = props.settings;
+    this.declaredSettings = props.settings;
+    this.#settings = props.settings;
     this.store = store;
     this.stream = props.settings.type === 'stream' ? new StreamLog(props.settings.maxLengthBytes, props.settings.maxAge) : undefined;
     // A durable store may hand back entries recovered from disk: number new ones after them, and let TTL run on.
     this.#seq = store.lastSeq ?? 0;
     this.touch();
     if (store.messageCount > 0) this.#armExpiry(Date.now());
+  }
+
+  /** The effective settings: arguments combined with the policies in force (see {@link Queue.applySettings}). */
+  get settings(): QueueSettings {
+    return this.#settings;
+  }
+
+  /**
+   * A policy changed the effective settings: act on them now, as RabbitMQ's queue process does on policy_changed. A
+   * lower length limit trims the head at once (dropped or dead-lettered, as with drop-head), x-expires re-arms from
+   * now, and expired heads go. A new message TTL applies to messages enqueued from now on: like RabbitMQ's classic
+   * queues, a message's expiry is fixed when it is enqueued.
+   */
+  applySettings(next: QueueSettings): void {
+    const prev = this.#settings;
+    this.#settings = next;
+    if (this.deleted) return;
+    if (this.stream === undefined && (next.maxLength !== prev.maxLength || next.maxLengthBytes !== prev.maxLengthBytes)) {
+      const store = this.store;
+      let removed = 0;
+      while (store.messageCount > 0 && this.#overLimit(store.messageCount, store.byteCount)) {
+        this.#deadLetterOrDrop(store.shift()!, 'maxlen');
+        removed++;
+      }
+      if (removed > 0) {
+        this.lengthOverflow += removed;
+        this.owner.lengthLimitReached?.(this);
+      }
+    }
+    if (next.expires !== prev.expires) {
+      this.#clearIdle();
+      this.touch();
+    }
+    this.dispatch();
   }
 
   /** Ready messages (0 for a stream, as RabbitMQ reports). */

@@ -30,6 +30,50 @@ export interface UserDefinitionRecord {
   password_hash: string;
   hashing_algorithm: string;
   tags: string[];
+  /** User limits (`max-connections`, `max-channels`), where RabbitMQ's export puts them. */
+  limits?: Record<string, number>;
+}
+
+/** A vhost and its metadata (RabbitMQ's description, tags and default queue type). */
+export interface VhostDefinition {
+  name: string;
+  metadata?: { description: string; tags: string[]; default_queue_type?: string };
+}
+
+/** A policy, as RabbitMQ's definitions list it under `policies`. */
+export interface PolicyDefinitionRecord {
+  vhost: string;
+  name: string;
+  pattern: string;
+  'apply-to': string;
+  definition: Record<string, unknown>;
+  priority: number;
+}
+
+/**
+ * A vhost-scoped runtime parameter (`parameters`): operator policies (component `operator_policy`), vhost limits
+ * (component `vhost-limits`, name `limits`) and the parameters of components Warren keeps without running them.
+ */
+export interface ParameterDefinition {
+  value: unknown;
+  vhost: string;
+  component: string;
+  name: string;
+}
+
+/** A global parameter (`global_parameters`), e.g. cluster_name. */
+export interface GlobalParameterDefinition {
+  name: string;
+  value: unknown;
+}
+
+/** A topic permission (`topic_permissions`). */
+export interface TopicPermissionDefinition {
+  user: string;
+  vhost: string;
+  exchange: string;
+  write: string;
+  read: string;
 }
 
 /** Permissions of one user on one vhost (regular expressions). */
@@ -73,12 +117,16 @@ export interface BindingDefinition {
 
 /** Everything that survives a restart apart from messages. */
 export interface Definitions {
-  vhosts: { name: string }[];
+  vhosts: VhostDefinition[];
   users: UserDefinitionRecord[];
   permissions: PermissionDefinition[];
   exchanges: ExchangeDefinition[];
   queues: QueueDefinition[];
   bindings: BindingDefinition[];
+  policies?: PolicyDefinitionRecord[];
+  parameters?: ParameterDefinition[];
+  global_parameters?: GlobalParameterDefinition[];
+  topic_permissions?: TopicPermissionDefinition[];
 }
 
 /** The definitions file exists but cannot be used; the broker must not start (it would silently lose them). */
@@ -381,6 +429,10 @@ export function serializeDefinitions(defs: Definitions): string {
     exchanges: defs.exchanges.map((x) => ({ ...x, arguments: encodeTable(x.arguments) })),
     queues: defs.queues.map((q) => ({ ...q, arguments: encodeTable(q.arguments) })),
     bindings: defs.bindings.map((b) => ({ ...b, arguments: encodeTable(b.arguments) })),
+    policies: defs.policies ?? [],
+    parameters: defs.parameters ?? [],
+    global_parameters: defs.global_parameters ?? [],
+    topic_permissions: defs.topic_permissions ?? [],
   };
   return `${JSON.stringify(out, null, 1)}\n`;
 }
@@ -471,7 +523,22 @@ function parseOrThrow(raw: unknown): Definitions {
     return v;
   };
   const defs: Definitions = { vhosts: [], users: [], permissions: [], exchanges: [], queues: [], bindings: [] };
-  list('vhosts').forEach((v, i) => defs.vhosts.push({ name: str(v, 'name', `vhosts[${i}]`) }));
+  list('vhosts').forEach((v, i) => {
+    const what = `vhosts[${i}]`;
+    const record: VhostDefinition = { name: str(v, 'name', what) };
+    const m = v['metadata'];
+    if (typeof m === 'object' && m !== null && !Array.isArray(m)) {
+      const meta = m as Record<string, unknown>;
+      const tags = meta['tags'];
+      const dqt = meta['default_queue_type'] ?? v['default_queue_type'];
+      record.metadata = {
+        description: typeof meta['description'] === 'string' ? meta['description'] : '',
+        tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [],
+        ...(typeof dqt === 'string' && dqt !== 'undefined' ? { default_queue_type: dqt } : {}),
+      };
+    }
+    defs.vhosts.push(record);
+  });
   list('users').forEach((u, i) => {
     const what = `users[${i}]`;
     const tags = u['tags'];
@@ -485,6 +552,7 @@ function parseOrThrow(raw: unknown): Definitions {
         : typeof tags === 'string'
           ? tags.split(',').map((t) => t.trim()).filter((t) => t !== '')
           : [],
+      ...(limitsOf(u['limits']) !== undefined ? { limits: limitsOf(u['limits'])! } : {}),
     });
   });
   list('permissions').forEach((p, i) => {
@@ -532,5 +600,41 @@ function parseOrThrow(raw: unknown): Definitions {
       arguments: decodeTable(b['arguments'], () => what),
     });
   });
+  defs.policies = list('policies').map((p, i) => {
+    const what = `policies[${i}]`;
+    const def = p['definition'];
+    if (typeof def !== 'object' || def === null || Array.isArray(def)) throw new Error(`${what}: 'definition' must be an object`);
+    return {
+      vhost: str(p, 'vhost', what),
+      name: str(p, 'name', what),
+      pattern: str(p, 'pattern', what),
+      'apply-to': typeof p['apply-to'] === 'string' ? p['apply-to'] : 'all',
+      definition: def as Record<string, unknown>,
+      priority: typeof p['priority'] === 'number' ? p['priority'] : 0,
+    };
+  });
+  defs.parameters = list('parameters').map((p, i) => {
+    const what = `parameters[${i}]`;
+    return { value: p['value'], vhost: str(p, 'vhost', what), component: str(p, 'component', what), name: str(p, 'name', what) };
+  });
+  defs.global_parameters = list('global_parameters').map((p, i) => ({ name: str(p, 'name', `global_parameters[${i}]`), value: p['value'] }));
+  defs.topic_permissions = list('topic_permissions').map((p, i) => {
+    const what = `topic_permissions[${i}]`;
+    return {
+      user: str(p, 'user', what),
+      vhost: str(p, 'vhost', what),
+      exchange: str(p, 'exchange', what),
+      write: str(p, 'write', what),
+      read: str(p, 'read', what),
+    };
+  });
   return defs;
+}
+
+/** Numeric limits from a definitions entry (other values are dropped), or undefined when there are none. */
+function limitsOf(v: unknown): Record<string, number> | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (typeof x === 'number') out[k] = x;
+  return Object.keys(out).length === 0 ? undefined : out;
 }

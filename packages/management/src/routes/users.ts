@@ -28,7 +28,7 @@ function formatUser(broker: Broker, name: string): Record<string, unknown> {
     password_hash: r.passwordHash,
     hashing_algorithm: HASHING_ALGORITHM,
     tags: [...r.user.tags],
-    limits: {},
+    limits: { ...broker.runtime.userLimits.get(name) },
   };
 }
 

@@ -30,7 +30,6 @@ export function basicAuth(user: string, password: string): string {
 /** Start a harness; `broker` defaults to a fresh in-memory Broker with guest/guest. */
 export async function managementHarness(options: { broker?: Broker; app?: ManagementAppOptions } = {}): Promise<Harness> {
   const broker = options.broker ?? new Broker();
-  let clusterName = 'warren@test';
   const ctx: ManagementContext = {
     broker,
     logger: broker.logger,
@@ -38,11 +37,14 @@ export async function managementHarness(options: { broker?: Broker; app?: Manage
     startedAt: Date.now(),
     version: '0.0.0-test',
     listeners: () => [{ protocol: 'amqp', port: 5672, ipAddress: '::' }],
+    // As in RabbitMQ, the cluster name is the durable global parameter cluster_name.
     get clusterName() {
-      return clusterName;
+      const v = broker.runtime.global.get('cluster_name');
+      return typeof v === 'string' ? v : 'warren@test';
     },
     setClusterName: async (name: string) => {
-      clusterName = name;
+      broker.setGlobalParameter('cluster_name', name);
+      await broker.flushDefinitions();
     },
   };
   const app = await createManagementApp(ctx, options.app);
