@@ -6,6 +6,7 @@ import { MemoryMessageStore } from './store/memory-store.js';
 import type { MessageStore } from './store/store.js';
 import type { DefinitionsStore } from './store/definitions.js';
 import { captureDefinitions, restoreDefinitions } from './store/definitions-snapshot.js';
+import { BrokerStats } from './stats/counters.js';
 import { VHost } from './vhost.js';
 import { silentLogger } from './util/logger.js';
 
@@ -50,6 +51,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
   readonly logger: Logger;
   readonly store: MessageStore;
   readonly users = new UserStore();
+  /** Churn, per-protocol and retired-vhost counters (management and Prometheus read them). */
+  readonly stats = new BrokerStats();
   readonly #vhosts = new Map<string, VHost>();
   readonly #loopbackUsers: Set<string>;
   readonly #connections = new Set<CoreConnectionImpl>();
@@ -120,7 +123,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
   /** Create a vhost (idempotent) with its predeclared exchanges. */
   addVhost(name: string): void {
     if (this.#vhosts.has(name)) return;
-    this.#vhosts.set(name, new VHost(name, this.store, this.logger, this.#definitionsChangedBound));
+    this.#vhosts.set(name, new VHost(name, this.store, this.logger, this.#definitionsChangedBound, this.stats));
     this.#definitionsChanged();
   }
 
@@ -136,6 +139,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     for (const c of [...this.#connections]) if (c.vhost === name) c.close();
     // Its queues are deleted for good: their stores close and remove their files (not just stop timers).
     v.destroy();
+    this.stats.retired.add(v.stats);
     this.#vhosts.delete(name);
     this.users.forgetVhost(name);
     this.#definitionsChanged();
@@ -228,14 +232,17 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   // ---- BrokerApi ---------------------------------------------------------------------------------------------
 
-  authenticate(username: string, password: string, remoteAddress: string): User {
+  authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User {
+    const counters = protocol === undefined ? undefined : this.stats.protocol(protocol);
     const user = this.users.verify(username, password);
-    if (user === undefined) {
-      throw new BrokerError('ACCESS_REFUSED', `authentication failed for user '${username}'`);
+    if (user === undefined || (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress))) {
+      if (counters !== undefined) counters.authFailed++;
+      throw new BrokerError(
+        'ACCESS_REFUSED',
+        user === undefined ? `authentication failed for user '${username}'` : `user '${username}' can only connect via localhost`,
+      );
     }
-    if (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress)) {
-      throw new BrokerError('ACCESS_REFUSED', `user '${username}' can only connect via localhost`);
-    }
+    if (counters !== undefined) counters.authSucceeded++;
     return user;
   }
 
@@ -248,6 +255,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     }
     const c = new CoreConnectionImpl(info, user, v, host, this);
     this.#connections.add(c);
+    if (info.internal !== true) this.stats.connectionCreated++;
     if (this.blocked) host.blocked(this.#blockedReason());
     return c;
   }
@@ -263,6 +271,6 @@ export class Broker implements BrokerApi, ConnectionOwner {
   }
 
   connectionClosed(connection: CoreConnectionImpl): void {
-    this.#connections.delete(connection);
+    if (this.#connections.delete(connection) && connection.info.internal !== true) this.stats.connectionClosed++;
   }
 }
