@@ -14,6 +14,7 @@ import { registerOverviewRoutes } from './routes/overview.js';
 import { registerQueueRoutes } from './routes/queues.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
+import { StatsSampler } from './stats/sampler.js';
 
 /** Options of {@link createManagementApp}. */
 export interface ManagementAppOptions {
@@ -155,6 +156,9 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   registerQueueRoutes(routes);
   registerExchangeRoutes(routes);
   registerBindingRoutes(routes);
+  // One sampler per broker feeds every `*_details.rate`, shared by the HTTP and HTTPS apps.
+  const sampler = StatsSampler.acquire(ctx.broker);
+  app.addHook('onClose', async () => sampler.release());
   return app;
 }
 
