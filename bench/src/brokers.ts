@@ -21,12 +21,15 @@ export interface StartedBroker {
   /** STOMP and MQTT over WebSocket (ws://host:port/ws), when the broker has them (the private RabbitMQ). */
   webStompUrl?: string;
   webMqttUrl?: string;
+  /** The management HTTP API and Prometheus ports (Warren children). */
+  managementPort?: number;
+  prometheusPort?: number;
   stop(): Promise<void>;
 }
 
 /** Messages from a broker child (Warren or the null server) to the parent. */
 export type BrokerChildMessage =
-  | { type: 'listening'; port: number; stompPort?: number; mqttPort?: number }
+  | { type: 'listening'; port: number; stompPort?: number; mqttPort?: number; managementPort?: number; prometheusPort?: number }
   | { type: 'failed'; message: string };
 
 function forkBrokerChild(script: string, args: string[], name: string, cleanup: () => void): Promise<StartedBroker> {
@@ -52,6 +55,8 @@ function forkBrokerChild(script: string, args: string[], name: string, cleanup: 
         port: m.port,
         ...(m.stompPort !== undefined ? { stompPort: m.stompPort } : {}),
         ...(m.mqttPort !== undefined ? { mqttPort: m.mqttPort } : {}),
+        ...(m.managementPort !== undefined ? { managementPort: m.managementPort } : {}),
+        ...(m.prometheusPort !== undefined ? { prometheusPort: m.prometheusPort } : {}),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) {
@@ -95,6 +100,9 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
       mqtt: { port: 0, tlsPort: null },
       webStomp: { port: 0, tlsPort: null },
       webMqtt: { port: 0, tlsPort: null },
+      // Never the standard 15672/15692: free ports, reported to the parent for the management scenario.
+      management: { port: 0, tlsPort: null },
+      prometheus: { port: 0 },
       dataDir,
       log: { level: 'warn' },
     });
@@ -109,6 +117,8 @@ export async function runWarrenChild(dataDir: string): Promise<void> {
       port,
       ...(broker.ports.stomp !== undefined ? { stompPort: broker.ports.stomp } : {}),
       ...(broker.ports.mqtt !== undefined ? { mqttPort: broker.ports.mqtt } : {}),
+      ...(broker.ports.management !== undefined ? { managementPort: broker.ports.management } : {}),
+      ...(broker.ports.prometheus !== undefined ? { prometheusPort: broker.ports.prometheus } : {}),
     });
   } catch (err) {
     send({ type: 'failed', message: (err as Error).message });

@@ -16,6 +16,8 @@ export interface CliOptions {
   compareMosquitto: boolean;
   /** Device connections of the MQTT fan-in scenario. */
   devices: number;
+  /** Queues declared for the management scenario (g). */
+  mgmtQueues: number;
   groups: ScenarioGroup[];
   durationS: number;
   warmupS: number;
@@ -36,7 +38,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --devices N           device connections in the MQTT fan-in scenario (default 500)
   --compare-mosquitto   start Warren and a private Mosquitto; run the MQTT (m) scenarios on both
                         (with --compare-rabbitmq: on all three, in the same run)
-  --scenarios a,b,c,d,p,s which scenarios to run (default all; p = persistent, s = STOMP)
+  --scenarios a,b,c,d,p,s which scenarios to run (default all; p = persistent, s = STOMP,
+                        g = a-noack with and without a management/Prometheus poller)
+  --mgmt-queues N       queues declared for the g scenario (default 10000)
   --duration S          measured seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each window (default 1)
   --confirm-window N    unconfirmed publishes in flight per publisher (default 1000)
@@ -54,6 +58,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     mqttPort: null,
     compareMosquitto: false,
     devices: 500,
+    mgmtQueues: 10_000,
     groups: [...SCENARIO_IDS],
     durationS: 10,
     warmupS: 1,
@@ -82,6 +87,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case '--mqtt-port':
         o.mqttPort = num(argv[++i], a);
+        break;
+      case '--mgmt-queues':
+        o.mgmtQueues = Math.max(1, num(argv[++i], a));
         break;
       case '--devices':
         o.devices = Math.max(1, num(argv[++i], a));

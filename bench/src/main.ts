@@ -19,6 +19,7 @@ import {
 import { formatComparison, formatResults, parseArgs, type CliOptions } from './cli.js';
 import { runScenario, selectScenarios, type RunOptions, type ScenarioGroup, type ScenarioResult } from './runner.js';
 import { runWorkerProcess } from './worker.js';
+import { formatManagementResult, runManagementBench } from './management/management-load.js';
 import { runStompScenario, STOMP_SCENARIOS } from './stomp/stomp-load.js';
 import { startMosquitto } from './mqtt/mosquitto.js';
 import { MQTT_SCENARIOS, runMqttScenario } from './mqtt/mqtt-load.js';
@@ -235,6 +236,12 @@ async function main(argv: readonly string[]): Promise<number> {
       res.push(...(await runStomp(target, o, log)));
       res.push(...(await runMqtt(target, o, log)));
       json.target = { name: target.name, results: res };
+      if (o.groups.includes('g') && target.managementPort !== undefined) {
+        const g = await runManagementBench(target, runOptions(target, o, script), o.mgmtQueues, log);
+        json.management = g;
+        failed ||= g.alone.error !== undefined || g.polled.error !== undefined;
+        if (!o.json) log(`\n${formatManagementResult(g)}\n`);
+      }
       failed ||= res.some((x) => x.error !== undefined);
       if (!o.json) log(`\n${formatResults(target.name, res)}\n`);
     }

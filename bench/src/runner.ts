@@ -21,7 +21,8 @@ import {
 /** 's' = the STOMP scenarios (bench/src/stomp), run by main.ts against each broker's STOMP port. */
 /** 'm' = the MQTT scenarios (bench/src/mqtt), run by main.ts against each broker's MQTT port. */
 /** 'w' = STOMP and MQTT over WebSocket (bench/src/web), run by main.ts against its own Warren and RabbitMQ's web plugins. */
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm', 'w'] as const;
+/** 'g' = management API and Prometheus polling under load (bench/src/management), run by main.ts. */
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm', 'w', 'g'] as const;
 /** A scenario group id. */
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
@@ -297,6 +298,8 @@ async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise
       throw new Error('MQTT scenarios run through bench/src/mqtt/mqtt-load.ts');
     case 'w':
       throw new Error('WebSocket scenarios run through bench/src/web/web-load.ts');
+    case 'g':
+      throw new Error('the management scenario runs through bench/src/management/management-load.ts');
     default: {
       const never: never = spec.group;
       throw new Error(`unknown scenario group ${String(never)}`);

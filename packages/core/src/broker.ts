@@ -9,6 +9,7 @@ import { captureDefinitions, restoreDefinitions } from './store/definitions-snap
 import { VHost, type VhostLimits } from './vhost.js';
 import { validatePolicy, type PolicyInput } from './policy/policy.js';
 import { RuntimeParameters, type TopicPermission, type UserLimits } from './runtime-parameters.js';
+import { BrokerStats } from './stats/counters.js';
 import { silentLogger } from './util/logger.js';
 
 /** A user to create at startup. */
@@ -54,6 +55,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
   readonly users = new UserStore();
   /** Runtime parameters, global parameters, user limits, topic permissions (policies live on each vhost). */
   readonly runtime = new RuntimeParameters();
+  /** Churn, per-protocol and retired-vhost counters (management and Prometheus read them). */
+  readonly stats = new BrokerStats();
   readonly #vhosts = new Map<string, VHost>();
   readonly #loopbackUsers: Set<string>;
   readonly #connections = new Set<CoreConnectionImpl>();
@@ -124,7 +127,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
   /** Create a vhost (idempotent) with its predeclared exchanges. */
   addVhost(name: string): void {
     if (this.#vhosts.has(name)) return;
-    this.#vhosts.set(name, new VHost(name, this.store, this.logger, this.#definitionsChangedBound));
+    this.#vhosts.set(name, new VHost(name, this.store, this.logger, this.#definitionsChangedBound, this.stats));
     this.#definitionsChanged();
   }
 
@@ -140,6 +143,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     for (const c of [...this.#connections]) if (c.vhost === name) c.close();
     // Its queues are deleted for good: their stores close and remove their files (not just stop timers).
     v.destroy();
+    this.stats.retired.add(v.stats);
     this.#vhosts.delete(name);
     this.users.forgetVhost(name);
     this.runtime.forgetVhost(name);
@@ -352,14 +356,17 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   // ---- BrokerApi ---------------------------------------------------------------------------------------------
 
-  authenticate(username: string, password: string, remoteAddress: string): User {
+  authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User {
+    const counters = protocol === undefined ? undefined : this.stats.protocol(protocol);
     const user = this.users.verify(username, password);
-    if (user === undefined) {
-      throw new BrokerError('ACCESS_REFUSED', `authentication failed for user '${username}'`);
+    if (user === undefined || (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress))) {
+      if (counters !== undefined) counters.authFailed++;
+      throw new BrokerError(
+        'ACCESS_REFUSED',
+        user === undefined ? `authentication failed for user '${username}'` : `user '${username}' can only connect via localhost`,
+      );
     }
-    if (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress)) {
-      throw new BrokerError('ACCESS_REFUSED', `user '${username}' can only connect via localhost`);
-    }
+    if (counters !== undefined) counters.authSucceeded++;
     return user;
   }
 
@@ -373,6 +380,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     if (info.internal !== true) this.#checkConnectionLimits(user.name, vhost, v);
     const c = new CoreConnectionImpl(info, user, v, host, this);
     this.#connections.add(c);
+    if (info.internal !== true) this.stats.connectionCreated++;
     if (this.blocked) host.blocked(this.#blockedReason());
     return c;
   }
@@ -425,6 +433,6 @@ export class Broker implements BrokerApi, ConnectionOwner {
   }
 
   connectionClosed(connection: CoreConnectionImpl): void {
-    this.#connections.delete(connection);
+    if (this.#connections.delete(connection) && connection.info.internal !== true) this.stats.connectionClosed++;
   }
 }

@@ -20,6 +20,7 @@ import { fieldTypeName, parseExpiration, withProperties } from './message/messag
 import { KeyedQueue } from './util/keyed-queue.js';
 import { Consumer, type ConsumerChannel } from './queue/consumers.js';
 import type { Queue } from './queue/queue.js';
+import type { ProtocolCounters } from './stats/counters.js';
 import type { MessageStore, QueueEntry } from './store/store.js';
 import { PUBLISH_REJECTED, PUBLISH_ROUTED, type VHost } from './vhost.js';
 import { topicAllowed, type TopicPermission } from './runtime-parameters.js';
@@ -39,6 +40,8 @@ export interface ChannelContext {
   readonly user: User;
   readonly connectionId: string;
   readonly store: MessageStore;
+  /** Broker-wide counters of the connection's protocol. */
+  readonly counters: ProtocolCounters;
   /** Current permissions of the user on the vhost (undefined = none). */
   permissions(): Permissions | undefined;
   /** Changes whenever any permission changes, so cached checks can be dropped. */
@@ -77,6 +80,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   readonly #ctx: ChannelContext;
   readonly #vhost: VHost;
   readonly #host: ChannelHost;
+  readonly #counters: ProtocolCounters;
   // The maps and sets below start as shared empty instances and are replaced on first write (the ...W() methods):
   // an idle connection's channel (most MQTT and STOMP connections) then costs no hash tables. Reads, delete() and
   // clear() are safe on the shared instances because they are always empty.
@@ -109,6 +113,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     this.#ctx = ctx;
     this.#vhost = ctx.vhost;
     this.#host = host;
+    this.#counters = ctx.counters;
   }
 
   #consumersW(): Map<string, Consumer> {
@@ -153,10 +158,26 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
 
   deliverEntry(consumer: Consumer, entry: QueueEntry, queue: Queue): void {
     const deliveryTag = ++this.#deliveryTag;
-    if (consumer.noAck) queue.settle(entry);
-    else {
+    const qs = queue.stats;
+    const vs = this.#vhost.stats;
+    const ps = this.#counters.byType[queue.typeIndex]!;
+    if (consumer.noAck) {
+      queue.settle(entry);
+      qs.deliverNoAck++;
+      vs.deliverNoAck++;
+      ps.deliveredConsumeAutoAck++;
+    } else {
       this.#unackedW().push(deliveryTag, new Unacked(entry, queue, consumer));
       consumer.unacked++;
+      queue.unacked++;
+      qs.deliver++;
+      vs.deliver++;
+      ps.deliveredConsumeManualAck++;
+    }
+    if (entry.redelivered) {
+      qs.redeliver++;
+      vs.redeliver++;
+      ps.redelivered++;
     }
     this.#host.deliver({
       consumerTag: consumer.tag,
@@ -411,6 +432,12 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       throw new BrokerError('ACCESS_REFUSED', `cannot publish to internal exchange '${exchangeName}' in vhost '${vhost.name}'`);
     }
     this.#checkTopic(exchange, 'write', message.routingKey);
+    // Counted once the publish is accepted (permission, exchange, internal): a refused one closes the channel instead.
+    const vs = vhost.stats;
+    const ps = this.#counters;
+    vs.publish++;
+    ps.received++;
+    exchange.publishIn++;
     const props = message.properties;
     let msg = message;
     if (props.replyTo === REPLY_TO_QUEUE) {
@@ -431,9 +458,25 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     } else {
       result = vhost.publish(exchange, msg, ttl, Date.now());
     }
-    if ((result & PUBLISH_ROUTED) === 0 && options.mandatory === true) this.#host.returned(msg, 312, 'NO_ROUTE');
+    if ((result & PUBLISH_ROUTED) !== 0) {
+      ps.routed++;
+      exchange.publishOut++;
+    } else if (options.mandatory === true) {
+      vs.returnUnroutable++;
+      ps.unroutableReturned++;
+      this.#host.returned(msg, 312, 'NO_ROUTE');
+    } else {
+      vs.dropUnroutable++;
+      ps.unroutableDropped++;
+    }
     if (options.sequence !== undefined) {
-      this.#ctx.store.confirm(this.#host, options.sequence, (result & PUBLISH_REJECTED) === 0);
+      const ack = (result & PUBLISH_REJECTED) === 0;
+      ps.receivedConfirm++;
+      if (ack) {
+        vs.confirm++;
+        ps.confirmed++;
+      }
+      this.#ctx.store.confirm(this.#host, options.sequence, ack);
     }
   }
 
@@ -576,8 +619,14 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   /** Settle one delivery in its queue and give its consumer the credit back (no dispatch). */
   #apply(u: Unacked, how: Settle): void {
     if (u.consumer !== undefined) u.consumer.unacked--;
-    if (how === Settle.Ack) u.queue.settle(u.entry);
-    else if (how === Settle.Requeue) u.queue.requeue(u.entry);
+    const q = u.queue;
+    q.unacked--;
+    if (how === Settle.Ack) {
+      q.stats.ack++;
+      this.#vhost.stats.ack++;
+      this.#counters.byType[q.typeIndex]!.acknowledged++;
+      q.settle(u.entry);
+    } else if (how === Settle.Requeue) u.queue.requeue(u.entry);
     else u.queue.discard(u.entry);
   }
 
@@ -604,10 +653,32 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     const q = this.#queue(qname);
     this.#notStream(q, 'basic.get');
     const entry = q.get();
-    if (entry === undefined) return undefined;
+    const vs = this.#vhost.stats;
+    const ps = this.#counters.byType[q.typeIndex]!;
+    if (entry === undefined) {
+      q.stats.getEmpty++;
+      vs.getEmpty++;
+      ps.getEmpty++;
+      return undefined;
+    }
     const deliveryTag = ++this.#deliveryTag;
-    if (noAck) q.settle(entry);
-    else this.#unackedW().push(deliveryTag, new Unacked(entry, q, undefined));
+    if (noAck) {
+      q.settle(entry);
+      q.stats.getNoAck++;
+      vs.getNoAck++;
+      ps.deliveredGetAutoAck++;
+    } else {
+      this.#unackedW().push(deliveryTag, new Unacked(entry, q, undefined));
+      q.unacked++;
+      q.stats.get++;
+      vs.get++;
+      ps.deliveredGetManualAck++;
+    }
+    if (entry.redelivered) {
+      q.stats.redeliver++;
+      vs.redeliver++;
+      ps.redelivered++;
+    }
     return {
       delivery: { consumerTag: '', deliveryTag, redelivered: entry.redelivered, message: entry.message, queue: q.name },
       messageCount: q.messageCount,

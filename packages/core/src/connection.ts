@@ -3,11 +3,14 @@ import { CoreChannelImpl, type ChannelContext } from './channel.js';
 import type { Permissions } from './auth/users.js';
 import type { MessageStore } from './store/store.js';
 import type { TopicPermission } from './runtime-parameters.js';
+import type { BrokerStats, ProtocolCounters } from './stats/counters.js';
 import type { VHost } from './vhost.js';
 
 /** What a connection needs of the broker. */
 export interface ConnectionOwner {
   readonly store: MessageStore;
+  /** Broker-wide churn and per-protocol counters. */
+  readonly stats: BrokerStats;
   permissionsOf(user: string, vhost: string): Permissions | undefined;
   permissionGeneration(): number;
   connectionClosed(connection: CoreConnectionImpl): void;
@@ -58,9 +61,10 @@ export class CoreConnectionImpl implements CoreConnection {
 
   openChannel(host: ChannelHost): CoreChannel {
     this.#owner.channelOpening?.(this);
-    const ctx = (this.#channelContext ??= new ConnectionChannelContext(this.#vhost, this.user, this.info.id, this.#owner, this.#channels));
+    const ctx = (this.#channelContext ??= new ConnectionChannelContext(this.#vhost, this.user, this.info, this.#owner, this.#channels));
     const ch = new CoreChannelImpl(this.#nextChannelId++, ctx, host);
     this.#channels.push(ch);
+    if (this.info.internal !== true) this.#owner.stats.channelCreated++;
     return ch;
   }
 
@@ -81,13 +85,17 @@ class ConnectionChannelContext implements ChannelContext {
   readonly vhost: VHost;
   readonly user: User;
   readonly connectionId: string;
+  readonly counters: ProtocolCounters;
+  readonly #internal: boolean;
   readonly #owner: ConnectionOwner;
   readonly #channels: CoreChannelImpl[];
 
-  constructor(vhost: VHost, user: User, connectionId: string, owner: ConnectionOwner, channels: CoreChannelImpl[]) {
+  constructor(vhost: VHost, user: User, info: ConnectionInfo, owner: ConnectionOwner, channels: CoreChannelImpl[]) {
     this.vhost = vhost;
     this.user = user;
-    this.connectionId = connectionId;
+    this.connectionId = info.id;
+    this.counters = owner.stats.protocol(info.protocol);
+    this.#internal = info.internal === true;
     this.#owner = owner;
     this.#channels = channels;
   }
@@ -111,5 +119,6 @@ class ConnectionChannelContext implements ChannelContext {
   channelClosed(channel: CoreChannelImpl): void {
     const i = this.#channels.indexOf(channel);
     if (i >= 0) this.#channels.splice(i, 1);
+    if (!this.#internal) this.#owner.stats.channelClosed++;
   }
 }

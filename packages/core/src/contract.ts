@@ -334,9 +334,10 @@ export interface Logger {
 export interface BrokerApi {
   /**
    * Check a user's password. Throws BrokerError ACCESS_REFUSED when the user is unknown, the password is wrong, or
-   * the user may only connect from loopback and `remoteAddress` is not a loopback address.
+   * the user may only connect from loopback and `remoteAddress` is not a loopback address. `protocol` (the
+   * ConnectionInfo.protocol, or 'http' for the management API) files the attempt under that protocol's auth counters.
    */
-  authenticate(username: string, password: string, remoteAddress: string): User;
+  authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User;
   /** Throws BrokerError NOT_ALLOWED when the vhost does not exist or the user has no permission on it. */
   openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection;
   /** True while a resource alarm blocks publishers. */

@@ -44,3 +44,13 @@ export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } 
 export { TestBroker, type TestChannel } from './testing/setup.js';
 export { SlowDefinitionsStore } from './testing/slow-definitions.js';
 export { KeyedQueue } from './util/keyed-queue.js';
+export {
+  BrokerStats,
+  DeliveryCounters,
+  MessageCounters,
+  ProtocolCounters,
+  QueueCounters,
+  QUEUE_TYPES,
+  queueTypeIndex,
+} from './stats/counters.js';
+export { SampleRing } from './stats/sample-ring.js';

@@ -9,6 +9,8 @@ import { assertQueueArgsEquivalent, parseQueueArguments } from './queue/argument
 import { Queue, type QueueOwner } from './queue/queue.js';
 import { effectiveQueueSettings } from './policy/effective-settings.js';
 import { matchPolicy, mergePolicyDefinitions, type Policy } from './policy/policy.js';
+import { BrokerStats, MessageCounters } from './stats/counters.js';
+import type { SampleRing } from './stats/sample-ring.js';
 import type { MessageStore } from './store/store.js';
 
 /**
@@ -67,6 +69,12 @@ export class VHost implements QueueOwner {
   readonly defaultExchange: DefaultExchange;
   /** Direct reply-to: token → the channel whose reply consumer answers `amq.rabbitmq.reply-to.<token>`. */
   readonly replyTo = new Map<string, { deliverReply(message: Message): boolean }>();
+  /** The vhost's message counters (management's vhost message_stats), bumped by its channels. */
+  readonly stats = new MessageCounters();
+  /** Rates of {@link stats} and of the vhost's queue totals; allocated by the sampler. */
+  samples: SampleRing | undefined = undefined;
+  /** Broker-wide churn counters (queues declared, created, deleted). */
+  readonly brokerStats: BrokerStats;
   readonly #store: MessageStore;
   readonly #logger: Logger;
   /** Called when a durable definition (exchange, queue, binding between durable ends) appears or goes. */
@@ -78,8 +86,15 @@ export class VHost implements QueueOwner {
   readonly #stacks: Exchange[][] = [];
   readonly #targets: Queue[][] = [];
 
-  constructor(name: string, store: MessageStore, logger: Logger, onDurableChange: () => void = () => {}) {
+  constructor(
+    name: string,
+    store: MessageStore,
+    logger: Logger,
+    onDurableChange: () => void = () => {},
+    brokerStats: BrokerStats = new BrokerStats(),
+  ) {
     this.name = name;
+    this.brokerStats = brokerStats;
     this.#store = store;
     this.#logger = logger;
     this.#onDurableChange = onDurableChange;
@@ -203,6 +218,7 @@ export class VHost implements QueueOwner {
       if (o.passive === true) {
         this.checkExclusive(existing, connectionId);
         existing.touch();
+        this.brokerStats.queueDeclared++;
         return { queue: existing, created: false };
       }
       // rabbit_amqqueue:assert_equivalence: strict owner check first, then durable, auto_delete, arguments.
@@ -214,6 +230,7 @@ export class VHost implements QueueOwner {
       }
       assertQueueArgsEquivalent(existing.arguments, o.arguments ?? {}, name, this.name);
       existing.touch();
+      this.brokerStats.queueDeclared++;
       return { queue: existing, created: false };
     }
     if (o.passive === true) throw new BrokerError('NOT_FOUND', `no queue '${name}' in vhost '${this.name}'`);
@@ -242,6 +259,8 @@ export class VHost implements QueueOwner {
     this.#applyToQueue(queue);
     this.queues.set(name, queue);
     if (durable) this.#onDurableChange();
+    this.brokerStats.queueDeclared++;
+    this.brokerStats.queueCreated++;
     return { queue, created: true };
   }
 
@@ -288,6 +307,7 @@ export class VHost implements QueueOwner {
   removeQueue(queue: Queue): number {
     if (queue.deleted || this.queues.get(queue.name) !== queue) return 0;
     this.queues.delete(queue.name);
+    this.brokerStats.queueDeleted++;
     const count = queue.messageCount;
     for (const b of [...queue.incoming]) this.#unlink(b, true);
     for (const c of queue.destroy()) (c.channel as CancelTarget).cancelledByServer(c);

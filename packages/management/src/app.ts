@@ -18,6 +18,7 @@ import { registerQueueRoutes } from './routes/queues.js';
 import { registerRuntimeRoutes } from './routes/runtime.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
+import { StatsSampler } from './stats/sampler.js';
 
 /** Options of {@link createManagementApp}. */
 export interface ManagementAppOptions {
@@ -163,6 +164,9 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   registerHealthRoutes(routes);
   registerPolicyRoutes(routes);
   registerRuntimeRoutes(routes);
+  // One sampler per broker feeds every `*_details.rate`, shared by the HTTP and HTTPS apps.
+  const sampler = StatsSampler.acquire(ctx.broker);
+  app.addHook('onClose', async () => sampler.release());
   return app;
 }
 

@@ -76,7 +76,7 @@ export function authenticate(broker: Broker, authorization: string | undefined, 
   if (colon < 0) throw notAuthorised();
   let user: User;
   try {
-    user = broker.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), remoteAddress);
+    user = broker.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), remoteAddress, 'http');
   } catch {
     throw notAuthorised();
   }

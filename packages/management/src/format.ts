@@ -4,6 +4,7 @@
  */
 import type { Binding, Exchange, FieldTable, FieldValue, Queue } from '@warren/core';
 import type { ManagementContext } from './context.js';
+import { DEFAULT_STATS, exchangeMessageStats, queueLengths, queueMessageStats, vhostStats, type StatsQuery } from './stats/format-stats.js';
 
 /** A header or argument value as JSON (RabbitMQ writes tables as objects and byte arrays as strings). */
 export function fieldToJson(v: FieldValue): unknown {
@@ -43,22 +44,38 @@ export function jsonToTable(o: Record<string, unknown>): FieldTable {
   return out;
 }
 
-/** A rate as RabbitMQ nests it beside each count (`messages_details`). */
-function rate(r = 0): { rate: number } {
-  return { rate: r };
-}
-
 /** RabbitMQ's `type` of a queue: 'classic', 'quorum' or 'stream'. */
 export function queueType(q: Queue): string {
   return q.settings.type;
 }
 
-/** One queue as `GET /api/queues` lists it. */
-export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Record<string, unknown> {
+/**
+ * One queue as `GET /api/queues` lists it. With `disable_stats=true` only its identity and state (plus the three length
+ * totals with `enable_queue_totals=true`), as RabbitMQ answers.
+ */
+export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue, sq: StatsQuery = DEFAULT_STATS): Record<string, unknown> {
   const ready = q.messageCount;
-  let unacked = 0;
-  for (const c of q.consumers) unacked += c.unacked;
-  const total = ready + unacked;
+  // Exact: every delivery not yet settled, basic.get ones included (consumers' own counts miss those).
+  const unacked = q.unacked;
+  if (sq.disableStats) {
+    const basic: Record<string, unknown> = {
+      arguments: tableToJson(q.arguments),
+      auto_delete: q.autoDelete,
+      durable: q.durable,
+      exclusive: q.exclusiveOwner !== undefined,
+    };
+    if (sq.enableQueueTotals) {
+      basic['messages'] = ready + unacked;
+      basic['messages_ready'] = ready;
+      basic['messages_unacknowledged'] = unacked;
+    }
+    basic['name'] = q.name;
+    basic['node'] = ctx.nodeName;
+    basic['state'] = 'running';
+    basic['type'] = queueType(q);
+    basic['vhost'] = vhost;
+    return basic;
+  }
   const readyBytes = q.store.byteCount;
   const exclusiveConsumer = q.hasExclusiveConsumer ? q.consumers[0]!.tag : '';
   const out: Record<string, unknown> = {
@@ -79,16 +96,17 @@ export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Re
     message_bytes_ram: readyBytes,
     message_bytes_ready: readyBytes,
     message_bytes_unacknowledged: 0,
-    messages: total,
-    messages_details: rate(),
+    message_stats: queueMessageStats(q, sq),
+    messages: 0,
+    messages_details: undefined,
     messages_paged_out: 0,
     messages_persistent: q.durable ? ready : 0,
     messages_ram: ready,
-    messages_ready: ready,
-    messages_ready_details: rate(),
+    messages_ready: 0,
+    messages_ready_details: undefined,
     messages_ready_ram: ready,
-    messages_unacknowledged: unacked,
-    messages_unacknowledged_details: rate(),
+    messages_unacknowledged: 0,
+    messages_unacknowledged_details: undefined,
     messages_unacknowledged_ram: unacked,
     name: q.name,
     node: ctx.nodeName,
@@ -100,23 +118,29 @@ export function formatQueue(ctx: ManagementContext, vhost: string, q: Queue): Re
     type: queueType(q),
     vhost,
   };
+  // Filled in place so the keys keep RabbitMQ's order.
+  queueLengths(q, sq, out);
+  if (Object.keys(out['message_stats'] as object).length === 0) delete out['message_stats'];
   return out;
 }
 
-/** The exchange's display name: '' for the default exchange. */
-export function formatExchange(vhost: string, x: Exchange): Record<string, unknown> {
+/** One exchange as `GET /api/exchanges` lists it ('' is the default exchange). */
+export function formatExchange(vhost: string, x: Exchange, sq: StatsQuery = DEFAULT_STATS): Record<string, unknown> {
   // RabbitMQ lists `policy` only for an exchange that has one.
-  return {
+  const out: Record<string, unknown> = {
     ...(x.policy !== undefined ? { policy: x.policy } : {}),
     arguments: tableToJson(x.arguments),
     auto_delete: x.autoDelete,
     durable: x.durable,
     internal: x.internal,
-    name: x.name,
-    type: x.type,
-    user_who_performed_action: 'rmq-internal',
-    vhost,
   };
+  const stats = sq.disableStats ? undefined : exchangeMessageStats(x, sq);
+  if (stats !== undefined) out['message_stats'] = stats;
+  out['name'] = x.name;
+  out['type'] = x.type;
+  out['user_who_performed_action'] = 'rmq-internal';
+  out['vhost'] = vhost;
+  return out;
 }
 
 /**
@@ -171,29 +195,17 @@ export function defaultBinding(vhost: string, q: Queue): Record<string, unknown>
 }
 
 /** One vhost as `GET /api/vhosts` lists it. */
-export function formatVhost(ctx: ManagementContext, name: string): Record<string, unknown> {
+export function formatVhost(ctx: ManagementContext, name: string, sq: StatsQuery = DEFAULT_STATS): Record<string, unknown> {
   const v = ctx.broker.vhost(name);
-  let ready = 0;
-  let unacked = 0;
-  if (v !== undefined) {
-    for (const q of v.queues.values()) {
-      ready += q.messageCount;
-      for (const c of q.consumers) unacked += c.unacked;
-    }
-  }
-  return {
+  const out: Record<string, unknown> = {
     cluster_state: { [ctx.nodeName]: 'running' },
     default_queue_type: v?.defaultQueueType ?? 'undefined',
     description: v?.description ?? '',
-    messages: ready + unacked,
-    messages_details: rate(),
-    messages_ready: ready,
-    messages_ready_details: rate(),
-    messages_unacknowledged: unacked,
-    messages_unacknowledged_details: rate(),
-    metadata: { description: v?.description ?? '', tags: [...(v?.tags ?? [])] },
-    name,
-    tags: [...(v?.tags ?? [])],
-    tracing: false,
   };
+  if (v !== undefined && !sq.disableStats) vhostStats(v, sq, out);
+  out['metadata'] = { description: v?.description ?? '', tags: [...(v?.tags ?? [])] };
+  out['name'] = name;
+  out['tags'] = [...(v?.tags ?? [])];
+  out['tracing'] = false;
+  return out;
 }

@@ -10,3 +10,6 @@ export { answerList, answerOne, project, type Page, type Query } from './list-qu
 export { defaultClusterName, RABBITMQ_API_VERSION } from './routes/overview.js';
 export { propertiesKey } from './format.js';
 export { managementHarness, basicAuth, type Harness } from './testing/harness.js';
+export { StatsSampler, SAMPLE_INTERVAL_MS } from './stats/sampler.js';
+export { startPrometheusServer, type PrometheusServer } from './prometheus/server.js';
+export { renderExposition, type ExpositionView } from './prometheus/exposition.js';

@@ -11,7 +11,7 @@ import { createMqttService, type MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { listenWebMqtt } from '@warren/web-mqtt';
 import { listenWebStomp } from '@warren/web-stomp';
-import { createManagementApp, defaultClusterName, type ListenerDescription, type ManagementContext } from '@warren/management';
+import { createManagementApp, defaultClusterName, startPrometheusServer, type ListenerDescription, type ManagementContext } from '@warren/management';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
@@ -402,6 +402,13 @@ export async function startBroker(
         if (secure) ports.managementTls = bound;
         else ports.management = bound;
         mgmtLogger.info({ protocol: secure ? 'https' : 'http', host: config.host, port: bound, tls: secure }, 'listener started');
+      }
+      // rabbitmq_prometheus's endpoint (15692): /metrics, /metrics/per-object, /metrics/detailed.
+      if (config.prometheus.port !== null) {
+        const prom = await startPrometheusServer(ctx, { port: config.prometheus.port, host: config.host });
+        httpServers.push(prom);
+        ports.prometheus = prom.port;
+        mgmtLogger.info({ protocol: 'http/prometheus', host: config.host, port: prom.port }, 'listener started');
       }
     }
 

@@ -614,7 +614,7 @@ export class AmqpConnection implements ChannelOwner {
     let reason = 'malformed SASL response';
     if (credentials !== undefined) {
       try {
-        user = this.#broker.authenticate(credentials.username, credentials.password, this.#info.remoteAddress);
+        user = this.#broker.authenticate(credentials.username, credentials.password, this.#info.remoteAddress, this.#info.protocol);
       } catch (err) {
         if (!isBrokerError(err)) throw err;
         reason = err.message;

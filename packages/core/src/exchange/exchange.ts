@@ -1,6 +1,7 @@
 import type { FieldTable, Message } from '../contract.js';
 import { tableKey } from '../message/message.js';
 import type { Queue } from '../queue/queue.js';
+import type { SampleRing } from '../stats/sample-ring.js';
 
 /** Where a binding leads: a queue, or another exchange (exchange-to-exchange binding). */
 export type Destination = Queue | Exchange;
@@ -51,6 +52,12 @@ export abstract class Exchange {
   readonly incoming = new Set<Binding>();
   /** Routing epoch stamp: set when visited during one route, so cycles and diamonds are walked once. */
   routeMark = 0;
+  /** Messages published into this exchange by clients (management's publish_in). */
+  publishIn = 0;
+  /** Of those, the ones routed to at least one queue (publish_out). */
+  publishOut = 0;
+  /** Rates; allocated by the sampler once the exchange has had traffic. */
+  samples: SampleRing | undefined = undefined;
 
   constructor(name: string, settings: ExchangeSettings) {
     this.name = name;

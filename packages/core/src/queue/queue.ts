@@ -2,6 +2,7 @@ import type { FieldTable, Message } from '../contract.js';
 import type { Binding } from '../exchange/exchange.js';
 import type { DeadLetterReason } from '../message/dead-letter.js';
 import { withProperties } from '../message/message.js';
+import { QueueCounters, queueTypeIndex } from '../stats/counters.js';
 import type { QueueEntry, QueueStore } from '../store/store.js';
 import type { QueueSettings } from './arguments.js';
 import type { Consumer } from './consumers.js';
@@ -68,6 +69,12 @@ export class Queue {
    * x-max-length-bytes, since the queue was created or recovered.
    */
   lengthOverflow = 0;
+  /** Message counters (management's message_stats, Prometheus); bumped by the queue and the channels. */
+  readonly stats = new QueueCounters();
+  /** Messages handed out (to consumers or basic.get) and not yet settled: exact, whoever holds them. */
+  unacked = 0;
+  /** {@link queueTypeIndex} of the queue's type, so per-type counters are picked without comparing strings. */
+  readonly typeIndex: number;
   /** Removing for length since the last enqueue that fitted: {@link QueueOwner.lengthLimitReached} was told. */
   #overflowing = false;
 
@@ -107,6 +114,7 @@ export class Queue {
     this.declaredSettings = props.settings;
     this.#settings = props.settings;
     this.store = store;
+    this.typeIndex = queueTypeIndex(props.settings.type);
     this.stream = props.settings.type === 'stream' ? new StreamLog(props.settings.maxLengthBytes, props.settings.maxAge) : undefined;
     // A durable store may hand back entries recovered from disk: number new ones after them, and let TTL run on.
     this.#seq = store.lastSeq ?? 0;
@@ -171,6 +179,7 @@ export class Queue {
     if (this.deleted) return true;
     if (this.stream !== undefined) {
       this.stream.append(message, now);
+      this.stats.publish++;
       if (this.consumers.length > 0) this.dispatch();
       return true;
     }
@@ -181,6 +190,7 @@ export class Queue {
       if (s.overflow === 'reject-publish-dlx') this.owner.deadLetter(this, message, 'maxlen');
       return false;
     }
+    this.stats.publish++;
     let ttl = s.messageTtl ?? -1;
     if (messageTtl >= 0 && (ttl < 0 || messageTtl < ttl)) ttl = messageTtl;
     const priority = s.maxPriority === 0 ? 0 : clampPriority(message.properties.priority, s.maxPriority);

@@ -7,6 +7,7 @@ import type { ApiRequest, Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { withChannel } from '../core-ops.js';
 import { defaultBinding, formatBinding, formatExchange, jsonToTable } from '../format.js';
+import { statsQuery } from '../stats/format-stats.js';
 import { badRequest, notFound } from '../http-error.js';
 import { answerList, answerOne, flag } from '../list-query.js';
 import { checkName } from './vhosts.js';
@@ -74,14 +75,16 @@ export function registerExchangeRoutes(r: Routes): void {
     }
     return out;
   };
-  const list = (req: ApiRequest, vhosts: string[]) =>
-    answerList(
+  const list = (req: ApiRequest, vhosts: string[]) => {
+    const sq = statsQuery(req.query);
+    return answerList(
       req.query,
       rows(vhosts),
-      (row) => formatExchange(row.vhost, row.exchange),
+      (row) => formatExchange(row.vhost, row.exchange, sq),
       (row) => row.exchange.name,
       (row, col) => (col === 'name' ? row.exchange.name : col === 'vhost' ? row.vhost : undefined),
     );
+  };
   const exchangeOf = (req: ApiRequest): { vhost: string; exchange: Exchange } => {
     const vhost = req.params['vhost']!;
     const x = broker.vhost(vhost)?.exchange(exchangeName(req.params['name']!));
@@ -104,7 +107,7 @@ export function registerExchangeRoutes(r: Routes): void {
   r.resource('/api/exchanges/:vhost/:name', {
     GET: (req) => {
       const { vhost, exchange } = exchangeOf(req);
-      const json = formatExchange(vhost, exchange);
+      const json = formatExchange(vhost, exchange, statsQuery(req.query));
       json['incoming'] = [];
       json['outgoing'] = [];
       return answerOne(req.query, json);

@@ -9,6 +9,7 @@ import { objectBody } from '../app.js';
 import type { ManagementContext } from '../context.js';
 import { badRequest, notFound } from '../http-error.js';
 import { answerList, answerOne } from '../list-query.js';
+import { overviewStats, statsQuery } from '../stats/format-stats.js';
 
 /** The RabbitMQ version whose management API Warren answers as (tools read it to pick features). */
 export const RABBITMQ_API_VERSION = '3.10.8';
@@ -39,7 +40,7 @@ function totals(ctx: ManagementContext, canSee: (vhost: string) => boolean) {
       queues++;
       consumers += q.consumers.length;
       ready += q.messageCount;
-      for (const c of q.consumers) unacked += c.unacked;
+      unacked += q.unacked;
     }
   }
   let connections = 0;
@@ -140,7 +141,10 @@ export function registerOverviewRoutes(r: Routes): void {
   r.resource('/api/overview', {
     GET: (req) => {
       const p = req.principal;
-      const t = totals(ctx, (v) => p.canSeeVhost(v));
+      const canSee = (v: string): boolean => p.canSeeVhost(v);
+      const t = totals(ctx, canSee);
+      const sq = statsQuery(req.query);
+      const stats = overviewStats(ctx.broker, canSee, sq, t.ready, t.unacked);
       return answerOne(req.query, {
         management_version: RABBITMQ_API_VERSION,
         rates_mode: 'basic',
@@ -154,16 +158,7 @@ export function registerOverviewRoutes(r: Routes): void {
         erlang_full_version: `Node.js ${process.version}`,
         disable_stats: false,
         enable_queue_totals: false,
-        message_stats: {},
-        churn_rates: {},
-        queue_totals: {
-          messages: t.ready + t.unacked,
-          messages_details: { rate: 0 },
-          messages_ready: t.ready,
-          messages_ready_details: { rate: 0 },
-          messages_unacknowledged: t.unacked,
-          messages_unacknowledged_details: { rate: 0 },
-        },
+        ...stats,
         object_totals: {
           channels: t.channels,
           connections: t.connections,

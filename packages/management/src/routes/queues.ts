@@ -10,6 +10,7 @@ import { withChannel } from '../core-ops.js';
 import { defaultBinding, formatBinding, formatQueue, jsonToTable, tableToJson } from '../format.js';
 import { badRequest, notFound } from '../http-error.js';
 import { answerList, answerOne, flag } from '../list-query.js';
+import { statsQuery } from '../stats/format-stats.js';
 import { checkName } from './vhosts.js';
 
 type Row = { vhost: string; queue: Queue };
@@ -68,14 +69,16 @@ export function registerQueueRoutes(r: Routes): void {
     }
     return out;
   };
-  const list = (query: Parameters<typeof answerList>[0], vhosts: string[]) =>
-    answerList(
+  const list = (query: Parameters<typeof answerList>[0], vhosts: string[]) => {
+    const sq = statsQuery(query);
+    return answerList(
       query,
       rows(vhosts),
-      (row) => formatQueue(ctx, row.vhost, row.queue),
+      (row) => formatQueue(ctx, row.vhost, row.queue, sq),
       (row) => row.queue.name,
       (row, col) => (col === 'name' ? row.queue.name : col === 'vhost' ? row.vhost : col === 'messages_ready' ? row.queue.messageCount : undefined),
     );
+  };
 
   const queueOf = (vhost: string, name: string, canSee: boolean): Queue => {
     const q = broker.vhost(vhost)?.queues.get(name);
@@ -99,7 +102,7 @@ export function registerQueueRoutes(r: Routes): void {
     GET: (req) => {
       const { vhost, name } = req.params as { vhost: string; name: string };
       const q = queueOf(vhost, name, req.principal.canSeeVhost(vhost));
-      const json = formatQueue(ctx, vhost, q);
+      const json = formatQueue(ctx, vhost, q, statsQuery(req.query));
       json['consumer_details'] = q.consumers.map((c) => ({
         arguments: tableToJson(c.arguments),
         ack_required: !c.noAck,

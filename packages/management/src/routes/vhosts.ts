@@ -5,6 +5,7 @@ import type { Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { durably } from '../core-ops.js';
 import { formatVhost } from '../format.js';
+import { statsQuery } from '../stats/format-stats.js';
 import { badRequest, notFound } from '../http-error.js';
 import { answerList, answerOne } from '../list-query.js';
 import { formatPermission } from './users.js';
@@ -27,7 +28,7 @@ export function registerVhostRoutes(r: Routes): void {
       answerList(
         req.query,
         broker.vhostNames().filter((v) => req.principal.canSeeVhost(v)).sort(),
-        (v) => formatVhost(ctx, v),
+        (v) => formatVhost(ctx, v, statsQuery(req.query)),
         (v) => v,
         (v, col) => (col === 'name' ? v : undefined),
       ),
@@ -37,7 +38,7 @@ export function registerVhostRoutes(r: Routes): void {
     GET: (req) => {
       const name = req.params['vhost']!;
       if (broker.vhost(name) === undefined || !req.principal.canSeeVhost(name)) throw notFound();
-      return answerOne(req.query, formatVhost(ctx, name));
+      return answerOne(req.query, formatVhost(ctx, name, statsQuery(req.query)));
     },
     PUT: async (req) => {
       req.principal.requireAdmin();

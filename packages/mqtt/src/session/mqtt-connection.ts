@@ -645,7 +645,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let user: User;
     try {
-      user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress);
+      user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol);
     } catch (err) {
       if (!isBrokerError(err)) throw err;
       refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, err.message);

@@ -317,7 +317,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (login === undefined) throw new StompError('Bad CONNECT', 'No login was given and no default user is configured\n');
     let user: User;
     try {
-      user = this.#broker.authenticate(login, passcode, this.#info.remoteAddress);
+      user = this.#broker.authenticate(login, passcode, this.#info.remoteAddress, this.#info.protocol);
     } catch (err) {
       if (isBrokerError(err)) throw new StompError('Bad CONNECT', `Access refused for user '${login}'\n`);
       throw err;
