@@ -8,7 +8,9 @@ import { authenticate, type Principal } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { badRequest, HttpError, toHttpError } from './http-error.js';
 import type { Query } from './list-query.js';
+import { FormBody, multipartBoundary, parseMultipart, parseUrlEncoded } from './multipart.js';
 import { registerBindingRoutes } from './routes/bindings.js';
+import { registerDefinitionRoutes } from './routes/definitions.js';
 import { registerExchangeRoutes } from './routes/exchanges.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerQueueRoutes } from './routes/queues.js';
@@ -90,6 +92,20 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
     }
   });
 
+  // Forms: the definitions upload of the management UI and `curl -F file=@defs.json` (routes that want JSON refuse them).
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
+    const boundary = multipartBoundary(req.headers['content-type']);
+    if (boundary === undefined) return done(badRequest('multipart/form-data without a boundary'), undefined);
+    try {
+      done(null, new FormBody(parseMultipart(body as Buffer, boundary)));
+    } catch (err) {
+      done(badRequest(`Invalid multipart body: ${(err as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseUrlEncoded(typeof body === 'string' ? body : body.toString('utf8')));
+  });
+
   app.setErrorHandler((err, req, reply) => {
     const http = toHttpError(err) ?? fastifyError(err);
     if (http !== undefined) {
@@ -155,6 +171,7 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   registerQueueRoutes(routes);
   registerExchangeRoutes(routes);
   registerBindingRoutes(routes);
+  registerDefinitionRoutes(routes);
   return app;
 }
 
@@ -172,7 +189,7 @@ function fastifyError(err: unknown): HttpError | undefined {
 export function objectBody(req: ApiRequest): Record<string, unknown> {
   const b = req.body;
   if (b === undefined) return {};
-  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw badRequest('Request body must be a JSON object');
+  if (b === null || typeof b !== 'object' || Array.isArray(b) || b instanceof FormBody) throw badRequest('Request body must be a JSON object');
   return b as Record<string, unknown>;
 }
 
