@@ -76,6 +76,13 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
     // Names may contain any character; the router matches percent-encoded segments and decodes them afterwards.
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: false },
     return503OnClosing: true,
+    // Errors fastify raises before routing (a path that is not valid percent-encoded UTF-8, a bad content type):
+    // RabbitMQ's 400 body and a log line, like every other refusal.
+    frameworkErrors: (err, req, reply: FastifyReply) => {
+      const reason = err.message;
+      ctx.logger.warn({ method: req.method, url: req.url, status: 400, reason }, 'management request refused');
+      void reply.code(400).send({ error: 'bad_request', reason });
+    },
   });
   await app.register(compress, { global: true, threshold: 1024 });
 
