@@ -291,6 +291,8 @@ describe('POST /api/definitions', () => {
     expect(res.statusCode, res.body).toBe(303);
     expect(res.headers['location']).toBe('../../#/');
     expect(h.broker.vhost('from-form')).toBeDefined();
+    const offsite = body.replace('../../#/', 'https://elsewhere.example/');
+    expect((await h.request('POST', '/api/definitions', offsite, undefined, { 'content-type': `multipart/form-data; boundary=${boundary}` })).statusCode).toBe(204);
     const form = await h.request('POST', '/api/definitions', `file=${encodeURIComponent(JSON.stringify({ vhosts: [{ name: 'urlenc' }] }))}`, undefined, {
       'content-type': 'application/x-www-form-urlencoded',
     });

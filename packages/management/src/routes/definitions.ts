@@ -24,7 +24,9 @@ function uploadedDocument(req: ApiRequest): { doc: unknown; redirect?: string } 
     throw badRequest(`Invalid JSON in the uploaded file: ${(err as Error).message}`);
   }
   const redirect = body.text('redirect');
-  return redirect === undefined || redirect === '' ? { doc } : { doc, redirect };
+  // Only a path on this server (the UI sends a relative one): never an open redirect to another site.
+  if (redirect === undefined || redirect === '' || /^[a-z][a-z0-9+.-]*:|^\/\/|[\r\n\\]/i.test(redirect)) return { doc };
+  return { doc, redirect };
 }
 
 /** `?download=name` as RabbitMQ answers it: an attachment of that name (kept to a safe header value). */
