@@ -1,7 +1,21 @@
 export * from './contract.js';
 export * from './errors.js';
-export { Broker, silentLogger, type AlarmResource, type BrokerOptions, type UserDefinition } from './broker.js';
-export { hashPassword, checkPassword } from './auth/password.js';
+export {
+  Broker,
+  RUNTIME_DEFINITION_KEYS,
+  silentLogger,
+  type AlarmResource,
+  type BrokerOptions,
+  type RuntimeDefinitions,
+  type UserDefinition,
+} from './broker.js';
+export {
+  hashPassword,
+  checkPassword,
+  isSupportedHashingAlgorithm,
+  passwordHashProblem,
+  DEFAULT_HASHING_ALGORITHM,
+} from './auth/password.js';
 export { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from './auth/users.js';
 export { TopicTrie, topicWords } from './routing/topic-trie.js';
 export { MemoryMessageStore, MemoryQueueStore } from './store/memory-store.js';
@@ -18,7 +32,7 @@ export {
   type DefinitionsStore,
   type FileDefinitionsStoreOptions,
 } from './store/definitions.js';
-export { captureDefinitions } from './store/definitions-snapshot.js';
+export { captureDefinitions, restoreDefinitions, type CaptureOptions, type DefinitionsHost } from './store/definitions-snapshot.js';
 export { VHost, type VhostLimits } from './vhost.js';
 export {
   erlangTerm,

@@ -1,6 +1,6 @@
 import type { User } from '../contract.js';
 import { BrokerError } from '../errors.js';
-import { checkPassword, hashPassword } from './password.js';
+import { checkPassword, DEFAULT_HASHING_ALGORITHM, hashPassword } from './password.js';
 
 /** RabbitMQ's permission triple: regular expressions matched (unanchored) against resource names. */
 export interface PermissionSpec {
@@ -51,6 +51,8 @@ function compile(re: string): RegExp | undefined {
 export interface UserRecord {
   readonly user: User;
   passwordHash: string;
+  /** RabbitMQ's name of the algorithm of `passwordHash` (see password.ts). */
+  hashingAlgorithm: string;
   /** Per-vhost permissions. */
   readonly permissions: Map<string, Permissions>;
 }
@@ -67,6 +69,7 @@ export class UserStore {
     this.#users.set(name, {
       user: Object.freeze({ name, tags: Object.freeze([...tags]) }),
       passwordHash: hashPassword(password),
+      hashingAlgorithm: DEFAULT_HASHING_ALGORITHM,
       permissions: existing?.permissions ?? new Map(),
     });
     this.generation++;
@@ -76,11 +79,12 @@ export class UserStore {
    * Create or replace a user from a stored hash (definitions import, `password_hash`); '' makes a passwordless user
    * that no password matches (RabbitMQ's passwordless users authenticate only by other means).
    */
-  addHashed(name: string, passwordHash: string, tags: readonly string[] = []): void {
+  addHashed(name: string, passwordHash: string, tags: readonly string[] = [], hashingAlgorithm = DEFAULT_HASHING_ALGORITHM): void {
     const existing = this.#users.get(name);
     this.#users.set(name, {
       user: Object.freeze({ name, tags: Object.freeze([...tags]) }),
       passwordHash,
+      hashingAlgorithm,
       permissions: existing?.permissions ?? new Map(),
     });
     this.generation++;
@@ -121,7 +125,7 @@ export class UserStore {
   verify(name: string, password: string): User | undefined {
     const record = this.#users.get(name);
     if (record === undefined) return undefined;
-    return checkPassword(password, record.passwordHash) ? record.user : undefined;
+    return checkPassword(password, record.passwordHash, record.hashingAlgorithm) ? record.user : undefined;
   }
 }
 

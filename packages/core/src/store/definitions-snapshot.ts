@@ -13,7 +13,8 @@ import { policyToJson, validatePolicy, type Policy } from '../policy/policy.js';
 import { RuntimeParameters, type UserLimits } from '../runtime-parameters.js';
 import type { Exchange } from '../exchange/exchange.js';
 import type { VHost } from '../vhost.js';
-import { PASSWORD_HASHING_ALGORITHM, type Definitions, type PolicyDefinitionRecord, type VhostDefinition } from './definitions.js';
+import { isSupportedHashingAlgorithm } from '../auth/password.js';
+import type { Definitions, PolicyDefinitionRecord, VhostDefinition } from './definitions.js';
 
 /** What the snapshot and restore need of the broker. */
 export interface DefinitionsHost {
@@ -29,8 +30,19 @@ function isPredeclared(x: Exchange): boolean {
   return x.name.startsWith('amq.');
 }
 
-/** The durable definitions of a broker now. */
-export function captureDefinitions(host: DefinitionsHost): Definitions {
+/** Options of {@link captureDefinitions}. */
+export interface CaptureOptions {
+  /**
+   * Also take the transient exchanges and the transient (not exclusive) queues, and the bindings between them, as
+   * RabbitMQ's definitions export does (GET /api/definitions lists every queue no connection owns); the definitions
+   * store never asks for them, since they do not survive a restart.
+   */
+  transient?: boolean;
+}
+
+/** The durable definitions of a broker now (with `transient`, what RabbitMQ's definitions export lists). */
+export function captureDefinitions(host: DefinitionsHost, options: CaptureOptions = {}): Definitions {
+  const transient = options.transient === true;
   const defs: Definitions = {
     vhosts: [],
     users: [],
@@ -75,7 +87,7 @@ export function captureDefinitions(host: DefinitionsHost): Definitions {
     defs.users.push({
       name,
       password_hash: record.passwordHash,
-      hashing_algorithm: PASSWORD_HASHING_ALGORITHM,
+      hashing_algorithm: record.hashingAlgorithm,
       tags: [...record.user.tags],
       limits: { ...host.runtime.userLimits.get(name) },
     });
@@ -86,13 +98,13 @@ export function captureDefinitions(host: DefinitionsHost): Definitions {
   for (const vname of vhostNames) {
     const v = host.vhost(vname)!;
     for (const x of v.exchanges.values()) {
-      if (!x.durable) continue;
+      if (!x.durable && !transient) continue;
       if (!isPredeclared(x)) {
         defs.exchanges.push({
           name: x.name,
           vhost: vname,
           type: x.type,
-          durable: true,
+          durable: x.durable,
           auto_delete: x.autoDelete,
           internal: x.internal,
           arguments: x.arguments,
@@ -100,7 +112,7 @@ export function captureDefinitions(host: DefinitionsHost): Definitions {
       }
       for (const b of x.bindings.values()) {
         const d = b.destination;
-        if (!d.durable || (d.kind === 'queue' && d.exclusiveOwner !== undefined)) continue;
+        if ((!d.durable && !transient) || (d.kind === 'queue' && d.exclusiveOwner !== undefined)) continue;
         defs.bindings.push({
           source: x.name,
           vhost: vname,
@@ -112,8 +124,8 @@ export function captureDefinitions(host: DefinitionsHost): Definitions {
       }
     }
     for (const q of v.queues.values()) {
-      if (!q.durable || q.exclusiveOwner !== undefined) continue;
-      defs.queues.push({ name: q.name, vhost: vname, durable: true, auto_delete: q.autoDelete, arguments: q.arguments });
+      if ((!q.durable && !transient) || q.exclusiveOwner !== undefined) continue;
+      defs.queues.push({ name: q.name, vhost: vname, durable: q.durable, auto_delete: q.autoDelete, arguments: q.arguments });
     }
   }
   return defs;
@@ -135,12 +147,10 @@ export function restoreDefinitions(host: DefinitionsHost, defs: Definitions, war
     }
   }
   for (const u of defs.users) {
-    if (u.hashing_algorithm !== PASSWORD_HASHING_ALGORITHM) {
+    if (!isSupportedHashingAlgorithm(u.hashing_algorithm)) {
       warn(`user '${u.name}' has a password hash in format '${u.hashing_algorithm}'; it cannot log in with a password`);
     }
-    host.users.add(u.name, '', u.tags);
-    // The stored hash replaces the throwaway one: passwords are never stored in clear.
-    host.users.get(u.name)!.passwordHash = u.password_hash;
+    host.users.addHashed(u.name, u.password_hash, u.tags, u.hashing_algorithm);
     if (u.limits !== undefined && Object.keys(u.limits).length > 0) host.runtime.userLimits.set(u.name, { ...u.limits } as UserLimits);
   }
   for (const p of defs.permissions) {
@@ -192,7 +202,7 @@ export function restoreDefinitions(host: DefinitionsHost, defs: Definitions, war
       continue;
     }
     v.declareExchange(x.name, x.type, {
-      durable: true,
+      durable: x.durable,
       autoDelete: x.auto_delete,
       internal: x.internal,
       arguments: x.arguments,
@@ -204,7 +214,7 @@ export function restoreDefinitions(host: DefinitionsHost, defs: Definitions, war
       warn(`queue '${q.name}' skipped: no vhost '${q.vhost}'`);
       continue;
     }
-    v.declareQueue(q.name, { durable: true, autoDelete: q.auto_delete, arguments: q.arguments }, '');
+    v.declareQueue(q.name, { durable: q.durable, autoDelete: q.auto_delete, arguments: q.arguments }, '');
   }
   for (const b of defs.bindings) {
     const v = host.vhost(b.vhost);

@@ -6,6 +6,7 @@ import type { Exchange, MessageProperties } from '@warren/core';
 import type { ApiRequest, Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { withChannel } from '../core-ops.js';
+import { boolField } from './queues.js';
 import { defaultBinding, formatBinding, formatExchange, jsonToTable } from '../format.js';
 import { statsQuery } from '../stats/format-stats.js';
 import { badRequest, notFound } from '../http-error.js';
@@ -121,12 +122,7 @@ export function registerExchangeRoutes(r: Routes): void {
       if (typeof type !== 'string') throw badRequest('type is required');
       const args = body['arguments'];
       if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) throw badRequest('arguments must be an object');
-      const b = (k: string, fallback: boolean): boolean => {
-        const v = body[k];
-        if (v === undefined) return fallback;
-        if (typeof v !== 'boolean') throw badRequest(`${k} must be a boolean`);
-        return v;
-      };
+      const b = (k: string, fallback: boolean): boolean => boolField(body, k, fallback);
       const options = {
         durable: b('durable', false),
         autoDelete: b('auto_delete', false),

@@ -47,7 +47,13 @@ function payloadOf(body: Buffer, encoding: string, truncate: number | undefined)
   return { payload: bytes.toString('base64'), payload_encoding: 'base64' };
 }
 
-function boolField(body: Record<string, unknown>, key: string, fallback: boolean): boolean {
+/** An integer field; RabbitMQ (rabbit_mgmt_util:parse_int) also takes decimal strings, which rabbitmqadmin sends. */
+function intField(v: unknown): unknown {
+  return typeof v === 'string' && /^-?\d{1,15}$/.test(v) ? Number(v) : v;
+}
+
+/** A boolean field; RabbitMQ (rabbit_mgmt_util:parse_bool) also takes "true"/"false", which rabbitmqadmin sends. */
+export function boolField(body: Record<string, unknown>, key: string, fallback: boolean): boolean {
   const v = body[key];
   if (v === undefined) return fallback;
   if (typeof v === 'boolean') return v;
@@ -166,10 +172,10 @@ export function registerQueueRoutes(r: Routes): void {
       const { vhost, name } = req.params as { vhost: string; name: string };
       if (broker.vhost(vhost)?.queues.get(name) === undefined) throw notFound();
       const body = objectBody(req);
-      const count = body['count'] ?? 1;
+      const count = intField(body['count'] ?? 1);
       const ackmode = body['ackmode'];
       const encoding = body['encoding'] ?? 'auto';
-      const truncate = body['truncate'];
+      const truncate = intField(body['truncate']);
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw badRequest('count must be a positive integer');
       if (typeof ackmode !== 'string' || !(ACKMODES as readonly string[]).includes(ackmode)) {
         throw badRequest(`ackmode must be one of ${ACKMODES.join(', ')}`);

@@ -2,7 +2,7 @@
  * Users and permissions: /api/users, /api/users/{user}, /api/users/without-permissions, /api/users/bulk-delete,
  * /api/users/{user}/permissions, /api/permissions, /api/permissions/{vhost}/{user}.
  */
-import { hashPassword, type Broker } from '@warren/core';
+import { hashPassword, passwordHashProblem, type Broker } from '@warren/core';
 import type { Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { durably } from '../core-ops.js';
@@ -26,7 +26,7 @@ function formatUser(broker: Broker, name: string): Record<string, unknown> {
   return {
     name,
     password_hash: r.passwordHash,
-    hashing_algorithm: HASHING_ALGORITHM,
+    hashing_algorithm: r.hashingAlgorithm,
     tags: [...r.user.tags],
     limits: { ...broker.runtime.userLimits.get(name) },
   };
@@ -108,17 +108,15 @@ export function registerUserRoutes(r: Routes): void {
       const algorithm = body['hashing_algorithm'];
       if (password !== undefined && typeof password !== 'string') throw badRequest('password must be a string');
       if (passwordHash !== undefined && typeof passwordHash !== 'string') throw badRequest('password_hash must be a string');
-      if (algorithm !== undefined && algorithm !== HASHING_ALGORITHM) {
-        throw badRequest(`unsupported hashing_algorithm '${String(algorithm)}' (only ${HASHING_ALGORITHM})`);
-      }
-      if (typeof passwordHash === 'string' && passwordHash !== '' && Buffer.from(passwordHash, 'base64').length !== 36) {
-        throw badRequest('password_hash is not a salted SHA-256 hash (base64 of 4 salt bytes and 32 digest bytes)');
-      }
+      if (algorithm !== undefined && typeof algorithm !== 'string') throw badRequest('hashing_algorithm must be a string');
+      const hashAlgorithm = algorithm ?? HASHING_ALGORITHM;
+      const problem = typeof passwordHash === 'string' ? passwordHashProblem(passwordHash, hashAlgorithm) : passwordHashProblem('', hashAlgorithm);
+      if (problem !== undefined) throw badRequest(problem);
       const existing = broker.users.get(name);
       await durably(ctx, () => {
         if (typeof password === 'string') broker.addUserWithHash(name, hashPassword(password), tags);
-        else if (typeof passwordHash === 'string') broker.addUserWithHash(name, passwordHash, tags);
-        else if (existing !== undefined) broker.addUserWithHash(name, existing.passwordHash, tags);
+        else if (typeof passwordHash === 'string') broker.addUserWithHash(name, passwordHash, tags, hashAlgorithm);
+        else if (existing !== undefined) broker.addUserWithHash(name, existing.passwordHash, tags, existing.hashingAlgorithm);
         // RabbitMQ 3.10: neither a password nor a hash makes a user without a password (it cannot log in with one).
         else broker.addUserWithHash(name, '', tags);
       });
