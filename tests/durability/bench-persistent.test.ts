@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, startEmbeddedBroker as startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
+import { listenersOff, startEmbeddedBroker as startBroker, type RunningBroker } from '@warren/server';
 import { SCENARIOS, runScenario } from '../../bench/src/runner.js';
 import { publishTemplate } from '../../bench/src/wire.js';
 
@@ -25,11 +25,7 @@ describe('bench group p against Warren with its file store', () => {
   let running: RunningBroker;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-p-'));
-    const off: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
-      if (key !== 'amqp' && typeof value === 'object' && value !== null && 'port' in value) off[key] = { port: null, tlsPort: null };
-    }
-    running = await startBroker({ ...(off as WarrenConfigInput), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
+        running = await startBroker({ ...listenersOff(), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
   });
   afterAll(async () => {
     await running.stop();

@@ -3,7 +3,7 @@
  * prints `{"port":n}` on stdout once listening. Run with vite-node (sources, no build):
  *   vite-node -c vitest.config.ts tests/durability/broker-child.ts -- <dataDir> [queueMemoryBudget]
  */
-import { DEFAULT_CONFIG, startEmbeddedBroker as startBroker, type WarrenConfigInput } from '@warren/server';
+import { listenersOff, startEmbeddedBroker as startBroker } from '@warren/server';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const dataDir = args[0];
@@ -13,12 +13,8 @@ if (dataDir === undefined) {
 }
 const budget = args[1] === undefined ? undefined : Number(args[1]);
 // Only AMQP: every other listener that this build has is switched off (tests run in parallel on one machine).
-const off: Record<string, unknown> = {};
-for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
-  if (key !== 'amqp' && typeof value === 'object' && value !== null && 'port' in value) off[key] = { port: null, tlsPort: null };
-}
 const running = await startBroker({
-  ...(off as WarrenConfigInput),
+  ...listenersOff(),
   dataDir,
   host: '127.0.0.1',
   log: { level: process.env['WARREN_LOG'] ?? 'warn' },

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, startEmbeddedBroker as startBroker, type RunningBroker, type WarrenConfigInput } from '@warren/server';
+import { listenersOff, startEmbeddedBroker as startBroker, type RunningBroker } from '@warren/server';
 
 let dataDir = '';
 let running: RunningBroker | undefined;
@@ -22,11 +22,7 @@ afterEach(async () => {
 });
 
 async function start(): Promise<number> {
-  const off: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
-    if (key !== 'amqp' && typeof value === 'object' && value !== null && 'port' in value) off[key] = { port: null, tlsPort: null };
-  }
-  running = await startBroker({ ...(off as WarrenConfigInput), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
+    running = await startBroker({ ...listenersOff(), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
   return running.ports.amqp!;
 }
 

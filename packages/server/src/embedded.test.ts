@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { startEmbeddedBroker } from './embedded.js';
+import { listenersOff, startEmbeddedBroker } from './embedded.js';
 
 /** Resolves true when something accepts a TCP connection on the port. */
 function accepts(port: number): Promise<boolean> {
@@ -50,6 +50,15 @@ describe('startEmbeddedBroker', () => {
       expect(running.ports.amqp).toBeGreaterThan(0); // port 0 from the defaults survives the override of tlsPort
       expect(running.ports.amqps).toBeGreaterThan(0);
       expect(running.config.log.level).toBe('silent');
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('listenersOff() switches off every listener, so only the ones named after it start', async () => {
+    const running = await startEmbeddedBroker({ ...listenersOff(), stomp: { port: 0 } });
+    try {
+      expect(Object.keys(running.ports)).toEqual(['stomp']);
     } finally {
       await running.stop();
     }

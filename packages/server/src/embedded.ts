@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WarrenConfigInput } from './config.js';
+import { DEFAULT_CONFIG, type WarrenConfigInput } from './config.js';
 import { startBroker, type RunningBroker, type StartOptions } from './start.js';
 
 /** The defaults {@link startEmbeddedBroker} puts under the caller's settings. */
@@ -19,6 +19,19 @@ export const EMBEDDED_DEFAULTS: Readonly<WarrenConfigInput> = Object.freeze({
   management: { port: 0, tlsPort: null },
   prometheus: { port: 0 },
 });
+
+/**
+ * Every listener switched off: merge it under a config to start only the listeners named there (e.g.
+ * `{ ...listenersOff(), amqp: { port: 0 } }`). Derived from the defaults, so a listener added later is covered.
+ */
+export function listenersOff(): WarrenConfigInput {
+  const off: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
+    if (typeof value !== 'object' || value === null || !('port' in value)) continue;
+    off[key] = 'tlsPort' in value ? { port: null, tlsPort: null } : { port: null };
+  }
+  return off as WarrenConfigInput;
+}
 
 /** Per-section merge: the caller's fields win, section by section. */
 function underlay(base: Readonly<WarrenConfigInput>, input: WarrenConfigInput): WarrenConfigInput {

@@ -23,4 +23,4 @@ export { loadTls, selfSignedPaths } from './tls.js';
 export type { LoadedTls } from './tls.js';
 export { startBroker } from './start.js';
 export type { BrokerLike, ConnectionHandlerFn, RunningBroker, StartOptions } from './start.js';
-export { EMBEDDED_DEFAULTS, startEmbeddedBroker } from './embedded.js';
+export { EMBEDDED_DEFAULTS, listenersOff, startEmbeddedBroker } from './embedded.js';
