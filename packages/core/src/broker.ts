@@ -9,6 +9,7 @@ import { captureDefinitions, restoreDefinitions } from './store/definitions-snap
 import { VHost, type VhostLimits } from './vhost.js';
 import { validatePolicy, type PolicyInput } from './policy/policy.js';
 import { RuntimeParameters, type TopicPermission, type UserLimits } from './runtime-parameters.js';
+import { planRuntimeImport } from './runtime-import.js';
 import { BrokerStats } from './stats/counters.js';
 import { silentLogger } from './util/logger.js';
 
@@ -52,7 +53,7 @@ export interface RuntimeDefinitions {
 }
 
 /** The lists of {@link RuntimeDefinitions}, in the order they are applied. */
-export const RUNTIME_DEFINITION_KEYS = ['topic_permissions', 'parameters', 'global_parameters', 'policies', 'user_limits'] as const;
+export const RUNTIME_DEFINITION_KEYS = ['user_limits', 'topic_permissions', 'parameters', 'global_parameters', 'policies'] as const;
 
 /** A resource alarm (RabbitMQ's memory and disk alarms). */
 export type AlarmResource = 'memory' | 'disk';
@@ -444,21 +445,14 @@ export class Broker implements BrokerApi, ConnectionOwner {
   }
 
   /**
-   * Apply the parts of a definitions import that are runtime settings rather than entities: topic permissions,
-   * parameters (vhost limits among them), global parameters, policies and user limits, with RabbitMQ's field names.
-   * Called after users, vhosts, permissions, queues, exchanges and bindings are in place; throws a BrokerError, having
-   * changed nothing, for anything it cannot apply. The management import first runs the whole document against a
-   * scratch copy of the broker, so a throw here never leaves an import half-applied.
-   *
-   * Until the core has these settings it refuses every one by name (an import must not drop them silently).
+   * Apply the parts of a definitions import that are runtime settings rather than entities: user limits, topic
+   * permissions, parameters (operator policies and vhost limits among them; other components are stored and listed
+   * but do nothing), global parameters (cluster_name among them) and policies, with RabbitMQ's field names and in its
+   * order. The vhosts and users they name must exist already. Every item is checked first; a BrokerError names the
+   * first one that cannot be applied, and then nothing has changed.
    */
   importRuntimeDefinitions(defs: RuntimeDefinitions): void {
-    for (const key of RUNTIME_DEFINITION_KEYS) {
-      const first = defs[key]?.[0];
-      if (first === undefined) continue;
-      const name = typeof first['name'] === 'string' ? ` '${first['name']}'` : typeof first['user'] === 'string' ? ` of user '${first['user']}'` : '';
-      throw new BrokerError('NOT_IMPLEMENTED', `cannot import ${key}${name}: Warren does not support ${key} yet`);
-    }
+    for (const step of planRuntimeImport(this, defs)) step();
   }
 
   // ---- ConnectionOwner ---------------------------------------------------------------------------------------

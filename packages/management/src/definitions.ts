@@ -3,11 +3,12 @@
  *
  * Export reads the core's own captured definitions (the records its definitions store writes), taken with the
  * transient objects too, since RabbitMQ's export lists every exchange and every queue no connection owns, and orders
- * the lists as RabbitMQ does. Lists the core does not capture yet (topic permissions, parameters, policies, ...) are
- * written from the captured object when it has them, else empty.
+ * the lists as RabbitMQ does, with the runtime settings (topic permissions, parameters, global parameters, policies,
+ * user limits) in RabbitMQ's field names.
  *
  * Import accepts the HTTP export shape and `rabbitmqctl export_definitions`' shape (vhost `metadata` and `limits`,
- * queue `type`, tags as a list or a comma-separated string, clear-text `password`). The whole document is checked
+ * queue `type`, tags as a list or a comma-separated string, clear-text `password`). Runtime settings go to the core's
+ * Broker.importRuntimeDefinitions (cluster_name too: it is the core's global parameter). The whole document is checked
  * first: by shape here, then by applying it to a scratch copy of the broker through the same core operations; only
  * if that succeeds is it applied to the real broker, synchronously, so a refused import changes nothing.
  */
@@ -171,8 +172,6 @@ export interface ImportDocument {
   queues: ImportQueue[];
   exchanges: ImportExchange[];
   bindings: ImportBinding[];
-  /** cluster_name from global_parameters (applied by the management context, which owns it). */
-  clusterName?: string;
   runtime: Required<RuntimeDefinitions>;
   /** What RabbitMQ itself would skip, by name; logged when the import is applied. */
   skipped: string[];
@@ -336,19 +335,8 @@ export function parseImport(raw: unknown, vhost?: string): ImportDocument {
       out.permissions.push({ user: r.name('user', 'user'), vhost: r.name('vhost', 'vhost'), configure: r.regex('configure'), write: r.regex('write'), read: r.regex('read') });
     });
     out.runtime.topic_permissions.push(...objects(doc, 'topic_permissions'));
-    for (const p of objects(doc, 'global_parameters')) {
-      const r = new Reader(p, 'global_parameters[]', ['name', 'value']);
-      const name = r.str('name');
-      if (name === 'cluster_name') {
-        if (typeof p['value'] !== 'string') throw badRequest(`global parameter 'cluster_name' must be a string`);
-        out.clusterName = p['value'];
-      } else if (name === 'internal_cluster_id') {
-        // RabbitMQ's node-generated identity (for telemetry); Warren has none to set.
-        out.skipped.push(`global parameter 'internal_cluster_id' (Warren keeps no internal cluster id)`);
-      } else {
-        out.runtime.global_parameters.push(p);
-      }
-    }
+    // cluster_name among them: the core keeps it as RabbitMQ does, and the management context reads it from there.
+    out.runtime.global_parameters.push(...objects(doc, 'global_parameters'));
   }
   for (const p of objects(doc, 'parameters')) out.runtime.parameters.push(vhost === undefined ? p : { ...p, vhost });
   for (const p of objects(doc, 'policies')) out.runtime.policies.push(vhost === undefined ? p : { ...p, vhost });
@@ -431,11 +419,18 @@ function applyTo(broker: Broker, doc: ImportDocument, user: User, log: (msg: str
     if (broker.vhost(p.vhost) === undefined) throw badRequest(`permissions of user '${p.user}' on vhost '${p.vhost}': no such vhost`);
     broker.setPermissions(p.user, p.vhost, { configure: p.configure, write: p.write, read: p.read });
   }
-  try {
-    broker.importRuntimeDefinitions(doc.runtime);
-  } catch (err) {
-    throw badRequest((err as Error).message);
-  }
+  // RabbitMQ's order: runtime settings before the entities, so that queues and exchanges are declared under their
+  // policies. Vhost limits wait until after the entities: an import's own queues never count against its own
+  // max-queues (RabbitMQ checks queue limits on client declarations, not on imports).
+  const isVhostLimits = (p: Record<string, unknown>): boolean => p['component'] === 'vhost-limits';
+  const runtime = (defs: RuntimeDefinitions): void => {
+    try {
+      broker.importRuntimeDefinitions(defs);
+    } catch (err) {
+      throw badRequest((err as Error).message);
+    }
+  };
+  runtime({ ...doc.runtime, parameters: doc.runtime.parameters.filter((p) => !isVhostLimits(p)) });
 
   // One administrative channel per vhost, closed at the end.
   const connections = new Map<string, ReturnType<Broker['openAdministrativeConnection']>>();
@@ -510,6 +505,7 @@ function applyTo(broker: Broker, doc: ImportDocument, user: User, log: (msg: str
   } finally {
     for (const c of connections.values()) c.close();
   }
+  runtime({ parameters: doc.runtime.parameters.filter(isVhostLimits) });
 }
 
 /**
@@ -532,7 +528,6 @@ export async function importDefinitions(ctx: ManagementContext, doc: ImportDocum
   for (const s of doc.skipped) logger.warn({ skipped: s }, `definitions import: skipped ${s}`);
   const before = broker.definitionsVersion;
   applyTo(broker, doc, user, (msg) => logger.warn({}, `definitions import: ${msg}`));
-  if (doc.clusterName !== undefined && doc.clusterName !== ctx.clusterName) await ctx.setClusterName(doc.clusterName);
   logger.info(
     { user: user.name, users: doc.users.length, vhosts: doc.vhosts.length, queues: doc.queues.length, exchanges: doc.exchanges.length, bindings: doc.bindings.length },
     'definitions imported',
