@@ -12,11 +12,15 @@ afterEach(async () => {
 
 describe('authentication and errors', () => {
   it('401 with a Basic challenge without credentials or with a wrong password', async () => {
-    for (const as of [null, { user: 'guest', password: 'nope' }, { user: 'ghost', password: 'guest' }]) {
+    const none = await h.request('GET', '/api/overview', undefined, null);
+    expect(none.statusCode).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Basic realm="RabbitMQ Management"');
+    expect(none.body).toBe('');
+    for (const as of [{ user: 'guest', password: 'nope' }, { user: 'ghost', password: 'guest' }]) {
       const res = await h.request('GET', '/api/overview', undefined, as);
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Basic realm="RabbitMQ Management"');
-      expect(res.json()).toEqual({ error: 'not_authorised', reason: 'Login failed' });
+      expect(res.json()).toEqual({ error: 'not_authorized', reason: 'Login failed' });
     }
   });
 
@@ -38,12 +42,14 @@ describe('authentication and errors', () => {
     expect((await h.request('GET', '/api/queues/no-such-vhost')).statusCode).toBe(404);
     const res = await h.request('POST', '/api/overview', {});
     expect(res.statusCode).toBe(405);
+    expect(res.headers['allow']).toBe('HEAD, GET, OPTIONS');
+    expect(res.body).toBe('');
   });
 
   it('400 bad_request for malformed JSON and wrong types, and nothing is declared', async () => {
     const bad = await h.request('PUT', '/api/queues/%2F/q', '{"durable": tru');
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toMatchObject({ error: 'bad_request' });
+    expect(bad.json()).toEqual({ error: 'bad_request', reason: 'not_json' });
     expect((await h.request('PUT', '/api/queues/%2F/q', { durable: 'yes' })).statusCode).toBe(400);
     expect((await h.request('PUT', '/api/queues/%2F/q', { arguments: [1] })).statusCode).toBe(400);
     expect(h.broker.vhost('/')!.queues.has('q')).toBe(false);
@@ -125,8 +131,15 @@ describe('queues', () => {
     expect(page).toEqual({ filtered_count: 3, item_count: 1, items: [{ name: 'c' }], page: 2, page_count: 2, page_size: 2, total_count: 3 });
     const filtered = (await h.request('GET', '/api/queues?page=1&name=^[ab]$&use_regex=true&columns=name')).json();
     expect(filtered).toMatchObject({ filtered_count: 2, total_count: 3 });
-    expect((await h.request('GET', '/api/queues?page=1&page_size=501')).statusCode).toBe(400);
-    expect((await h.request('GET', '/api/queues?page=x')).statusCode).toBe(400);
+    expect((await h.request('GET', '/api/queues?page=1&page_size=501')).json()).toEqual({
+      error: 'invalid_pagination_parameters',
+      reason: 'Invalid pagination parameters: page number 1, page size 501',
+    });
+    expect((await h.request('GET', '/api/queues?page=x')).json()).toEqual({ error: 'bad_request', reason: 'Pagination parameters are invalid' });
+    expect((await h.request('GET', '/api/queues?page=3&page_size=2')).json()).toEqual({
+      error: 'page_out_of_range',
+      reason: 'Page out of range, page: 3 page size: 2, len: 3',
+    });
   });
 });
 
@@ -136,13 +149,15 @@ describe('exchanges and bindings', () => {
     await h.request('PUT', '/api/queues/%2F/q', {});
     const bind = await h.request('POST', '/api/bindings/%2F/e/ev/q/q', { routing_key: 'a.*', arguments: {} });
     expect(bind.statusCode).toBe(201);
-    expect(bind.headers['location']).toBe('a.*');
+    // RabbitMQ's relative Location: the destination, then the properties_key (a.%2A) percent-encoded once more.
+    expect(bind.headers['location']).toBe('q/a.%252A');
     expect((await h.request('POST', '/api/exchanges/%2F/ev/publish', { routing_key: 'a.b', payload: 'hi' })).json()).toEqual({ routed: true });
     expect((await h.request('POST', '/api/exchanges/%2F/ev/publish', { routing_key: 'z', payload: 'hi' })).json()).toEqual({ routed: false });
     const listed = (await h.request('GET', '/api/bindings/%2F/e/ev/q/q')).json();
-    expect(listed).toEqual([{ source: 'ev', vhost: '/', destination: 'q', destination_type: 'queue', routing_key: 'a.*', arguments: {}, properties_key: 'a.*' }]);
+    expect(listed).toEqual([{ source: 'ev', vhost: '/', destination: 'q', destination_type: 'queue', routing_key: 'a.*', arguments: {}, properties_key: 'a.%2A' }]);
     expect((await h.request('GET', '/api/exchanges/%2F/ev/bindings/source')).json()).toHaveLength(1);
     expect((await h.request('GET', '/api/queues/%2F/q/bindings')).json().map((b: { source: string }) => b.source)).toEqual(['', 'ev']);
+    expect((await h.request('GET', '/api/bindings/%2F/e/ev/q/q/a.%252A')).json().routing_key).toBe('a.*');
     expect((await h.request('DELETE', '/api/bindings/%2F/e/ev/q/q/a.*')).statusCode).toBe(204);
     expect((await h.request('GET', '/api/bindings/%2F/e/ev/q/q')).json()).toEqual([]);
   });

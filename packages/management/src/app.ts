@@ -6,7 +6,7 @@ import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate, type Principal } from './auth.js';
 import type { ManagementContext } from './context.js';
-import { badRequest, HttpError, toHttpError } from './http-error.js';
+import { badRequest, HttpError, methodNotAllowed, toHttpError } from './http-error.js';
 import type { Query } from './list-query.js';
 import { FormBody, multipartBoundary, parseMultipart, parseUrlEncoded } from './multipart.js';
 import { registerBindingRoutes } from './routes/bindings.js';
@@ -100,7 +100,8 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(badRequest(`Invalid JSON: ${(err as Error).message}`), undefined);
+      // RabbitMQ's reason for any body that is not JSON.
+      done(badRequest('not_json'), undefined);
     }
   });
 
@@ -125,7 +126,9 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
         { method: req.method, url: req.url, status: http.status, user: req.principal?.name, reason: http.message },
         'management request refused',
       );
-      void reply.code(http.status).headers(http.headers).send({ error: http.error, reason: http.message });
+      void reply.code(http.status).headers(http.headers);
+      if (http.empty) void reply.send();
+      else void reply.send({ error: http.error, reason: http.message });
       return;
     }
     ctx.logger.error({ err, method: req.method, url: req.url }, 'management request failed');
@@ -149,8 +152,7 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
               request.principal = authenticate(ctx.broker, request.headers.authorization, request.socket.remoteAddress ?? '');
             }
             if (handler === undefined) {
-              void reply.code(405).header('allow', allowed.join(', '));
-              return { error: 'Method Not Allowed', reason: `${method} is not allowed here` };
+              throw methodNotAllowed(allowed.filter((m) => m !== 'HEAD'));
             }
             const result = await handler(
               {

@@ -7,7 +7,7 @@
  * - anything else (no tag, `impersonator` alone): no access to the API (401).
  */
 import type { Broker, User } from '@warren/core';
-import { notAuthorised, notAuthorisedFor } from './http-error.js';
+import { loginFailed, loginRequired, notAuthorisedFor, notFound } from './http-error.js';
 
 /** The authenticated user of one request and what its tags allow. */
 export class Principal {
@@ -40,6 +40,15 @@ export class Principal {
     return this.#broker.permissionsOf(this.user.name, vhost) !== undefined;
   }
 
+  /**
+   * The vhost must exist (else 404 Object Not Found) and be visible to this user (else 401 "User not authorised to
+   * access virtual host", RabbitMQ's answer to a management user reading another vhost).
+   */
+  seeVhost(vhost: string): void {
+    if (this.#broker.vhost(vhost) === undefined) throw notFound();
+    if (!this.canSeeVhost(vhost)) throw notAuthorisedFor('User not authorised to access virtual host');
+  }
+
   /** 401 unless administrator (RabbitMQ: "Not administrator user"). */
   requireAdmin(): void {
     if (!this.isAdmin) throw notAuthorisedFor('Not administrator user');
@@ -70,16 +79,16 @@ const MANAGEMENT_TAGS = ['administrator', 'monitoring', 'policymaker', 'manageme
  * management tag.
  */
 export function authenticate(broker: Broker, authorization: string | undefined, remoteAddress: string): Principal {
-  if (authorization === undefined || !/^basic /i.test(authorization)) throw notAuthorised();
+  if (authorization === undefined || !/^basic /i.test(authorization)) throw loginRequired();
   const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon < 0) throw notAuthorised();
+  if (colon < 0) throw loginFailed();
   let user: User;
   try {
     user = broker.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), remoteAddress, 'http');
   } catch {
-    throw notAuthorised();
+    throw loginFailed();
   }
-  if (!user.tags.some((t) => MANAGEMENT_TAGS.includes(t))) throw notAuthorised('Not management user');
+  if (!user.tags.some((t) => MANAGEMENT_TAGS.includes(t))) throw notAuthorisedFor('Not management user');
   return new Principal(user, broker);
 }

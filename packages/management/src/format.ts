@@ -144,13 +144,35 @@ export function formatExchange(vhost: string, x: Exchange, sq: StatsQuery = DEFA
 }
 
 /**
- * RabbitMQ's properties_key of a binding: the routing key with `%`-escapes (`~` for an empty key), followed by
- * `~` and a hash of the arguments when there are any.
+ * A routing key as RabbitMQ writes it in a properties_key: percent-encoded with only letters, digits, `-`, `_` and
+ * `.` left as they are, and space as `+` (`a b/c%d~e` → `a+b%2Fc%25d%7Ee`, recorded from RabbitMQ 3.10).
+ */
+export function quotePlus(text: string): string {
+  return encodeURIComponent(text)
+    .replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
+/**
+ * RabbitMQ's properties_key of a binding: the quoted routing key (`~` for an empty key), followed by `~` and a hash
+ * of the arguments when there are any. RabbitMQ's hash is Erlang's phash2 of its argument term, which only Erlang
+ * computes; Warren's is its own (clients read the key from the binding list and treat it as opaque).
  */
 export function propertiesKey(routingKey: string, args: FieldTable | undefined): string {
-  const key = routingKey === '' ? '~' : encodeURIComponent(routingKey).replace(/~/g, '%7E');
+  const key = routingKey === '' ? '~' : quotePlus(routingKey);
   if (args === undefined || Object.keys(args).length === 0) return key;
   return `${key}~${argsHash(args)}`;
+}
+
+/** True when a properties_key from a path names this binding (clients send it encoded once more, or not). */
+export function matchesPropertiesKey(given: string, routingKey: string, args: FieldTable | undefined): boolean {
+  const key = propertiesKey(routingKey, args);
+  if (given === key) return true;
+  try {
+    return given === decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return false;
+  }
 }
 
 /** A short stable hash of binding arguments (base64url of 32 bits), so keys with arguments stay distinct. */

@@ -9,12 +9,15 @@ export class HttpError extends Error {
   readonly status: number;
   readonly error: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, error: string, reason: string, headers: Record<string, string> = {}) {
+  /** Answer with no body at all (RabbitMQ's 401 without credentials and its 405s). */
+  readonly empty: boolean;
+  constructor(status: number, error: string, reason: string, headers: Record<string, string> = {}, empty = false) {
     super(reason);
     this.name = 'HttpError';
     this.status = status;
     this.error = error;
     this.headers = headers;
+    this.empty = empty;
   }
 }
 
@@ -28,9 +31,21 @@ export function badRequest(reason: string): HttpError {
   return new HttpError(400, 'bad_request', reason);
 }
 
-/** 401 with `www-authenticate`, as RabbitMQ answers a missing or failed login. */
-export function notAuthorised(reason = 'Login failed'): HttpError {
-  return new HttpError(401, 'not_authorised', reason, { 'www-authenticate': 'Basic realm="RabbitMQ Management"' });
+const CHALLENGE = { 'www-authenticate': 'Basic realm="RabbitMQ Management"' };
+
+/** 401 with the Basic challenge and no body: a request without credentials (RabbitMQ's answer). */
+export function loginRequired(): HttpError {
+  return new HttpError(401, 'not_authorized', 'Login required', CHALLENGE, true);
+}
+
+/** 401 `{"error":"not_authorized","reason":"Login failed"}` with the challenge: wrong user or password. */
+export function loginFailed(): HttpError {
+  return new HttpError(401, 'not_authorized', 'Login failed', CHALLENGE);
+}
+
+/** 405 with an empty body and the methods the path answers, as cowboy writes it. */
+export function methodNotAllowed(allow: readonly string[]): HttpError {
+  return new HttpError(405, 'method_not_allowed', 'Method Not Allowed', { allow: ['HEAD', ...allow, 'OPTIONS'].join(', ') }, true);
 }
 
 /** 401 without the login challenge: authenticated, but this user may not do that (RabbitMQ answers 401 too). */
@@ -61,7 +76,9 @@ export function toHttpError(err: unknown): HttpError | undefined {
   if (isBrokerError(err)) {
     const status = STATUS[err.code];
     if (status === 404) return notFound();
-    if (status === 401) return notAuthorisedFor(err.message);
+    // RabbitMQ answers a refused operation with its generic texts, not the AMQP reply text.
+    if (err.code === 'ACCESS_REFUSED') return notAuthorisedFor('Access refused.');
+    if (err.code === 'NOT_ALLOWED') return notAuthorisedFor('User not authorised to access virtual host');
     if (status === 500) return undefined;
     return new HttpError(status, status === 501 ? 'not_implemented' : 'bad_request', err.message);
   }

@@ -3,7 +3,7 @@
  * (`page`, `page_size`, `name`, `use_regex`, `pagination`), and `columns` (a dotted projection). Filtering and
  * paging happen before the page's items are projected, so a page of 500 out of 100,000 queues formats 500.
  */
-import { badRequest } from './http-error.js';
+import { badRequest, HttpError } from './http-error.js';
 
 /** A list request's query string, as fastify parses it. */
 export type Query = Record<string, string | string[] | undefined>;
@@ -22,13 +22,12 @@ export function flag(query: Query, name: string): boolean {
   return param(query, name) === 'true';
 }
 
-function positiveInt(query: Query, name: string, fallback: number): number {
+/** A paging number; anything but digits is RabbitMQ's "Pagination parameters are invalid". */
+function pagingInt(query: Query, name: string, fallback: number): number {
   const raw = param(query, name);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw badRequest(`${name} should be a number`);
-  const n = Number(raw);
-  if (n < 1) throw badRequest(`${name} should be greater than 0`);
-  return n;
+  if (!/^\d+$/.test(raw)) throw badRequest('Pagination parameters are invalid');
+  return Number(raw);
 }
 
 /** Read a dotted path ('message_stats.publish') of an object. */
@@ -104,9 +103,11 @@ export function answerList<T>(
   let pageSize = 100;
   let list: readonly T[] = items;
   if (paged) {
-    page = positiveInt(query, 'page', 1);
-    pageSize = positiveInt(query, 'page_size', 100);
-    if (pageSize > MAX_PAGE_SIZE) throw badRequest(`page_size should be less than or equal to ${MAX_PAGE_SIZE}`);
+    page = pagingInt(query, 'page', 1);
+    pageSize = pagingInt(query, 'page_size', 100);
+    if (page < 1 || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new HttpError(400, 'invalid_pagination_parameters', `Invalid pagination parameters: page number ${page}, page size ${pageSize}`);
+    }
     const name = param(query, 'name');
     if (name !== undefined && name !== '') {
       let test: (s: string) => boolean;
@@ -158,7 +159,9 @@ export function answerList<T>(
   if (!paged) return list.map(out);
   const filtered = list.length;
   const pageCount = Math.ceil(filtered / pageSize);
-  if (page > Math.max(1, pageCount)) throw badRequest('page out of range');
+  if (page > Math.max(1, pageCount)) {
+    throw new HttpError(400, 'page_out_of_range', `Page out of range, page: ${page} page size: ${pageSize}, len: ${filtered}`);
+  }
   const slice = list.slice((page - 1) * pageSize, page * pageSize).map(out);
   return {
     filtered_count: filtered,

@@ -7,7 +7,7 @@ import type { Binding, Exchange, VHost } from '@warren/core';
 import type { ApiRequest, Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { withChannel } from '../core-ops.js';
-import { defaultBinding, formatBinding, jsonToTable, propertiesKey } from '../format.js';
+import { defaultBinding, formatBinding, jsonToTable, matchesPropertiesKey, propertiesKey } from '../format.js';
 import { badRequest, notFound } from '../http-error.js';
 import { answerList, answerOne } from '../list-query.js';
 import { exchangeName } from './exchanges.js';
@@ -81,22 +81,23 @@ export function registerBindingRoutes(r: Routes): void {
           if (destKind === 'q') ch.bindQueue(destination.name, source.name, routingKey, table);
           else ch.bindExchange(destination.name, source.name, routingKey, table);
         });
+        // RabbitMQ's Location is relative: the destination, then the properties_key percent-encoded once more.
         const key = propertiesKey(routingKey, table);
-        return { status: 201, headers: { location: encodeURIComponent(key) } };
+        return { status: 201, headers: { location: `${encodeURIComponent(destination.name)}/${encodeURIComponent(key)}` } };
       },
     });
     r.resource(`${base}/:props`, {
       GET: (req) => {
         const { vhost, source, destination } = ends(req, destKind);
         const props = req.params['props']!;
-        const b = between(source, destKind, destination.name).find((x) => propertiesKey(x.routingKey, x.arguments) === props);
+        const b = between(source, destKind, destination.name).find((x) => matchesPropertiesKey(props, x.routingKey, x.arguments));
         if (b === undefined) throw notFound();
         return answerOne(req.query, formatBinding(vhost, b));
       },
       DELETE: async (req) => {
         const { vhost, source, destination } = ends(req, destKind);
         const props = req.params['props']!;
-        const b = between(source, destKind, destination.name).find((x) => propertiesKey(x.routingKey, x.arguments) === props);
+        const b = between(source, destKind, destination.name).find((x) => matchesPropertiesKey(props, x.routingKey, x.arguments));
         if (b === undefined) throw notFound();
         await withChannel(ctx, req.principal, vhost, (ch) => {
           if (destKind === 'q') ch.unbindQueue(destination.name, source.name, b.routingKey, b.arguments);

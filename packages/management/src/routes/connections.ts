@@ -183,7 +183,7 @@ export function registerConnectionRoutes(r: Routes): void {
     answerList(query, rows, (row) => formatChannel(ctx, row.connection, row.channel), (row) => `${connectionName(row.connection)} (${channelNumber(row.channel)})`);
 
   const vhostOr404 = (p: Principal, vhost: string): void => {
-    if (broker.vhost(vhost) === undefined || !p.canSeeVhost(vhost)) throw notFound();
+    p.seeVhost(vhost);
   };
 
   /** The connection named `name`: 404 when there is none, 401 when it is someone else's and the user is no monitor. */

@@ -100,7 +100,7 @@ export function registerExchangeRoutes(r: Routes): void {
   r.resource('/api/exchanges/:vhost', {
     GET: (req) => {
       const vhost = req.params['vhost']!;
-      if (broker.vhost(vhost) === undefined || !req.principal.canSeeVhost(vhost)) throw notFound();
+      req.principal.seeVhost(vhost);
       return list(req, [vhost]);
     },
   });

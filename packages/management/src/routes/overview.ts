@@ -153,6 +153,7 @@ export function registerOverviewRoutes(r: Routes): void {
         product_version: ctx.version,
         product_name: 'Warren',
         rabbitmq_version: RABBITMQ_API_VERSION,
+        release_series_support_status: 'supported',
         cluster_name: ctx.clusterName,
         erlang_version: process.version,
         erlang_full_version: `Node.js ${process.version}`,

@@ -99,7 +99,7 @@ export function registerQueueRoutes(r: Routes): void {
   r.resource('/api/queues/:vhost', {
     GET: (req) => {
       const vhost = req.params['vhost']!;
-      if (broker.vhost(vhost) === undefined || !req.principal.canSeeVhost(vhost)) throw notFound();
+      req.principal.seeVhost(vhost);
       return list(req.query, [vhost]);
     },
   });

@@ -82,7 +82,7 @@ export function registerRuntimeRoutes(r: Routes): void {
   r.resource('/api/vhost-limits/:vhost', {
     GET: (req) => {
       const vhost = req.params['vhost']!;
-      if (broker.vhost(vhost) === undefined || !req.principal.canSeeVhost(vhost)) throw notFound();
+      req.principal.seeVhost(vhost);
       return vhostLimitRows([vhost]);
     },
   });

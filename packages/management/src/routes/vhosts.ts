@@ -37,7 +37,7 @@ export function registerVhostRoutes(r: Routes): void {
   r.resource('/api/vhosts/:vhost', {
     GET: (req) => {
       const name = req.params['vhost']!;
-      if (broker.vhost(name) === undefined || !req.principal.canSeeVhost(name)) throw notFound();
+      req.principal.seeVhost(name);
       return answerOne(req.query, formatVhost(ctx, name, statsQuery(req.query)));
     },
     PUT: async (req) => {
