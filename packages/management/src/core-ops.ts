@@ -33,8 +33,23 @@ export class HttpChannelHost implements ChannelHost {
   }
 }
 
-const NO_ALARMS: ConnectionHost = { blocked() {}, unblocked() {} };
+/** The host of the API's pseudo-connections: alarms do not apply to them (they never publish in a loop). */
+export const NO_ALARMS: ConnectionHost = { blocked() {}, unblocked() {} };
 let nextId = 0;
+
+/** Connection info of one of the API's internal pseudo-connections (not listed, not counted, not limited). */
+export function internalConnectionInfo(kind: string): ConnectionInfo {
+  return {
+    id: `${kind}-${++nextId}`,
+    protocol: 'http',
+    remoteAddress: '127.0.0.1',
+    remotePort: 0,
+    localPort: 0,
+    tls: false,
+    listener: 'management',
+    internal: true,
+  };
+}
 
 /**
  * Run `fn` on a core channel of `vhost` opened as the request's user, then close it; resolves once any durable
@@ -48,16 +63,7 @@ export async function withChannel<T>(
 ): Promise<T> {
   const broker = ctx.broker;
   if (broker.vhost(vhost) === undefined) throw notFound();
-  const info: ConnectionInfo = {
-    id: `management-${++nextId}`,
-    protocol: 'http',
-    remoteAddress: '127.0.0.1',
-    remotePort: 0,
-    localPort: 0,
-    tls: false,
-    listener: 'management',
-    internal: true,
-  };
+  const info = internalConnectionInfo('management');
   const before = broker.definitionsVersion;
   const connection = broker.openConnection(info, principal.user, vhost, NO_ALARMS);
   const host = new HttpChannelHost();

@@ -20,8 +20,6 @@ import {
   MemoryDefinitionsStore,
   passwordHashProblem,
   silentLogger,
-  type ConnectionHost,
-  type ConnectionInfo,
   type Definitions,
   type FieldTable,
   type Logger,
@@ -29,7 +27,7 @@ import {
   type User,
 } from '@warren/core';
 import type { ManagementContext } from './context.js';
-import { HttpChannelHost } from './core-ops.js';
+import { HttpChannelHost, internalConnectionInfo, NO_ALARMS } from './core-ops.js';
 import { jsonToTable, tableToJson } from './format.js';
 import { badRequest } from './http-error.js';
 import { checkName } from './routes/vhosts.js';
@@ -391,8 +389,6 @@ function pushLimits(out: ImportDocument, user: string, limits: Record<string, un
 
 // ---- import: apply --------------------------------------------------------------------------------------------
 
-const NO_ALARMS: ConnectionHost = { blocked() {}, unblocked() {} };
-let nextImport = 0;
 
 function sameTable(a: FieldTable, b: FieldTable): boolean {
   return JSON.stringify(tableToJson(a)) === JSON.stringify(tableToJson(b));
@@ -438,17 +434,7 @@ function applyTo(broker: Broker, doc: ImportDocument, user: User, log: (msg: str
     let c = connections.get(vhost);
     if (c === undefined) {
       if (broker.vhost(vhost) === undefined) throw badRequest(`vhost '${vhost}' does not exist and is not in the definitions`);
-      const info: ConnectionInfo = {
-        id: `management-import-${++nextImport}`,
-        protocol: 'http',
-        remoteAddress: '127.0.0.1',
-        remotePort: 0,
-        localPort: 0,
-        tls: false,
-        listener: 'management',
-        internal: true,
-      };
-      c = broker.openAdministrativeConnection(info, user, vhost, NO_ALARMS);
+      c = broker.openAdministrativeConnection(internalConnectionInfo('management-import'), user, vhost, NO_ALARMS);
       connections.set(vhost, c);
     }
     return c.openChannel(new HttpChannelHost());
