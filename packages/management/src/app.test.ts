@@ -168,8 +168,9 @@ describe('exchanges and bindings', () => {
     await h.request('POST', '/api/bindings/%2F/e/amq.direct/q/q', {});
     const keys = (await h.request('GET', '/api/bindings/%2F')).json().map((b: { properties_key: string }) => b.properties_key);
     expect(keys).toContain('~');
-    const withArgs = keys.find((k: string) => k.startsWith('~') && k.length > 1);
-    expect(withArgs).toMatch(/^~~[A-Za-z0-9_-]+$/);
+    // RabbitMQ 3.10's key for these arguments (empty routing key: nothing before the `~`).
+    const withArgs = '~CHJYCA';
+    expect(keys).toContain(withArgs);
     expect((await h.request('DELETE', `/api/bindings/%2F/e/amq.headers/q/q/${encodeURIComponent(withArgs)}`)).statusCode).toBe(204);
   });
 

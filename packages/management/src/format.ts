@@ -3,6 +3,7 @@
  * Counts come from live state, so a response after a publish, purge or declare is already right.
  */
 import type { Binding, Exchange, FieldTable, FieldValue, Queue } from '@warren/core';
+import { argumentsHash } from './binding-args.js';
 import type { ManagementContext } from './context.js';
 import { DEFAULT_STATS, exchangeMessageStats, queueLengths, queueMessageStats, vhostStats, type StatsQuery } from './stats/format-stats.js';
 
@@ -154,14 +155,13 @@ export function quotePlus(text: string): string {
 }
 
 /**
- * RabbitMQ's properties_key of a binding: the quoted routing key (`~` for an empty key), followed by `~` and a hash
- * of the arguments when there are any. RabbitMQ's hash is Erlang's phash2 of its argument term, which only Erlang
- * computes; Warren's is its own (clients read the key from the binding list and treat it as opaque).
+ * RabbitMQ's properties_key of a binding (rabbit_mgmt_format:pack_binding_props): the quoted routing key, `~` alone
+ * for an empty key without arguments, and with arguments `~` and the base64url of Erlang's phash2 of the stored
+ * argument list (see binding-args.ts for what matches RabbitMQ and what cannot).
  */
 export function propertiesKey(routingKey: string, args: FieldTable | undefined): string {
-  const key = routingKey === '' ? '~' : quotePlus(routingKey);
-  if (args === undefined || Object.keys(args).length === 0) return key;
-  return `${key}~${argsHash(args)}`;
+  if (args === undefined || Object.keys(args).length === 0) return routingKey === '' ? '~' : quotePlus(routingKey);
+  return `${quotePlus(routingKey)}~${argumentsHash(args)}`;
 }
 
 /** True when a properties_key from a path names this binding (clients send it encoded once more, or not). */
@@ -173,19 +173,6 @@ export function matchesPropertiesKey(given: string, routingKey: string, args: Fi
   } catch {
     return false;
   }
-}
-
-/** A short stable hash of binding arguments (base64url of 32 bits), so keys with arguments stay distinct. */
-function argsHash(args: FieldTable): string {
-  const text = JSON.stringify(tableToJson(args), Object.keys(args).sort());
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(h >>> 0);
-  return b.toString('base64url');
 }
 
 /** One binding as `GET /api/bindings` lists it. */
