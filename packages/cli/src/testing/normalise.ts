@@ -10,7 +10,8 @@ export const NOT_LINE_BY_LINE = new Set(['status', 'status-json', 'help-list_que
 /** Normalise one answer; `node` is the broker's node name. */
 export function normalise(a: Answer, node: string, step: string): Answer {
   const fix = (s: string): string => {
-    let t = s.replaceAll(node, 'NODE').replaceAll('warrenctl', 'rabbitmqctl');
+    // rabbitmqctl sometimes echoes the node's log (`\n19:07:42.272 [warning] Failed to change password ...`).
+    let t = s.replace(/\n?\d\d:\d\d:\d\d\.\d+ \[\w+\] [^\n]*\n/g, '').replaceAll(node, 'NODE').replaceAll('warrenctl', 'rabbitmqctl');
     t = t.replace(/<NODE\.\d+\.\d+\.\d+>/g, '<PID>');
     // Warren has no amq.rabbitmq.trace exchange (no firehose tracer): a known difference, not the CLI's.
     t = t.replace(/^amq\.rabbitmq\.trace\t.*\n/m, '');

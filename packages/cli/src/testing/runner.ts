@@ -10,7 +10,12 @@ import { IMPORT_DEFINITIONS, IMPORT_FILE, SCRIPT, type Answer } from './script.j
 export type Exec = (args: readonly string[], cwd: string) => Promise<Answer>;
 
 /** Run the script; returns every command step's answer by step name. */
-export async function runScript(exec: Exec, amqpPort: number, dir: string): Promise<Record<string, Answer>> {
+export async function runScript(
+  exec: Exec,
+  amqpPort: number,
+  dir: string,
+  include: (name: string) => boolean = () => true,
+): Promise<Record<string, Answer>> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, IMPORT_FILE), JSON.stringify(IMPORT_DEFINITIONS));
   const out: Record<string, Answer> = {};
@@ -37,7 +42,7 @@ export async function runScript(exec: Exec, amqpPort: number, dir: string): Prom
       }
       continue;
     }
-    out[step.name] = await exec(step.args, dir);
+    if (include(step.name)) out[step.name] = await exec(step.args, dir);
   }
   return out;
 }
