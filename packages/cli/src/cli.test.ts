@@ -127,9 +127,12 @@ describe('warrenctl against Warren', () => {
   it('refused credentials exit 77; an unreachable broker exits 69 as rabbitmqctl does', async () => {
     const refused = await ctl(port, ['list_users'], process.cwd(), { WARRENCTL_PASSWORD: 'wrong' });
     expect(refused.code).toBe(77);
+    expect(refused.stdout).toBe('');
     expect(refused.stderr).toContain("refused user 'guest'");
     const down = await ctl(1, ['list_queues']);
     expect(down.code).toBe(69);
+    expect(down.stdout).toBe('');
+    expect(transcript.answers['unreachable']!.stdout).toBe('');
     expect(down.stderr).toMatch(/^Error: unable to perform an operation on node 'http:\/\/127\.0\.0\.1:1'/);
     expect(transcript.answers['unreachable']!.code).toBe(69);
     expect(await ctl(1, ['await_startup', '--timeout', '1'])).toMatchObject({ code: 69 });

@@ -216,6 +216,9 @@ export async function run(argv: readonly string[], partial: Partial<RunIO> = {})
     cwd: io.cwd,
   };
   try {
+    // rabbitmqctl reaches the node before it prints anything: an unreachable broker (69) or refused credentials show
+    // no "Listing ..." line first. await_startup is the command that waits for the broker instead.
+    if (command.name !== 'await_startup') await ctx.node();
     return await command.run(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
