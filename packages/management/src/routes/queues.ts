@@ -8,8 +8,9 @@ import type { Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { withChannel } from '../core-ops.js';
 import { defaultBinding, formatBinding, formatQueue, jsonToTable, tableToJson } from '../format.js';
+import { queueJson } from '../format-queue-json.js';
 import { badRequest, notFound } from '../http-error.js';
-import { answerList, answerOne, flag } from '../list-query.js';
+import { answerList, answerOne, flag, streamList } from '../list-query.js';
 import { statsQuery } from '../stats/format-stats.js';
 import { checkName } from './vhosts.js';
 
@@ -77,12 +78,13 @@ export function registerQueueRoutes(r: Routes): void {
   };
   const list = (query: Parameters<typeof answerList>[0], vhosts: string[]) => {
     const sq = statsQuery(query);
-    return answerList(
+    return streamList(
       query,
       rows(vhosts),
       (row) => formatQueue(ctx, row.vhost, row.queue, sq),
       (row) => row.queue.name,
       (row, col) => (col === 'name' ? row.queue.name : col === 'vhost' ? row.vhost : col === 'messages_ready' ? row.queue.messageCount : undefined),
+      (row) => queueJson(ctx, row.vhost, row.queue, sq),
     );
   };
 
