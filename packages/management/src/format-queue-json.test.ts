@@ -2,7 +2,7 @@ import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage, t
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatQueue } from './format.js';
 import { queueJson } from './format-queue-json.js';
-import { JSON_CHUNK_CHARS, JsonStream } from './json-stream.js';
+import { JSON_CHUNK_BYTES, JsonStream } from './json-stream.js';
 import { answerList, STREAM_MIN_ITEMS } from './list-query.js';
 import { DEFAULT_STATS, statsQuery } from './stats/format-stats.js';
 import { StatsSampler } from './stats/sampler.js';
@@ -131,7 +131,13 @@ describe('streamed queue lists', () => {
 });
 
 describe('JsonStream', () => {
-  it('hands out chunks of about JSON_CHUNK_CHARS and lets the event loop turn between them', async () => {
+  const drain = async (s: JsonStream): Promise<Buffer[]> => {
+    const chunks: Buffer[] = [];
+    for await (const c of s.readable()) chunks.push(c as Buffer);
+    return chunks;
+  };
+
+  it('hands out chunks of about JSON_CHUNK_BYTES and lets the event loop turn between them', async () => {
     const piece = 'x'.repeat(1000);
     const s = new JsonStream(function* () {
       for (let i = 0; i < 500; i++) yield piece;
@@ -144,13 +150,27 @@ describe('JsonStream', () => {
       setImmediate(tick);
     };
     setImmediate(tick);
-    const chunks: string[] = [];
-    for await (const c of s.readable()) chunks.push(String(c));
+    const chunks = await drain(s);
     counting = false;
-    expect(chunks.join('')).toBe(s.text());
-    expect(chunks.length).toBe(Math.ceil(500_000 / JSON_CHUNK_CHARS));
-    for (const c of chunks.slice(0, -1)) expect(c.length).toBeLessThan(JSON_CHUNK_CHARS + piece.length);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(s.text());
+    expect(chunks.length).toBe(Math.ceil(500 / Math.ceil(JSON_CHUNK_BYTES / piece.length)));
+    for (const c of chunks.slice(0, -1)) expect(c.length).toBeLessThan(JSON_CHUNK_BYTES + piece.length);
     // Other work ran while the document was produced, not only after it.
     expect(turns).toBeGreaterThanOrEqual(chunks.length - 1);
+  });
+
+  it('encodes multi-byte text and pieces larger than a chunk intact', async () => {
+    const pieces = [
+      '{"a":"',
+      ...Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 'é'.repeat(7_000) : '😀'.repeat(3_000))),
+      'é'.repeat(30_000),
+      '😀'.repeat(50_000),
+      '","b":"',
+      'x'.repeat(JSON_CHUNK_BYTES - 3),
+      'ü',
+      '"}',
+    ];
+    const s = new JsonStream(() => pieces);
+    expect(Buffer.concat(await drain(s)).toString('utf8')).toBe(pieces.join(''));
   });
 });

@@ -2,14 +2,16 @@
  * Long JSON answers written in pieces. `GET /api/queues` over 10,000 queues is 8.7 MB of JSON: built as one object
  * tree, stringified and then copied into a Buffer in one go, it held the event loop for hundreds of ms, which stalls
  * every AMQP connection of the broker for as long. A {@link JsonStream} instead produces its text piece by piece (one
- * list item at a time) and is sent as chunks of about {@link JSON_CHUNK_CHARS}, with a turn of the event loop
+ * list item at a time) and is sent as chunks of about {@link JSON_CHUNK_BYTES}, with a turn of the event loop
  * (setImmediate) between chunks, as the Prometheus exporter does. The text is the same as `JSON.stringify` of the
  * whole answer would be.
  */
 import { Readable } from 'node:stream';
 
-/** Characters collected before a chunk is handed to the response (and the event loop gets a turn). */
-export const JSON_CHUNK_CHARS = 64 * 1024;
+/** Bytes collected before a chunk is handed to the response (and the event loop gets a turn). */
+export const JSON_CHUNK_BYTES = 64 * 1024;
+/** Room past JSON_CHUNK_BYTES, so the piece that crosses it (one list item) usually still fits. */
+const CHUNK_SLACK = 16 * 1024;
 
 /** A JSON answer as a lazy sequence of text pieces whose concatenation is the whole document. */
 export class JsonStream {
@@ -32,7 +34,7 @@ export class JsonStream {
     return out;
   }
 
-  /** A readable of chunks of about {@link JSON_CHUNK_CHARS}, yielding to the event loop between chunks. */
+  /** A readable of chunks of about {@link JSON_CHUNK_BYTES}, yielding to the event loop between chunks. */
   readable(): Readable {
     return Readable.from(chunks(this.#pieces()), { highWaterMark: 1 });
   }
@@ -40,16 +42,36 @@ export class JsonStream {
 
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Chunks as UTF-8 Buffers: encoded once here, rather than measured by http and encoded again by the socket or zlib. */
+/**
+ * Chunks as UTF-8 Buffers, each piece encoded straight into the chunk's buffer: concatenating the pieces into one
+ * string and encoding that costs twice as much (the rope must be flattened first), and a string chunk would be
+ * measured by http and encoded again by the socket or zlib.
+ */
 async function* chunks(pieces: Iterable<string>): AsyncGenerator<Buffer> {
-  let buf = '';
+  let buf = Buffer.allocUnsafe(JSON_CHUNK_BYTES + CHUNK_SLACK);
+  let used = 0;
   for (const p of pieces) {
-    buf += p;
-    if (buf.length >= JSON_CHUNK_CHARS) {
-      yield Buffer.from(buf, 'utf8');
-      buf = '';
+    // At most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units).
+    if (used + p.length * 3 > buf.length) {
+      if (used > 0) {
+        yield buf.subarray(0, used);
+        buf = Buffer.allocUnsafe(JSON_CHUNK_BYTES + CHUNK_SLACK);
+        used = 0;
+        await yieldTurn();
+      }
+      if (p.length * 3 > buf.length) {
+        yield Buffer.from(p, 'utf8');
+        await yieldTurn();
+        continue;
+      }
+    }
+    used += buf.write(p, used, 'utf8');
+    if (used >= JSON_CHUNK_BYTES) {
+      yield buf.subarray(0, used);
+      buf = Buffer.allocUnsafe(JSON_CHUNK_BYTES + CHUNK_SLACK);
+      used = 0;
       await yieldTurn();
     }
   }
-  if (buf !== '') yield Buffer.from(buf, 'utf8');
+  if (used > 0) yield buf.subarray(0, used);
 }
