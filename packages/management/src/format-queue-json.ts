@@ -20,6 +20,11 @@ function num(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null';
 }
 
+/** An object as JSON; most queues have no arguments and no policy, and `{}` needs no stringify. */
+function objectJson(o: Record<string, unknown>): string {
+  return Object.keys(o).length === 0 ? '{}' : JSON.stringify(o);
+}
+
 /** A string, or null, as JSON. */
 function strOrNull(s: string | undefined | null): string {
   return s === undefined || s === null ? 'null' : JSON.stringify(s);
@@ -39,15 +44,19 @@ export function queueJson(ctx: ManagementContext, vhost: string, q: Queue, sq: S
   const ring = q.stats.samples;
   const rate = (f: number): string => (ring === undefined ? '0' : num(0 + ring.rate(f)));
   // Idle queues (most of a long list) have no message_stats; the others are rare enough to build it as formatQueue does.
-  const stats = queueMessageStats(q, sq);
-  const statsJson = Object.keys(stats).length === 0 ? '' : `"message_stats":${JSON.stringify(stats)},`;
+  const c = q.stats;
+  let statsJson = '';
+  if (c.publish + c.deliver + c.deliverNoAck + c.get + c.getNoAck + c.getEmpty + c.ack + c.redeliver > 0) {
+    const stats = queueMessageStats(q, sq);
+    if (Object.keys(stats).length > 0) statsJson = `"message_stats":${JSON.stringify(stats)},`;
+  }
   const exclusiveTag = q.hasExclusiveConsumer ? consumers[0]!.tag : '';
   const sacTag = q.settings.singleActiveConsumer && consumers.length > 0 ? consumers[0]!.tag : null;
   const busy = consumers.length > 0 ? '1' : '0';
   return (
-    `{"arguments":${JSON.stringify(tableToJson(q.arguments))},"auto_delete":${q.autoDelete},"consumer_capacity":${busy},` +
+    `{"arguments":${objectJson(tableToJson(q.arguments))},"auto_delete":${q.autoDelete},"consumer_capacity":${busy},` +
     `"consumer_utilisation":${busy},"consumers":${consumers.length},"durable":${durable},` +
-    `"effective_policy_definition":${JSON.stringify(q.effectivePolicyDefinition)},` +
+    `"effective_policy_definition":${objectJson(q.effectivePolicyDefinition)},` +
     `"exclusive":${q.exclusiveOwner !== undefined},"exclusive_consumer_tag":${strOrNull(exclusiveTag === '' ? null : exclusiveTag)},` +
     `"head_message_timestamp":null,"memory":0,"message_bytes":${num(readyBytes)},"message_bytes_paged_out":0,` +
     `"message_bytes_persistent":${durable ? num(readyBytes) : '0'},"message_bytes_ram":${num(readyBytes)},` +
