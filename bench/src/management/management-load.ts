@@ -34,6 +34,9 @@ export interface PollerFigure {
   /** Throughput lost to the poller, percent of a-noack's delivered/s in the window just before. */
   dropPercent: number;
   polls: number;
+  /** Broker process CPU (all threads) during each window, percent of one core (warm-up included). */
+  aloneCpuPercent: number;
+  polledCpuPercent: number;
 }
 
 /** The figures of the management scenario. */
@@ -135,7 +138,13 @@ export async function runManagementBench(broker: StartedBroker, opts: RunOptions
   const pollers: PollerFigure[] = [];
   for (const p of POLLERS) {
     log('  g: a-noack without a poller …');
-    const alone = await runScenario(spec, opts);
+    const window = async (): Promise<[ScenarioResult, number]> => {
+      const cpu0 = cpuTimeMs(broker.pid);
+      const t0 = performance.now();
+      const r = await runScenario(spec, opts);
+      return [r, ((cpuTimeMs(broker.pid) - cpu0) / (performance.now() - t0)) * 100];
+    };
+    const [alone, aloneCpuPercent] = await window();
     alones.push(alone);
     log(`  g: a-noack with a poller (overview, ${p.queues}, /metrics every second; ${p.encoding}) …`);
     let polling = true;
@@ -153,11 +162,11 @@ export async function runManagementBench(broker: StartedBroker, opts: RunOptions
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
     })();
-    const polled = await runScenario(spec, opts);
+    const [polled, polledCpuPercent] = await window();
     polling = false;
     await poller;
     const dropPercent = alone.deliveredPerS > 0 ? ((alone.deliveredPerS - polled.deliveredPerS) / alone.deliveredPerS) * 100 : Number.NaN;
-    pollers.push({ name: p.name, alone, polled, dropPercent, polls });
+    pollers.push({ name: p.name, alone, polled, dropPercent, polls, aloneCpuPercent, polledCpuPercent });
   }
   const alone = [...alones].sort((a, b) => a.deliveredPerS - b.deliveredPerS)[Math.floor(alones.length / 2)]!;
   const endpoints: EndpointFigure[] = [];
@@ -180,7 +189,7 @@ export function formatManagementResult(r: ManagementBenchResult): string {
   for (const p of r.pollers) {
     lines.push(
       `  ${p.name.padEnd(22)} alone ${rate(p.alone)} (p99 ${p.alone.p99Ms.toFixed(1)} ms), polled ${rate(p.polled)} (p99 ${p.polled.p99Ms.toFixed(1)} ms), ` +
-        `${p.polls} polls, drop ${p.dropPercent.toFixed(1)}% (target < 5%)`,
+        `${p.polls} polls, drop ${p.dropPercent.toFixed(1)}% (target < 5%); broker CPU ${p.aloneCpuPercent.toFixed(0)}% → ${p.polledCpuPercent.toFixed(0)}% of a core`,
     );
   }
   lines.push('  endpoint (idle broker)         encoding  median ms   max ms  wire bytes  broker CPU ms/request');
