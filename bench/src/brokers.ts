@@ -24,6 +24,8 @@ export interface StartedBroker {
   /** The management HTTP API and Prometheus ports (Warren children). */
   managementPort?: number;
   prometheusPort?: number;
+  /** The broker's process id, when the bench started it (to read its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ function forkBrokerChild(script: string, args: string[], name: string, cleanup: 
         ...(m.mqttPort !== undefined ? { mqttPort: m.mqttPort } : {}),
         ...(m.managementPort !== undefined ? { managementPort: m.managementPort } : {}),
         ...(m.prometheusPort !== undefined ? { prometheusPort: m.prometheusPort } : {}),
+        ...(child.pid !== undefined ? { pid: child.pid } : {}),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) {

@@ -239,7 +239,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (o.groups.includes('g') && target.managementPort !== undefined) {
         const g = await runManagementBench(target, runOptions(target, o, script), o.mgmtQueues, log);
         json.management = g;
-        failed ||= g.alone.error !== undefined || g.polled.error !== undefined;
+        failed ||= g.pollers.some((x) => x.alone.error !== undefined || x.polled.error !== undefined);
         if (!o.json) log(`\n${formatManagementResult(g)}\n`);
       }
       failed ||= res.some((x) => x.error !== undefined);

@@ -91,6 +91,23 @@ describe('vhost access', () => {
     a.ch.declareQueue('q', {});
     expect(codeOf(() => b.ch.declareQueue('q', { passive: true }))).toBe("NOT_FOUND: no queue 'q' in vhost 'v2'");
   });
+
+  it('lists queues in name order, following declares and deletes (the order is cached between them)', () => {
+    tb = new TestBroker();
+    const { ch } = tb.channel();
+    const v = tb.broker.vhost('/')!;
+    const names = (): string[] => v.queuesByName().map((q) => q.name);
+    for (const n of ['b', 'a', 'c']) ch.declareQueue(n, {});
+    expect(names()).toEqual(['a', 'b', 'c']);
+    expect(v.queuesByName()).toBe(v.queuesByName());
+    ch.declareQueue('B', {});
+    expect(names()).toEqual(['B', 'a', 'b', 'c']);
+    ch.deleteQueue('a', {});
+    expect(names()).toEqual(['B', 'b', 'c']);
+    ch.declareQueue('a', {});
+    expect(names()).toEqual(['B', 'a', 'b', 'c']);
+    expect(v.queuesByName()[1]).toBe(v.queues.get('a'));
+  });
 });
 
 describe('alarms', () => {

@@ -66,6 +66,8 @@ export class VHost implements QueueOwner {
   limits: VhostLimits = {};
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** {@link queues} in name order, until a queue is added or removed (see {@link queuesByName}). */
+  #byName: readonly Queue[] | undefined = undefined;
   readonly defaultExchange: DefaultExchange;
   /** Direct reply-to: token → the channel whose reply consumer answers `amq.rabbitmq.reply-to.<token>`. */
   readonly replyTo = new Map<string, { deliverReply(message: Message): boolean }>();
@@ -105,6 +107,14 @@ export class VHost implements QueueOwner {
   }
 
   /** Look up an exchange; '' is the default exchange. */
+  /**
+   * The queues in name order (code-unit order, as RabbitMQ's lists). Kept until a queue is added or removed: the
+   * management API lists them every second or so, and sorting 100,000 names each time held the event loop ~20 ms.
+   */
+  queuesByName(): readonly Queue[] {
+    return (this.#byName ??= [...this.queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+  }
+
   exchange(name: string): Exchange | undefined {
     return name === '' ? this.defaultExchange : this.exchanges.get(name);
   }
@@ -258,6 +268,7 @@ export class VHost implements QueueOwner {
     );
     this.#applyToQueue(queue);
     this.queues.set(name, queue);
+    this.#byName = undefined;
     if (durable) this.#onDurableChange();
     this.brokerStats.queueDeclared++;
     this.brokerStats.queueCreated++;
@@ -307,6 +318,7 @@ export class VHost implements QueueOwner {
   removeQueue(queue: Queue): number {
     if (queue.deleted || this.queues.get(queue.name) !== queue) return 0;
     this.queues.delete(queue.name);
+    this.#byName = undefined;
     this.brokerStats.queueDeleted++;
     const count = queue.messageCount;
     for (const b of [...queue.incoming]) this.#unlink(b, true);

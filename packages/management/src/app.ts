@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { authenticate, type Principal } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { badRequest, HttpError, methodNotAllowed, toHttpError } from './http-error.js';
+import { JsonStream } from './json-stream.js';
 import type { Query } from './list-query.js';
 import { FormBody, multipartBoundary, parseMultipart, parseUrlEncoded } from './multipart.js';
 import { registerBindingRoutes } from './routes/bindings.js';
@@ -44,6 +45,7 @@ export interface ApiRequest {
 /** What a handler returns: a JSON body (200), or a status with an optional body and headers. */
 export type ApiResult =
   | { status: number; body?: unknown; headers?: Record<string, string> }
+  | JsonStream
   | Record<string, unknown>
   | unknown[];
 
@@ -68,7 +70,7 @@ declare module 'fastify' {
 const ALL_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'] as const;
 
 /** Status results are marked by this shape. */
-function isStatusResult(r: ApiResult): r is { status: number; body?: unknown; headers?: Record<string, string> } {
+function isStatusResult(r: Exclude<ApiResult, JsonStream>): r is { status: number; body?: unknown; headers?: Record<string, string> } {
   return !Array.isArray(r) && typeof (r as { status?: unknown }).status === 'number' && Object.keys(r).every((k) => k === 'status' || k === 'body' || k === 'headers');
 }
 
@@ -89,7 +91,9 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
       void reply.code(400).send({ error: 'bad_request', reason });
     },
   });
-  await app.register(compress, { global: true, threshold: 1024 });
+  // gzip level 1: JSON this repetitive compresses as well as at the default level 6 (63,132 vs 63,043 bytes for
+  // 10,000 queues) for a quarter of the CPU (5 vs 18 ms per 8.7 MB), CPU the broker shares with message flow.
+  await app.register(compress, { global: true, threshold: 1024, zlibOptions: { level: 1 } });
 
   // Every body is read as text and parsed here, whatever its content type (rabbitmqadmin sends application/json,
   // curl users often send none): a malformed body is RabbitMQ's 400 bad_request, an empty one is "no body".
@@ -167,6 +171,7 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
             );
             if (reply.sent) return reply;
             if (result === undefined) return reply.code(204).send();
+            if (result instanceof JsonStream) return reply.type('application/json; charset=utf-8').send(result.readable());
             if (isStatusResult(result)) {
               void reply.code(result.status);
               if (result.headers !== undefined) void reply.headers(result.headers);

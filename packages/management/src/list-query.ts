@@ -4,6 +4,7 @@
  * paging happen before the page's items are projected, so a page of 500 out of 100,000 queues formats 500.
  */
 import { badRequest, HttpError } from './http-error.js';
+import { JsonStream } from './json-stream.js';
 
 /** A list request's query string, as fastify parses it. */
 export type Query = Record<string, string | string[] | undefined>;
@@ -86,18 +87,29 @@ export type Page<T> = {
   total_count: number;
 };
 
-/**
- * Answer a list request. `items` are the raw objects (cheap to hold), `sortKey` reads a sort column of a raw object
- * without formatting it where it can (name, vhost), and `format` turns one raw object into its JSON. Sorting by a
- * column that only the JSON has formats every item first; sorting by name or vhost formats only the page.
- */
-export function answerList<T>(
+/** What a list request selects: the items of the answer, in order, and the envelope figures when paged. */
+interface Selection<T> {
+  paged: boolean;
+  page: number;
+  pageSize: number;
+  pageCount: number;
+  /** Items after the name filter. */
+  filtered: number;
+  /** The answer's items (the page when paged). */
+  items: readonly T[];
+  /** One item as its JSON object (formatted once, projected onto `columns` when given). */
+  out: (item: T) => Record<string, unknown>;
+  /** Whether `out` is the plain formatted object (no `columns`). */
+  whole: boolean;
+}
+
+function select<T>(
   query: Query,
   items: readonly T[],
   format: (item: T) => Record<string, unknown>,
   nameOf: (item: T) => string,
-  cheapSort: (item: T, column: string) => unknown = () => undefined,
-): Record<string, unknown>[] | Page<Record<string, unknown>> {
+  cheapSort: (item: T, column: string) => unknown,
+): Selection<T> {
   const paged = param(query, 'page') !== undefined || flag(query, 'pagination');
   let page = 1;
   let pageSize = 100;
@@ -128,21 +140,21 @@ export function answerList<T>(
   }
   const sortCols = (param(query, 'sort') ?? '').split(',').filter((c) => c !== '');
   const reverse = flag(query, 'sort_reverse');
+  // Formatted objects are kept only when a sort needed them; otherwise each item is formatted once, when written.
   let formatted: Map<T, Record<string, unknown>> | undefined;
-  const view = (item: T): Record<string, unknown> => {
-    formatted ??= new Map();
-    let f = formatted.get(item);
-    if (f === undefined) {
-      f = format(item);
-      formatted.set(item, f);
-    }
-    return f;
-  };
+  const view = (item: T): Record<string, unknown> => formatted?.get(item) ?? format(item);
   if (sortCols.length > 0) {
     const paths = sortCols.map((c) => c.split('.'));
     const key = (item: T, i: number): unknown => {
       const cheap = cheapSort(item, sortCols[i]!);
-      return cheap !== undefined ? cheap : pick(view(item), paths[i]!);
+      if (cheap !== undefined) return cheap;
+      formatted ??= new Map();
+      let f = formatted.get(item);
+      if (f === undefined) {
+        f = format(item);
+        formatted.set(item, f);
+      }
+      return pick(f, paths[i]!);
     };
     list = [...list].sort((a, b) => {
       for (let i = 0; i < paths.length; i++) {
@@ -156,22 +168,85 @@ export function answerList<T>(
   }
   const columns = columnsOf(query);
   const out = (item: T): Record<string, unknown> => (columns === undefined ? view(item) : project(view(item), columns));
-  if (!paged) return list.map(out);
   const filtered = list.length;
   const pageCount = Math.ceil(filtered / pageSize);
-  if (page > Math.max(1, pageCount)) {
-    throw new HttpError(400, 'page_out_of_range', `Page out of range, page: ${page} page size: ${pageSize}, len: ${filtered}`);
+  if (paged) {
+    if (page > Math.max(1, pageCount)) {
+      throw new HttpError(400, 'page_out_of_range', `Page out of range, page: ${page} page size: ${pageSize}, len: ${filtered}`);
+    }
+    list = list.slice((page - 1) * pageSize, page * pageSize);
   }
-  const slice = list.slice((page - 1) * pageSize, page * pageSize).map(out);
+  return { paged, page, pageSize, pageCount, filtered, items: list, out, whole: columns === undefined };
+}
+
+/**
+ * Answer a list request. `items` are the raw objects (cheap to hold), `sortKey` reads a sort column of a raw object
+ * without formatting it where it can (name, vhost), and `format` turns one raw object into its JSON. Sorting by a
+ * column that only the JSON has formats every item first; sorting by name or vhost formats only the page.
+ */
+export function answerList<T>(
+  query: Query,
+  items: readonly T[],
+  format: (item: T) => Record<string, unknown>,
+  nameOf: (item: T) => string,
+  cheapSort: (item: T, column: string) => unknown = () => undefined,
+): Record<string, unknown>[] | Page<Record<string, unknown>> {
+  const s = select(query, items, format, nameOf, cheapSort);
+  const slice = s.items.map(s.out);
+  if (!s.paged) return slice;
   return {
-    filtered_count: filtered,
+    filtered_count: s.filtered,
     item_count: slice.length,
     items: slice,
-    page,
-    page_count: pageCount,
-    page_size: pageSize,
+    page: s.page,
+    page_count: s.pageCount,
+    page_size: s.pageSize,
     total_count: items.length,
   };
+}
+
+/** Lists with fewer items than this are answered as one JSON body; longer ones are streamed. */
+export const STREAM_MIN_ITEMS = 200;
+
+/**
+ * {@link answerList} for long lists: the same answer, streamed as a {@link JsonStream} that formats one item at a
+ * time as it is sent, so a list of 100,000 queues never holds the event loop for more than a chunk. `toJson`, when
+ * given, writes an item's JSON text directly (without building its object); it returns undefined for the requests
+ * it does not cover, which then take `JSON.stringify(format(item))`. Short lists are answered as answerList does.
+ */
+export function streamList<T>(
+  query: Query,
+  items: readonly T[],
+  format: (item: T) => Record<string, unknown>,
+  nameOf: (item: T) => string,
+  cheapSort: (item: T, column: string) => unknown = () => undefined,
+  toJson?: (item: T) => string | undefined,
+): JsonStream | Record<string, unknown>[] | Page<Record<string, unknown>> {
+  const s = select(query, items, format, nameOf, cheapSort);
+  if (s.items.length < STREAM_MIN_ITEMS) {
+    const slice = s.items.map(s.out);
+    if (!s.paged) return slice;
+    return {
+      filtered_count: s.filtered,
+      item_count: slice.length,
+      items: slice,
+      page: s.page,
+      page_count: s.pageCount,
+      page_size: s.pageSize,
+      total_count: items.length,
+    };
+  }
+  const text = (item: T): string => (s.whole ? toJson?.(item) : undefined) ?? JSON.stringify(s.out(item));
+  return new JsonStream(function* () {
+    // The envelope's keys in JSON.stringify's (and RabbitMQ's) order around the items.
+    yield s.paged ? `{"filtered_count":${s.filtered},"item_count":${s.items.length},"items":[` : '[';
+    let first = true;
+    for (const item of s.items) {
+      yield first ? text(item) : `,${text(item)}`;
+      first = false;
+    }
+    yield s.paged ? `],"page":${s.page},"page_count":${s.pageCount},"page_size":${s.pageSize},"total_count":${items.length}}` : ']';
+  });
 }
 
 /** Project a single object by `columns` when given. */

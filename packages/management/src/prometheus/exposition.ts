@@ -38,7 +38,10 @@ export const DETAILED_FAMILIES = [
 
 type Labels = readonly (readonly [string, string])[];
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -59,7 +62,12 @@ class ChunkBuffer {
   }
 
   sample(name: string, labels: Labels, value: number): void {
-    this.text += `${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}\n`;
+    this.sampleText(name, labelText(labels), value);
+  }
+
+  /** A sample whose label text (`{k="v",...}`) is already written. */
+  sampleText(name: string, labels: string, value: number): void {
+    this.text += `${name}${labels} ${Number.isFinite(value) ? value : 0}\n`;
   }
 
   get full(): boolean {
@@ -142,6 +150,16 @@ export async function* renderExposition(ctx: ManagementContext, view: Exposition
       b.sample(prefix + f.name, [], sums[i]!);
     });
   }
+  // Each queue's `{vhost,queue}` label text is written once per scrape, not once per family.
+  const queueLabels = new Map<Queue, string>();
+  const labelsOf = (vn: string, q: Queue): string => {
+    let t = queueLabels.get(q);
+    if (t === undefined) {
+      t = labelText([['vhost', vn], ['queue', q.name]]);
+      queueLabels.set(q, t);
+    }
+    return t;
+  };
   for (const f of QUEUE_FAMILIES) {
     if (view.kind === 'aggregated' || !groups.includes(f.group)) continue;
     const name = prefix + f.name;
@@ -152,7 +170,7 @@ export async function* renderExposition(ctx: ManagementContext, view: Exposition
       if (v === undefined) continue;
       for (const q of v.queues.values()) {
         if (q.deleted) continue;
-        b.sample(name, [['vhost', vn], ['queue', q.name]], f.value(q));
+        b.sampleText(name, labelsOf(vn, q), f.value(q));
         if (b.full) {
           yield b.take();
           await yieldTurn();

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage, t
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { managementHarness, type Harness } from '../testing/harness.js';
 import { CHUNK_BYTES, renderExposition, type ExpositionView } from './exposition.js';
-import { viewOf } from './server.js';
+import { drainOrClose, viewOf } from './server.js';
 
 const PROMTOOL = '/usr/bin/promtool';
 const recorded = (name: string): string =>
@@ -158,5 +159,20 @@ describe('the Prometheus exposition', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('writing a scrape', () => {
+  it('a wait for drain leaves no listeners behind, however many times it waits', async () => {
+    const res = new EventEmitter();
+    for (let i = 0; i < 50; i++) {
+      const waiting = drainOrClose(res);
+      res.emit('drain');
+      await waiting;
+    }
+    const closed = drainOrClose(res);
+    res.emit('close');
+    await closed;
+    expect([res.listenerCount('drain'), res.listenerCount('close'), res.listenerCount('error')]).toEqual([0, 0, 0]);
   });
 });

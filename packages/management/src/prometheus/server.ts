@@ -3,7 +3,7 @@
  * unauthenticated GET paths whose answer is a stream: writing the generator's chunks straight to the response, waiting
  * for 'drain' when the socket is full, is all it needs, and it stays clear of the management app's auth hooks.
  */
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ManagementContext } from '../context.js';
@@ -45,9 +45,21 @@ async function answer(ctx: ManagementContext, req: http.IncomingMessage, res: ht
   }
   for await (const chunk of renderExposition(ctx, view)) {
     if (res.destroyed) return;
-    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(chunk)) await drainOrClose(res);
   }
   res.end();
+}
+
+/**
+ * Wait until `res` drains or closes. The listener of the event that did not happen is removed: a scrape of 100,000
+ * queues waits for drain hundreds of times, and leftover listeners would pile up on the response.
+ */
+export async function drainOrClose(res: http.ServerResponse | EventEmitter): Promise<void> {
+  const ac = new AbortController();
+  // The loser rejects with AbortError once aborted; an 'error' ends the wait too (the caller sees res.destroyed).
+  const event = (name: string): Promise<unknown> => once(res, name, { signal: ac.signal }).catch(() => undefined);
+  await Promise.race([event('drain'), event('close')]);
+  ac.abort();
 }
 
 /** Listen on `port` (0 = any free port) at `host` and serve the exposition. */

@@ -15,7 +15,7 @@ import { exchangeName } from './exchanges.js';
 /** Every binding of a vhost as RabbitMQ lists it: the default exchange's implicit ones first, then by source. */
 function vhostBindings(vhost: string, v: VHost): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  const queues = [...v.queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const queues = v.queuesByName();
   for (const q of queues) out.push(defaultBinding(vhost, q));
   const xs = [...v.exchanges.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const x of xs) for (const b of x.bindings.values()) out.push(formatBinding(vhost, b));

@@ -8,12 +8,11 @@ import type { Routes } from '../app.js';
 import { objectBody } from '../app.js';
 import { withChannel } from '../core-ops.js';
 import { defaultBinding, formatBinding, formatQueue, jsonToTable, tableToJson } from '../format.js';
+import { queueJson } from '../format-queue-json.js';
 import { badRequest, notFound } from '../http-error.js';
-import { answerList, answerOne, flag } from '../list-query.js';
+import { answerList, answerOne, flag, streamList } from '../list-query.js';
 import { statsQuery } from '../stats/format-stats.js';
 import { checkName } from './vhosts.js';
-
-type Row = { vhost: string; queue: Queue };
 
 /** A message's properties as the API writes them (only the ones set). */
 export function formatProperties(p: MessageProperties): Record<string, unknown> {
@@ -65,24 +64,29 @@ export function registerQueueRoutes(r: Routes): void {
   const { ctx } = r;
   const broker = ctx.broker;
 
-  const rows = (vhosts: string[]): Row[] => {
-    const out: Row[] = [];
-    for (const vhost of vhosts.sort()) {
-      const v = broker.vhost(vhost);
-      if (v === undefined) continue;
-      const queues = [...v.queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const queue of queues) out.push({ vhost, queue });
-    }
+  /**
+   * The queues of `vhosts`, by vhost then name. A queue's vhost is its owner, so no row objects are built: with one
+   * vhost this is the vhost's cached name-ordered array itself (100,000 queues listed without copying).
+   */
+  const rows = (vhosts: string[]): readonly Queue[] => {
+    const lists = vhosts
+      .sort()
+      .map((vhost) => broker.vhost(vhost)?.queuesByName())
+      .filter((l) => l !== undefined);
+    if (lists.length === 1) return lists[0]!;
+    const out: Queue[] = [];
+    for (const l of lists) for (const q of l) out.push(q);
     return out;
   };
   const list = (query: Parameters<typeof answerList>[0], vhosts: string[]) => {
     const sq = statsQuery(query);
-    return answerList(
+    return streamList(
       query,
       rows(vhosts),
-      (row) => formatQueue(ctx, row.vhost, row.queue, sq),
-      (row) => row.queue.name,
-      (row, col) => (col === 'name' ? row.queue.name : col === 'vhost' ? row.vhost : col === 'messages_ready' ? row.queue.messageCount : undefined),
+      (q) => formatQueue(ctx, q.owner.name, q, sq),
+      (q) => q.name,
+      (q, col) => (col === 'name' ? q.name : col === 'vhost' ? q.owner.name : col === 'messages_ready' ? q.messageCount : undefined),
+      (q) => queueJson(ctx, q.owner.name, q, sq),
     );
   };
 
