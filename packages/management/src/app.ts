@@ -14,6 +14,9 @@ import { registerConnectionRoutes } from './routes/connections.js';
 import { registerDefinitionRoutes } from './routes/definitions.js';
 import { registerExchangeRoutes } from './routes/exchanges.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerLiveRoutes } from './routes/live.js';
+import { registerMqttViewRoutes } from './routes/mqtt-view.js';
+import { registerTailRoutes } from './routes/tail.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerPolicyRoutes } from './routes/policies.js';
 import { registerQueueRoutes } from './routes/queues.js';
@@ -21,6 +24,7 @@ import { registerRuntimeRoutes } from './routes/runtime.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
 import { StatsSampler } from './stats/sampler.js';
+import { registerUiAssets } from './ui-assets.js';
 
 /** Options of {@link createManagementApp}. */
 export interface ManagementAppOptions {
@@ -193,6 +197,11 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   const sampler = StatsSampler.acquire(ctx.broker);
   app.addHook('onClose', async () => sampler.release());
   registerDefinitionRoutes(routes);
+  // The management UI: its pages at '/', and the push endpoints it reads (beyond RabbitMQ's API, under /api/ui/).
+  registerLiveRoutes(routes, app);
+  registerTailRoutes(routes);
+  registerMqttViewRoutes(routes);
+  registerUiAssets(app);
   return app;
 }
 
