@@ -131,6 +131,9 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
         'management request refused',
       );
       void reply.code(http.status).headers(http.headers);
+      // The UI's own requests (x-warren-ui) get no Basic challenge: the browser must not pop its login dialog over
+      // the page's login form.
+      if (req.headers['x-warren-ui'] !== undefined) void reply.removeHeader('www-authenticate');
       if (http.empty) void reply.send();
       else void reply.send({ error: http.error, reason: http.message });
       return;

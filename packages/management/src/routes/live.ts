@@ -14,13 +14,13 @@ export const LIVE_INTERVAL_MS = 1000;
 /** Paths one stream may watch. */
 export const MAX_WATCHES = 8;
 
-/** The watch parameters of a stream request: API GET paths, never the UI's own streams. */
+/** The watch parameters of a stream request: API GET paths, never the UI's own event streams. */
 export function watchedPaths(raw: string | string[] | undefined): string[] {
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
   if (list.length === 0) throw badRequest('watch: at least one API path is required');
   if (list.length > MAX_WATCHES) throw badRequest(`watch: at most ${MAX_WATCHES} paths`);
   for (const p of list) {
-    if (!p.startsWith('/api/') || p.startsWith('/api/ui/')) throw badRequest(`watch: not an API path: ${p}`);
+    if (!p.startsWith('/api/') || p.startsWith('/api/ui/stream') || p.startsWith('/api/ui/tail')) throw badRequest(`watch: not an API path: ${p}`);
   }
   return list;
 }

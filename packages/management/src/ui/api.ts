@@ -43,7 +43,7 @@ export const enc = (s: string): string => encodeURIComponent(s);
 
 /** Send a request; resolves with the JSON answer (undefined when empty). */
 export async function api<T = unknown>(method: string, path: string, body?: unknown, auth = credentials()): Promise<T> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'x-warren-ui': '1' };
   if (auth !== undefined) headers['authorization'] = auth;
   let payload: string | undefined;
   if (body !== undefined) {
@@ -77,7 +77,7 @@ export interface StreamEvent {
  * ends; rejects on an HTTP error (not on abort).
  */
 export async function stream(path: string, signal: AbortSignal, onEvent: (e: StreamEvent) => void): Promise<void> {
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  const headers: Record<string, string> = { accept: 'text/event-stream', 'x-warren-ui': '1' };
   const auth = credentials();
   if (auth !== undefined) headers['authorization'] = auth;
   let res: Response;

@@ -26,11 +26,11 @@ const NAV: Array<[string, string, boolean]> = [
   ['definitions', 'Definitions', true],
 ];
 
-function showLogin(message?: string): void {
+function showLogin(message?: string, username = ''): void {
   live.stop();
   me = undefined;
   top.hidden = true;
-  const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true });
+  const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, value: username });
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password' });
   const form = h(
     'form',
@@ -45,11 +45,11 @@ function showLogin(message?: string): void {
     const auth = setCredentials(user.value, password.value);
     void start(auth).catch((err: unknown) => {
       clearCredentials();
-      showLogin(err instanceof ApiError && err.status === 401 ? 'Login failed: wrong credentials, or the user has no management tag.' : (err as Error).message);
+      showLogin(err instanceof ApiError && err.status === 401 ? 'Login failed: wrong credentials, or the user has no management tag.' : (err as Error).message, user.value);
     });
   });
   main.replaceChildren(box);
-  user.focus();
+  (username === '' ? user : password).focus();
 }
 
 async function start(auth: string): Promise<void> {

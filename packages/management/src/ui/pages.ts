@@ -32,6 +32,13 @@ function title(main: HTMLElement, text: string, live: Live): void {
   main.append(h('h1', {}, text, ' ', status));
 }
 
+/** A legend colour swatch (styled through the CSSOM: the Content-Security-Policy forbids style attributes). */
+function swatch(color: string): HTMLElement {
+  const i = h('i');
+  i.style.background = color;
+  return i;
+}
+
 const vhostLink = (v: unknown): string => String(v);
 const queueLink = (item: Record<string, unknown>): Node =>
   h('a', { href: `#/queue/${enc(String(item['vhost']))}/${enc(String(item['name']))}` }, String(item['name']));
@@ -90,7 +97,7 @@ const overview: Page = (main, { live }) => {
     const now = Date.now();
     const chart = (name: string, unit: string, series: Array<{ label: string; color: string; points: Array<{ t: number; v: number }> }>): Node =>
       h('div', { class: 'chart', 'data-chart': name }, h('strong', {}, name), lineChart(series, SPAN, now, unit),
-        h('div', { class: 'legend' }, ...series.map((s) => h('span', {}, h('i', { style: `background:${s.color}` }), s.label))));
+        h('div', { class: 'legend' }, ...series.map((s) => h('span', {}, swatch(s.color), s.label))));
     charts.replaceChildren(
       chart('Queued messages (last 10 min)', '', [
         { label: 'Total', color: 'var(--chart1)', points: pointsOf(q.messages_details?.samples) },
@@ -568,7 +575,7 @@ const definitions: Page = (main, { live }) => {
 const mqtt: Page = (main, { live }) => {
   title(main, 'MQTT', live);
   const sessions = liveList({
-    label: 'mqtt sessions', base: '/api/ui/mqtt/sessions', sort: 'client_id', filter: 'Filter by client id',
+    label: 'mqtt sessions', base: '/api/ui/mqtt/sessions', sort: 'client_id', filter: 'Filter by client id', extra: ['expiry'],
     columns: [
       { key: 'client_id', label: 'Client id' },
       { key: 'vhost', label: 'Vhost' },
