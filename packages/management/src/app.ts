@@ -24,6 +24,7 @@ import { registerRuntimeRoutes } from './routes/runtime.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
 import { StatsSampler } from './stats/sampler.js';
+import { endEventStreamsOnClose } from './sse.js';
 import { registerUiAssets } from './ui-assets.js';
 
 /** Options of {@link createManagementApp}. */
@@ -201,6 +202,7 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   app.addHook('onClose', async () => sampler.release());
   registerDefinitionRoutes(routes);
   // The management UI: its pages at '/', and the push endpoints it reads (beyond RabbitMQ's API, under /api/ui/).
+  endEventStreamsOnClose(app);
   registerLiveRoutes(routes, app);
   registerTailRoutes(routes);
   registerMqttViewRoutes(routes);

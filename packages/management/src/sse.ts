@@ -2,7 +2,7 @@
  * Server-Sent Events over a hijacked fastify reply: the live views and the tail of the management UI. The page reads
  * them with fetch() (not EventSource, which cannot send the Authorization header the API's Basic auth needs).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** One open event stream. */
 export interface EventStream {
@@ -18,6 +18,21 @@ export interface EventStream {
 
 /** Keep-alive comments, so proxies and the page notice a dead stream. */
 const HEARTBEAT_MS = 15_000;
+
+const openStreams = new WeakMap<FastifyInstance, Set<EventStream>>();
+
+/**
+ * End every open event stream when `app` closes: they never go idle, so the server's close would otherwise wait for
+ * every open page to leave.
+ */
+export function endEventStreamsOnClose(app: FastifyInstance): void {
+  const set = new Set<EventStream>();
+  openStreams.set(app, set);
+  app.addHook('preClose', (done) => {
+    for (const s of [...set]) s.end();
+    done();
+  });
+}
 
 /** Turn `reply` into an event stream (status 200, text/event-stream, no compression, no caching). */
 export function openEventStream(request: FastifyRequest, reply: FastifyReply): EventStream {
@@ -42,7 +57,8 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply): E
   };
   request.raw.on('close', close);
   res.on('close', close);
-  return {
+  const registry = openStreams.get(request.server);
+  const stream: EventStream = {
     send(event, data) {
       if (closed) return false;
       return res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -62,4 +78,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply): E
       res.end();
     },
   };
+  registry?.add(stream);
+  closers.push(() => registry?.delete(stream));
+  return stream;
 }
