@@ -76,8 +76,9 @@ async function loggedIn(): Promise<{ page: Page; problems: string[] }> {
 }
 
 async function visit(page: Page, hash: string): Promise<void> {
+  // Runs in the page (the tests' tsconfig has no DOM types).
   await page.evaluate((h) => {
-    location.hash = h;
+    (globalThis as unknown as { location: { hash: string } }).location.hash = h;
   }, hash);
 }
 
@@ -104,7 +105,7 @@ run('management UI in headless Chromium', () => {
     await page.locator('[data-stat=queues]').waitFor();
     await page.click('#logout');
     await page.locator('#login').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('warren.auth'))).toBeNull();
+    expect(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('warren.auth'))).toBeNull();
     await page.close();
   });
 
