@@ -15,6 +15,9 @@ import { registerConnectionRoutes } from './routes/connections.js';
 import { registerDefinitionRoutes } from './routes/definitions.js';
 import { registerExchangeRoutes } from './routes/exchanges.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerLiveRoutes } from './routes/live.js';
+import { registerMqttViewRoutes } from './routes/mqtt-view.js';
+import { registerTailRoutes } from './routes/tail.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerPolicyRoutes } from './routes/policies.js';
 import { registerQueueRoutes } from './routes/queues.js';
@@ -22,6 +25,8 @@ import { registerRuntimeRoutes } from './routes/runtime.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVhostRoutes } from './routes/vhosts.js';
 import { StatsSampler } from './stats/sampler.js';
+import { endEventStreamsOnClose } from './sse.js';
+import { registerUiAssets } from './ui-assets.js';
 
 /** Options of {@link createManagementApp}. */
 export interface ManagementAppOptions {
@@ -131,6 +136,9 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
         'management request refused',
       );
       void reply.code(http.status).headers(http.headers);
+      // The UI's own requests (x-warren-ui) get no Basic challenge: the browser must not pop its login dialog over
+      // the page's login form.
+      if (req.headers['x-warren-ui'] !== undefined) void reply.removeHeader('www-authenticate');
       if (http.empty) void reply.send();
       else void reply.send({ error: http.error, reason: http.message });
       return;
@@ -198,6 +206,12 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
   const sampler = StatsSampler.acquire(ctx.broker);
   app.addHook('onClose', async () => sampler.release());
   registerDefinitionRoutes(routes);
+  // The management UI: its pages at '/', and the push endpoints it reads (beyond RabbitMQ's API, under /api/ui/).
+  endEventStreamsOnClose(app);
+  registerLiveRoutes(routes, app);
+  registerTailRoutes(routes);
+  registerMqttViewRoutes(routes);
+  registerUiAssets(app);
   return app;
 }
 

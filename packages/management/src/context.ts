@@ -33,6 +33,8 @@ export interface ManagementContext {
   certificates?(): CertificateDescription[];
   /** Resource figures the server measures (memory and disk alarms); absent in tests without a monitor. */
   resources?(): NodeResources;
+  /** The MQTT adapter's sessions and retained messages (the UI's MQTT view); absent without MQTT listeners. */
+  mqtt?: MqttStateProvider;
 }
 
 /** What the resource monitor knows of the node. */
@@ -54,4 +56,39 @@ export interface CertificateDescription {
   cert: string | Buffer;
   certFile: string;
   caFile?: string;
+}
+
+/**
+ * What the MQTT adapter shows of its state to the UI's MQTT view. The server registers the MQTT service's provider
+ * here (management imports no protocol package; the provider is structural).
+ */
+export interface MqttStateProvider {
+  /** Every session the adapter knows: connected ones and persistent ones waiting for their client. */
+  sessions(): Iterable<MqttSessionDescription>;
+  /** Every retained message. */
+  retained(): Iterable<MqttRetainedDescription>;
+}
+
+/** One MQTT session. */
+export interface MqttSessionDescription {
+  vhost: string;
+  clientId: string;
+  user: string;
+  connected: boolean;
+  /** Session expiry interval, seconds (0: ends with its connection, a clean session). */
+  expiry: number;
+  /** When its connection closed (ms since the epoch), for a disconnected persistent session. */
+  disconnectedAt?: number;
+  subscriptions: Array<{ filter: string; qos: number }>;
+  /** The core queues holding its messages (the offline queue depth is their length). */
+  queues: string[];
+}
+
+/** One retained message. */
+export interface MqttRetainedDescription {
+  vhost: string;
+  topic: string;
+  qos: number;
+  body: Buffer;
+  contentType?: string;
 }

@@ -11,5 +11,6 @@ export { defaultClusterName, RABBITMQ_API_VERSION } from './routes/overview.js';
 export { propertiesKey } from './format.js';
 export { managementHarness, basicAuth, type Harness } from './testing/harness.js';
 export { StatsSampler, SAMPLE_INTERVAL_MS } from './stats/sampler.js';
+export { bundleUi, registerUiAssets, UI_DIR } from './ui-assets.js';
 export { startPrometheusServer, type PrometheusServer } from './prometheus/server.js';
 export { renderExposition, type ExpositionView } from './prometheus/exposition.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
-import { MqttServiceImpl } from './service.js';
+import { MqttServiceImpl, type MqttStateView } from './service.js';
 
 /** Settings of the Mqtt adapter (shared by its TCP, TLS and WebSocket listeners). Every field but maxFrameSize is optional. */
 export interface MqttServerOptions {
@@ -50,6 +50,8 @@ export interface MqttService {
   handleConnection(stream: Duplex, info: ConnectionInfo): void;
   /** Close every connection and release resources. */
   close(): Promise<void>;
+  /** Its sessions and retained messages, for the management UI's MQTT view. */
+  readonly state: MqttStateView;
 }
 
 /**
@@ -76,7 +78,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
   });
 }
 
-export { MqttServiceImpl } from './service.js';
+export { MqttServiceImpl, type MqttSessionView, type MqttStateView } from './service.js';
 export { MqttConnection, ReasonCode, sharedQueueName, subscriptionQueueName } from './session/mqtt-connection.js';
 export { RetainedStore, type RetainedMessage } from './retained-store.js';
 export { PacketScanner } from './codec/packet-scanner.js';

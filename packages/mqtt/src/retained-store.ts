@@ -82,6 +82,18 @@ export class RetainedStore {
     return this.#tries.get(vhost)?.match(filter) ?? [];
   }
 
+  /** Every retained message with its vhost (the management UI lists them). */
+  entries(): Array<{ vhost: string; topic: string; qos: 0 | 1 | 2; body: Buffer; contentType?: string }> {
+    const out: Array<{ vhost: string; topic: string; qos: 0 | 1 | 2; body: Buffer; contentType?: string }> = [];
+    for (const [vhost, map] of this.#byVhost) {
+      for (const r of map.values()) {
+        const ct = r.message.properties.contentType;
+        out.push({ vhost, topic: r.topic, qos: r.qos, body: r.message.body, ...(ct !== undefined ? { contentType: ct } : {}) });
+      }
+    }
+    return out;
+  }
+
   /** Write pending changes now. */
   flush(): void {
     if (this.#timer !== undefined) {

@@ -198,6 +198,30 @@ export class MqttServiceImpl implements MqttRuntime {
     }
   }
 
+  /**
+   * The sessions and retained messages as the management UI's MQTT view shows them (structurally the management
+   * package's MqttStateProvider; the server hands this object over).
+   */
+  readonly state: MqttStateView = {
+    sessions: () => {
+      const out: MqttSessionView[] = [];
+      for (const s of this.sessions.sessions.values()) {
+        out.push({
+          vhost: s.vhost,
+          clientId: s.clientId,
+          user: s.user.name,
+          connected: this.#clients.has(sessionKey(s.vhost, s.clientId)),
+          expiry: s.expiry,
+          ...(s.disconnectedAt !== undefined ? { disconnectedAt: s.disconnectedAt } : {}),
+          subscriptions: s.subscriptions.map((x) => ({ filter: x.filter, qos: x.qos })),
+          queues: [subscriptionQueueName(s.clientId, 0), subscriptionQueueName(s.clientId, 1)],
+        });
+      }
+      return out;
+    },
+    retained: () => this.retained.entries(),
+  };
+
   /** Number of open MQTT connections. */
   get connectionCount(): number {
     return this.#connections.size;
@@ -376,4 +400,23 @@ export class MqttServiceImpl implements MqttRuntime {
     this.retained.close();
     this.sessions.close();
   }
+}
+
+/** One session as {@link MqttServiceImpl.state} describes it. */
+export interface MqttSessionView {
+  vhost: string;
+  clientId: string;
+  user: string;
+  connected: boolean;
+  expiry: number;
+  disconnectedAt?: number;
+  subscriptions: Array<{ filter: string; qos: number }>;
+  /** Its core queues (their length is the offline queue depth). */
+  queues: string[];
+}
+
+/** What the MQTT service shows of its state (the management UI's MQTT view). */
+export interface MqttStateView {
+  sessions(): MqttSessionView[];
+  retained(): Array<{ vhost: string; topic: string; qos: number; body: Buffer; contentType?: string }>;
 }

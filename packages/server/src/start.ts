@@ -375,6 +375,8 @@ export async function startBroker(
           broker.setGlobalParameter('cluster_name', name);
           await broker.flushDefinitions();
         },
+        // The UI's MQTT view reads the MQTT service's sessions and retained messages.
+        ...(mqtt !== undefined ? { mqtt: mqtt.state } : {}),
         ...(monitor !== undefined
           ? {
               resources: () => ({
