@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
+import { pbkdf2 } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger, Message, MessageProperties } from '../contract.js';
 import { makeMessage } from '../testing/fake-host.js';
@@ -175,6 +176,28 @@ describe('FileMessageStore: restart', () => {
     // They were consumed with no-ack (settled): nothing remains.
     const c = boot(dir);
     expect(drain(c.c)).toEqual([]);
+  });
+
+  it('a segment whose messages are all settled is gone from disk when the settle returns (a crash then cannot bring them back)', () => {
+    const dir = tmpDir();
+    const a = boot(dir);
+    for (const b of ['a', 'b']) publish(a.c, b);
+    crash(a.tb, a.store);
+    // After a restart the recovered segment is no longer the one being written: settling all of it drops it.
+    const b = boot(dir);
+    const qdir = b.store.queueDir('/', 'q');
+    const recovered = fs.readdirSync(qdir).filter((f) => f.endsWith('.seg'));
+    expect(recovered).toHaveLength(1);
+    // Keep libuv's threadpool busy for a moment, as a loaded machine does: an asynchronous unlink waits behind it.
+    for (let i = 0; i < 8; i++) pbkdf2('busy', 'salt', 100_000, 32, 'sha256', () => {});
+    expect(drain(b.c)).toHaveLength(2);
+    b.store.flushNow();
+    // Checked at once, with no turn of the event loop: the files must not wait for an asynchronous unlink, or a crash
+    // now would bring both messages back (their ack marks go with the segment).
+    const left = fs.readdirSync(qdir).filter((f) => f.startsWith(recovered[0]!.slice(0, -4)));
+    expect(left).toEqual([]);
+    crash(b.tb, b.store);
+    expect(drain(boot(dir).c)).toEqual([]);
   });
 
   it('a message delivered straight to a consumer is on disk until acked', () => {

@@ -662,10 +662,15 @@ export class FileQueueStore implements QueueStore {
     this.#segments.delete(seg.id);
     this.#store.releaseSegment(seg);
     seg.ackPending = [];
+    // Synchronously: the segment's ack marks are dropped with it, so until its files are gone a kill -9 would bring
+    // every settled message of it back. An asynchronous unlink left that window open (the restart test caught it
+    // under load, when the threadpool had not run the unlink yet). Once per segment, not per message.
     for (const f of [seg.file, seg.ackFile]) {
-      fs.unlink(f, (err) => {
-        if (err && err.code !== 'ENOENT') this.#store.logger.warn({ err, file: f }, 'could not delete a settled segment');
-      });
+      try {
+        fs.unlinkSync(f);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.logger.warn({ err, file: f }, 'could not delete a settled segment');
+      }
     }
   }
 
