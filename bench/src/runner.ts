@@ -79,6 +79,8 @@ export interface ScenarioResult {
   nacked: number;
   /** Whole-run totals (sanity). */
   totalPublished: number;
+  /** Publishes the broker settled (confirmed or nacked) before the publishers stopped (AMQP scenarios). */
+  totalConfirmed?: number;
   totalDelivered: number;
   error?: string;
 }
@@ -323,6 +325,7 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     p999Ms: Number.NaN,
     nacked: 0,
     totalPublished: 0,
+    totalConfirmed: 0,
     totalDelivered: 0,
   };
   const handles: WorkerHandle[] = [];
@@ -379,12 +382,14 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     let delivered = 0;
     let nacked = 0;
     let totalPublished = 0;
+    let totalConfirmed = 0;
     let totalDelivered = 0;
     for (const r of results) {
       confirmed += r.confirmed;
       delivered += r.delivered;
       nacked += r.nacked;
       totalPublished += r.totalPublished;
+      totalConfirmed += r.totalConfirmed;
       totalDelivered += r.totalDelivered;
       hist.merge(Histogram.fromSparse(r.latency));
     }
@@ -397,6 +402,7 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
       p999Ms: hist.quantile(0.999) / 1000,
       nacked,
       totalPublished,
+      totalConfirmed,
       totalDelivered,
     };
   } catch (err) {

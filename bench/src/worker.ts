@@ -58,6 +58,8 @@ export interface WorkerResult {
   latency: Array<[number, number]>;
   /** Totals over the whole run, for sanity checks. */
   totalPublished: number;
+  /** Publishes settled by the broker (confirmed or nacked) by the time the publisher stopped. */
+  totalConfirmed: number;
   totalDelivered: number;
 }
 
@@ -116,7 +118,7 @@ export class Worker {
 }
 
 function emptyResult(role: WorkerInit['role']): WorkerResult {
-  return { role, confirmed: 0, nacked: 0, delivered: 0, latency: [], totalPublished: 0, totalDelivered: 0 };
+  return { role, confirmed: 0, nacked: 0, delivered: 0, latency: [], totalPublished: 0, totalConfirmed: 0, totalDelivered: 0 };
 }
 
 /** Publishes pre-encoded messages, batched into one socket write per burst, bounded by a confirm window. */
@@ -191,6 +193,7 @@ class PublisherWorker {
       confirmed: this.#confirmedInWindow,
       nacked: this.#nackedInWindow,
       totalPublished: this.#published,
+      totalConfirmed: this.#confirmedUpTo + this.#singles.size,
     };
   }
 

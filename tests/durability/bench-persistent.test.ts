@@ -25,7 +25,7 @@ describe('bench group p against Warren with its file store', () => {
   let running: RunningBroker;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-p-'));
-        running = await startBroker({ ...listenersOff(), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
+    running = await startBroker({ ...listenersOff(), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
   });
   afterAll(async () => {
     await running.stop();
@@ -44,7 +44,10 @@ describe('bench group p against Warren with its file store', () => {
         spawn: 'inline',
       });
       expect(r.error).toBeUndefined();
-      expect(r.confirmedPerS).toBeGreaterThan(0);
+      // Totals, not the rate inside the 0.4 s window: on a loaded machine the first fsync round can outlast the window.
+      // The publishers wait for their outstanding confirms when they stop, so every publish is settled by then.
+      expect(r.totalPublished).toBeGreaterThan(0);
+      expect(r.totalConfirmed).toBe(r.totalPublished);
       expect(r.totalDelivered).toBeGreaterThan(0);
       expect(r.nacked).toBe(0);
     });
