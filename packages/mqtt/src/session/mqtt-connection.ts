@@ -1167,6 +1167,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       declared = ch.declareQueue(queue, options);
     } catch (err) {
       if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED') throw err;
+      // A persistent session resumed by a connection with Session Expiry 0: its durable queue holds what was
+      // queued meanwhile, which this connection must still get; the session (and the queue) ends with it.
+      if (!persistent) return;
       // Left over with other flags (the session changed between clean and persistent): replace it.
       ch.deleteQueue(queue, {});
       declared = ch.declareQueue(queue, options);
