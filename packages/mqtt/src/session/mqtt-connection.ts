@@ -65,6 +65,7 @@ export const ReasonCode = {
   NotAuthorized: 0x87,
   ServerUnavailable: 0x88,
   ServerShuttingDown: 0x8b,
+  BadAuthenticationMethod: 0x8c,
   KeepAliveTimeout: 0x8d,
   SessionTakenOver: 0x8e,
   TopicFilterInvalid: 0x8f,
@@ -625,6 +626,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       clientId = assigned = `warren-${randomBytes(12).toString('base64url')}`;
     }
 
+    // ---- MQTT 5 enhanced authentication: none is offered, so any method is refused (MQTT 5 §4.12) ----
+    const method = v5 ? p.properties?.authenticationMethod : undefined;
+    if (method !== undefined) {
+      refuse(Connack311.NotAuthorized, ReasonCode.BadAuthenticationMethod, `unsupported authentication method ${JSON.stringify(method)}`);
+      return;
+    }
+
     // ---- authentication (RabbitMQ: `vhost:user` selects the vhost) ----
     let username = p.username;
     let password = p.password?.toString('utf8');
@@ -819,8 +827,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
     if (qos > 0) {
-      // [MQTT-3.3.4-7] the client must not exceed our Receive Maximum.
-      if (v5 && this.#inflightIn >= this.#rt.limits.receiveMaximum) {
+      // [MQTT-3.3.4-7] the client must not exceed our Receive Maximum: QoS 1 PUBLISHes not yet PUBACKed plus QoS 2
+      // ones not yet PUBCOMPed (PUBREC sent, PUBREL awaited) ([MQTT-4.9.0-2]).
+      if (v5 && this.#inflightIn + this.#qos2In.size >= this.#rt.limits.receiveMaximum) {
         this.#protocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
         return;
       }
