@@ -948,14 +948,27 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (ackTag !== undefined) ch.ack(ackTag, false);
       return;
     }
+    // MQTT 5 §3.3.2.3.3: a message that waited is sent with the Message Expiry Interval that remains; one that
+    // expired on its way out (the queue drops those it sees) is not sent.
+    let expirySeconds: number | undefined;
+    const expiresAt = d.expiresAt ?? 0;
+    if (expiresAt !== 0 && message.properties.expiration !== undefined) {
+      const left = expiresAt - Date.now();
+      if (left <= 0) {
+        if (ackTag !== undefined) ch.ack(ackTag, false);
+        return;
+      }
+      expirySeconds = Math.ceil(left / 1000);
+    }
     const qos = Math.min(qosCap, messageQos(message)) as QoS;
     const retain = retainAsPublished && this.#rt.retainedMessages.has(message);
-    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 ? ackTag : undefined, ackTag);
+    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 ? ackTag : undefined, ackTag, expirySeconds);
   }
 
   /**
    * Encode and write one PUBLISH. For QoS ≥ 1, `deliveryTag` is the core delivery to settle on PUBACK/PUBREC;
-   * `ackTag` is the one to ack at once when it goes out at QoS 0 or is discarded (undefined: nothing to ack).
+   * `ackTag` is the one to ack at once when it goes out at QoS 0 or is discarded (undefined: nothing to ack);
+   * `expirySeconds`, the Message Expiry Interval left after waiting in a queue (MQTT 5).
    */
   #sendPublish(
     topic: string,
@@ -966,12 +979,14 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     ids: number[] | undefined,
     deliveryTag: number | undefined,
     ackTag: number | undefined,
+    expirySeconds?: number,
   ): void {
     const v5 = this.#version === 5;
     let properties: PublishProperties | undefined;
     let wireTopic = topic;
     if (v5) {
       properties = messageToProperties(message);
+      if (expirySeconds !== undefined && properties !== undefined) properties.messageExpiryInterval = expirySeconds;
       if (ids !== undefined) (properties ??= {}).subscriptionIdentifier = ids.length === 1 ? (ids[0] as number) : ids;
       if (this.#clientTopicAliasMax > 0) {
         const alias = this.#outAliases.get(topic);
