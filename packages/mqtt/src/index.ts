@@ -31,6 +31,13 @@ export interface MqttServerOptions {
   topicAliasMaximum?: number;
   /** A client must send CONNECT within this long, ms. Default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * Largest keep-alive a client may use, seconds (Mosquitto's max_keepalive): MQTT 5 clients asking for more, or for
+   * 0, get it as Server Keep Alive; MQTT 3.1.1 clients doing so are refused. 0 = no maximum. Default 0.
+   */
+  maxKeepAlive?: number;
+  /** Publish `$SYS/broker/...` statistics every this many seconds (Mosquitto's sys_interval); 0 = never. Default 10. */
+  sysInterval?: number;
 }
 
 export interface MqttServiceContext {
@@ -74,6 +81,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
       topicAliasMaximum: o.topicAliasMaximum ?? 64,
       maxSessionExpiry: o.maxSessionExpiry ?? 86400,
       connectTimeoutMs: o.connectTimeoutMs ?? 10000,
+      maxKeepAlive: o.maxKeepAlive ?? 0,
     },
   });
 }

@@ -127,6 +127,8 @@ export interface ConnectionLimits {
   maxSessionExpiry: number;
   /** Close a client that sends nothing within this long before CONNECT, ms. */
   connectTimeoutMs: number;
+  /** Largest keep-alive a client may use, seconds (MQTT 5 Server Keep Alive); 0 = whatever the client asks. */
+  maxKeepAlive: number;
 }
 
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
@@ -633,6 +635,18 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
 
+    // ---- keep-alive cap (Mosquitto's max_keepalive): MQTT 5 is told a Server Keep Alive; 3.1.1 cannot be told,
+    // so a keep-alive over the cap (or 0, none) is refused there as Mosquitto does, with "identifier rejected".
+    let keepalive = p.keepalive ?? 0;
+    let serverKeepAlive: number | undefined;
+    if (limits.maxKeepAlive > 0 && (keepalive === 0 || keepalive > limits.maxKeepAlive)) {
+      if (!v5) {
+        refuse(Connack311.IdentifierRejected, ReasonCode.ProtocolError, `keep-alive ${keepalive} s is not within the maximum of ${limits.maxKeepAlive} s`);
+        return;
+      }
+      keepalive = serverKeepAlive = limits.maxKeepAlive;
+    }
+
     // ---- authentication (RabbitMQ: `vhost:user` selects the vhost) ----
     let username = p.username;
     let password = p.password?.toString('utf8');
@@ -725,8 +739,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       }
     }
 
-    // ---- keep-alive: [MQTT-3.1.2-24] close after 1.5 × the interval without a packet ----
-    const keepalive = p.keepalive ?? 0;
+    // ---- keep-alive: [MQTT-3.1.2-24] close after 1.5 × the interval without a packet; [MQTT-3.2.2-21] the
+    // Server Keep Alive when one was sent ----
     if (keepalive > 0) {
       this.#keepAliveMs = keepalive * 1500;
       this.#lastActivity = Date.now();
@@ -748,6 +762,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       // Request Response Information: a topic prefix this client may use for response topics (MQTT 5 §4.10).
       if (p.properties?.requestResponseInformation === true) properties.responseInformation = `${RESPONSE_TOPIC_PREFIX}/${clientId}`;
       if (requestedExpiry !== expiry) properties.sessionExpiryInterval = expiry;
+      if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
       this.#send({ cmd: 'connack', reasonCode: 0, sessionPresent, properties });
     } else {
       this.#send({ cmd: 'connack', returnCode: 0, sessionPresent });
