@@ -74,6 +74,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
     anonymousUser: o.anonymousUser ?? { username: 'guest', password: 'guest' },
     maxOfflineMessages: o.maxOfflineMessages ?? 0,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
+    sysInterval: o.sysInterval ?? 10,
     limits: {
       maxPacketSize: o.maxFrameSize,
       maxPacketSizeUnauthenticated: o.maxPacketSizeUnauthenticated ?? 65536,

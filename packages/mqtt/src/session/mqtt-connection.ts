@@ -191,6 +191,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   #consuming: Set<string> = EMPTY_SET as Set<string>;
   #declared: Set<string> = EMPTY_SET as Set<string>;
   #hasNoLocal = false;
+  /** Some subscription's filter starts with `$SYS` (only those get the broker statistics, [MQTT-4.7.2-1]). */
+  #hasSys = false;
 
   // flow control and packet ids
   #clientReceiveMax = 65535;
@@ -479,6 +481,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #onPacket(packet: Packet): void {
     if (this.#phase === Phase.Closed) return;
+    this.#rt.stats.packetsIn++;
     const wait = this.#defsWait;
     if (wait !== undefined && wait.pending > 0) {
       wait.backlog.push(packet);
@@ -772,6 +775,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // ---- resume the session's subscriptions and QoS 2 state ----
     for (const id of session.qos2Inbound) this.#qos2InW().add(id);
     for (const s of session.subscriptions) this.#activate(s);
+    this.#recountNoLocal();
     // The client's Receive Maximum bounds our in-flight QoS ≥ 1 deliveries ([MQTT-3.3.4-9]).
     this.#ch.qos(Math.min(this.#clientReceiveMax, 65535), true);
     for (const id of session.qos2Pubrel) {
@@ -780,6 +784,24 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#send({ cmd: 'pubrel', messageId: id });
     }
     for (const s of this.#subs.values()) this.#ensureConsumer(s);
+  }
+
+  /**
+   * The `$SYS` interval came: send the broker statistics to this connection's `$SYS` subscriptions, at QoS 0 as
+   * Mosquitto does. Never to `#` or `+/...` subscriptions [MQTT-4.7.2-1]; these messages do not go through the core.
+   */
+  publishSys(): void {
+    if (!this.#hasSys || this.#phase !== Phase.Connected) return;
+    for (const e of this.#rt.sysEntries(this.vhost)) {
+      let matched = false;
+      let ids: number[] | undefined;
+      for (const s of this.#subs.values()) {
+        if (s.shared || !s.matchFilter.startsWith('$SYS') || !topicMatches(s.matchFilter, e.topic)) continue;
+        matched = true;
+        if (s.identifier !== undefined) (ids ??= []).push(s.identifier);
+      }
+      if (matched) this.#sendPublish(e.topic, e.message, 0, false, false, ids, undefined, undefined);
+    }
   }
 
   #armKeepAlive(ms: number): void {
@@ -802,6 +824,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #onPublish(p: IPublishPacket): void {
     const ch = this.#ch as CoreChannel;
+    this.#rt.stats.publishIn++;
     const v5 = this.#version === 5;
     let topic = p.topic;
     const alias = p.properties?.topicAlias;
@@ -1032,6 +1055,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
       return;
     }
+    this.#rt.stats.publishOut++;
     if (messageId !== undefined) this.#outboundW().push(messageId, { deliveryTag: deliveryTag ?? -1, qos, step: this.#idStep - 1 });
     else if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
     if (this.#capture !== undefined) this.#capture.push(buf);
@@ -1140,6 +1164,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2).
     for (const { sub, isNew } of retainedToSend) {
       if (sub.shared || sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) continue;
+      // The broker statistics are retained in Mosquitto: a `$SYS` subscriber gets the current values at once.
+      if (sub.matchFilter.startsWith('$SYS')) {
+        const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
+        for (const e of this.#rt.sysEntries(this.vhost)) {
+          if (topicMatches(sub.matchFilter, e.topic)) this.#sendPublish(e.topic, e.message, 0, true, false, ids, undefined, undefined);
+        }
+      }
       for (const r of this.#rt.retained.match(this.vhost, sub.filter)) {
         const qos = Math.min(sub.qos, r.qos) as QoS;
         const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
@@ -1274,6 +1305,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   #recountNoLocal(): void {
+    this.#hasSys = [...this.#subs.values()].some((s) => !s.shared && s.matchFilter.startsWith('$SYS'));
     const has = [...this.#subs.values()].some((s) => s.noLocal);
     if (has !== this.#hasNoLocal) {
       this.#rt.noLocalCount += has ? 1 : -1;
