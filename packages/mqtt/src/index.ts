@@ -33,7 +33,8 @@ export interface MqttServerOptions {
   connectTimeoutMs?: number;
   /**
    * Largest keep-alive a client may use, seconds (Mosquitto's max_keepalive): MQTT 5 clients asking for more, or for
-   * 0, get it as Server Keep Alive; MQTT 3.1.1 clients doing so are refused. 0 = no maximum. Default 0.
+   * 0, get it as Server Keep Alive and are held to it; MQTT 3.1.1 clients keep their own (they cannot be told), as with
+   * Mosquitto. 0 = no maximum. Default 0.
    */
   maxKeepAlive?: number;
   /** Publish `$SYS/broker/...` statistics every this many seconds (Mosquitto's sys_interval); 0 = never. Default 10. */

@@ -185,7 +185,7 @@ export class MqttServiceImpl implements MqttRuntime {
   readonly origin = new WeakMap<Message, MqttConnection>();
   readonly retainedMessages = new WeakSet<Message>();
   noLocalCount = 0;
-  readonly stats: MqttStats = { packetsIn: 0, packetsOut: 0, publishIn: 0, publishOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly stats: MqttStats = { packetsIn: 0, packetsOut: 0, publishIn: 0, publishOut: 0, publishBytesIn: 0, publishBytesOut: 0, bytesIn: 0, bytesOut: 0 };
   readonly #startedAt = Date.now();
   readonly #sysInterval: number;
   #sysTimer: NodeJS.Timeout | undefined;
@@ -380,7 +380,11 @@ export class MqttServiceImpl implements MqttRuntime {
     let entries = this.#sys.get(vhost);
     if (entries !== undefined) return entries;
     let subscriptions = 0;
-    for (const s of this.sessions.sessions.values()) subscriptions += s.subscriptions.length;
+    let shared = 0;
+    for (const s of this.sessions.sessions.values()) {
+      subscriptions += s.subscriptions.length;
+      for (const sub of s.subscriptions) if (sub.filter.startsWith('$share/')) shared++;
+    }
     const connected = this.#clients.size;
     const total = this.sessions.sessions.size;
     const st = this.stats;
@@ -400,8 +404,11 @@ export class MqttServiceImpl implements MqttRuntime {
       ['publish/messages/sent', String(st.publishOut)],
       ['bytes/received', String(st.bytesIn)],
       ['bytes/sent', String(st.bytesOut)],
+      ['publish/bytes/received', String(st.publishBytesIn)],
+      ['publish/bytes/sent', String(st.publishBytesOut)],
       ['retained messages/count', String(this.retained.size(vhost))],
       ['subscriptions/count', String(subscriptions)],
+      ['shared_subscriptions/count', String(shared)],
     ];
     entries = values.map(([name, value]) => {
       const topic = `$SYS/broker/${name}`;

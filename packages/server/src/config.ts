@@ -80,7 +80,7 @@ export interface WarrenConfig {
     maxOfflineMessages: number;
     /** Cap on the session expiry interval (and the expiry of 3.1.1 persistent sessions), seconds. Default 86400. */
     maxSessionExpiry: number;
-    /** Largest client keep-alive, seconds (MQTT 5 Server Keep Alive; Mosquitto's max_keepalive); 0 = none. Default 0. */
+    /** Largest MQTT 5 client keep-alive, seconds (Server Keep Alive; Mosquitto's max_keepalive); 0 = none. Default 0. */
     maxKeepAlive: number;
     /** Interval of the `$SYS/broker/...` statistics, seconds (Mosquitto's sys_interval); 0 = off. Default 10. */
     sysInterval: number;
@@ -275,7 +275,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'mqtt.maxSessionExpiry', flag: 'mqtt-max-session-expiry', env: 'WARREN_MQTT_MAX_SESSION_EXPIRY',
     arg: '<s>', kind: 'int', min: 0, max: 0xffffffff, description: 'cap on MQTT session expiry intervals, seconds' },
   { path: 'mqtt.maxKeepAlive', flag: 'mqtt-max-keep-alive', env: 'WARREN_MQTT_MAX_KEEP_ALIVE', arg: '<s>', kind: 'int',
-    min: 0, max: 65535, description: 'largest MQTT keep-alive, seconds: MQTT 5 gets Server Keep Alive, 3.1.1 is refused (0 = none)' },
+    min: 0, max: 65535, description: 'largest MQTT 5 keep-alive, seconds, sent as Server Keep Alive (0 = none)' },
   { path: 'mqtt.sysInterval', flag: 'mqtt-sys-interval', env: 'WARREN_MQTT_SYS_INTERVAL', arg: '<s>', kind: 'int',
     min: 0, max: 86400, description: 'seconds between $SYS/broker/... MQTT statistics (0 = off)' },
   { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',

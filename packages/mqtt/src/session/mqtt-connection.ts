@@ -638,15 +638,12 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
 
-    // ---- keep-alive cap (Mosquitto's max_keepalive): MQTT 5 is told a Server Keep Alive; 3.1.1 cannot be told,
-    // so a keep-alive over the cap (or 0, none) is refused there as Mosquitto does, with "identifier rejected".
+    // ---- keep-alive cap (Mosquitto's max_keepalive): MQTT 5 is told a Server Keep Alive [MQTT-3.2.2-21]. 3.1.1
+    // cannot be told, and holding it to a shorter interval than it keeps would close healthy connections: it keeps
+    // its own, as Mosquitto 2.0 does.
     let keepalive = p.keepalive ?? 0;
     let serverKeepAlive: number | undefined;
-    if (limits.maxKeepAlive > 0 && (keepalive === 0 || keepalive > limits.maxKeepAlive)) {
-      if (!v5) {
-        refuse(Connack311.IdentifierRejected, ReasonCode.ProtocolError, `keep-alive ${keepalive} s is not within the maximum of ${limits.maxKeepAlive} s`);
-        return;
-      }
+    if (v5 && limits.maxKeepAlive > 0 && (keepalive === 0 || keepalive > limits.maxKeepAlive)) {
       keepalive = serverKeepAlive = limits.maxKeepAlive;
     }
 
@@ -879,6 +876,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    this.#rt.stats.publishBytesIn += payload.length;
     if (props?.payloadFormatIndicator === true && !isUtf8(payload)) {
       this.#protocolError(ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 as its format indicator says');
       return;
@@ -1056,6 +1054,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
     this.#rt.stats.publishOut++;
+    this.#rt.stats.publishBytesOut += message.body.length;
     if (messageId !== undefined) this.#outboundW().push(messageId, { deliveryTag: deliveryTag ?? -1, qos, step: this.#idStep - 1 });
     else if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
     if (this.#capture !== undefined) this.#capture.push(buf);

@@ -26,6 +26,9 @@ export interface MqttStats {
   /** PUBLISH packets read (`publish/messages/received`) and written (`publish/messages/sent`). */
   publishIn: number;
   publishOut: number;
+  /** Payload bytes of those PUBLISH packets (`publish/bytes/received`, `publish/bytes/sent`). */
+  publishBytesIn: number;
+  publishBytesOut: number;
   /** Bytes read (`bytes/received`) and written (`bytes/sent`). */
   bytesIn: number;
   bytesOut: number;
