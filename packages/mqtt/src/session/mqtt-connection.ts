@@ -481,12 +481,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #onPacket(packet: Packet): void {
     if (this.#phase === Phase.Closed) return;
-    this.#rt.stats.packetsIn++;
     const wait = this.#defsWait;
     if (wait !== undefined && wait.pending > 0) {
       wait.backlog.push(packet);
       return;
     }
+    // Counted when handled (a backlogged packet comes through here again).
+    this.#rt.stats.packetsIn++;
     const broker = this.#rt.broker;
     const before = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' ? broker.definitionsVersion : undefined;
     if (before !== undefined) this.#capture = [];
