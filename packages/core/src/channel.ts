@@ -185,6 +185,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       redelivered: entry.redelivered,
       message: entry.message,
       queue: queue.name,
+      expiresAt: entry.expiresAt,
     });
   }
 

@@ -89,6 +89,11 @@ export interface Delivery {
   message: Message;
   /** The queue it came from. */
   queue: string;
+  /**
+   * When the queue would have expired it (epoch ms; 0 or absent = never): per-message or queue TTL, counted from
+   * when it was enqueued. MQTT 5 sends the Message Expiry Interval that remains.
+   */
+  expiresAt?: number;
 }
 
 /** Who is connected: filled in by the transport, read by the core for loopback checks and exclusivity. */

@@ -31,6 +31,14 @@ export interface MqttServerOptions {
   topicAliasMaximum?: number;
   /** A client must send CONNECT within this long, ms. Default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * Largest keep-alive a client may use, seconds (Mosquitto's max_keepalive): MQTT 5 clients asking for more, or for
+   * 0, get it as Server Keep Alive and are held to it; MQTT 3.1.1 clients keep their own (they cannot be told), as with
+   * Mosquitto. 0 = no maximum. Default 0.
+   */
+  maxKeepAlive?: number;
+  /** Publish `$SYS/broker/...` statistics every this many seconds (Mosquitto's sys_interval); 0 = never. Default 10. */
+  sysInterval?: number;
 }
 
 export interface MqttServiceContext {
@@ -67,6 +75,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
     anonymousUser: o.anonymousUser ?? { username: 'guest', password: 'guest' },
     maxOfflineMessages: o.maxOfflineMessages ?? 0,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
+    sysInterval: o.sysInterval ?? 10,
     limits: {
       maxPacketSize: o.maxFrameSize,
       maxPacketSizeUnauthenticated: o.maxPacketSizeUnauthenticated ?? 65536,
@@ -74,6 +83,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
       topicAliasMaximum: o.topicAliasMaximum ?? 64,
       maxSessionExpiry: o.maxSessionExpiry ?? 86400,
       connectTimeoutMs: o.connectTimeoutMs ?? 10000,
+      maxKeepAlive: o.maxKeepAlive ?? 0,
     },
   });
 }

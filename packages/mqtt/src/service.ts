@@ -3,6 +3,7 @@
  * an {@link MqttConnection} and implements the {@link MqttRuntime} the connections share (takeover registry,
  * sessions, retained messages, wills, session expiry).
  */
+import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import {
   isBrokerError,
@@ -20,7 +21,7 @@ import type { IConnectPacket } from 'mqtt-packet';
 import { publishToMessage } from './mapping.js';
 import { RetainedStore } from './retained-store.js';
 import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits, type MqttIo } from './session/mqtt-connection.js';
-import type { MqttRuntime, RuntimeOptions } from './session/runtime.js';
+import type { MqttRuntime, MqttStats, RuntimeOptions, SysEntry } from './session/runtime.js';
 import { sessionKey, SessionStore, type SessionState } from './session/session-store.js';
 
 /** A ChannelHost for the service's own short-lived channels (cleanup, delayed wills): it consumes nothing. */
@@ -56,6 +57,9 @@ class StreamIo extends TransportStreamIo implements MqttIo {
     this.writer.end();
   }
   override write(buf: Buffer): void {
+    const stats = this.service.stats;
+    stats.packetsOut++;
+    stats.bytesOut += buf.length;
     this.writer.write(buf);
     flushPacer.written(this);
   }
@@ -140,6 +144,7 @@ const flushPacer = new FlushPacer<StreamIo>();
 function onStreamData(this: TaggedStream, chunk: Buffer | string): void {
   const io = this[IO];
   io.received(chunk.length);
+  io.service.stats.bytesIn += chunk.length;
   io.conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   flushPacer.afterRead();
 }
@@ -162,7 +167,12 @@ export interface ResolvedMqttOptions extends RuntimeOptions {
   limits: ConnectionLimits;
   /** Directory of retained.json and sessions.json; undefined = memory only. */
   stateDir: string | undefined;
+  /** Seconds between `$SYS` statistics; 0 = none. */
+  sysInterval: number;
 }
+
+/** `$SYS/broker/version`, as Mosquitto words it ("mosquitto version 2.0.11"). */
+const VERSION = `warren version ${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
 
 /** The service object behind {@link createMqttService}. */
 export class MqttServiceImpl implements MqttRuntime {
@@ -175,6 +185,14 @@ export class MqttServiceImpl implements MqttRuntime {
   readonly origin = new WeakMap<Message, MqttConnection>();
   readonly retainedMessages = new WeakSet<Message>();
   noLocalCount = 0;
+  readonly stats: MqttStats = { packetsIn: 0, packetsOut: 0, publishIn: 0, publishOut: 0, publishBytesIn: 0, publishBytesOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly #startedAt = Date.now();
+  readonly #sysInterval: number;
+  #sysTimer: NodeJS.Timeout | undefined;
+  /** This interval's `$SYS` messages per vhost (built on first use, dropped at each tick). */
+  #sys = new Map<string, SysEntry[]>();
+  /** Most clients connected at once (`clients/maximum`). */
+  #maxClients = 0;
   /** Reconnects that found messages dropped for the offline queue limit, and how many were dropped in all. */
   offlineOverflows = 0;
   offlineDropped = 0;
@@ -191,6 +209,11 @@ export class MqttServiceImpl implements MqttRuntime {
     this.limits = options.limits;
     this.retained = new RetainedStore(options.stateDir);
     this.sessions = new SessionStore(options.stateDir);
+    this.#sysInterval = options.sysInterval;
+    if (options.sysInterval > 0) {
+      this.#sysTimer = setInterval(() => this.#publishSys(), options.sysInterval * 1000);
+      this.#sysTimer.unref();
+    }
     // Sessions restored from disk keep expiring from when their connection closed.
     for (const s of this.sessions.sessions.values()) {
       s.disconnectedAt ??= Date.now();
@@ -255,6 +278,7 @@ export class MqttServiceImpl implements MqttRuntime {
     const key = sessionKey(conn.vhost, conn.clientId);
     const previous = this.#clients.get(key);
     this.#clients.set(key, conn);
+    if (this.#clients.size > this.#maxClients) this.#maxClients = this.#clients.size;
     if (previous !== undefined && previous !== conn) {
       // [MQTT-3.1.4-3] the existing connection is closed; MQTT 5 tells it 0x8E Session Taken Over.
       previous.disconnect(ReasonCode.SessionTakenOver, 'session taken over by a new connection with the same client id');
@@ -351,6 +375,57 @@ export class MqttServiceImpl implements MqttRuntime {
     this.#willTimers.set(key, timer);
   }
 
+  sysEntries(vhost: string): readonly SysEntry[] {
+    if (this.#sysInterval <= 0) return [];
+    let entries = this.#sys.get(vhost);
+    if (entries !== undefined) return entries;
+    let subscriptions = 0;
+    let shared = 0;
+    for (const s of this.sessions.sessions.values()) {
+      subscriptions += s.subscriptions.length;
+      for (const sub of s.subscriptions) if (sub.filter.startsWith('$share/')) shared++;
+    }
+    const connected = this.#clients.size;
+    const total = this.sessions.sessions.size;
+    const st = this.stats;
+    // Mosquitto's $SYS tree (its topic names and value formats), as far as Warren has the numbers.
+    const values: Array<[string, string]> = [
+      ['version', VERSION],
+      ['uptime', `${Math.floor((Date.now() - this.#startedAt) / 1000)} seconds`],
+      ['clients/connected', String(connected)],
+      ['clients/active', String(connected)],
+      ['clients/total', String(Math.max(total, connected))],
+      ['clients/disconnected', String(Math.max(0, total - connected))],
+      ['clients/inactive', String(Math.max(0, total - connected))],
+      ['clients/maximum', String(this.#maxClients)],
+      ['messages/received', String(st.packetsIn)],
+      ['messages/sent', String(st.packetsOut)],
+      ['publish/messages/received', String(st.publishIn)],
+      ['publish/messages/sent', String(st.publishOut)],
+      ['bytes/received', String(st.bytesIn)],
+      ['bytes/sent', String(st.bytesOut)],
+      ['publish/bytes/received', String(st.publishBytesIn)],
+      ['publish/bytes/sent', String(st.publishBytesOut)],
+      ['retained messages/count', String(this.retained.size(vhost))],
+      ['subscriptions/count', String(subscriptions)],
+      ['shared_subscriptions/count', String(shared)],
+    ];
+    entries = values.map(([name, value]) => {
+      const topic = `$SYS/broker/${name}`;
+      return { topic, message: publishToMessage(this.options.exchange, topic, Buffer.from(value), 0, false, undefined) };
+    });
+    this.#sys.set(vhost, entries);
+    return entries;
+  }
+
+  /** The interval came: every connection with a `$SYS` subscription gets the new values. */
+  #publishSys(): void {
+    this.#sys.clear();
+    for (const io of this.#connections) io.conn.publishSys();
+    // Built again on the next subscribe or tick (uptime and counters move on).
+    this.#sys.clear();
+  }
+
   offlineOverflow(clientId: string, queue: string, limit: number, dropped: number): void {
     this.offlineOverflows++;
     this.offlineDropped += dropped;
@@ -388,6 +463,7 @@ export class MqttServiceImpl implements MqttRuntime {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#sysTimer !== undefined) clearInterval(this.#sysTimer);
     for (const io of [...this.#connections]) {
       io.conn.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
       io.destroy();

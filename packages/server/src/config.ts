@@ -80,6 +80,10 @@ export interface WarrenConfig {
     maxOfflineMessages: number;
     /** Cap on the session expiry interval (and the expiry of 3.1.1 persistent sessions), seconds. Default 86400. */
     maxSessionExpiry: number;
+    /** Largest MQTT 5 client keep-alive, seconds (Server Keep Alive; Mosquitto's max_keepalive); 0 = none. Default 0. */
+    maxKeepAlive: number;
+    /** Interval of the `$SYS/broker/...` statistics, seconds (Mosquitto's sys_interval); 0 = off. Default 10. */
+    sysInterval: number;
   };
   /** STOMP over WebSocket (RabbitMQ's web_stomp plugin). */
   webStomp: {
@@ -167,6 +171,8 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxPacketSize: 268435455,
     maxOfflineMessages: 0,
     maxSessionExpiry: 86400,
+    maxKeepAlive: 0,
+    sysInterval: 10,
   },
   webStomp: { port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
   webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
@@ -268,6 +274,10 @@ export const SETTINGS: readonly Setting[] = [
     arg: '<n>', kind: 'int', min: 0, description: 'bound on each persistent MQTT session queue (0 = none)' },
   { path: 'mqtt.maxSessionExpiry', flag: 'mqtt-max-session-expiry', env: 'WARREN_MQTT_MAX_SESSION_EXPIRY',
     arg: '<s>', kind: 'int', min: 0, max: 0xffffffff, description: 'cap on MQTT session expiry intervals, seconds' },
+  { path: 'mqtt.maxKeepAlive', flag: 'mqtt-max-keep-alive', env: 'WARREN_MQTT_MAX_KEEP_ALIVE', arg: '<s>', kind: 'int',
+    min: 0, max: 65535, description: 'largest MQTT 5 keep-alive, seconds, sent as Server Keep Alive (0 = none)' },
+  { path: 'mqtt.sysInterval', flag: 'mqtt-sys-interval', env: 'WARREN_MQTT_SYS_INTERVAL', arg: '<s>', kind: 'int',
+    min: 0, max: 86400, description: 'seconds between $SYS/broker/... MQTT statistics (0 = off)' },
   { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
   { path: 'webStomp.tlsPort', flag: 'web-stomp-tls-port', env: 'WARREN_WEB_STOMP_TLS_PORT', arg: '<n|off>',

@@ -295,6 +295,8 @@ export async function startBroker(
           anonymousUser: { username: config.defaultUser.username, password: config.defaultUser.password },
           maxOfflineMessages: config.mqtt.maxOfflineMessages,
           maxSessionExpiry: config.mqtt.maxSessionExpiry,
+          maxKeepAlive: config.mqtt.maxKeepAlive,
+          sysInterval: config.mqtt.sysInterval,
         },
         dataDir: config.dataDir,
       });

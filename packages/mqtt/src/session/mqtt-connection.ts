@@ -65,6 +65,7 @@ export const ReasonCode = {
   NotAuthorized: 0x87,
   ServerUnavailable: 0x88,
   ServerShuttingDown: 0x8b,
+  BadAuthenticationMethod: 0x8c,
   KeepAliveTimeout: 0x8d,
   SessionTakenOver: 0x8e,
   TopicFilterInvalid: 0x8f,
@@ -126,6 +127,8 @@ export interface ConnectionLimits {
   maxSessionExpiry: number;
   /** Close a client that sends nothing within this long before CONNECT, ms. */
   connectTimeoutMs: number;
+  /** Largest keep-alive a client may use, seconds (MQTT 5 Server Keep Alive); 0 = whatever the client asks. */
+  maxKeepAlive: number;
 }
 
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
@@ -188,6 +191,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   #consuming: Set<string> = EMPTY_SET as Set<string>;
   #declared: Set<string> = EMPTY_SET as Set<string>;
   #hasNoLocal = false;
+  /** Some subscription's filter starts with `$SYS` (only those get the broker statistics, [MQTT-4.7.2-1]). */
+  #hasSys = false;
 
   // flow control and packet ids
   #clientReceiveMax = 65535;
@@ -481,6 +486,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       wait.backlog.push(packet);
       return;
     }
+    // Counted when handled (a backlogged packet comes through here again).
+    this.#rt.stats.packetsIn++;
     const broker = this.#rt.broker;
     const before = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' ? broker.definitionsVersion : undefined;
     if (before !== undefined) this.#capture = [];
@@ -625,6 +632,22 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       clientId = assigned = `warren-${randomBytes(12).toString('base64url')}`;
     }
 
+    // ---- MQTT 5 enhanced authentication: none is offered, so any method is refused (MQTT 5 §4.12) ----
+    const method = v5 ? p.properties?.authenticationMethod : undefined;
+    if (method !== undefined) {
+      refuse(Connack311.NotAuthorized, ReasonCode.BadAuthenticationMethod, `unsupported authentication method ${JSON.stringify(method)}`);
+      return;
+    }
+
+    // ---- keep-alive cap (Mosquitto's max_keepalive): MQTT 5 is told a Server Keep Alive [MQTT-3.2.2-21]. 3.1.1
+    // cannot be told, and holding it to a shorter interval than it keeps would close healthy connections: it keeps
+    // its own, as Mosquitto 2.0 does.
+    let keepalive = p.keepalive ?? 0;
+    let serverKeepAlive: number | undefined;
+    if (v5 && limits.maxKeepAlive > 0 && (keepalive === 0 || keepalive > limits.maxKeepAlive)) {
+      keepalive = serverKeepAlive = limits.maxKeepAlive;
+    }
+
     // ---- authentication (RabbitMQ: `vhost:user` selects the vhost) ----
     let username = p.username;
     let password = p.password?.toString('utf8');
@@ -717,8 +740,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       }
     }
 
-    // ---- keep-alive: [MQTT-3.1.2-24] close after 1.5 × the interval without a packet ----
-    const keepalive = p.keepalive ?? 0;
+    // ---- keep-alive: [MQTT-3.1.2-24] close after 1.5 × the interval without a packet; [MQTT-3.2.2-21] the
+    // Server Keep Alive when one was sent ----
     if (keepalive > 0) {
       this.#keepAliveMs = keepalive * 1500;
       this.#lastActivity = Date.now();
@@ -740,6 +763,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       // Request Response Information: a topic prefix this client may use for response topics (MQTT 5 §4.10).
       if (p.properties?.requestResponseInformation === true) properties.responseInformation = `${RESPONSE_TOPIC_PREFIX}/${clientId}`;
       if (requestedExpiry !== expiry) properties.sessionExpiryInterval = expiry;
+      if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
       this.#send({ cmd: 'connack', reasonCode: 0, sessionPresent, properties });
     } else {
       this.#send({ cmd: 'connack', returnCode: 0, sessionPresent });
@@ -749,6 +773,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // ---- resume the session's subscriptions and QoS 2 state ----
     for (const id of session.qos2Inbound) this.#qos2InW().add(id);
     for (const s of session.subscriptions) this.#activate(s);
+    this.#recountNoLocal();
     // The client's Receive Maximum bounds our in-flight QoS ≥ 1 deliveries ([MQTT-3.3.4-9]).
     this.#ch.qos(Math.min(this.#clientReceiveMax, 65535), true);
     for (const id of session.qos2Pubrel) {
@@ -757,6 +782,24 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#send({ cmd: 'pubrel', messageId: id });
     }
     for (const s of this.#subs.values()) this.#ensureConsumer(s);
+  }
+
+  /**
+   * The `$SYS` interval came: send the broker statistics to this connection's `$SYS` subscriptions, at QoS 0 as
+   * Mosquitto does. Never to `#` or `+/...` subscriptions [MQTT-4.7.2-1]; these messages do not go through the core.
+   */
+  publishSys(): void {
+    if (!this.#hasSys || this.#phase !== Phase.Connected) return;
+    for (const e of this.#rt.sysEntries(this.vhost)) {
+      let matched = false;
+      let ids: number[] | undefined;
+      for (const s of this.#subs.values()) {
+        if (s.shared || !s.matchFilter.startsWith('$SYS') || !topicMatches(s.matchFilter, e.topic)) continue;
+        matched = true;
+        if (s.identifier !== undefined) (ids ??= []).push(s.identifier);
+      }
+      if (matched) this.#sendPublish(e.topic, e.message, 0, false, false, ids, undefined, undefined);
+    }
   }
 
   #armKeepAlive(ms: number): void {
@@ -779,6 +822,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   #onPublish(p: IPublishPacket): void {
     const ch = this.#ch as CoreChannel;
+    this.#rt.stats.publishIn++;
     const v5 = this.#version === 5;
     let topic = p.topic;
     const alias = p.properties?.topicAlias;
@@ -819,8 +863,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
     if (qos > 0) {
-      // [MQTT-3.3.4-7] the client must not exceed our Receive Maximum.
-      if (v5 && this.#inflightIn >= this.#rt.limits.receiveMaximum) {
+      // [MQTT-3.3.4-7] the client must not exceed our Receive Maximum: QoS 1 PUBLISHes not yet PUBACKed plus QoS 2
+      // ones not yet PUBCOMPed (PUBREC sent, PUBREL awaited) ([MQTT-4.9.0-2]).
+      if (v5 && this.#inflightIn + this.#qos2In.size >= this.#rt.limits.receiveMaximum) {
         this.#protocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
         return;
       }
@@ -832,6 +877,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       return;
     }
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    this.#rt.stats.publishBytesIn += payload.length;
     if (props?.payloadFormatIndicator === true && !isUtf8(payload)) {
       this.#protocolError(ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 as its format indicator says');
       return;
@@ -939,14 +985,27 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (ackTag !== undefined) ch.ack(ackTag, false);
       return;
     }
+    // MQTT 5 §3.3.2.3.3: a message that waited is sent with the Message Expiry Interval that remains; one that
+    // expired on its way out (the queue drops those it sees) is not sent.
+    let expirySeconds: number | undefined;
+    const expiresAt = d.expiresAt ?? 0;
+    if (expiresAt !== 0 && message.properties.expiration !== undefined) {
+      const left = expiresAt - Date.now();
+      if (left <= 0) {
+        if (ackTag !== undefined) ch.ack(ackTag, false);
+        return;
+      }
+      expirySeconds = Math.ceil(left / 1000);
+    }
     const qos = Math.min(qosCap, messageQos(message)) as QoS;
     const retain = retainAsPublished && this.#rt.retainedMessages.has(message);
-    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 ? ackTag : undefined, ackTag);
+    this.#sendPublish(topic, message, qos, retain, d.redelivered, ids, qos > 0 ? ackTag : undefined, ackTag, expirySeconds);
   }
 
   /**
    * Encode and write one PUBLISH. For QoS ≥ 1, `deliveryTag` is the core delivery to settle on PUBACK/PUBREC;
-   * `ackTag` is the one to ack at once when it goes out at QoS 0 or is discarded (undefined: nothing to ack).
+   * `ackTag` is the one to ack at once when it goes out at QoS 0 or is discarded (undefined: nothing to ack);
+   * `expirySeconds`, the Message Expiry Interval left after waiting in a queue (MQTT 5).
    */
   #sendPublish(
     topic: string,
@@ -957,12 +1016,14 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     ids: number[] | undefined,
     deliveryTag: number | undefined,
     ackTag: number | undefined,
+    expirySeconds?: number,
   ): void {
     const v5 = this.#version === 5;
     let properties: PublishProperties | undefined;
     let wireTopic = topic;
     if (v5) {
       properties = messageToProperties(message);
+      if (expirySeconds !== undefined && properties !== undefined) properties.messageExpiryInterval = expirySeconds;
       if (ids !== undefined) (properties ??= {}).subscriptionIdentifier = ids.length === 1 ? (ids[0] as number) : ids;
       if (this.#clientTopicAliasMax > 0) {
         const alias = this.#outAliases.get(topic);
@@ -993,6 +1054,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
       return;
     }
+    this.#rt.stats.publishOut++;
+    this.#rt.stats.publishBytesOut += message.body.length;
     if (messageId !== undefined) this.#outboundW().push(messageId, { deliveryTag: deliveryTag ?? -1, qos, step: this.#idStep - 1 });
     else if (ackTag !== undefined) this.#ch?.ack(ackTag, false);
     if (this.#capture !== undefined) this.#capture.push(buf);
@@ -1101,6 +1164,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2).
     for (const { sub, isNew } of retainedToSend) {
       if (sub.shared || sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) continue;
+      // The broker statistics are retained in Mosquitto: a `$SYS` subscriber gets the current values at once.
+      if (sub.matchFilter.startsWith('$SYS')) {
+        const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
+        for (const e of this.#rt.sysEntries(this.vhost)) {
+          if (topicMatches(sub.matchFilter, e.topic)) this.#sendPublish(e.topic, e.message, 0, true, false, ids, undefined, undefined);
+        }
+      }
       for (const r of this.#rt.retained.match(this.vhost, sub.filter)) {
         const qos = Math.min(sub.qos, r.qos) as QoS;
         const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
@@ -1167,6 +1237,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       declared = ch.declareQueue(queue, options);
     } catch (err) {
       if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED') throw err;
+      // A persistent session resumed by a connection with Session Expiry 0: its durable queue holds what was
+      // queued meanwhile, which this connection must still get; the session (and the queue) ends with it.
+      if (!persistent) return;
       // Left over with other flags (the session changed between clean and persistent): replace it.
       ch.deleteQueue(queue, {});
       declared = ch.declareQueue(queue, options);
@@ -1232,6 +1305,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   #recountNoLocal(): void {
+    this.#hasSys = [...this.#subs.values()].some((s) => !s.shared && s.matchFilter.startsWith('$SYS'));
     const has = [...this.#subs.values()].some((s) => s.noLocal);
     if (has !== this.#hasNoLocal) {
       this.#rt.noLocalCount += has ? 1 : -1;

@@ -18,6 +18,28 @@ export interface RuntimeOptions {
   maxOfflineMessages: number;
 }
 
+/** Counters behind the `$SYS/broker/...` statistics (Mosquitto's names in comments). */
+export interface MqttStats {
+  /** Packets of any type read (`messages/received`) and written (`messages/sent`). */
+  packetsIn: number;
+  packetsOut: number;
+  /** PUBLISH packets read (`publish/messages/received`) and written (`publish/messages/sent`). */
+  publishIn: number;
+  publishOut: number;
+  /** Payload bytes of those PUBLISH packets (`publish/bytes/received`, `publish/bytes/sent`). */
+  publishBytesIn: number;
+  publishBytesOut: number;
+  /** Bytes read (`bytes/received`) and written (`bytes/sent`). */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One `$SYS` value as a message ready to send (built once per interval and vhost). */
+export interface SysEntry {
+  topic: string;
+  message: Message;
+}
+
 /** What a connection needs from the service. */
 export interface MqttRuntime {
   readonly broker: BrokerApi;
@@ -32,6 +54,10 @@ export interface MqttRuntime {
   readonly retainedMessages: WeakSet<Message>;
   /** Connections with at least one No Local subscription. */
   noLocalCount: number;
+  /** Broker statistics counters (`$SYS`). */
+  readonly stats: MqttStats;
+  /** The current `$SYS/broker/...` values as seen from `vhost`; empty when they are off. */
+  sysEntries(vhost: string): readonly SysEntry[];
   /** Register a connected client; a previous connection with the same id and vhost is closed ([MQTT-3.1.4-3]). */
   register(conn: MqttConnection): void;
   /** Forget a closing connection; true if it was still the registered one (not taken over). */
