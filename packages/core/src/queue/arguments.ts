@@ -127,7 +127,7 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     singleActiveConsumer: sac === true,
     deliveryLimit: integerArg(args, 'x-delivery-limit', queue, vhost, { zeroOk: true }),
     maxAge: maxAge(args, queue, vhost),
-    streamMaxSegmentBytes: integerArg(args, 'x-stream-max-segment-size-bytes', queue, vhost, { zeroOk: false, max: 3_000_000_000 }),
+    streamMaxSegmentBytes: integerArg(args, 'x-stream-max-segment-size-bytes', queue, vhost, { zeroOk: true }),
   };
 }
 

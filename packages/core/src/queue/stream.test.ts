@@ -100,6 +100,15 @@ describe('stream queues', () => {
     expect(read('one')).toEqual(['aa', 'bb', 'cc']); // one chunk, one segment: nothing to remove
   });
 
+  it('validates x-stream-max-segment-size-bytes as RabbitMQ (a non-negative integer)', () => {
+    expect(err(() => c.ch.declareQueue('bad', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-stream-max-segment-size-bytes': -1 } }))).toBe(
+      "PRECONDITION_FAILED: invalid arg 'x-stream-max-segment-size-bytes' for queue 'bad' in vhost '/': {value_negative,-1}",
+    );
+    expect(err(() => c.ch.declareQueue('bad', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-stream-max-segment-size-bytes': 'x' } }))).toBe(
+      "PRECONDITION_FAILED: invalid arg 'x-stream-max-segment-size-bytes' for queue 'bad' in vhost '/': \"expected integer, got longstr\"",
+    );
+  });
+
   it('follows RabbitMQ rules: durable, named, prefetch needed, no get or purge', () => {
     expect(err(() => c.ch.declareQueue('t', { arguments: { 'x-queue-type': 'stream' } }))).toBe(
       "PRECONDITION_FAILED: invalid property 'non-durable' for queue 't' in vhost '/'",
