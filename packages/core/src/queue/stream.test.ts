@@ -100,6 +100,23 @@ describe('stream queues', () => {
     expect(read('one')).toEqual(['aa', 'bb', 'cc']); // one chunk, one segment: nothing to remove
   });
 
+  it('takes retention and segment size from a policy (max-length-bytes, stream-max-segment-size-bytes)', async () => {
+    tb.broker.setPolicy('/', 'ret', {
+      pattern: '^pol$',
+      definition: { 'max-length-bytes': 100, 'stream-max-segment-size-bytes': 50 },
+      'apply-to': 'queues',
+    });
+    c.ch.declareQueue('pol', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    for (const b of ['aa', 'bb', 'cc']) {
+      c.ch.publish(makeMessage('', 'pol', b), {});
+      await turn();
+    }
+    const r = tb.channel();
+    r.ch.qos(10, false);
+    r.ch.consume('pol', { arguments: { 'x-stream-offset': 'first' } });
+    expect(r.host.bodies()).toEqual(['bb', 'cc']);
+  });
+
   it('validates x-stream-max-segment-size-bytes as RabbitMQ (a non-negative integer)', () => {
     expect(err(() => c.ch.declareQueue('bad', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-stream-max-segment-size-bytes': -1 } }))).toBe(
       "PRECONDITION_FAILED: invalid arg 'x-stream-max-segment-size-bytes' for queue 'bad' in vhost '/': {value_negative,-1}",
