@@ -91,6 +91,10 @@ describe('stream queues across a restart (amqplib)', () => {
     const ch4 = await conn.createChannel();
     await ch4.prefetch(100);
     expect(await readFrom(ch4, 8, 1)).toEqual([['e8', 8]]);
+    // An interval: chunk timestamps were kept across the restart.
+    const ch5 = await conn.createChannel();
+    await ch5.prefetch(100);
+    expect((await readFrom(ch5, '10m', 9)).map(([, o]) => o)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     await conn.close();
   });
 });
