@@ -2,7 +2,9 @@
  * Crash rounds (issue "Durable by default"): the broker runs as a child process; a publisher with confirms sends
  * numbered persistent messages to a durable queue (window 1000 in flight); the broker is SIGKILLed at a random moment;
  * after each restart every confirmed message must be in the queue exactly once and in order, and no message acked
- * before the kill may come back. Used by crash.test.ts (a few rounds in CI) and scripts/crash-test.mjs (many).
+ * before the kill may come back. Each number is also published to a stream (x-queue-type stream); after each restart
+ * the stream is read from `first` up to a confirmed end marker, and every confirmed number must be there once, in
+ * order. Used by crash.test.ts (a few rounds in CI) and scripts/crash-test.mjs (many).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +13,7 @@ import amqp from 'amqplib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const QUEUE = 'crash-test';
+const STREAM = 'crash-stream';
 
 export interface CrashOptions {
   dataDir: string;
@@ -83,6 +86,56 @@ function prng(seed: number): () => number {
   };
 }
 
+/**
+ * Read the stream from `first` up to an end marker published (and confirmed) now: every number confirmed in an
+ * earlier round must be there exactly once, and numbers in increasing order.
+ */
+async function checkStream(conn: amqp.ChannelModel, round: number, confirmed: Set<number>, violations: string[]): Promise<void> {
+  const ch = await conn.createConfirmChannel();
+  ch.on('error', () => {});
+  const marker = `end-${round}`;
+  await new Promise<void>((resolve, reject) => ch.publish('', STREAM, Buffer.from(marker), {}, (err) => (err ? reject(err) : resolve())));
+  await ch.prefetch(1000);
+  const seen = new Set<number>();
+  let prev = 0;
+  let disorder = false;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stream: end marker ${marker} not reached (${seen.size} read)`)), 30_000);
+    void ch.consume(
+      STREAM,
+      (m) => {
+        if (m === null) return;
+        ch.ack(m);
+        const body = m.content.toString();
+        if (body === marker) {
+          clearTimeout(timer);
+          resolve();
+          return;
+        }
+        if (body.startsWith('end-')) return;
+        const n = Number(body);
+        if (seen.has(n)) violations.push(`round ${round}: stream message ${n} read twice`);
+        if (n < prev && !disorder) {
+          disorder = true;
+          violations.push(`round ${round}: stream out of order: ${prev} before ${n}`);
+        }
+        prev = n;
+        seen.add(n);
+      },
+      { consumerTag: 'stream-verify', arguments: { 'x-stream-offset': 'first' } },
+    );
+  });
+  let lost = 0;
+  for (const n of confirmed) {
+    if (!seen.has(n)) {
+      lost++;
+      if (lost <= 5) violations.push(`round ${round}: confirmed stream message ${n} is missing`);
+    }
+  }
+  if (lost > 5) violations.push(`round ${round}: ${lost} confirmed stream messages missing in all`);
+  await ch.close();
+}
+
 /** Run the rounds; resolves with what was seen (violations listed, not thrown, so a script can report them all). */
 export async function runCrashRounds(o: CrashOptions): Promise<CrashReport> {
   const rand = prng(o.seed ?? Date.now());
@@ -92,6 +145,8 @@ export async function runCrashRounds(o: CrashOptions): Promise<CrashReport> {
   const confirmed = new Set<number>(); // confirmed and not yet seen back
   const acked = new Set<number>(); // seen back and acked (durably: a confirmed fence followed the acks)
   const violations: string[] = [];
+  /** Numbers whose stream publish was confirmed, over all rounds (a stream keeps them all). */
+  const streamConfirmed = new Set<number>();
   let next = 1;
   let published = 0;
   let confirmedTotal = 0;
@@ -105,6 +160,8 @@ export async function runCrashRounds(o: CrashOptions): Promise<CrashReport> {
       const ch = await conn.createConfirmChannel();
       ch.on('error', () => {});
       const { messageCount } = await ch.assertQueue(QUEUE, { durable: true });
+      await ch.assertQueue(STREAM, { durable: true, arguments: { 'x-queue-type': 'stream' } });
+      await checkStream(conn, round, streamConfirmed, violations);
 
       // Verify what survived, then ack it all.
       const seen: number[] = [];
@@ -195,6 +252,12 @@ export async function runCrashRounds(o: CrashOptions): Promise<CrashReport> {
                 confirmed.add(n);
                 confirmedTotal++;
               }
+              wake?.();
+            });
+            inFlight++;
+            ch.publish('', STREAM, content.subarray(0, String(n).length), {}, (err) => {
+              inFlight--;
+              if (err === null || err === undefined) streamConfirmed.add(n);
               wake?.();
             });
           } catch {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runCrashRounds } from './crash-harness.js';
 
 describe('SIGKILL at random moments', () => {
-  it('every confirmed message is there after the restart, exactly once, in order; acked ones never come back', async () => {
+  it('every confirmed message is there after the restart, exactly once, in order; acked ones never come back (queue and stream)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'warren-crash-'));
     try {
       const seed = Date.now() & 0xffff;

@@ -6,12 +6,13 @@ import { createExchange } from './exchange/index.js';
 import { deadLetterMessage, isDeadLetterCycle, type DeadLetterReason } from './message/dead-letter.js';
 import { fieldEquals, fieldValueText, withProperties } from './message/message.js';
 import { assertQueueArgsEquivalent, parseQueueArguments } from './queue/arguments.js';
-import { Queue, type QueueOwner } from './queue/queue.js';
+import { Queue, streamSettings, type QueueOwner } from './queue/queue.js';
 import { effectiveQueueSettings } from './policy/effective-settings.js';
 import { matchPolicy, mergePolicyDefinitions, type Policy } from './policy/policy.js';
 import { BrokerStats, MessageCounters } from './stats/counters.js';
 import type { SampleRing } from './stats/sample-ring.js';
 import type { MessageStore } from './store/store.js';
+import { MemoryQueueStore } from './store/memory-store.js';
 
 /**
  * Empty a reused scratch array. `a.length = 0` would drop its backing store (the next push allocates a new one);
@@ -259,12 +260,15 @@ export class VHost implements QueueOwner {
         throw new BrokerError('PRECONDITION_FAILED', `invalid property '${bad}' for queue '${name}' in vhost '${this.name}'`);
       }
     }
-    const store = this.#store.openQueue(this.name, name, { durable, maxPriority: settings.maxPriority });
+    // A stream's messages live in its log; its (always empty) queue store is never written.
+    const isStream = settings.type === 'stream';
+    const store = isStream ? new MemoryQueueStore(0) : this.#store.openQueue(this.name, name, { durable, maxPriority: settings.maxPriority });
     const queue = new Queue(
       name,
       this,
       { durable, autoDelete: o.autoDelete === true, exclusiveOwner: exclusive ? connectionId : undefined, arguments: args, settings },
       store,
+      isStream ? this.#store.openStream?.(this.name, name, streamSettings(settings)) : undefined,
     );
     this.#applyToQueue(queue);
     this.queues.set(name, queue);

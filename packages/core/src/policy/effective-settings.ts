@@ -1,5 +1,5 @@
 import type { FieldTable } from '../contract.js';
-import type { QueueSettings } from '../queue/arguments.js';
+import { parseDuration, type QueueSettings } from '../queue/arguments.js';
 import type { PolicyDefinition } from './policy.js';
 
 /** Numeric settings where the lower of the queue argument and the policy wins (rabbit_amqqueue_process res_min). */
@@ -37,5 +37,9 @@ export function effectiveQueueSettings(declared: QueueSettings, args: FieldTable
     const rk = policy['dead-letter-routing-key'];
     if (typeof rk === 'string') out.deadLetterRoutingKey = rk;
   }
+  // Stream retention: the queue's argument wins, the policy fills in (rabbit_stream_queue's policy handling).
+  if (declared.maxAge === undefined && typeof policy['max-age'] === 'string') out.maxAge = parseDuration(policy['max-age']);
+  const seg = policy['stream-max-segment-size-bytes'];
+  if (declared.streamMaxSegmentBytes === undefined && typeof seg === 'number') out.streamMaxSegmentBytes = seg;
   return out;
 }

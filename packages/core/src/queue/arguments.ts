@@ -22,6 +22,8 @@ export interface QueueSettings {
   deliveryLimit: number | undefined;
   /** x-max-age of a stream in milliseconds. */
   maxAge: number | undefined;
+  /** x-stream-max-segment-size-bytes of a stream (undefined = RabbitMQ's default, 500 MB). */
+  streamMaxSegmentBytes: number | undefined;
 }
 
 const AGE_UNITS: Record<string, number> = { Y: 365 * 86_400_000, M: 30 * 86_400_000, D: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
@@ -125,6 +127,7 @@ export function parseQueueArguments(args: FieldTable, queue: string, vhost: stri
     singleActiveConsumer: sac === true,
     deliveryLimit: integerArg(args, 'x-delivery-limit', queue, vhost, { zeroOk: true }),
     maxAge: maxAge(args, queue, vhost),
+    streamMaxSegmentBytes: integerArg(args, 'x-stream-max-segment-size-bytes', queue, vhost, { zeroOk: true }),
   };
 }
 

@@ -6,7 +6,7 @@ import { QueueCounters, queueTypeIndex } from '../stats/counters.js';
 import type { QueueEntry, QueueStore } from '../store/store.js';
 import type { QueueSettings } from './arguments.js';
 import type { Consumer } from './consumers.js';
-import { StreamLog } from './stream-log.js';
+import { DEFAULT_STREAM_SEGMENT_BYTES, StreamLog, type StreamSettings } from './stream-log.js';
 
 /** Deliveries per dispatch run before yielding to the event loop (STYLE.md habit 9). */
 export const DISPATCH_BUDGET = 256;
@@ -104,7 +104,8 @@ export class Queue {
     if (!this.deleted && this.consumers.length === 0) this.owner.removeQueue(this);
   };
 
-  constructor(name: string, owner: QueueOwner, props: QueueProperties, store: QueueStore) {
+  /** `stream` is the log of a stream queue (from the message store); a stream without one lives in memory. */
+  constructor(name: string, owner: QueueOwner, props: QueueProperties, store: QueueStore, stream?: StreamLog) {
     this.name = name;
     this.owner = owner;
     this.durable = props.durable;
@@ -115,7 +116,7 @@ export class Queue {
     this.#settings = props.settings;
     this.store = store;
     this.typeIndex = queueTypeIndex(props.settings.type);
-    this.stream = props.settings.type === 'stream' ? new StreamLog(props.settings.maxLengthBytes, props.settings.maxAge) : undefined;
+    this.stream = props.settings.type === 'stream' ? (stream ?? new StreamLog(streamSettings(props.settings))) : undefined;
     // A durable store may hand back entries recovered from disk: number new ones after them, and let TTL run on.
     this.#seq = store.lastSeq ?? 0;
     this.touch();
@@ -149,6 +150,7 @@ export class Queue {
         this.owner.lengthLimitReached?.(this);
       }
     }
+    this.stream?.setSettings(streamSettings(next));
     if (next.expires !== prev.expires) {
       this.#clearIdle();
       this.touch();
@@ -454,6 +456,7 @@ export class Queue {
     this.stopTimers();
     const consumers = this.consumers.splice(0);
     this.store.close();
+    this.stream?.destroy();
     return consumers;
   }
 
@@ -465,6 +468,11 @@ export class Queue {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
     this.#immediate = undefined;
   }
+}
+
+/** A stream's retention and segment size from its effective settings. */
+export function streamSettings(s: QueueSettings): StreamSettings {
+  return { maxBytes: s.maxLengthBytes, maxAge: s.maxAge, maxSegmentBytes: s.streamMaxSegmentBytes ?? DEFAULT_STREAM_SEGMENT_BYTES };
 }
 
 function clampPriority(p: number | undefined, max: number): number {

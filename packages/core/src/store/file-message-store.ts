@@ -14,6 +14,8 @@ import {
 } from './record-codec.js';
 import type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store.js';
 import { silentLogger } from '../util/logger.js';
+import { StreamLog, type StreamSettings } from '../queue/stream-log.js';
+import { FileStreamStorage } from './file-stream-store.js';
 import { syncDir } from '../util/sync-dir.js';
 
 /**
@@ -118,7 +120,8 @@ export class FileMessageStore implements MessageStore {
   readonly #openSegments: Segment[] = [];
   #openFiles = 0;
   #clockHand = 0;
-  readonly #dirty = new Set<FileQueueStore>();
+  readonly #dirty = new Set<{ flush(): void }>();
+  readonly #streams = new Set<FileStreamStorage>();
   #flushScheduled = false;
   /** Fds written since the last fdatasync round started. */
   readonly #unsynced = new Set<number>();
@@ -174,6 +177,28 @@ export class FileMessageStore implements MessageStore {
     return q;
   }
 
+  /**
+   * A stream queue's log in `<dir>/streams/<hash>/` (file-stream-store.ts), recovered from what an earlier run wrote.
+   * Every message of a stream is durable, whatever its delivery mode, as in RabbitMQ.
+   */
+  openStream(vhost: string, queue: string, settings: StreamSettings): StreamLog {
+    if (this.#closed) throw new Error('message store is closed');
+    const h = createHash('sha256').update(vhost).update('\0').update(queue).digest('hex').slice(0, 40);
+    const storage = new FileStreamStorage(this, path.join(this.dir, 'streams', h), vhost, queue);
+    const log = new StreamLog(settings, storage, this.queueMemoryBytes, storage.recover());
+    storage.onFlushed = () => {
+      log.sealChunk();
+      log.markWritten();
+    };
+    this.#streams.add(storage);
+    return log;
+  }
+
+  forgetStream(s: FileStreamStorage): void {
+    this.#dirty.delete(s);
+    this.#streams.delete(s);
+  }
+
   confirm(sink: ConfirmSink, sequence: number, ack: boolean): void {
     const target = this.#durableSinceConfirm ? this.#appended : 0;
     this.#durableSinceConfirm = false;
@@ -206,6 +231,8 @@ export class FileMessageStore implements MessageStore {
     this.#release();
     for (const q of this.#queues) q.shutdown();
     this.#queues.clear();
+    for (const s of this.#streams) s.shutdown();
+    this.#streams.clear();
     if (!this.#syncing) this.#closeDeferred();
   }
 
@@ -217,7 +244,7 @@ export class FileMessageStore implements MessageStore {
     this.#durableSinceConfirm = true;
   }
 
-  markDirty(q: FileQueueStore): void {
+  markDirty(q: { flush(): void }): void {
     this.#dirty.add(q);
     this.scheduleFlush();
   }

@@ -1,4 +1,5 @@
 import type { Message } from '../contract.js';
+import type { StreamLog, StreamSettings } from '../queue/stream-log.js';
 
 /**
  * The storage interface the core owns (DESIGN.md §5, §8). Each queue keeps its ready messages in a
@@ -68,6 +69,11 @@ export interface QueueStoreOptions {
 /** The message store of one broker. */
 export interface MessageStore {
   openQueue(vhost: string, queue: string, options: QueueStoreOptions): QueueStore;
+  /**
+   * The log of a stream queue (x-queue-type stream), with what an earlier run left when the store is durable.
+   * Optional: without it a stream lives in memory only.
+   */
+  openStream?(vhost: string, queue: string, settings: StreamSettings): StreamLog;
   /**
    * Report a publisher confirm once every message accepted so far is safe (on disk where that applies). The
    * in-memory store confirms at once; a durable store waits for its group commit. Confirms to one sink stay in order.
