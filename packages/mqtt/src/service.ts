@@ -13,12 +13,14 @@ import {
   type CoreConnection,
   type Logger,
   type Message,
+  type StateLog,
   type User,
 } from '@warren/core';
 import { OutboundWriter, StreamIo as TransportStreamIo, type OutboundStream } from '@warren/transport';
 import type { IConnectPacket } from 'mqtt-packet';
 import { publishToMessage } from './mapping.js';
 import { RetainedStore } from './retained-store.js';
+import { openMqttStateLog } from './state-log.js';
 import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits, type MqttIo } from './session/mqtt-connection.js';
 import type { MqttRuntime, RuntimeOptions } from './session/runtime.js';
 import { sessionKey, SessionStore, type SessionState } from './session/session-store.js';
@@ -160,8 +162,10 @@ function onStreamClose(this: TaggedStream): void {
 /** Everything the service needs, already defaulted. */
 export interface ResolvedMqttOptions extends RuntimeOptions {
   limits: ConnectionLimits;
-  /** Directory of retained.json and sessions.json; undefined = memory only. */
+  /** Directory of the MQTT state log (retained messages, persistent sessions); undefined = memory only. */
   stateDir: string | undefined;
+  /** A state log to use instead of the one in `stateDir`. */
+  stateLog?: StateLog;
 }
 
 /** The service object behind {@link createMqttService}. */
@@ -172,6 +176,8 @@ export class MqttServiceImpl implements MqttRuntime {
   readonly limits: ConnectionLimits;
   readonly retained: RetainedStore;
   readonly sessions: SessionStore;
+  /** Where retained messages and persistent sessions are kept; undefined = memory only. */
+  readonly stateLog: StateLog | undefined;
   readonly origin = new WeakMap<Message, MqttConnection>();
   readonly retainedMessages = new WeakSet<Message>();
   noLocalCount = 0;
@@ -189,8 +195,10 @@ export class MqttServiceImpl implements MqttRuntime {
     this.logger = logger;
     this.options = options;
     this.limits = options.limits;
-    this.retained = new RetainedStore(options.stateDir);
-    this.sessions = new SessionStore(options.stateDir);
+    this.stateLog = options.stateLog ?? (options.stateDir === undefined ? undefined : openMqttStateLog(options.stateDir, logger));
+    const bad = (key: string, err: unknown): void => logger.error({ err, key }, 'unreadable MQTT state record skipped');
+    this.retained = new RetainedStore(this.stateLog, bad);
+    this.sessions = new SessionStore(this.stateLog, bad);
     // Sessions restored from disk keep expiring from when their connection closed.
     for (const s of this.sessions.sessions.values()) {
       s.disconnectedAt ??= Date.now();
@@ -397,8 +405,18 @@ export class MqttServiceImpl implements MqttRuntime {
     for (const t of this.#willTimers.values()) clearTimeout(t);
     this.#expiryTimers.clear();
     this.#willTimers.clear();
-    this.retained.close();
     this.sessions.close();
+    this.stateLog?.close();
+  }
+
+  stateChanges(): number {
+    if (this.stateLog === undefined) return 0;
+    this.sessions.flush();
+    return this.stateLog.changes;
+  }
+
+  stateSync(): Promise<void> {
+    return this.stateLog?.sync() ?? Promise.resolve();
   }
 }
 

@@ -163,7 +163,7 @@ describe('FileStateLog', () => {
     a.close();
     const file = path.join(dir, logFiles(dir)[0]!);
     const data = fs.readFileSync(file);
-    data[data.length - 1] ^= 0xff; // flip a value byte of the last record: checksum mismatch
+    data[data.length - 1]! ^= 0xff; // flip a value byte of the last record: checksum mismatch
     fs.writeFileSync(file, data);
     const lines: string[] = [];
     const b = open(dir, { logger: recordingLogger(lines) });
@@ -217,7 +217,7 @@ describe('encodeMessage / decodeMessage', () => {
     expect(back).toMatchObject({ exchange: 'amq.topic', routingKey: 'a.b', properties: m.properties });
     expect(back.body.toString()).toBe('hello');
     expect(back.body.buffer).toBe(buf.buffer);
-    buf[buf.length - 1] ^= 1;
+    buf[buf.length - 1]! ^= 1;
     expect(() => decodeMessage(buf, 1)).toThrow(/checksum/);
   });
 });
