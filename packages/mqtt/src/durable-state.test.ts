@@ -4,6 +4,7 @@
  * out only once the log says it is on disk. A stand-in log whose sync is released by hand shows the order.
  */
 import { Broker, MemoryStateLog, silentLogger } from '@warren/core';
+import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMqttService, type MqttService } from './index.js';
 import { RawClient } from './testing/mqtt-test-server.js';
@@ -86,6 +87,26 @@ describe('acknowledgements wait for the MQTT state on disk', () => {
     log.release();
     await settle();
     expect(cmds(c)).toEqual(['pubrec', 'pubcomp']);
+  });
+
+  it('retained PUBLISHes that arrived during a wait share the next sync, and their PUBACKs keep their order', async () => {
+    const c = new RawClient(service);
+    await c.connect({ clientId: 'r5', clean: true });
+    c.packets.length = 0;
+    // One read: the first PUBLISH starts a wait, the other three wait behind it.
+    const publish = (id: number): Buffer =>
+      mqttPacket.generate({ cmd: 'publish', topic: `b/${id}`, payload: Buffer.from(String(id)), qos: 1, messageId: id, retain: true, dup: false });
+    c.sendBytes(Buffer.concat([1, 2, 3, 4].map(publish)));
+    await settle();
+    expect(log.syncs).toBe(1);
+    log.release();
+    await settle();
+    expect(c.packets.map((p) => (p.cmd === 'puback' ? p.messageId : p.cmd))).toEqual([1]);
+    expect(log.syncs).toBe(2);
+    expect(log.size).toBe(4);
+    log.release();
+    await settle();
+    expect(c.packets.map((p) => (p.cmd === 'puback' ? p.messageId : p.cmd))).toEqual([1, 2, 3, 4]);
   });
 
   it('a non-retained QoS 1 PUBLISH does not wait', async () => {

@@ -532,9 +532,31 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     const backlog = wait.backlog;
     this.#defsWait = undefined;
     for (const b of held) this.#io.write(b);
-    // A packet may start another wait: #onPacket then backlogs the rest, in order.
-    for (const packet of backlog) this.#onPacket(packet);
+    if (backlog.length > 0) this.#handleBatch(backlog);
     if (this.#defsWait === undefined && (this.#phase as Phase) !== Phase.Closed) this.#io.resume();
+  }
+
+  /**
+   * Handle the packets that waited as one batch: their replies are captured together and wait for one flush and
+   * one sync, so a client with many retained PUBLISHes (or SUBSCRIBEs) in flight pays one fsync per batch, not one
+   * per packet. Replies keep their order.
+   */
+  #handleBatch(packets: Packet[]): void {
+    const broker = this.#rt.broker;
+    const before = broker.definitionsVersion;
+    const stateBefore = this.#rt.stateChanges();
+    this.#capture = [];
+    for (const packet of packets) {
+      if (this.#phase === Phase.Closed) break;
+      try {
+        this.#handle(packet);
+      } catch (err) {
+        this.#releaseCapture(false, false);
+        this.#internalError(err);
+        return;
+      }
+    }
+    this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
   }
 
   #handle(packet: Packet): void {
