@@ -27,8 +27,9 @@ import type { StateLog } from './store.js';
  * about twice the live state and each byte written is rewritten at most about once by compaction (amortised).
  *
  * Recovery reads the newest generation whose snapshot is complete (an older one exists only while a compaction's
- * sync was in flight), cuts off a torn tail (a crash mid-append: never acknowledged) with a warning, and starts a
- * fresh generation from what it read, so later appends never follow damaged bytes.
+ * sync was in flight) and keeps appending to it; when its tail was torn (a crash mid-append: never acknowledged,
+ * reported with a warning) or damaged, or it is due for compaction, it starts a fresh generation from what it read,
+ * so later appends never follow damaged bytes.
  */
 
 /** Options of {@link FileStateLog}. */
@@ -139,9 +140,16 @@ export class FileStateLog implements StateLog {
     this.compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
     this.#logger = options.logger ?? silentLogger;
     fs.mkdirSync(this.dir, { recursive: true });
-    const old = this.#recover();
-    // Start a new generation from what was read (synchronously synced), then drop the old files.
-    this.#startGeneration(true);
+    const { files, reuse } = this.#recover();
+    if (reuse !== undefined) {
+      // The newest generation read back whole and not worth compacting: keep appending to it.
+      this.#fd = fs.openSync(reuse.file, 'a');
+      this.#fileBytes = reuse.bytes;
+    } else {
+      // Start a new generation from what was read (synchronously synced), so appends never follow damaged bytes.
+      this.#startGeneration(true);
+    }
+    const old = files.filter((f) => f !== reuse?.file);
     for (const f of old) fs.rmSync(f, { force: true });
     if (old.length > 0) syncDir(this.dir);
   }
@@ -376,8 +384,11 @@ export class FileStateLog implements StateLog {
 
   // ---- recovery ----------------------------------------------------------------------------------------------
 
-  /** Load the newest complete generation; returns every existing file (all are replaced by a new generation). */
-  #recover(): string[] {
+  /**
+   * Load the newest complete generation. Returns every existing file, and the newest one when it can be appended to
+   * (read to its end without damage, and not due for compaction).
+   */
+  #recover(): { files: string[]; reuse?: { file: string; bytes: number } } {
     const re = new RegExp(`^${escapeRegExp(this.name)}\\.(\\d{10})\\.log$`);
     const gens = fs
       .readdirSync(this.dir)
@@ -388,21 +399,29 @@ export class FileStateLog implements StateLog {
     const files = gens.map((g) => this.#file(g));
     if (gens.length > 0) this.#generation = gens[0]!;
     for (const g of gens) {
-      if (this.#load(this.#file(g))) return files;
+      const loaded = this.#load(this.#file(g));
+      if (loaded !== undefined) {
+        const reusable = g === gens[0] && loaded.clean && (loaded.bytes < this.compactBytes || loaded.bytes <= 2 * this.#liveBytes);
+        return reusable ? { files, reuse: { file: this.#file(g), bytes: loaded.bytes } } : { files };
+      }
       this.#map.clear();
       this.#liveBytes = 0;
     }
     if (gens.length > 0) this.#logger.error({ log: this.name, files }, 'no complete state log generation found; starting empty');
-    return files;
+    return { files };
   }
 
-  /** Replay one generation file into the map; false when its snapshot is incomplete (then nothing is taken). */
-  #load(file: string): boolean {
+  /**
+   * Replay one generation file into the map: its size and whether it read to the end without damage; undefined when
+   * its snapshot is incomplete (then nothing is taken).
+   */
+  #load(file: string): { bytes: number; clean: boolean } | undefined {
     const started = Date.now();
     let lastProgress = started;
     const data = fs.readFileSync(file);
     let pos = 0;
     let snapshotDone = false;
+    let clean = true;
     let records = 0;
     while (pos < data.length) {
       const size = checkAt(data, pos);
@@ -412,6 +431,7 @@ export class FileStateLog implements StateLog {
         // A crash mid-append leaves a short or zero-filled tail; those changes were never acknowledged.
         if (size === 'truncated' || zero) this.#logger.warn(info, 'torn write at the end of a state log cut off');
         else this.#logger.error(info, 'corrupt state log record: the rest of the file is skipped');
+        clean = false;
         break;
       }
       const p = pos + RECORD_HEADER;
@@ -450,10 +470,10 @@ export class FileStateLog implements StateLog {
     }
     if (!snapshotDone) {
       this.#logger.warn({ log: this.name, file }, 'state log generation without a complete snapshot ignored');
-      return false;
+      return undefined;
     }
     this.#logger.info({ log: this.name, keys: this.#map.size, bytes: data.length, ms: Date.now() - started }, 'recovered state log');
-    return true;
+    return { bytes: data.length, clean };
   }
 }
 
