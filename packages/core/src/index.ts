@@ -20,7 +20,9 @@ export { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from '
 export { TopicTrie, topicWords } from './routing/topic-trie.js';
 export { MemoryMessageStore, MemoryQueueStore } from './store/memory-store.js';
 export { FileMessageStore, FileQueueStore, type FileMessageStoreOptions } from './store/file-message-store.js';
-export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store/store.js';
+export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions, StateLog } from './store/store.js';
+export { FileStateLog, MemoryStateLog, type FileStateLogOptions } from './store/state-log.js';
+export { decodeMessage, encodeMessage } from './store/record-codec.js';
 export {
   DEFINITIONS_FILE,
   DefinitionsError,

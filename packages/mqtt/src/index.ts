@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+import type { BrokerApi, ConnectionInfo, Logger, StateLog } from '@warren/core';
 import { MqttServiceImpl, type MqttStateView } from './service.js';
 
 /** Settings of the Mqtt adapter (shared by its TCP, TLS and WebSocket listeners). Every field but maxFrameSize is optional. */
@@ -47,6 +47,11 @@ export interface MqttServiceContext {
   options: MqttServerOptions;
   /** The broker's data directory (for state this adapter keeps on disk). '' keeps it in memory. */
   dataDir: string;
+  /**
+   * Where retained messages and persistent sessions are kept, instead of the state log in `<dataDir>/mqtt/` (tests
+   * and embedders; the service closes it).
+   */
+  stateLog?: StateLog;
 }
 
 /** One per broker: shared state of every Mqtt connection (sessions, registries). */
@@ -63,8 +68,8 @@ export interface MqttService {
 }
 
 /**
- * Create the MQTT service. Retained messages and persistent-session state load from `<dataDir>/mqtt/` (created if
- * missing).
+ * Create the MQTT service. Retained messages and persistent-session state load from the state log in
+ * `<dataDir>/mqtt/` (created if missing).
  */
 export function createMqttService(ctx: MqttServiceContext): MqttService {
   const o = ctx.options;
@@ -76,6 +81,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
     maxOfflineMessages: o.maxOfflineMessages ?? 0,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
     sysInterval: o.sysInterval ?? 10,
+    ...(ctx.stateLog !== undefined ? { stateLog: ctx.stateLog } : {}),
     limits: {
       maxPacketSize: o.maxFrameSize,
       maxPacketSizeUnauthenticated: o.maxPacketSizeUnauthenticated ?? 65536,

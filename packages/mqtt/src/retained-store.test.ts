@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Message } from '@warren/core';
+import { FileStateLog, MemoryStateLog, type Message } from '@warren/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RetainedStore } from './retained-store.js';
 
@@ -21,7 +21,7 @@ afterEach(() => {
 
 describe('RetainedStore wildcard lookups (topic trie)', () => {
   it('finds wildcard matches per vhost, forgets cleared topics, and keeps first-retained order on update', () => {
-    const rs = new RetainedStore(undefined);
+    const rs = new RetainedStore();
     rs.set('/', 'home/kitchen/temp', 0, msg('20'));
     rs.set('/', 'home/hall/temp', 1, msg('18'));
     rs.set('/', 'home/kitchen/hum', 0, msg('40'));
@@ -35,15 +35,31 @@ describe('RetainedStore wildcard lookups (topic trie)', () => {
     expect(rs.size('/')).toBe(2);
   });
 
-  it('a store loaded from its file answers wildcard filters too', () => {
+  it('a store loaded from its log answers wildcard filters too, with bodies, properties and QoS intact', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-retained-'));
     dirs.push(dir);
-    const rs = new RetainedStore(dir);
+    const log = new FileStateLog({ dir, name: 'mqtt-state' });
+    const rs = new RetainedStore(log);
     rs.set('/', 'a/b', 0, msg('1'));
-    rs.set('/', 'a/c', 1, msg('2'));
-    rs.close();
-    const again = new RetainedStore(dir);
+    rs.set('/', 'a/c', 1, { ...msg('2'), properties: { contentType: 'text/plain', headers: { k: 'v' } } });
+    rs.set('/', 'a/d', 1, msg('3'));
+    rs.set('/', 'a/d', 1, msg('')); // cleared
+    log.close();
+    const again = new RetainedStore(new FileStateLog({ dir, name: 'mqtt-state' }));
     expect(topics(again.match('/', 'a/+'))).toEqual(['a/b', 'a/c']);
-    again.close();
+    const c = again.get('/', 'a/c');
+    expect(c?.qos).toBe(1);
+    expect(c?.message.body.toString()).toBe('2');
+    expect(c?.message.properties).toEqual({ contentType: 'text/plain', headers: { k: 'v' } });
+  });
+
+  it('writes one record per retained message, not the whole set', () => {
+    const log = new MemoryStateLog();
+    const rs = new RetainedStore(log);
+    for (let i = 0; i < 1000; i++) rs.set('/', `t/${i}`, 0, msg('x'));
+    const before = log.changes;
+    rs.set('/', 't/new', 1, msg('y'));
+    expect(log.changes - before).toBe(1);
+    expect(log.get('r/\u0000t/new')?.[0]).toBe(1);
   });
 });

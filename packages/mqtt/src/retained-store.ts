@@ -1,12 +1,19 @@
 /**
  * Retained messages (MQTT 3.1.1 §3.3.1.3, MQTT 5 §3.3.1.3): the last retained PUBLISH per topic and vhost, kept in
- * memory and written to `<dataDir>/mqtt/retained.json` (rewritten atomically, at most once per flush interval).
- * Protocol-free apart from the MQTT topic names it is keyed by, so other adapters can reach it later.
+ * memory and, durably, in the core's {@link StateLog} (one appended record per change, so storing one retained
+ * message costs work proportional to that message). Callers that acknowledge a retained PUBLISH wait for
+ * `log.sync()` first.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Message } from '@warren/core';
+import { decodeMessage, encodeMessage, MemoryStateLog, type Message, type StateLog } from '@warren/core';
 import { TopicTrie } from './topic-trie.js';
+
+/** Key prefix of retained messages in the state log (shared with sessions). */
+const KEY_PREFIX = 'r';
+
+/** The state-log key of a retained topic. */
+export function retainedKey(vhost: string, topic: string): string {
+  return `${KEY_PREFIX}${vhost}\u0000${topic}`;
+}
 
 /** One retained message. */
 export interface RetainedMessage {
@@ -16,33 +23,29 @@ export interface RetainedMessage {
   message: Message;
 }
 
-interface StoredRetained {
-  vhost: string;
-  topic: string;
-  qos: 0 | 1 | 2;
-  exchange: string;
-  routingKey: string;
-  properties: Message['properties'];
-  body: string;
-}
-
 /** The retained-message store of one broker. */
 export class RetainedStore {
   readonly #byVhost = new Map<string, Map<string, RetainedMessage>>();
   /** The same topics per vhost as a trie, for wildcard filters. */
   readonly #tries = new Map<string, TopicTrie<RetainedMessage>>();
-  readonly #file: string | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
-  readonly #flushMs: number;
+  readonly #log: StateLog;
 
-  /** @param dir Directory of the durable file; undefined keeps the store in memory only. */
-  constructor(dir: string | undefined, flushMs = 50) {
-    this.#flushMs = flushMs;
-    if (dir === undefined) return;
-    mkdirSync(dir, { recursive: true });
-    this.#file = join(dir, 'retained.json');
-    this.#load();
+  /**
+   * @param log Where retained messages are kept (its `r`-prefixed keys); the default keeps them in memory only.
+   * @param onBadRecord Told about a stored record that cannot be decoded (it is skipped).
+   */
+  constructor(log: StateLog = new MemoryStateLog(), onBadRecord?: (key: string, err: unknown) => void) {
+    this.#log = log;
+    for (const [key, value] of log.entries()) {
+      if (!key.startsWith(KEY_PREFIX)) continue;
+      const sep = key.indexOf('\u0000');
+      try {
+        if (sep < 0 || value.length < 1) throw new RangeError('malformed retained record');
+        this.#put(key.slice(1, sep), { topic: key.slice(sep + 1), qos: value[0] as 0 | 1 | 2, message: decodeMessage(value, 1) });
+      } catch (err) {
+        onBadRecord?.(key, err);
+      }
+    }
   }
 
   /** Number of retained topics in a vhost. */
@@ -50,16 +53,23 @@ export class RetainedStore {
     return this.#byVhost.get(vhost)?.size ?? 0;
   }
 
-  /** Store (or, with an empty payload, clear) the retained message of a topic ([MQTT-3.3.1-10], [MQTT-3.3.1-11]). */
+  /**
+   * Store (or, with an empty payload, clear) the retained message of a topic ([MQTT-3.3.1-10], [MQTT-3.3.1-11]).
+   * The change is in the log at once and on disk after the log's next sync.
+   */
   set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message): void {
-    let map = this.#byVhost.get(vhost);
+    const map = this.#byVhost.get(vhost);
     if (message.body.length === 0) {
       if (map?.delete(topic) !== true) return;
       this.#tries.get(vhost)?.delete(topic);
-    } else {
-      this.#put(vhost, { topic, qos, message });
+      this.#log.delete(retainedKey(vhost, topic));
+      return;
     }
-    this.#schedule();
+    const value = encodeMessage(message, Buffer.of(qos));
+    this.#log.set(retainedKey(vhost, topic), value);
+    // The kept copy's body is a view of the stored record, so a retained body is held in memory once.
+    const kept: Message = { ...message, body: value.subarray(value.length - message.body.length) };
+    this.#put(vhost, { topic, qos, message: kept });
   }
 
   /** The retained message of exactly `topic`. */
@@ -92,67 +102,6 @@ export class RetainedStore {
       }
     }
     return out;
-  }
-
-  /** Write pending changes now. */
-  flush(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    if (this.#file === undefined || this.#closed) return;
-    const rows: StoredRetained[] = [];
-    for (const [vhost, map] of this.#byVhost) {
-      for (const r of map.values()) {
-        rows.push({
-          vhost,
-          topic: r.topic,
-          qos: r.qos,
-          exchange: r.message.exchange,
-          routingKey: r.message.routingKey,
-          properties: r.message.properties,
-          body: r.message.body.toString('base64'),
-        });
-      }
-    }
-    const tmp = `${this.#file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(rows));
-    renameSync(tmp, this.#file);
-  }
-
-  /** Flush, stop the timer, and write nothing more (the data directory may go away after the broker stops). */
-  close(): void {
-    this.flush();
-    this.#closed = true;
-  }
-
-  #schedule(): void {
-    if (this.#file === undefined || this.#timer !== undefined || this.#closed) return;
-    this.#timer = setTimeout(() => this.flush(), this.#flushMs);
-    this.#timer.unref();
-  }
-
-  #load(): void {
-    let text: string;
-    try {
-      text = readFileSync(this.#file as string, 'utf8');
-    } catch {
-      return; // No file yet.
-    }
-    const rows = JSON.parse(text) as StoredRetained[];
-    for (const row of rows) {
-      this.#put(row.vhost, {
-        topic: row.topic,
-        qos: row.qos,
-        message: {
-          exchange: row.exchange,
-          routingKey: row.routingKey,
-          properties: row.properties,
-          rawProperties: undefined,
-          body: Buffer.from(row.body, 'base64'),
-        },
-      });
-    }
   }
 
   #put(vhost: string, r: RetainedMessage): void {

@@ -14,12 +14,14 @@ import {
   type CoreConnection,
   type Logger,
   type Message,
+  type StateLog,
   type User,
 } from '@warren/core';
 import { OutboundWriter, StreamIo as TransportStreamIo, type OutboundStream } from '@warren/transport';
 import type { IConnectPacket } from 'mqtt-packet';
 import { publishToMessage } from './mapping.js';
 import { RetainedStore } from './retained-store.js';
+import { openMqttStateLog } from './state-log.js';
 import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits, type MqttIo } from './session/mqtt-connection.js';
 import type { MqttRuntime, MqttStats, RuntimeOptions, SysEntry } from './session/runtime.js';
 import { sessionKey, SessionStore, type SessionState } from './session/session-store.js';
@@ -165,10 +167,12 @@ function onStreamClose(this: TaggedStream): void {
 /** Everything the service needs, already defaulted. */
 export interface ResolvedMqttOptions extends RuntimeOptions {
   limits: ConnectionLimits;
-  /** Directory of retained.json and sessions.json; undefined = memory only. */
+  /** Directory of the MQTT state log (retained messages, persistent sessions); undefined = memory only. */
   stateDir: string | undefined;
   /** Seconds between `$SYS` statistics; 0 = none. */
   sysInterval: number;
+  /** A state log to use instead of the one in `stateDir`. */
+  stateLog?: StateLog;
 }
 
 /** `$SYS/broker/version`, as Mosquitto words it ("mosquitto version 2.0.11"). */
@@ -182,6 +186,8 @@ export class MqttServiceImpl implements MqttRuntime {
   readonly limits: ConnectionLimits;
   readonly retained: RetainedStore;
   readonly sessions: SessionStore;
+  /** Where retained messages and persistent sessions are kept; undefined = memory only. */
+  readonly stateLog: StateLog | undefined;
   readonly origin = new WeakMap<Message, MqttConnection>();
   readonly retainedMessages = new WeakSet<Message>();
   noLocalCount = 0;
@@ -207,8 +213,10 @@ export class MqttServiceImpl implements MqttRuntime {
     this.logger = logger;
     this.options = options;
     this.limits = options.limits;
-    this.retained = new RetainedStore(options.stateDir);
-    this.sessions = new SessionStore(options.stateDir);
+    this.stateLog = options.stateLog ?? (options.stateDir === undefined ? undefined : openMqttStateLog(options.stateDir, logger));
+    const bad = (key: string, err: unknown): void => logger.error({ err, key }, 'unreadable MQTT state record skipped');
+    this.retained = new RetainedStore(this.stateLog, bad);
+    this.sessions = new SessionStore(this.stateLog, bad);
     this.#sysInterval = options.sysInterval;
     if (options.sysInterval > 0) {
       this.#sysTimer = setInterval(() => this.#publishSys(), options.sysInterval * 1000);
@@ -473,8 +481,18 @@ export class MqttServiceImpl implements MqttRuntime {
     for (const t of this.#willTimers.values()) clearTimeout(t);
     this.#expiryTimers.clear();
     this.#willTimers.clear();
-    this.retained.close();
     this.sessions.close();
+    this.stateLog?.close();
+  }
+
+  stateChanges(): number {
+    if (this.stateLog === undefined) return 0;
+    this.sessions.flush();
+    return this.stateLog.changes;
+  }
+
+  stateSync(): Promise<void> {
+    return this.stateLog?.sync() ?? Promise.resolve();
   }
 }
 

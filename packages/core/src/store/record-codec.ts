@@ -1,5 +1,6 @@
 import type { DecimalValue, FieldTable, FieldValue, Message, MessageProperties } from '../contract.js';
 import { crc32 } from './crc32.js';
+import type { StateLog } from './store.js';
 
 /**
  * The on-disk encoding of one queue entry in a segment file (a pure codec: no I/O).
@@ -226,8 +227,11 @@ export function recordHead(buf: Buffer, offset: number): { flags: number; seq: n
   };
 }
 
-/** Decode a checked record (the body is copied so the read buffer can go). Throws on malformed content. */
-export function readRecord(buf: Buffer, offset: number): EntryRecord {
+/**
+ * Decode a checked record (the body is copied so the read buffer can go, unless `copyBody` is false). Throws on
+ * malformed content.
+ */
+export function readRecord(buf: Buffer, offset: number, copyBody = true): EntryRecord {
   const p = offset + RECORD_HEADER;
   const end = p + buf.readUInt32LE(offset);
   const bodySize = buf.readUInt32LE(p + 18);
@@ -236,7 +240,7 @@ export function readRecord(buf: Buffer, offset: number): EntryRecord {
   const routingKey = r.str();
   const properties = r.properties();
   if (r.pos !== end - bodySize) throw new RangeError('record content does not match its length');
-  const body = Buffer.from(buf.subarray(end - bodySize, end));
+  const body = copyBody ? Buffer.from(buf.subarray(end - bodySize, end)) : buf.subarray(end - bodySize, end);
   return {
     flags: buf[p]!,
     seq: buf.readDoubleLE(p + 1),
@@ -347,4 +351,28 @@ class Reader {
         throw new RangeError(`unknown header value tag 0x${tag.toString(16)}`);
     }
   }
+}
+
+/**
+ * A message as one checksummed record (the segment record format with zero entry fields), for adapters that keep
+ * messages in a {@link StateLog}-like store of opaque values.
+ */
+export function encodeMessage(m: Message, prefix?: Buffer): Buffer {
+  const w = new ByteWriter(RECORD_HEADER + 64 + m.body.length + (prefix?.length ?? 0));
+  if (prefix !== undefined) {
+    w.buf.set(prefix, 0);
+    w.length = prefix.length;
+  }
+  writeRecord(w, 0, 0, 0, 0, m);
+  return w.length === w.buf.length ? w.buf : w.buf.subarray(0, w.length);
+}
+
+/**
+ * Decode a message written by {@link encodeMessage} at `offset`. The body is a view of `buf` (no copy), so keeping the
+ * message keeps `buf`. Throws when the record is damaged.
+ */
+export function decodeMessage(buf: Buffer, offset = 0): Message {
+  const size = checkRecord(buf, offset);
+  if (typeof size !== 'number') throw new RangeError(`stored message is ${size}`);
+  return readRecord(buf, offset, false).message;
 }

@@ -81,3 +81,25 @@ export interface MessageStore {
   confirm(sink: ConfirmSink, sequence: number, ack: boolean): void;
   close(): void;
 }
+
+/**
+ * Durable keyed state an adapter keeps besides queues (MQTT retained messages and sessions): opaque values under
+ * string keys; the core gives them no meaning. Changes apply in memory at once and reach the disk in the background;
+ * {@link StateLog.sync} tells when they are safe, so an adapter sends its acknowledgement only then.
+ */
+export interface StateLog {
+  readonly size: number;
+  /** Count of changes made so far: compare it before and after an operation to tell whether it wrote anything. */
+  readonly changes: number;
+  get(key: string): Buffer | undefined;
+  keys(): IterableIterator<string>;
+  /** Live entries in first-set order. */
+  entries(): IterableIterator<[string, Buffer]>;
+  /** Set a value (the log keeps the Buffer: do not change it afterwards). */
+  set(key: string, value: Buffer): void;
+  delete(key: string): boolean;
+  /** Resolves once every change made before the call is durable (at once for an in-memory log); rejects on I/O failure. */
+  sync(): Promise<void>;
+  /** Write and sync what is pending; nothing is written after this. */
+  close(): void;
+}

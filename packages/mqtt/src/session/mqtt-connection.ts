@@ -324,6 +324,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (ack) {
       const buf = encodePuback(packetId);
       if (this.#capture !== undefined) this.#capture.push(buf);
+      // A PUBACK confirmed while an earlier reply waits for the disk goes after it ([MQTT-4.6.0-2] order).
+      else if (this.#defsWait !== undefined) this.#defsWait.held.push(buf);
       else this.#io.write(buf);
       return;
     }
@@ -489,31 +491,40 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // Counted when handled (a backlogged packet comes through here again).
     this.#rt.stats.packetsIn++;
     const broker = this.#rt.broker;
-    const before = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' ? broker.definitionsVersion : undefined;
+    // Replies that must not go out before a change is on disk: SUBACK/UNSUBACK (durable queues and bindings, the
+    // persistent session's subscriptions) and the PUBACK/PUBREC of a retained PUBLISH (so PUBCOMP follows too).
+    const watch = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' || (packet.cmd === 'publish' && packet.retain && packet.qos > 0);
+    const before = watch ? broker.definitionsVersion : undefined;
+    const stateBefore = watch ? this.#rt.stateChanges() : 0;
     if (before !== undefined) this.#capture = [];
     try {
       this.#handle(packet);
     } catch (err) {
-      this.#releaseCapture(false);
+      this.#releaseCapture(false, false);
       this.#internalError(err);
       return;
     }
-    if (before !== undefined) this.#releaseCapture(broker.definitionsVersion !== before);
+    if (before !== undefined) this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
   }
 
-  /** Write the captured packets, or hold them (and every later packet) until the definitions are on disk. */
-  #releaseCapture(hold: boolean): void {
+  /**
+   * Write the captured packets, or hold them (and every later packet) until the definitions (`defs`) and the MQTT
+   * state (`state`) changed by the packet are on disk.
+   */
+  #releaseCapture(defs: boolean, state: boolean): void {
     const captured = this.#capture;
     this.#capture = undefined;
     if (captured === undefined || this.#phase === Phase.Closed) return;
-    if (!hold) {
+    if (!defs && !state) {
       for (const b of captured) this.#io.write(b);
       return;
     }
     const wait = (this.#defsWait ??= { pending: 0, held: [], backlog: [] });
     for (const b of captured) wait.held.push(b);
     if (wait.pending++ === 0) this.#io.pause();
-    const flushed = this.#rt.broker.flushDefinitions?.() ?? Promise.resolve();
+    const defsFlushed = defs ? (this.#rt.broker.flushDefinitions?.() ?? Promise.resolve()) : undefined;
+    const stateSynced = state ? this.#rt.stateSync() : undefined;
+    const flushed = defsFlushed !== undefined && stateSynced !== undefined ? Promise.all([defsFlushed, stateSynced]) : (defsFlushed ?? stateSynced)!;
     flushed.then(
       () => this.#definitionsDurable(),
       (err: unknown) => this.#internalError(err),
@@ -528,9 +539,31 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     const backlog = wait.backlog;
     this.#defsWait = undefined;
     for (const b of held) this.#io.write(b);
-    // A packet may start another wait: #onPacket then backlogs the rest, in order.
-    for (const packet of backlog) this.#onPacket(packet);
+    if (backlog.length > 0) this.#handleBatch(backlog);
     if (this.#defsWait === undefined && (this.#phase as Phase) !== Phase.Closed) this.#io.resume();
+  }
+
+  /**
+   * Handle the packets that waited as one batch: their replies are captured together and wait for one flush and
+   * one sync, so a client with many retained PUBLISHes (or SUBSCRIBEs) in flight pays one fsync per batch, not one
+   * per packet. Replies keep their order.
+   */
+  #handleBatch(packets: Packet[]): void {
+    const broker = this.#rt.broker;
+    const before = broker.definitionsVersion;
+    const stateBefore = this.#rt.stateChanges();
+    this.#capture = [];
+    for (const packet of packets) {
+      if (this.#phase === Phase.Closed) break;
+      try {
+        this.#handle(packet);
+      } catch (err) {
+        this.#releaseCapture(false, false);
+        this.#internalError(err);
+        return;
+      }
+    }
+    this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
   }
 
   #handle(packet: Packet): void {
@@ -948,7 +981,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (s === undefined || s.expiry === 0) return;
     s.qos2Inbound = [...this.#qos2In];
     s.qos2Pubrel = [...this.#pubrel];
-    this.#rt.sessions.changed();
+    this.#rt.sessions.changed(s);
   }
 
   // ---- PUBLISH (outbound) --------------------------------------------------------------------------------------
@@ -1157,7 +1190,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       }
     }
     this.#recountNoLocal();
-    this.#rt.sessions.changed();
+    this.#rt.sessions.changed(session);
     // [MQTT-3.8.4-1] SUBACK with the same packet id; [MQTT-3.8.4-5] one code per filter in order.
     this.#send({ cmd: 'suback', messageId: p.messageId ?? 0, granted });
     // [MQTT-3.8.4-4] retained messages after the SUBACK; MQTT 5 Retain Handling 1 = only for a new subscription,
@@ -1255,7 +1288,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (dropped > 0) this.#rt.offlineOverflow(this.clientId, queue, limit, dropped);
       if (total !== seen) {
         (session.overflowSeen ??= {})[queue] = total;
-        this.#rt.sessions.changed();
+        this.#rt.sessions.changed(session);
       }
     }
   }
@@ -1298,7 +1331,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     session.subscriptions = session.subscriptions.filter((s) => this.#subs.has(s.filter));
     this.#recountNoLocal();
-    this.#rt.sessions.changed();
+    this.#rt.sessions.changed(session);
     // [MQTT-3.10.4-4] UNSUBACK with the same packet id.
     if (this.#version === 5) this.#send({ cmd: 'unsuback', messageId: packetId, granted: codes });
     else this.#send({ cmd: 'unsuback', messageId: packetId } as Packet);
@@ -1363,7 +1396,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       if (session.expiry === 0) this.#rt.endSession(session, conn);
       else {
         session.disconnectedAt = Date.now();
-        this.#rt.sessions.changed();
+        this.#rt.sessions.changed(session);
         this.#rt.scheduleExpiry(session);
       }
     }

@@ -76,6 +76,13 @@ export interface MqttRuntime {
     ch: CoreChannel,
   ): void;
   cancelWill(vhost: string, clientId: string): void;
+  /**
+   * Changes made so far to the durable MQTT state (retained messages, persistent sessions), after writing pending
+   * session changes: a connection compares it around a packet to tell whether its acknowledgement must wait.
+   */
+  stateChanges(): number;
+  /** Resolves once every change to the durable MQTT state made so far is on disk. */
+  stateSync(): Promise<void>;
   /** A persistent session came back to a full offline queue: count it and log it. */
   /** `dropped` messages of a persistent session's queue were removed for the offline limit since last counted. */
   offlineOverflow(clientId: string, queue: string, limit: number, dropped: number): void;

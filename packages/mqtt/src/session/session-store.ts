@@ -1,10 +1,10 @@
 /**
  * Persistent MQTT sessions (clean session 0, or MQTT 5 Session Expiry Interval > 0): what must outlive a connection
  * and a broker restart besides the queued messages (those live in the durable core queues
- * `mqtt-subscription-<clientid>qos0/qos1`). Kept in memory and written to `<dataDir>/mqtt/sessions.json`.
+ * `mqtt-subscription-<clientid>qos0/qos1`). Kept in memory and, for sessions that outlive their connection, in the
+ * core's {@link StateLog} as one JSON record per session (a change rewrites that session's record only).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { MemoryStateLog, type StateLog } from '@warren/core';
 import type { QoS } from 'mqtt-packet';
 
 /** One subscription of a session, with its MQTT 5 options. */
@@ -43,23 +43,32 @@ export function sessionKey(vhost: string, clientId: string): string {
   return `${vhost}\u0000${clientId}`;
 }
 
+/** Key prefix of sessions in the state log (shared with retained messages). */
+const KEY_PREFIX = 's';
+
 /** The session table. */
 export class SessionStore {
   readonly sessions = new Map<string, SessionState>();
-  readonly #file: string | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #log: StateLog;
+  /** Sessions changed since they were last written (by {@link sessionKey}). */
+  readonly #dirty = new Set<string>();
+  #scheduled = false;
   #closed = false;
 
-  /** @param dir Directory of the durable file; undefined keeps sessions in memory only. */
-  constructor(dir: string | undefined) {
-    if (dir === undefined) return;
-    mkdirSync(dir, { recursive: true });
-    this.#file = join(dir, 'sessions.json');
-    try {
-      const rows = JSON.parse(readFileSync(this.#file, 'utf8')) as SessionState[];
-      for (const s of rows) this.sessions.set(sessionKey(s.vhost, s.clientId), s);
-    } catch {
-      // No file yet (or unreadable: start without sessions rather than refuse to start).
+  /**
+   * @param log Where persistent sessions are kept (its `s`-prefixed keys); the default keeps them in memory only.
+   * @param onBadRecord Told about a stored record that cannot be decoded (it is skipped).
+   */
+  constructor(log: StateLog = new MemoryStateLog(), onBadRecord?: (key: string, err: unknown) => void) {
+    this.#log = log;
+    for (const [key, value] of log.entries()) {
+      if (!key.startsWith(KEY_PREFIX)) continue;
+      try {
+        const s = JSON.parse(value.toString('utf8')) as SessionState;
+        this.sessions.set(sessionKey(s.vhost, s.clientId), s);
+      } catch (err) {
+        onBadRecord?.(key, err);
+      }
     }
   }
 
@@ -69,37 +78,49 @@ export class SessionStore {
 
   put(state: SessionState): void {
     this.sessions.set(sessionKey(state.vhost, state.clientId), state);
-    this.changed();
+    this.changed(state);
   }
 
   delete(vhost: string, clientId: string): void {
-    if (this.sessions.delete(sessionKey(vhost, clientId))) this.changed();
+    const key = sessionKey(vhost, clientId);
+    if (this.sessions.delete(key)) this.#markDirty(key);
   }
 
-  /** A session changed: write the file soon (coalescing bursts). */
-  changed(): void {
-    if (this.#file === undefined || this.#timer !== undefined || this.#closed) return;
-    this.#timer = setTimeout(() => this.flush(), 20);
-    this.#timer.unref();
+  /**
+   * A session changed: its record is rewritten at the end of this event-loop turn (coalescing bursts), or at the next
+   * {@link flush}. Without an argument every session is rewritten.
+   */
+  changed(session?: SessionState): void {
+    if (session !== undefined) this.#markDirty(sessionKey(session.vhost, session.clientId));
+    else for (const key of this.sessions.keys()) this.#markDirty(key);
   }
 
-  /** Write the sessions now and stop writing: the broker is stopping and its data directory may go away. */
+  /** Write the changed sessions into the log now (callers then wait for the log's sync to acknowledge). */
+  flush(): void {
+    if (this.#closed || this.#dirty.size === 0) return;
+    for (const key of this.#dirty) {
+      const s = this.sessions.get(key);
+      // Only sessions that outlive their connection are worth keeping.
+      if (s !== undefined && s.expiry > 0) this.#log.set(KEY_PREFIX + key, Buffer.from(JSON.stringify(s)));
+      else this.#log.delete(KEY_PREFIX + key);
+    }
+    this.#dirty.clear();
+  }
+
+  /** Write what changed and stop writing: the broker is stopping (the caller closes the log). */
   close(): void {
     this.flush();
     this.#closed = true;
   }
 
-  flush(): void {
+  #markDirty(key: string): void {
     if (this.#closed) return;
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    if (this.#file === undefined) return;
-    // Only sessions that outlive their connection are worth keeping.
-    const rows = [...this.sessions.values()].filter((s) => s.expiry > 0);
-    const tmp = `${this.#file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(rows));
-    renameSync(tmp, this.#file);
+    this.#dirty.add(key);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.flush();
+    });
   }
 }
