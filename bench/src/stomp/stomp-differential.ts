@@ -452,11 +452,17 @@ function canonicalOrder(frames: readonly RawFrame[]): RawFrame[] {
   return out;
 }
 
+/**
+ * `x-delivery-count: 0` on a quorum queue's first delivery: RabbitMQ 4 sends it, 3.10 does not; Warren follows 4
+ * (issue 12 §4), so the comparison leaves that one value out.
+ */
+const ignoredValue = (k: string, v: string): boolean => k === 'x-delivery-count' && v === '0';
+
 /** Text form of a normalized recording, one frame a line (for diffs). */
 export function describe(rec: Recording, unorderedMessages = false): string {
   let lines = canonicalOrder(rec.frames).map((fr) => {
     const hs = fr.headers
-      .filter(([k]) => !IGNORED_HEADERS.has(k))
+      .filter(([k, v]) => !IGNORED_HEADERS.has(k) && !ignoredValue(k, v))
       .map(([k, v]) => `${k}=${JSON.stringify(unorderedMessages && (k === 'ack' || k === 'message-id') ? v.replace(/@@\d+$/, '@@<n>') : v)}`)
       .join(' ');
     return `${fr.command} ${hs}${fr.body !== '' ? ' | ' + JSON.stringify(fr.body) : ''}`;
