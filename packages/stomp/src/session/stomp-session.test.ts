@@ -594,3 +594,49 @@ describe('logging', () => {
     expect(warnings[0]).toMatchObject({ message: f?.headers.get('message') });
   });
 });
+
+describe('SUBSCRIBE headers for streams and subscription queues (issue 12 §1)', () => {
+  const sendAll = (send: (t: string) => StompFrame[], q: string, bodies: string[]): void => {
+    for (const b of bodies) send(`SEND\ndestination:/queue/${q}\nx-queue-type:stream\n\n${b}\0`);
+  };
+  const bodiesOf = (frames: StompFrame[], sub: string): string[] =>
+    frames.filter((f) => f.command === 'MESSAGE' && f.headers.get('subscription') === sub).map((f) => f.body.toString());
+
+  it('x-stream-offset reads a stream from first, offset=N, last or next; an unknown form reads from next', () => {
+    const { send } = connected();
+    sendAll(send, 'st', ['s0', 's1', 's2']);
+    const sub = (id: string, offset: string): StompFrame[] =>
+      send(`SUBSCRIBE\ndestination:/queue/st\nid:${id}\nack:client\nprefetch-count:10\nx-stream-offset:${offset}\n\n\0`);
+    expect(bodiesOf(sub('a', 'first'), 'a')).toEqual(['s0', 's1', 's2']);
+    expect(bodiesOf(sub('b', 'offset=1'), 'b')).toEqual(['s1', 's2']);
+    expect(bodiesOf(sub('c', 'last'), 'c')).toEqual(['s2']);
+    expect(sub('d', 'next')).toEqual([]);
+    expect(sub('e', '1')).toEqual([]);
+    const after = send('SEND\ndestination:/queue/st\n\ns3\0');
+    for (const id of ['a', 'b', 'c', 'd', 'e']) expect(bodiesOf(after, id)).toEqual(['s3']);
+    const m = after.find((f) => f.headers.get('subscription') === 'a')!;
+    expect(m.headers.get('x-stream-offset')).toBe('3');
+  });
+
+  it('x-stream-offset:timestamp=<seconds> reads what was appended since then', () => {
+    const { send } = connected();
+    sendAll(send, 'ts', ['old']);
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    const frames = send(`SUBSCRIBE\ndestination:/queue/ts\nid:t\nack:client\nprefetch-count:10\nx-stream-offset:timestamp=${future}\n\n\0`);
+    expect(bodiesOf(frames, 't')).toEqual([]);
+    const past = send('SUBSCRIBE\ndestination:/queue/ts\nid:p\nack:client\nprefetch-count:10\nx-stream-offset:timestamp=0\n\n\0');
+    expect(bodiesOf(past, 'p')).toEqual(['old']);
+  });
+
+  it('x-queue-name and x-queue-type choose the name and type of a /topic or /exchange subscription queue', () => {
+    const { send } = connected();
+    send('SUBSCRIBE\ndestination:/topic/named.key\nid:n\ndurable:true\nauto-delete:false\nx-queue-name:my-sub\nx-queue-type:quorum\n\n\0');
+    send('SUBSCRIBE\ndestination:/exchange/amq.direct/k\nid:x\nx-queue-name:my-x-sub\n\n\0');
+    const { ch } = amqp();
+    expect(ch.declareQueue('my-sub', { passive: true }).queue).toBe('my-sub');
+    // The queue is a quorum queue: redeclaring it as classic is refused.
+    expect(() => ch.declareQueue('my-sub', { durable: true, arguments: { 'x-queue-type': 'classic' } })).toThrow(/x-queue-type/);
+    const viaName = send('SEND\ndestination:/amq/queue/my-x-sub\n\ndirect\0');
+    expect(msg(viaName[0])).toMatchObject({ command: 'MESSAGE', body: 'direct', h: { subscription: 'x' } });
+  });
+});
