@@ -63,7 +63,11 @@ const messages = (n: number) => (got: readonly RawFrame[]) => count(got, 'MESSAG
 const ackOf = (got: readonly RawFrame[], n: number): string =>
   header(got.filter((g) => g.command === 'MESSAGE')[n], 'ack') ?? 'none';
 
-/** A send that waits for its receipt. */
+/**
+ * A send that waits for its receipt. A SEND that delivers waits for its RECEIPT and the MESSAGE both: RabbitMQ answers
+ * a later frame (an ACK) at once, while a SEND's RECEIPT waits for the confirm, so sending on after the MESSAGE
+ * alone would race the two receipts.
+ */
 const sr = (command: string, headers: Record<string, string>, body = ''): Step => ({
   send: f(command, headers, body),
   ...(headers['receipt'] !== undefined ? { until: hasReceipt(headers['receipt']) } : {}),
@@ -109,9 +113,9 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
     name: 'NACK requeue:false discards',
     steps: [
       sr('SUBSCRIBE', { destination: '/queue/$R-nack', id: 's', ack: 'client-individual', receipt: 'sub' }),
-      { send: f('SEND', { destination: '/queue/$R-nack', receipt: 'p1' }, 'm1'), until: messages(1) },
+      { send: f('SEND', { destination: '/queue/$R-nack', receipt: 'p1' }, 'm1'), until: (g) => hasReceipt('p1')(g) && messages(1)(g) },
       sr('NACK', { id: '@ack0', requeue: 'false', receipt: 'n1' }),
-      { send: f('SEND', { destination: '/queue/$R-nack', receipt: 'p2' }, 'm2'), until: messages(2) },
+      { send: f('SEND', { destination: '/queue/$R-nack', receipt: 'p2' }, 'm2'), until: (g) => hasReceipt('p2')(g) && messages(2)(g) },
       sr('ACK', { id: '@ack1', receipt: 'a2' }),
     ],
   },
@@ -127,7 +131,7 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
         'x-dead-letter-routing-key': '$R-dlq',
         receipt: 'sub2',
       }),
-      { send: f('SEND', { destination: '/queue/$R-dlsrc', receipt: 'p1' }, 'm1'), until: messages(1) },
+      { send: f('SEND', { destination: '/queue/$R-dlsrc', receipt: 'p1' }, 'm1'), until: (g) => hasReceipt('p1')(g) && messages(1)(g) },
       { send: f('NACK', { id: '@ack0', requeue: 'false', receipt: 'n1' }), until: messages(2) },
     ],
   },
@@ -135,7 +139,7 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
     name: 'NACK requeue:true redelivers',
     steps: [
       sr('SUBSCRIBE', { destination: '/queue/$R-renack', id: 's', ack: 'client-individual', receipt: 'sub' }),
-      { send: f('SEND', { destination: '/queue/$R-renack', receipt: 'p1' }, 'm1'), until: messages(1) },
+      { send: f('SEND', { destination: '/queue/$R-renack', receipt: 'p1' }, 'm1'), until: (g) => hasReceipt('p1')(g) && messages(1)(g) },
       { send: f('NACK', { id: '@ack0', receipt: 'n1' }), until: messages(2) },
       sr('ACK', { id: '@ack1', receipt: 'a1' }),
     ],
@@ -196,7 +200,7 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
       sr('BEGIN', { transaction: 'tx2', receipt: 'b2' }),
       sr('SEND', { destination: '/queue/$R-tx', transaction: 'tx2', receipt: 'p3' }, 'aborted'),
       sr('ABORT', { transaction: 'tx2', receipt: 'x2' }),
-      { send: f('SEND', { destination: '/queue/$R-tx', receipt: 'p4' }, 'after abort'), until: messages(3) },
+      { send: f('SEND', { destination: '/queue/$R-tx', receipt: 'p4' }, 'after abort'), until: (g) => hasReceipt('p4')(g) && messages(3)(g) },
     ],
   },
   { name: 'COMMIT of an unknown transaction', steps: [sr('COMMIT', { transaction: 'nope', receipt: 'c1' })] },
@@ -210,13 +214,13 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
       sr('SUBSCRIBE', { destination: '/exchange/amq.direct/$R-dk', id: 'x', receipt: 's3' }),
       sr('SUBSCRIBE', { destination: '/exchange/amq.fanout', id: 'fan', receipt: 's4' }),
       sr('SUBSCRIBE', { destination: '/exchange/amq.topic/$R.et', id: 'et', receipt: 's5' }),
-      { send: f('SEND', { destination: '/queue/$R-dq', receipt: 'p1' }, 'to queue'), until: messages(1) },
-      { send: f('SEND', { destination: '/amq/queue/$R-dq', receipt: 'p2' }, 'to amq queue'), until: messages(2) },
-      { send: f('SEND', { destination: '/topic/$R.dt', receipt: 'p3' }, 'to topic'), until: messages(3) },
-      { send: f('SEND', { destination: '/exchange/amq.direct/$R-dk', receipt: 'p4' }, 'to direct'), until: messages(4) },
-      { send: f('SEND', { destination: '/exchange/amq.fanout', receipt: 'p5' }, 'to fanout'), until: messages(5) },
-      { send: f('SEND', { destination: '/exchange/amq.topic/$R.et', receipt: 'p6' }, 'to amq.topic'), until: messages(6) },
-      { send: f('SEND', { destination: '/exchange/amq.fanout/some.key', receipt: 'p7' }, 'fanout with key'), until: messages(7) },
+      { send: f('SEND', { destination: '/queue/$R-dq', receipt: 'p1' }, 'to queue'), until: (g) => hasReceipt('p1')(g) && messages(1)(g) },
+      { send: f('SEND', { destination: '/amq/queue/$R-dq', receipt: 'p2' }, 'to amq queue'), until: (g) => hasReceipt('p2')(g) && messages(2)(g) },
+      { send: f('SEND', { destination: '/topic/$R.dt', receipt: 'p3' }, 'to topic'), until: (g) => hasReceipt('p3')(g) && messages(3)(g) },
+      { send: f('SEND', { destination: '/exchange/amq.direct/$R-dk', receipt: 'p4' }, 'to direct'), until: (g) => hasReceipt('p4')(g) && messages(4)(g) },
+      { send: f('SEND', { destination: '/exchange/amq.fanout', receipt: 'p5' }, 'to fanout'), until: (g) => hasReceipt('p5')(g) && messages(5)(g) },
+      { send: f('SEND', { destination: '/exchange/amq.topic/$R.et', receipt: 'p6' }, 'to amq.topic'), until: (g) => hasReceipt('p6')(g) && messages(6)(g) },
+      { send: f('SEND', { destination: '/exchange/amq.fanout/some.key', receipt: 'p7' }, 'fanout with key'), until: (g) => hasReceipt('p7')(g) && messages(7)(g) },
     ],
   },
 
@@ -232,7 +236,7 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
         'x-queue-type': 'quorum',
         receipt: 'sub',
       }),
-      { send: f('SEND', { destination: '/queue/$R-qq', receipt: 'p1' }, 'q1'), until: messages(1) },
+      { send: f('SEND', { destination: '/queue/$R-qq', receipt: 'p1' }, 'q1'), until: (g) => hasReceipt('p1')(g) && messages(1)(g) },
       { send: f('NACK', { id: '@ack0', receipt: 'n1' }), until: messages(2) },
       sr('ACK', { id: '@ack1', receipt: 'a1' }),
     ],
@@ -251,7 +255,7 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
       { ...sr('SUBSCRIBE', { destination: '/queue/$R-st', id: 'last', ack: 'client', 'prefetch-count': '10', 'x-stream-offset': 'last', receipt: 'sub3' }), until: messages(6) },
       sr('SUBSCRIBE', { destination: '/queue/$R-st', id: 'next', ack: 'client', 'prefetch-count': '10', 'x-stream-offset': 'next', receipt: 'sub4' }),
       sr('SUBSCRIBE', { destination: '/queue/$R-st', id: 'bare', ack: 'client', 'prefetch-count': '10', 'x-stream-offset': '1', receipt: 'sub5' }),
-      { send: f('SEND', { destination: '/queue/$R-st', receipt: 'p3' }, 's3'), until: messages(11) },
+      { send: f('SEND', { destination: '/queue/$R-st', receipt: 'p3' }, 's3'), until: (g) => hasReceipt('p3')(g) && messages(11)(g) },
     ],
   },
   {
@@ -275,7 +279,7 @@ export const DIFF_SCENARIOS: readonly DiffScenario[] = [
     name: 'x-queue-name on an /exchange subscription',
     steps: [
       sr('SUBSCRIBE', { destination: '/exchange/amq.direct/$R-xk', id: 'n', 'x-queue-name': '$R-xnamed', receipt: 'sub' }),
-      { send: f('SEND', { destination: '/amq/queue/$R-xnamed', receipt: 'p1' }, 'direct to the named queue'), until: messages(1) },
+      { send: f('SEND', { destination: '/amq/queue/$R-xnamed', receipt: 'p1' }, 'direct to the named queue'), until: (g) => hasReceipt('p1')(g) && messages(1)(g) },
     ],
   },
 ];
