@@ -6,15 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type RunningBroker } from '@warren/server';
-import { DIFF_SCENARIOS, describe as describeRecording, normalize, runScenario } from '../../bench/src/stomp/stomp-differential.js';
+import {
+  DIFF_SCENARIOS,
+  KEPT_DIFFERENCES as KEPT,
+  describe as describeRecording,
+  normalize,
+  runScenario,
+} from '../../bench/src/stomp/stomp-differential.js';
 import { rabbitmqInstalled, startPrivateRabbitMQ, type PrivateRabbitMQ } from '../support/rabbitmq.js';
 
-/**
- * Differences kept, with the reason: for a header value it cannot parse RabbitMQ answers with its internal crash
- * text ("Processing error" twice); Warren names the header and the value. The frame (ERROR) and the connection state
- * (open) are the same.
- */
-const KEPT = new Set(['SUBSCRIBE with a bad ack mode', 'SEND with a bad priority']);
 
 describe.skipIf(!rabbitmqInstalled())('STOMP frame for frame as RabbitMQ 3.10', () => {
   let rmq: PrivateRabbitMQ | undefined;
