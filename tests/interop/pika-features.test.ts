@@ -233,12 +233,11 @@ describe('pika errors', () => {
     });
   });
 
-  it('503 on an unknown exchange type closes the connection', async () => {
+  it('406 on an unknown exchange type closes the channel only (as RabbitMQ 4)', async () => {
     expect(await error('unknown_exchange_type')).toEqual({
-      scope: 'connection',
-      code: 503,
-      text: "COMMAND_INVALID - unknown exchange type 'no-such-type'",
-      connection_open: false,
+      scope: 'channel',
+      code: 406,
+      text: "PRECONDITION_FAILED - unknown exchange type 'no-such-type'",
     });
   });
 

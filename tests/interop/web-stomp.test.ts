@@ -214,3 +214,41 @@ describe('web-stomp bad input', () => {
     },
   );
 });
+
+describe('web-stomp message types (issue 12 §4)', () => {
+  /** Every WebSocket message until the predicate holds for the bytes so far: [isBinary, bytes] each. */
+  function messagesUntil(ws: WebSocket, predicate: (all: Buffer) => boolean): Promise<Array<[boolean, Buffer]>> {
+    return new Promise((resolve, reject) => {
+      const got: Array<[boolean, Buffer]> = [];
+      const onMessage = (d: Buffer, isBinary: boolean): void => {
+        got.push([isBinary, Buffer.from(d)]);
+        if (predicate(Buffer.concat(got.map(([, b]) => b)))) {
+          ws.off('message', onMessage);
+          resolve(got);
+        }
+      };
+      ws.on('message', onMessage);
+      ws.once('close', () => reject(new Error('closed before the expected data')));
+    });
+  }
+
+  it('a MESSAGE whose body is not valid UTF-8 goes out as a binary WebSocket message, text bodies as text', async () => {
+    const ws = await rawWebSocket(broker.webStompUrl, ['v12.stomp']);
+    sockets.push(ws);
+    ws.send(CONNECT);
+    await messagesUntil(ws, (b) => b.includes('CONNECTED'));
+    const q = `/queue/bin-${id()}`;
+    ws.send(`SUBSCRIBE\ndestination:${q}\nid:s\nreceipt:r\n\n\0`);
+    await messagesUntil(ws, (b) => b.includes('receipt-id:r'));
+    const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x41]);
+    const head = Buffer.from(`SEND\ndestination:${q}\ncontent-length:${binary.length}\n\n`);
+    ws.send(Buffer.concat([head, binary, Buffer.from([0])]), { binary: true });
+    const [bin] = await messagesUntil(ws, (b) => b.includes('MESSAGE'));
+    expect(bin![0]).toBe(true);
+    const body = bin![1].subarray(bin![1].indexOf('\n\n') + 2, bin![1].indexOf('\n\n') + 2 + binary.length);
+    expect(body.equals(binary)).toBe(true);
+    ws.send(`SEND\ndestination:${q}\n\nplain text é\0`);
+    const [text] = await messagesUntil(ws, (b) => b.includes('plain text'));
+    expect(text![0]).toBe(false);
+  });
+});

@@ -183,7 +183,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       consumerTag: consumer.tag,
       deliveryTag,
       redelivered: entry.redelivered,
-      message: entry.message,
+      message: queue.deliveryMessage(entry),
       queue: queue.name,
       expiresAt: entry.expiresAt,
     });
@@ -681,7 +681,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       ps.redelivered++;
     }
     return {
-      delivery: { consumerTag: '', deliveryTag, redelivered: entry.redelivered, message: entry.message, queue: q.name },
+      delivery: { consumerTag: '', deliveryTag, redelivered: entry.redelivered, message: q.deliveryMessage(entry), queue: q.name },
       messageCount: q.messageCount,
     };
   }

@@ -267,7 +267,8 @@ export async function startBroker(
           port,
           path: web.path,
           maxPayload: config.stomp.maxFrameSize,
-          messageType: web.binaryFrames ? 'binary' : 'text',
+          // Not binary: text frames, and binary ones for bodies that are not UTF-8 (issue 12 §4).
+          messageType: web.binaryFrames ? 'binary' : 'auto',
           allowedOrigins: web.allowedOrigins,
           trustProxy: web.trustProxy,
           ...(secure && webTls !== undefined

@@ -49,9 +49,32 @@ export function parseDestination(dest: string): Destination | undefined {
   return undefined;
 }
 
+/** The destination types whose malformed forms RabbitMQ names in its "Invalid destination" ERROR. */
+const TYPE_NAMES: ReadonlyArray<readonly [string, string]> = [
+  ['/queue', 'queue'],
+  ['/amq/queue', 'amqqueue'],
+  ['/topic', 'topic'],
+  ['/exchange', 'exchange'],
+  ['/temp-queue', 'temp_queue'],
+  ['/reply-queue', 'reply_queue'],
+];
+
+/**
+ * RabbitMQ's ERROR body for a destination that starts with a known type but is malformed (`/queue/`, `/queue/a/b`,
+ * `/exchange/`): `'<rest>' is not a valid <type> destination`, the rest being what follows the type; undefined when
+ * the destination names no known type (then it is an "Unknown destination").
+ */
+export function invalidDestinationDetail(dest: string): string | undefined {
+  for (const [prefix, name] of TYPE_NAMES) {
+    if (dest.startsWith(prefix + '/')) return `'${dest.slice(prefix.length)}' is not a valid ${name} destination\n`;
+  }
+  return undefined;
+}
+
 /** The `destination` header of a MESSAGE for a message published to `exchange` with `routingKey` (RabbitMQ's form). */
 export function destinationOf(exchange: string, routingKey: string): string {
   if (exchange === '') return '/queue/' + routingKey;
   if (exchange === 'amq.topic') return '/topic/' + routingKey;
-  return '/exchange/' + exchange + '/' + routingKey;
+  // No routing key (a fanout publish to `/exchange/amq.fanout`): no trailing slash, as RabbitMQ writes it.
+  return routingKey === '' ? '/exchange/' + exchange : '/exchange/' + exchange + '/' + routingKey;
 }

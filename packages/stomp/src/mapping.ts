@@ -9,8 +9,11 @@
 import type { FieldTable, FieldValue, MessageProperties } from '@warren/core';
 import type { HeaderList } from './codec/encoder.js';
 
-/** Headers that belong to the frame, not to the message: never copied into AMQP headers. */
-const FRAME_HEADERS = new Set(['destination', 'content-length', 'receipt', 'transaction']);
+/**
+ * Headers that belong to the frame, not to the message: never copied into AMQP headers. RabbitMQ copies `receipt`
+ * and `transaction` into the message (its subscribers see them), and so does Warren.
+ */
+const FRAME_HEADERS = new Set(['destination', 'content-length']);
 
 /** Headers the server sets on MESSAGE: they win over a publisher's headers of the same name. */
 const SERVER_HEADERS = new Set(['subscription', 'destination', 'message-id', 'redelivered', 'ack', 'content-length']);
@@ -207,6 +210,21 @@ export function queueArguments(headers: ReadonlyMap<string, string>): FieldTable
     else if (STRING_ARGS.has(name)) (args ??= {})[name] = value;
   }
   return args;
+}
+
+/**
+ * The consumer argument of a SUBSCRIBE's `x-stream-offset` header, as RabbitMQ's STOMP plugin reads it: `first`,
+ * `last` and `next` as they are, `offset=<n>` an offset, `timestamp=<seconds>` a point in time; anything else is
+ * ignored (the stream is read from `next`).
+ */
+export function streamOffsetArgument(value: string | undefined): string | number | Date | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'first' || value === 'last' || value === 'next') return value;
+  let m = /^offset=(\d{1,15})$/.exec(value);
+  if (m !== null) return Number(m[1]);
+  m = /^timestamp=(\d{1,12})$/.exec(value);
+  if (m !== null) return new Date(Number(m[1]) * 1000);
+  return undefined;
 }
 
 /** Re-export for callers that build header lists. */

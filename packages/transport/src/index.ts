@@ -13,6 +13,7 @@ export type {
   WebSocketConnectionHandler,
   WebSocketListener,
   WebSocketListenerOptions,
+  WebSocketMessageType,
 } from './websocket-listener.js';
 export {
   DEFAULT_END_GRACE_MS,

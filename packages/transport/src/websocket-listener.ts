@@ -8,6 +8,7 @@
  * the listener's {@link WebSocketListenerOptions.messageType}. The adapter gets the same stream interface a TCP socket
  * gives it and knows nothing about WebSocket.
  */
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
@@ -38,10 +39,11 @@ export interface WebSocketListenerOptions {
   /** Largest inbound WebSocket message; a bigger one closes the connection with 1009 (ws's default is 100 MiB). */
   maxPayload: number;
   /**
-   * WebSocket message type of outbound data. 'text' for STOMP, as RabbitMQ's web_stomp sends by default (browser
-   * STOMP clients expect strings); 'binary' for MQTT (its packets are binary). Default 'binary'.
+   * WebSocket message type of outbound data. 'auto' for STOMP (text, as RabbitMQ's web_stomp sends and browser
+   * STOMP clients expect, except a message that is not valid UTF-8, which goes as binary so it arrives intact);
+   * 'binary' for MQTT (its packets are binary). Default 'binary'.
    */
-  messageType?: 'text' | 'binary';
+  messageType?: WebSocketMessageType;
   /**
    * Accept inbound text messages. Default true (STOMP clients send text). False closes the connection with 1003
    * (unsupported data) on a text message: MQTT 3.1.1 §6 [MQTT-6.0.0-1] allows binary frames only.
@@ -85,17 +87,27 @@ const DEFAULT_PATH = '/ws';
 const DEFAULT_PING_INTERVAL_MS = 30_000;
 
 /**
+ * The WebSocket message type of outbound data: always 'text', always 'binary', or 'auto' (text when the message is
+ * valid UTF-8, binary otherwise).
+ */
+export type WebSocketMessageType = 'text' | 'binary' | 'auto';
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+/**
  * Wrap a WebSocket as a byte Duplex. Backpressure both ways: a full readable side pauses the socket (ws stops
  * reading TCP); a write's callback fires when ws has handed the message to the socket, so `writableLength` counts
  * what is still queued (the OutboundWriter reads it).
  */
 export function webSocketStream(
   ws: WebSocket,
-  messageType: 'text' | 'binary' = 'binary',
+  messageType: WebSocketMessageType = 'binary',
   acceptText = true,
 ): Duplex {
-  const binary = messageType === 'binary';
-  const sendOptions = { binary };
+  const fixed = messageType === 'auto' ? undefined : { binary: messageType === 'binary' };
+  // 'auto': a message that is valid UTF-8 goes as text, any other as binary (a text message must be UTF-8: browsers
+  // close the connection on one that is not). Writes are whole protocol frames, so no character is ever split.
+  const optionsFor = (data: Buffer): { binary: boolean } => fixed ?? (isUtf8(data) ? TEXT : BINARY);
   const stream = new Duplex({
     // The OutboundWriter already batches: each write becomes one message.
     writableHighWaterMark: 64 * 1024,
@@ -107,7 +119,7 @@ export function webSocketStream(
         callback(new Error('WebSocket is not open'));
         return;
       }
-      ws.send(chunk, sendOptions, callback);
+      ws.send(chunk, optionsFor(chunk), callback);
     },
     // Writes queued while the previous message was being sent go out together, as one message.
     writev(chunks, callback) {
@@ -116,7 +128,8 @@ export function webSocketStream(
         return;
       }
       const bufs = chunks.map((c) => c.chunk as Buffer);
-      ws.send(bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs), sendOptions, callback);
+      const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+      ws.send(data, optionsFor(data), callback);
     },
     final(callback) {
       // A half-close is a WebSocket close handshake: 1000 normal closure.

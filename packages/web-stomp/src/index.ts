@@ -10,6 +10,7 @@ import {
   type Listener,
   type TlsOptions,
   type WebSocketListenerOptions,
+  type WebSocketMessageType,
 } from '@warren/transport';
 import { EXAMPLES_DIR } from './examples.js';
 
@@ -34,8 +35,11 @@ export interface WebStompOptions {
   tlsHandshakeTimeoutMs?: number;
   /** Largest inbound WebSocket message: the STOMP adapter's frame limit. */
   maxPayload: number;
-  /** Outbound WebSocket message type. Default 'text', as RabbitMQ's web_stomp (`ws_frame = text`). */
-  messageType?: 'text' | 'binary';
+  /**
+   * Outbound WebSocket message type. Default 'auto': text, as RabbitMQ's web_stomp (`ws_frame = text`), except a
+   * MESSAGE whose bytes are not valid UTF-8, which goes as a binary message so binary bodies reach browsers intact.
+   */
+  messageType?: WebSocketMessageType;
   allowedOrigins?: readonly string[];
   trustProxy?: boolean;
   pingIntervalMs?: number;
@@ -55,7 +59,7 @@ export function listenWebStomp(
     name: name ?? (options.tls !== undefined ? 'web-stomp-tls' : 'web-stomp'),
     protocol: 'stomp',
     subprotocols: WEB_STOMP_SUBPROTOCOLS,
-    messageType: options.messageType ?? 'text',
+    messageType: options.messageType ?? 'auto',
   };
   if (examples !== false) {
     wsOptions.onRequest = serveStaticFiles(EXAMPLES_DIR, 'The web-stomp example page is not built: run npm run build.');

@@ -151,6 +151,14 @@ describe('methods', () => {
     expect(methods(s.frames())).toContainEqual({ name: 'basic.cancel', consumerTag: 'c1', nowait: true });
   });
 
+  it('deleting a queue the same channel consumes from: queue.delete-ok before basic.cancel (RabbitMQ order)', () => {
+    declare(1, 'q');
+    s.method(1, { name: 'basic.consume', ticket: 0, queue: 'q', consumerTag: 'c1', noLocal: false, noAck: true, exclusive: false, nowait: true, arguments: {} });
+    s.frames();
+    s.method(1, { name: 'queue.delete', ticket: 0, queue: 'q', ifUnused: false, ifEmpty: false, nowait: false });
+    expect(s.names()).toEqual(['1:queue.delete-ok', '1:basic.cancel']);
+  });
+
   it('mandatory publish without a route → basic.return 312 NO_ROUTE before the confirm', () => {
     s.method(1, { name: 'confirm.select', nowait: false });
     s.publish(1, '', 'nowhere', 'x', true);

@@ -101,6 +101,8 @@ export class AmqpChannel implements ChannelHost {
 
   /** While core.consume runs, deliveries are held so that consume-ok goes first. */
   #held: Buffer[] | undefined;
+  /** Consumer tags cancelled while this channel runs queue.delete: their basic.cancel follows the delete-ok. */
+  #cancelsDuringDelete: string[] | undefined;
 
   /** @param owner The connection. @param id The channel number. */
   constructor(owner: ChannelOwner, id: number) {
@@ -208,6 +210,10 @@ export class AmqpChannel implements ChannelHost {
   consumerCancelled(consumerTag: string): void {
     // RabbitMQ sends basic.cancel only to clients that announced consumer_cancel_notify.
     if (!this.#owner.consumerCancelNotify) return;
+    if (this.#cancelsDuringDelete !== undefined) {
+      this.#cancelsDuringDelete.push(consumerTag);
+      return;
+    }
     try {
       this.#owner.write(encodeMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true }));
     } catch (err) {
@@ -569,11 +575,27 @@ export class AmqpChannel implements ChannelHost {
       }
       case 'queue.delete': {
         const v = this.#owner.definitionsVersion;
-        const messageCount = this.#coreChannel().deleteQueue(method.queue, {
-          ifUnused: method.ifUnused,
-          ifEmpty: method.ifEmpty,
-        });
-        this.#replyDurable(v, method.nowait ? undefined : { name: 'queue.delete-ok', messageCount });
+        // The consumers of this channel that the delete cancels hear basic.cancel after queue.delete-ok (RabbitMQ's
+        // order: the client resolves the delete before it sees the cancel).
+        const cancels: string[] = [];
+        this.#cancelsDuringDelete = cancels;
+        let messageCount: number;
+        try {
+          messageCount = this.#coreChannel().deleteQueue(method.queue, {
+            ifUnused: method.ifUnused,
+            ifEmpty: method.ifEmpty,
+          });
+        } finally {
+          this.#cancelsDuringDelete = undefined;
+        }
+        const frames: Buffer[] = [];
+        if (!method.nowait) frames.push(encodeMethod(this.id, { name: 'queue.delete-ok', messageCount }));
+        for (const consumerTag of cancels) frames.push(encodeMethod(this.id, { name: 'basic.cancel', consumerTag, nowait: true }));
+        if (this.#owner.definitionsVersion !== v) {
+          this.#owner.holdUntilDefinitionsDurable(frames.length === 0 ? undefined : Buffer.concat(frames));
+        } else {
+          for (const f of frames) this.#owner.write(f);
+        }
         return;
       }
       case 'channel.flow':

@@ -139,9 +139,9 @@ describe('default exchange and reserved names', () => {
     );
   });
 
-  it('unknown type is COMMAND_INVALID; passive declare of a missing exchange is NOT_FOUND', () => {
-    expect(err(() => c.ch.declareExchange('x', 'foo', {}))).toBe("COMMAND_INVALID: invalid exchange type 'foo'");
-    expect(err(() => c.ch.declareExchange('x', 'no-such-type', {}))).toBe("COMMAND_INVALID: unknown exchange type 'no-such-type'");
+  it('unknown type is PRECONDITION_FAILED (RabbitMQ 4); passive declare of a missing exchange is NOT_FOUND', () => {
+    expect(err(() => c.ch.declareExchange('x', 'foo', {}))).toBe("PRECONDITION_FAILED: invalid exchange type 'foo'");
+    expect(err(() => c.ch.declareExchange('x', 'no-such-type', {}))).toBe("PRECONDITION_FAILED: unknown exchange type 'no-such-type'");
     expect(err(() => c.ch.declareExchange('x', 'direct', { passive: true }))).toBe("NOT_FOUND: no exchange 'x' in vhost '/'");
     expect(err(() => c.ch.publish(makeMessage('nope', 'k', 'x'), {}))).toBe("NOT_FOUND: no exchange 'nope' in vhost '/'");
   });

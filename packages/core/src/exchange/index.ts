@@ -15,12 +15,15 @@ export const EXCHANGE_TYPES = ['direct', 'fanout', 'topic', 'headers'] as const;
  */
 const KNOWN_ATOMS = new Set(['foo', 'bar', 'baz', 'test', 'invalid', 'undefined', 'true', 'false', 'error', 'ok', 'none', 'all', 'any', 'queue', 'exchange', 'binding', 'local', 'global']);
 
-/** The 503 COMMAND_INVALID error for an exchange type this broker does not have, worded as RabbitMQ does. */
+/**
+ * The error for an exchange type this broker does not have, worded as RabbitMQ does: a 406 PRECONDITION_FAILED
+ * channel error, as RabbitMQ 4 answers (3.x closed the whole connection with 503 COMMAND_INVALID).
+ */
 export function invalidExchangeType(type: string): BrokerError {
-  return new BrokerError('COMMAND_INVALID', `${KNOWN_ATOMS.has(type) ? 'invalid' : 'unknown'} exchange type '${type}'`);
+  return new BrokerError('PRECONDITION_FAILED', `${KNOWN_ATOMS.has(type) ? 'invalid' : 'unknown'} exchange type '${type}'`);
 }
 
-/** Create an exchange of a named type; COMMAND_INVALID (RabbitMQ closes the connection with 503) otherwise. */
+/** Create an exchange of a named type; PRECONDITION_FAILED (a 406 channel error) otherwise. */
 export function createExchange(name: string, type: string, settings: ExchangeSettings): Exchange {
   switch (type) {
     case 'direct':

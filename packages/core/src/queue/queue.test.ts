@@ -299,6 +299,21 @@ describe('priority queues', () => {
 });
 
 describe('quorum queues on one node', () => {
+  it('x-delivery-count is 0 on the first delivery (get and consume), as RabbitMQ sends it; a classic queue has none', () => {
+    c.ch.declareQueue('qq0', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    pub('qq0', 'a');
+    const got = c.ch.get('qq0', false)!;
+    expect(got.delivery.redelivered).toBe(false);
+    expect(got.delivery.message.properties.headers).toEqual({ 'x-delivery-count': 0 });
+    c.ch.declareQueue('cq0', {});
+    pub('cq0', 'b');
+    expect(c.ch.get('cq0', true)!.delivery.message.properties.headers).toBeUndefined();
+    pub('qq0', 'c');
+    c.ch.consume('qq0', { consumerTag: 'k', noAck: false });
+    const consumed = c.host.deliveries.find((d) => d.consumerTag === 'k' && d.message.body.toString() === 'c')!;
+    expect(consumed.message.properties.headers).toEqual({ 'x-delivery-count': 0 });
+  });
+
   it('x-delivery-limit dead-letters a message redelivered more often than the limit', () => {
     c.ch.declareQueue('dead', {});
     c.ch.declareQueue('qq', {

@@ -356,6 +356,16 @@ export class Queue {
     this.store.settled(entry);
   }
 
+  /**
+   * The message as a consumer or basic.get receives it. A quorum queue's first delivery carries x-delivery-count 0
+   * (RabbitMQ sends it; redeliveries carry the count set by {@link requeue}); other queues hand the message as stored.
+   */
+  deliveryMessage(entry: QueueEntry): Message {
+    const message = entry.message;
+    if (this.settings.type !== 'quorum' || message.properties.headers?.['x-delivery-count'] !== undefined) return message;
+    return withProperties(message, { ...message.properties, headers: { ...message.properties.headers, 'x-delivery-count': 0 } });
+  }
+
   /** Put an entry handed out back at its position, marked redelivered. Does not dispatch (the caller batches). */
   requeue(entry: QueueEntry): void {
     if (this.deleted || this.stream !== undefined) return; // a stream keeps every message anyway

@@ -25,8 +25,8 @@ import {
 import { StompDecoder, PRE_CONNECT_LIMITS, type DecoderLimits } from '../codec/decoder.js';
 import { encodeFrame, type HeaderList } from '../codec/encoder.js';
 import { StompProtocolError, type StompFrame, type StompVersion } from '../codec/frame.js';
-import { destinationOf, parseDestination, VALID_DESTINATION_TYPES, type Destination } from '../destination.js';
-import { appendMessageHeaders, HeaderValueError, propertiesFromHeaders, queueArguments } from '../mapping.js';
+import { destinationOf, invalidDestinationDetail, parseDestination, VALID_DESTINATION_TYPES, type Destination } from '../destination.js';
+import { appendMessageHeaders, HeaderValueError, propertiesFromHeaders, queueArguments, streamOffsetArgument } from '../mapping.js';
 import type { StompIo } from './io.js';
 
 /** Settings of a session (shared by every connection of a service). */
@@ -93,11 +93,16 @@ interface PendingReceipt {
   done: boolean;
 }
 
-/** An error that becomes an ERROR frame. */
+/**
+ * An error that becomes an ERROR frame. RabbitMQ's STOMP plugin keeps the connection open after most errors in a
+ * frame of a connected session (a bad destination, a missing header, an unknown transaction: the frame is dropped,
+ * without its RECEIPT); `fatal` ones close it, as AMQP channel errors do.
+ */
 class StompError extends Error {
   constructor(
     readonly summary: string,
     detail: string,
+    readonly fatal = false,
   ) {
     super(detail);
   }
@@ -144,6 +149,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #capture: Buffer[] | undefined;
   /** Replies waiting for the definitions fsync. */
   #held: Buffer[] = [];
+  /** Deliveries made while a frame other than SEND is handled: written after its reply. */
+  #deferred: Buffer[] | undefined;
+  /** While a COMMIT runs its actions, the receipts of its SENDs wait until its messages are written. */
+  #holdReceipts = false;
 
   #lastRead = Date.now();
   #lastWrite = Date.now();
@@ -222,11 +231,25 @@ export class StompSession implements ChannelHost, ConnectionHost {
         ? this.#broker.definitionsVersion
         : undefined;
     if (before !== undefined) this.#capture = [];
+    // RabbitMQ answers a frame (its RECEIPT) before the deliveries it causes (a redelivery after NACK, the backlog of
+    // a new subscription, the messages of a COMMIT): those come from queue processes, after the reply. SEND is the
+    // exception: its RECEIPT waits for the publish confirm, which follows the delivery.
+    const defer = command !== 'SEND' && command !== 'CONNECT' && command !== 'STOMP';
+    if (defer) this.#deferred = [];
     try {
       this.#handle(frame);
+      if (defer) this.#flushDeferred();
     } catch (err) {
+      if (defer) this.#flushDeferred();
+      if (err instanceof StompError && !err.fatal && this.#state === 'connected') {
+        // Not fatal: the ERROR goes out, the frame is dropped, the connection reads on (RabbitMQ's behaviour).
+        this.#error(err.summary, err.message);
+        if (before !== undefined) this.#releaseCapture(this.#broker.definitionsVersion !== before);
+        return true;
+      }
       this.#releaseCapture(false);
-      this.#fail(err, receipt);
+      // A failed SUBSCRIBE still has its RECEIPT sent after the ERROR (RabbitMQ's order), then the connection closes.
+      this.#fail(err, this.#state === 'connecting' ? receipt : undefined, command === 'SUBSCRIBE' ? receipt : undefined);
       return false;
     }
     if (before !== undefined) this.#releaseCapture(this.#broker.definitionsVersion !== before);
@@ -295,7 +318,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
         return this.#disconnect(frame);
       case 'CONNECT':
       case 'STOMP':
-        throw new StompError('Unexpected frame', `"${command}" is only allowed once, as the first frame`);
+        // RabbitMQ closes the connection without a frame.
+        this.#logger.info({ connection: this.#info.id }, `STOMP ${command} on a connected session: closing the connection`);
+        this.#closeNow();
+        return;
       default:
         throw new StompError('Bad command', `Could not interpret command "${command}"\n`);
     }
@@ -448,8 +474,9 @@ export class StompSession implements ChannelHost, ConnectionHost {
     const tx = this.#transaction(h);
     const receipt = h.get('receipt');
     if (tx !== undefined) {
-      tx.push(() => this.#publish(channel, message, undefined, true));
-      if (receipt !== undefined) this.#receipt(receipt);
+      // RabbitMQ answers a SEND in a transaction at COMMIT, after the COMMIT's own RECEIPT and the messages; an
+      // ABORTed SEND gets no RECEIPT at all.
+      tx.push(() => this.#publish(channel, message, receipt, true));
       return;
     }
     this.#publish(channel, message, receipt, false);
@@ -481,7 +508,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #flushReceipts(): void {
     // While a frame's replies wait for the definitions fsync, no receipt may overtake them (a RECEIPT for a SEND to a
     // just-declared durable queue means the queue is on disk too).
-    if (this.#defsPending > 0) return;
+    if (this.#defsPending > 0 || this.#holdReceipts) return;
     const pending = this.#pending;
     let n = 0;
     while (n < pending.length && pending[n]!.done) {
@@ -541,8 +568,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
         const args = this.#queueArgs(h);
         channel.declareQueue(queue, {
           durable,
-          // A durable subscription outlives the connection unless auto-delete:true; a plain one is private.
-          autoDelete: durable ? h.get('auto-delete') === 'true' : true,
+          // A durable subscription outlives its consumers only with auto-delete:false (RabbitMQ's default is true,
+          // so `durable:true` alone, or the legacy `persistent:true`, makes a durable queue deleted on UNSUBSCRIBE);
+          // a plain one is private.
+          autoDelete: durable ? h.get('auto-delete') !== 'false' : true,
           exclusive: !durable,
           ...(args !== undefined ? { arguments: args } : {}),
         });
@@ -566,7 +595,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
     try {
       channel.qos(prefetch, false);
       const priority = h.get('x-priority');
-      const consumerArgs = priority !== undefined && /^-?\d+$/.test(priority) ? { 'x-priority': Number(priority) } : undefined;
+      const offset = streamOffsetArgument(h.get('x-stream-offset'));
+      let consumerArgs: Record<string, number | string | Date> | undefined;
+      if (priority !== undefined && /^-?\d+$/.test(priority)) (consumerArgs ??= {})['x-priority'] = Number(priority);
+      if (offset !== undefined) (consumerArgs ??= {})['x-stream-offset'] = offset;
       channel.consume(queue, {
         consumerTag: sub.consumerTag,
         noAck: ackMode === 'auto',
@@ -621,13 +653,18 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (id === undefined || !id.startsWith('T_')) throw bad();
     const marker = `@@${this.#session}@@`;
     const at = id.lastIndexOf(marker);
-    if (at < 0) throw bad();
+    if (at < 0) {
+      // Another session's id (or a made-up one of the same form) names no subscription of this one.
+      if (/^T_.*@@.*@@\d+$/.test(id)) throw new StompError('Subscription not found', `Message with id "${id}" has no subscription`);
+      throw bad();
+    }
     const sub = this.#subs.get(id.slice(2, at));
     const tagText = id.slice(at + marker.length);
-    if (sub === undefined || !/^\d{1,15}$/.test(tagText)) throw bad();
+    if (sub === undefined) throw new StompError('Subscription not found', `Message with id "${id}" has no subscription`);
+    if (!/^\d{1,15}$/.test(tagText)) throw bad();
     const tag = Number(tagText);
     if (!sub.outstanding.has(tag)) {
-      throw new StompError('precondition_failed', `PRECONDITION_FAILED - unknown delivery tag ${tag}`);
+      throw new StompError('precondition_failed', `PRECONDITION_FAILED - unknown delivery tag ${tag}`, true);
     }
     const requeue = h.get('requeue') !== 'false';
     const settle = (): void => {
@@ -680,9 +717,16 @@ export class StompSession implements ChannelHost, ConnectionHost {
     const tx = this.#transactions.get(name);
     if (tx === undefined) throw new StompError('Bad transaction', `Invalid transaction identifier: "${name}"\n`);
     this.#transactions.delete(name);
-    for (const action of tx) action();
     const receipt = frame.headers.get('receipt');
     if (receipt !== undefined) this.#receipt(receipt);
+    this.#holdReceipts = true;
+    try {
+      for (const action of tx) action();
+    } finally {
+      this.#holdReceipts = false;
+    }
+    this.#flushDeferred();
+    this.#flushReceipts();
   }
 
   #abort(frame: StompFrame): void {
@@ -716,6 +760,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
   }
 
   #unknownDestination(dest: string): StompError {
+    const invalid = invalidDestinationDetail(dest);
+    if (invalid !== undefined) return new StompError('Invalid destination', invalid);
     return new StompError(
       'Unknown destination',
       `'${dest}' is not a valid destination.\nValid destination types are: ${VALID_DESTINATION_TYPES}.\n`,
@@ -798,8 +844,29 @@ export class StompSession implements ChannelHost, ConnectionHost {
     this.#slowTimer.unref?.();
   }
 
-  /** Answer an error with an ERROR frame, then close this connection. */
-  #fail(err: unknown, receipt: string | undefined): void {
+  /** A non-fatal ERROR: the connection stays open. */
+  #error(summary: string, detail: string): void {
+    this.#logger.warn({ connection: this.#info.id, peer: this.#info.remoteAddress, message: summary, detail }, 'STOMP error');
+    const headers: Array<[string, string]> = [
+      ['message', summary],
+      ['content-type', 'text/plain'],
+      ['version', ERROR_VERSION_HEADER],
+    ];
+    this.#write(encodeFrame('ERROR', headers, Buffer.from(detail), this.#version));
+  }
+
+  /** Write the deliveries held while a frame was handled. */
+  #flushDeferred(): void {
+    const deferred = this.#deferred;
+    this.#deferred = undefined;
+    if (deferred !== undefined) for (const b of deferred) this.#write(b);
+  }
+
+  /**
+   * Answer an error with an ERROR frame, then close this connection. `receipt` becomes the ERROR's receipt-id (a
+   * failed CONNECT); `after` is a RECEIPT written after the ERROR (a failed SUBSCRIBE, as RabbitMQ orders them).
+   */
+  #fail(err: unknown, receipt: string | undefined, after?: string): void {
     let summary: string;
     let detail: string;
     if (err instanceof StompError || err instanceof StompProtocolError) {
@@ -824,7 +891,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
     // Every ERROR the client gets is also a log line (a bad frame, wrong credentials, a refused operation).
     this.#logger.warn({ connection: this.#info.id, peer: this.#info.remoteAddress, message: summary, detail }, 'STOMP error: closing the connection');
     this.#state = 'closing';
-    const frame = encodeFrame('ERROR', headers, Buffer.from(detail), this.#version);
+    let frame = encodeFrame('ERROR', headers, Buffer.from(detail), this.#version);
+    if (after !== undefined) frame = Buffer.concat([frame, encodeFrame('RECEIPT', [['receipt-id', after]], undefined, this.#version)]);
     const delay = this.#options.errorCloseDelayMs ?? 500;
     if (delay <= 0) {
       this.#io.end(frame);
@@ -887,7 +955,9 @@ export class StompSession implements ChannelHost, ConnectionHost {
       if (this.#version === '1.2') headers.push(['ack', messageId]);
     }
     appendMessageHeaders(headers, msg.properties);
-    this.#write(encodeFrame('MESSAGE', headers as HeaderList, msg.body, this.#version));
+    const frame = encodeFrame('MESSAGE', headers as HeaderList, msg.body, this.#version);
+    if (this.#deferred !== undefined) this.#deferred.push(frame);
+    else this.#write(frame);
   }
 
   confirm(sequence: number, ack: boolean): void {
@@ -899,7 +969,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
       }
     }
     if (!ack) {
-      this.#fail(new StompError('Message rejected', 'A queue refused the message (x-overflow reject-publish)\n'), undefined);
+      this.#fail(new StompError('Message rejected', 'A queue refused the message (x-overflow reject-publish)\n', true), undefined);
       return;
     }
     this.#flushReceipts();
