@@ -602,9 +602,12 @@ describe('SUBSCRIBE headers for streams and subscription queues (issue 12 §1)',
   const bodiesOf = (frames: StompFrame[], sub: string): string[] =>
     frames.filter((f) => f.command === 'MESSAGE' && f.headers.get('subscription') === sub).map((f) => f.body.toString());
 
-  it('x-stream-offset reads a stream from first, offset=N, last or next; an unknown form reads from next', () => {
+  it('x-stream-offset reads a stream from first, offset=N, last (the last chunk) or next; an unknown form reads from next', async () => {
     const { send } = connected();
-    sendAll(send, 'st', ['s0', 's1', 's2']);
+    // A chunk is what a stream receives in one turn of the event loop: s0 and s1 make one, s2 the last.
+    sendAll(send, 'st', ['s0', 's1']);
+    await new Promise((r) => setImmediate(r));
+    sendAll(send, 'st', ['s2']);
     const sub = (id: string, offset: string): StompFrame[] =>
       send(`SUBSCRIBE\ndestination:/queue/st\nid:${id}\nack:client\nprefetch-count:10\nx-stream-offset:${offset}\n\n\0`);
     expect(bodiesOf(sub('a', 'first'), 'a')).toEqual(['s0', 's1', 's2']);
