@@ -382,15 +382,14 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     this.#notDefault(sourceName);
     this.#check('read', 'exchange', sourceName);
     const vhost = this.#vhost;
-    const src0 = vhost.exchange(sourceName);
-    if (src0 !== undefined) this.#checkTopic(src0, 'read', routingKey);
+    const src = vhost.exchange(sourceName);
+    if (src !== undefined) this.#checkTopic(src, 'read', routingKey);
     if (unbind) {
       // RabbitMQ 3.10 answers unbind-ok when either end is missing.
-      const src = vhost.exchange(sourceName);
       const dst = kind === 'queue' ? vhost.queues.get(destName) : vhost.exchange(destName);
       if (src === undefined || dst === undefined) return;
     }
-    const source = vhost.exchangeOrThrow(sourceName);
+    const source = src ?? vhost.exchangeOrThrow(sourceName);
     let destination: Queue | Exchange;
     if (kind === 'queue') destination = this.#queue(destName);
     else destination = vhost.exchangeOrThrow(destName);

@@ -16,6 +16,7 @@ import type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptio
 import { silentLogger } from '../util/logger.js';
 import { StreamLog, type StreamSettings } from '../queue/stream-log.js';
 import { FileStreamStorage } from './file-stream-store.js';
+import { syncAll } from './sync-all.js';
 import { syncDir } from '../util/sync-dir.js';
 
 /**
@@ -411,26 +412,14 @@ export class FileMessageStore implements MessageStore {
     const target = this.#appended;
     const fds = [...this.#unsynced];
     this.#unsynced.clear();
-    let left = fds.length;
-    let error: Error | undefined;
-    const done = (): void => {
+    syncAll(fds, (error) => {
       this.#syncing = false;
       this.#closeDeferred();
       if (error !== undefined) this.writeFailed(error);
       this.#synced = target;
       this.#release();
       if (this.#waiters.length > this.#waitHead && !this.#closed) this.flushNow();
-    };
-    if (left === 0) {
-      queueMicrotask(done);
-      return;
-    }
-    for (const fd of fds) {
-      fs.fdatasync(fd, (err) => {
-        if (err && err.code !== 'EBADF') error ??= err;
-        if (--left === 0) done();
-      });
-    }
+    });
   }
 
   #closeDeferred(): void {

@@ -6,6 +6,7 @@ import { syncDir } from '../util/sync-dir.js';
 import { crc32 } from './crc32.js';
 import { ByteWriter, RECORD_HEADER } from './record-codec.js';
 import type { StateLog } from './store.js';
+import { syncAll } from './sync-all.js';
 
 /**
  * Durable keyed state of adapters (DESIGN.md §5): opaque values under string keys, for state that is not a queue
@@ -285,9 +286,7 @@ export class FileStateLog implements StateLog {
     const target = this.#written;
     const fds = [...this.#unsynced];
     this.#unsynced.clear();
-    let left = fds.length;
-    let error: Error | undefined;
-    const done = (): void => {
+    syncAll(fds, (error) => {
       this.#syncing = false;
       if (error !== undefined) this.#fail(error);
       else if (target > this.#synced) this.#synced = target;
@@ -295,17 +294,7 @@ export class FileStateLog implements StateLog {
       this.#resolveWaiters();
       if (this.#closed) return;
       if (this.#waiters.length > 0) this.#scheduleFlush();
-    };
-    if (left === 0) {
-      queueMicrotask(done);
-      return;
-    }
-    for (const fd of fds) {
-      fs.fdatasync(fd, (err) => {
-        if (err && err.code !== 'EBADF') error ??= err;
-        if (--left === 0) done();
-      });
-    }
+    });
   }
 
   #resolveWaiters(): void {
