@@ -191,7 +191,11 @@ export function answerList<T>(
   nameOf: (item: T) => string,
   cheapSort: (item: T, column: string) => unknown = () => undefined,
 ): Record<string, unknown>[] | Page<Record<string, unknown>> {
-  const s = select(query, items, format, nameOf, cheapSort);
+  return whole(select(query, items, format, nameOf, cheapSort), items.length);
+}
+
+/** A selection answered as one JSON body: the formatted items, in the paged envelope when paging was asked for. */
+function whole<T>(s: Selection<T>, total: number): Record<string, unknown>[] | Page<Record<string, unknown>> {
   const slice = s.items.map(s.out);
   if (!s.paged) return slice;
   return {
@@ -201,7 +205,7 @@ export function answerList<T>(
     page: s.page,
     page_count: s.pageCount,
     page_size: s.pageSize,
-    total_count: items.length,
+    total_count: total,
   };
 }
 
@@ -223,19 +227,7 @@ export function streamList<T>(
   toJson?: (item: T) => string | undefined,
 ): JsonStream | Record<string, unknown>[] | Page<Record<string, unknown>> {
   const s = select(query, items, format, nameOf, cheapSort);
-  if (s.items.length < STREAM_MIN_ITEMS) {
-    const slice = s.items.map(s.out);
-    if (!s.paged) return slice;
-    return {
-      filtered_count: s.filtered,
-      item_count: slice.length,
-      items: slice,
-      page: s.page,
-      page_count: s.pageCount,
-      page_size: s.pageSize,
-      total_count: items.length,
-    };
-  }
+  if (s.items.length < STREAM_MIN_ITEMS) return whole(s, items.length);
   const text = (item: T): string => (s.whole ? toJson?.(item) : undefined) ?? JSON.stringify(s.out(item));
   return new JsonStream(function* () {
     // The envelope's keys in JSON.stringify's (and RabbitMQ's) order around the items.
