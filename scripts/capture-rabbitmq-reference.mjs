@@ -3,16 +3,16 @@
  * Capture what a real RabbitMQ 3.10 management API (and its Prometheus endpoint and rabbitmqadmin) answers, as a shape
  * reference for Warren's RabbitMQ-compatible management API.
  *
- *   node scripts/capture-rabbitmq-reference.mjs [outDir]     (default: tests/fixtures/rabbitmq-3.10)
+ *   npm run build && node scripts/capture-rabbitmq-reference.mjs [outDir]     (default: tests/fixtures/rabbitmq-3.10)
  *
  * Starts a private RabbitMQ node (Debian's rabbitmq-server; own node name, own temp dir, every listener on a free
- * loopback port; the same approach as tests/support/rabbitmq.ts), builds a known state through the HTTP API and real
+ * loopback port; bench/src/rabbitmq-node.ts, as the differential tests), builds a known state through the HTTP API and real
  * AMQP/MQTT/STOMP/Web STOMP/Web MQTT clients, then writes one JSON file per answer: { request, status, headers, body }.
  * Volatile values (timestamps, pids, ports, node names, rates, memory) are left as they are. Long lists are cut to a
  * few items (the record says how many there were). The node is stopped and its temp dir removed at the end.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,142 +21,20 @@ import amqplib from 'amqplib';
 import mqtt from 'mqtt';
 import stompit from 'stompit';
 import WebSocket from 'ws';
+// Built by `npm run build` (the bench package): run that once before this script.
+import { startPrivateRabbitMQ } from '../bench/dist/rabbitmq-node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.resolve(process.argv[2] ?? path.join(ROOT, 'tests/fixtures/rabbitmq-3.10'));
-const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
 const LIST_CAP = 6;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[capture]', ...a);
 
 // ---------------------------------------------------------------------------------------------------------------------
-// The private node
+// The private node: the one the differential tests and the bench start (bench/src/rabbitmq-node.ts, built copy).
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function portAccepts(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(2000, () => done(false));
-  });
-}
-
-async function startNode() {
-  if (!existsSync(path.join(RABBITMQ_BIN, 'rabbitmq-server'))) throw new Error('rabbitmq-server is not installed');
-  const dir = mkdtempSync(path.join(tmpdir(), 'warren-ref-rabbitmq-'));
-  const ports = new Set();
-  while (ports.size < 8) ports.add(await freePort());
-  const [amqpPort, distPort, managementPort, prometheusPort, mqttPort, stompPort, webStompPort, webMqttPort] = [...ports];
-  const nodeName = `warren-ref-${process.pid}-${Math.random().toString(36).slice(2, 8)}@localhost`;
-  writeFileSync(
-    path.join(dir, 'enabled_plugins'),
-    '[rabbitmq_management,rabbitmq_prometheus,rabbitmq_mqtt,rabbitmq_stomp,rabbitmq_web_stomp,rabbitmq_web_mqtt].\n',
-  );
-  writeFileSync(
-    path.join(dir, 'rabbitmq.conf'),
-    [
-      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
-      `management.tcp.ip = 127.0.0.1`,
-      `management.tcp.port = ${managementPort}`,
-      `prometheus.tcp.ip = 127.0.0.1`,
-      `prometheus.tcp.port = ${prometheusPort}`,
-      `mqtt.listeners.tcp.default = 127.0.0.1:${mqttPort}`,
-      `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}`,
-      `web_stomp.tcp.ip = 127.0.0.1`,
-      `web_stomp.tcp.port = ${webStompPort}`,
-      `web_mqtt.tcp.ip = 127.0.0.1`,
-      `web_mqtt.tcp.port = ${webMqttPort}`,
-      // guest keeps RabbitMQ's default (loopback only); every client here is on 127.0.0.1.
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(path.join(dir, 'advanced.config'), '[].\n');
-  const env = {
-    ...process.env,
-    RABBITMQ_NODENAME: nodeName,
-    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-    RABBITMQ_NODE_PORT: String(amqpPort),
-    RABBITMQ_DIST_PORT: String(distPort),
-    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
-    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
-    RABBITMQ_LOG_BASE: path.join(dir, 'log'),
-    RABBITMQ_PID_FILE: path.join(dir, 'rabbitmq.pid'),
-    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
-    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
-    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
-  };
-  const logFd = openSync(path.join(dir, 'startup.log'), 'a');
-  const child = spawn(path.join(RABBITMQ_BIN, 'rabbitmq-server'), [], {
-    env,
-    stdio: ['ignore', logFd, logFd],
-    detached: true,
-  });
-  closeSync(logFd);
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (!exited) spawnSync(path.join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', nodeName, 'stop'], { env, stdio: 'ignore', timeout: 30000 });
-    const sig = (s) => {
-      try {
-        process.kill(-child.pid, s);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if (sig('SIGTERM')) {
-      for (let i = 0; i < 150 && sig(0); i++) await sleep(100);
-      sig('SIGKILL');
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 120000;
-  const listeners = [amqpPort, prometheusPort, mqttPort, stompPort, webStompPort, webMqttPort];
-  for (;;) {
-    if (exited) {
-      const tail = readFileSync(path.join(dir, 'startup.log'), 'utf8').slice(-3000);
-      await stop();
-      throw new Error(`rabbitmq-server exited early:\n${tail}`);
-    }
-    let ok = false;
-    try {
-      const r = await fetch(`http://127.0.0.1:${managementPort}/api/overview`, {
-        headers: { authorization: basic('guest', 'guest') },
-        signal: AbortSignal.timeout(2000),
-      });
-      await r.arrayBuffer();
-      ok = r.status === 200 && (await Promise.all(listeners.map(portAccepts))).every(Boolean);
-    } catch {
-      ok = false;
-    }
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error('RabbitMQ did not come up within 120 s');
-    }
-    await sleep(500);
-  }
-  return { amqpPort, managementPort, prometheusPort, mqttPort, stompPort, webStompPort, webMqttPort, nodeName, env, stop };
-}
+const startNode = () => startPrivateRabbitMQ();
 
 // ---------------------------------------------------------------------------------------------------------------------
 // HTTP and recording

@@ -2,12 +2,11 @@
  * The brokers a bench run talks to, each in its own process: Warren (via @warren/server's startBroker, in a forked
  * child), the do-nothing server (forked child), and a private RabbitMQ node started from Debian's rabbitmq-server.
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LoadConnection } from './client.js';
+import { startPrivateRabbitMQ } from './rabbitmq-node.js';
 
 /** A broker the bench started; `stop` releases it and its temporary files. */
 export interface StartedBroker {
@@ -141,114 +140,26 @@ export async function runNullServerChild(): Promise<void> {
   process.send?.({ type: 'listening', port: server.port } satisfies BrokerChildMessage);
 }
 
-/** A free TCP port on loopback (bound and released; good enough for a bench). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Where Debian's package puts the real (non-wrapper) server script. */
-const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
-
-/** True when Debian's rabbitmq-server package is installed. */
-export function rabbitmqInstalled(): boolean {
-  return existsSync(path.join(RABBITMQ_BIN, 'rabbitmq-server'));
-}
+export { freePort, rabbitmqInstalled } from './rabbitmq-node.js';
 
 /**
- * Start a private RabbitMQ node: free AMQP and distribution ports, its own mnesia/log directories in a temp dir, a
- * unique node name, and the STOMP, MQTT, web_stomp and web_mqtt plugins on free loopback ports. Resolves once it
- * completes an AMQP handshake as guest/guest.
+ * Start a private RabbitMQ node (bench/src/rabbitmq-node.ts: its own node name, temp dir and loopback ports) with the
+ * STOMP, MQTT, web_stomp and web_mqtt plugins the s, m and w scenarios use; ready once every listener accepts.
  */
 export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> {
-  if (!rabbitmqInstalled()) throw new Error('rabbitmq-server is not installed');
-  const dir = mkdtempSync(path.join(tmpdir(), 'warren-bench-rabbitmq-'));
-  const port = await freePort();
-  const distPort = await freePort();
-  const node = `warrenbench${process.pid}@localhost`;
-  // The STOMP plugin for the s scenarios, on a free loopback port (rabbitmq.conf, the new-style format).
-  const stompPort = await freePort();
-  // The MQTT plugin for the m scenarios, web_stomp and web_mqtt for the w scenarios.
-  const mqttPort = await freePort();
-  const webStompPort = await freePort();
-  const webMqttPort = await freePort();
-  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_mqtt,rabbitmq_web_stomp,rabbitmq_web_mqtt].\n');
-  writeFileSync(
-    path.join(dir, 'rabbitmq.conf'),
-    [
-      `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}`,
-      `mqtt.listeners.tcp.1 = 127.0.0.1:${mqttPort}`,
-      `web_stomp.tcp.ip = 127.0.0.1`,
-      `web_stomp.tcp.port = ${webStompPort}`,
-      `web_mqtt.tcp.ip = 127.0.0.1`,
-      `web_mqtt.tcp.port = ${webMqttPort}`,
-      '',
-    ].join('\n'),
-  );
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    RABBITMQ_NODENAME: node,
-    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-    RABBITMQ_NODE_PORT: String(port),
-    // The default distribution port is NODE_PORT + 20000, which overflows for high ephemeral ports.
-    RABBITMQ_DIST_PORT: String(distPort),
-    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
-    RABBITMQ_LOG_BASE: path.join(dir, 'log'),
-    RABBITMQ_PID_FILE: path.join(dir, 'rabbitmq.pid'),
-    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
-    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
-    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
-  };
-  const logFd = openSync(path.join(dir, 'startup.log'), 'a');
-  const child = spawn(path.join(RABBITMQ_BIN, 'rabbitmq-server'), [], {
-    env,
-    stdio: ['ignore', logFd, logFd],
-    detached: true, // its own process group, so stop() can reach the Erlang VM it spawns
+  const node = await startPrivateRabbitMQ({
+    timeoutMs,
+    plugins: ['rabbitmq_stomp', 'rabbitmq_mqtt', 'rabbitmq_web_stomp', 'rabbitmq_web_mqtt'],
+    nodeNamePrefix: 'warrenbench',
   });
-  const stop = async (): Promise<void> => {
-    spawnSync(path.join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', node, 'stop'], { env, stdio: 'ignore', timeout: 30_000 });
-    if (child.exitCode === null && child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`rabbitmq-server exited with code ${child.exitCode} (log was in ${dir})`);
-    }
-    try {
-      const c = await LoadConnection.open({ host: '127.0.0.1', port });
-      await c.close();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`RabbitMQ did not accept connections within ${timeoutMs} ms`);
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
   return {
     name: 'RabbitMQ',
     host: '127.0.0.1',
-    port,
-    stompPort,
-    mqttPort,
-    webStompUrl: `ws://127.0.0.1:${webStompPort}/ws`,
-    webMqttUrl: `ws://127.0.0.1:${webMqttPort}/ws`,
-    stop,
+    port: node.amqpPort,
+    stompPort: node.stompPort,
+    mqttPort: node.mqttPort,
+    webStompUrl: `ws://127.0.0.1:${node.webStompPort}/ws`,
+    webMqttUrl: `ws://127.0.0.1:${node.webMqttPort}/ws`,
+    stop: node.stop,
   };
 }
