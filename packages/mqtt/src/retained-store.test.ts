@@ -53,6 +53,32 @@ describe('RetainedStore wildcard lookups (topic trie)', () => {
     expect(c?.message.properties).toEqual({ contentType: 'text/plain', headers: { k: 'v' } });
   });
 
+  it('counts a Message Expiry Interval down from when the message was retained, across a restart, then drops it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-retained-'));
+    dirs.push(dir);
+    const log = new FileStateLog({ dir, name: 'mqtt-state' });
+    const rs = new RetainedStore(log);
+    const t0 = 1_000_000;
+    rs.set('/', 'e/short', 1, { ...msg('s'), properties: { expiration: '10000' } }, t0);
+    rs.set('/', 'e/none', 1, msg('n'), t0);
+    expect(rs.match('/', 'e/#', t0 + 4000).map((r) => [r.topic, r.expiresAt])).toEqual([
+      ['e/short', t0 + 10_000],
+      ['e/none', undefined],
+    ]);
+    log.close();
+    const log2 = new FileStateLog({ dir, name: 'mqtt-state' });
+    const again = new RetainedStore(log2);
+    expect(again.get('/', 'e/short')?.expiresAt).toBe(t0 + 10_000);
+    expect(again.get('/', 'e/short')?.qos).toBe(1);
+    expect(again.get('/', 'e/short')?.message.body.toString()).toBe('s');
+    // Exact and wildcard lookups both stop returning it once the interval has run out, and it leaves the log.
+    expect(topics(again.match('/', 'e/short', t0 + 10_000))).toEqual([]);
+    expect(topics(again.match('/', 'e/+', t0 + 10_000))).toEqual(['e/none']);
+    expect(again.size('/')).toBe(1);
+    log2.close();
+    expect(new RetainedStore(new FileStateLog({ dir, name: 'mqtt-state' })).get('/', 'e/short')).toBeUndefined();
+  });
+
   it('writes one record per retained message, not the whole set', () => {
     const log = new MemoryStateLog();
     const rs = new RetainedStore(log);

@@ -21,7 +21,15 @@ export interface RetainedMessage {
   qos: 0 | 1 | 2;
   /** The core message as it was published (body and properties). */
   message: Message;
+  /**
+   * When an MQTT 5 Message Expiry Interval runs out (ms since the epoch): the message is then no longer sent to new
+   * subscribers (MQTT 5 §3.3.2.3.3), and a sent copy carries the interval that remains.
+   */
+  expiresAt?: number;
 }
+
+/** Flag in a record's first byte (beside the QoS): an expiry time (float64, ms since the epoch) follows it. */
+const HAS_EXPIRY = 0x80;
 
 /** The retained-message store of one broker. */
 export class RetainedStore {
@@ -41,7 +49,13 @@ export class RetainedStore {
       const sep = key.indexOf('\u0000');
       try {
         if (sep < 0 || value.length < 1) throw new RangeError('malformed retained record');
-        this.#put(key.slice(1, sep), { topic: key.slice(sep + 1), qos: value[0] as 0 | 1 | 2, message: decodeMessage(value, 1) });
+        const flags = value[0] as number;
+        const qos = (flags & 3) as 0 | 1 | 2;
+        const r: RetainedMessage =
+          (flags & HAS_EXPIRY) === 0
+            ? { topic: key.slice(sep + 1), qos, message: decodeMessage(value, 1) }
+            : { topic: key.slice(sep + 1), qos, message: decodeMessage(value, 9), expiresAt: value.readDoubleBE(1) };
+        this.#put(key.slice(1, sep), r);
       } catch (err) {
         onBadRecord?.(key, err);
       }
@@ -55,9 +69,10 @@ export class RetainedStore {
 
   /**
    * Store (or, with an empty payload, clear) the retained message of a topic ([MQTT-3.3.1-10], [MQTT-3.3.1-11]).
-   * The change is in the log at once and on disk after the log's next sync.
+   * The change is in the log at once and on disk after the log's next sync. A message with an expiration (MQTT 5
+   * Message Expiry Interval) is kept until `now` plus that interval.
    */
-  set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message): void {
+  set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message, now = Date.now()): void {
     const map = this.#byVhost.get(vhost);
     if (message.body.length === 0) {
       if (map?.delete(topic) !== true) return;
@@ -65,11 +80,22 @@ export class RetainedStore {
       this.#log.delete(retainedKey(vhost, topic));
       return;
     }
-    const value = encodeMessage(message, Buffer.of(qos));
+    const ttl = message.properties.expiration === undefined ? NaN : Number(message.properties.expiration);
+    let prefix: Buffer;
+    let expiresAt: number | undefined;
+    if (Number.isFinite(ttl) && ttl >= 0) {
+      expiresAt = now + ttl;
+      prefix = Buffer.alloc(9);
+      prefix[0] = qos | HAS_EXPIRY;
+      prefix.writeDoubleBE(expiresAt, 1);
+    } else {
+      prefix = Buffer.of(qos);
+    }
+    const value = encodeMessage(message, prefix);
     this.#log.set(retainedKey(vhost, topic), value);
     // The kept copy's body is a view of the stored record, so a retained body is held in memory once.
     const kept: Message = { ...message, body: value.subarray(value.length - message.body.length) };
-    this.#put(vhost, { topic, qos, message: kept });
+    this.#put(vhost, expiresAt === undefined ? { topic, qos, message: kept } : { topic, qos, message: kept, expiresAt });
   }
 
   /** The retained message of exactly `topic`. */
@@ -80,16 +106,33 @@ export class RetainedStore {
   /**
    * Retained messages whose topic matches `filter` (exact or wildcard). Exact filters are a hash lookup; wildcard
    * filters walk a topic trie, so their cost follows the levels the filter reaches, not the number of retained topics.
-   * Results come in the order the topics were first retained.
+   * Results come in the order the topics were first retained. Messages expired by `now` are not returned; they
+   * are deleted.
    */
-  match(vhost: string, filter: string): RetainedMessage[] {
+  match(vhost: string, filter: string, now = Date.now()): RetainedMessage[] {
     const map = this.#byVhost.get(vhost);
     if (map === undefined) return [];
+    let found: RetainedMessage[];
     if (!filter.includes('+') && !filter.includes('#')) {
       const r = map.get(filter);
-      return r === undefined ? [] : [r];
+      found = r === undefined ? [] : [r];
+    } else {
+      found = this.#tries.get(vhost)?.match(filter) ?? [];
     }
-    return this.#tries.get(vhost)?.match(filter) ?? [];
+    if (!found.some((r) => r.expiresAt !== undefined && r.expiresAt <= now)) return found;
+    const live: RetainedMessage[] = [];
+    for (const r of found) {
+      if (r.expiresAt === undefined || r.expiresAt > now) live.push(r);
+      else this.#expire(vhost, r);
+    }
+    return live;
+  }
+
+  #expire(vhost: string, r: RetainedMessage): void {
+    if (this.#byVhost.get(vhost)?.get(r.topic) !== r) return;
+    this.#byVhost.get(vhost)?.delete(r.topic);
+    this.#tries.get(vhost)?.delete(r.topic);
+    this.#log.delete(retainedKey(vhost, r.topic));
   }
 
   /** Every retained message with its vhost (the management UI lists them). */

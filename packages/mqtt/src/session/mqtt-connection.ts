@@ -1204,11 +1204,14 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
           if (topicMatches(sub.matchFilter, e.topic)) this.#sendPublish(e.topic, e.message, 0, true, false, ids, undefined, undefined);
         }
       }
-      for (const r of this.#rt.retained.match(this.vhost, sub.filter)) {
+      const now = Date.now();
+      for (const r of this.#rt.retained.match(this.vhost, sub.filter, now)) {
         const qos = Math.min(sub.qos, r.qos) as QoS;
         const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
+        // MQTT 5 §3.3.2.3.3: a retained message goes out with the expiry interval it has left.
+        const expirySeconds = r.expiresAt === undefined ? undefined : Math.ceil((r.expiresAt - now) / 1000);
         // [MQTT-3.3.1-8] retained messages sent on subscribe carry RETAIN=1.
-        this.#sendPublish(r.topic, r.message, qos, true, false, ids, undefined, undefined);
+        this.#sendPublish(r.topic, r.message, qos, true, false, ids, undefined, undefined, expirySeconds);
       }
     }
   }

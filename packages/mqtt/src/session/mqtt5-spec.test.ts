@@ -159,6 +159,38 @@ describe('Message Expiry Interval (MQTT 5 §3.3.2.3.3)', () => {
     expect(second.topic).toBe('mx/none');
     expect(second.properties?.messageExpiryInterval).toBeUndefined();
   });
+  it('a retained message counts its interval down too, and a subscriber after it ran out gets nothing', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(2_000_000);
+    const p = new RawClient(service, 5);
+    await p.connect({ clientId: 'rx-pub' });
+    p.send({ cmd: 'publish', topic: 'rx/a', payload: Buffer.from('short'), qos: 1, messageId: 1, retain: true, dup: false, properties: { messageExpiryInterval: 30 } });
+    await p.next('puback');
+    p.send({ cmd: 'publish', topic: 'rx/b', payload: Buffer.from('forever'), qos: 1, messageId: 2, retain: true, dup: false });
+    await p.next('puback');
+    vi.setSystemTime(2_000_000 + 12_500);
+    const a = new RawClient(service, 5);
+    await a.connect({ clientId: 'rx-a' });
+    a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rx/+', qos: 1 }] });
+    await a.next('suback');
+    const got = [(await a.next('publish')) as IPublishPacket, (await a.next('publish')) as IPublishPacket];
+    expect(got.map((m) => [m.topic, m.retain, m.properties?.messageExpiryInterval])).toEqual([
+      ['rx/a', true, 18],
+      ['rx/b', true, undefined],
+    ]);
+    vi.setSystemTime(2_000_000 + 30_000);
+    const b = new RawClient(service, 5);
+    await b.connect({ clientId: 'rx-b' });
+    b.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rx/+', qos: 1 }] });
+    await b.next('suback');
+    expect(((await b.next('publish')) as IPublishPacket).topic).toBe('rx/b');
+    b.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'rx/a', qos: 1 }] });
+    await b.next('suback');
+    // Retained messages follow their SUBACK; by the PINGRESP after it, none came for the expired topic.
+    b.send({ cmd: 'pingreq' });
+    await b.next('pingresp');
+    expect(b.packets.filter((x) => x.cmd === 'publish')).toEqual([]);
+  });
 });
 
 describe('Server Keep Alive (MQTT 5 §3.2.2.3.14)', () => {
