@@ -117,9 +117,29 @@ describe('acknowledgements wait for the MQTT state on disk', () => {
     expect(log.syncs).toBe(0);
   });
 
+  it('persistent session: CONNACK only after the new session is on disk; a clean session's CONNACK waits for nothing', async () => {
+    const c = new RawClient(service);
+    const connack = c.connect({ clientId: 'p0', clean: false });
+    c.send({ cmd: 'pingreq' });
+    await settle();
+    expect(cmds(c)).toEqual([]);
+    expect(log.syncs).toBe(1);
+    expect(JSON.parse(log.get('s/\u0000p0')!.toString())).toMatchObject({ clientId: 'p0' });
+    log.release();
+    expect((await connack).sessionPresent).toBe(false);
+    await settle();
+    expect(cmds(c)).toEqual(['pingresp']);
+    const clean = new RawClient(service);
+    await clean.connect({ clientId: 'c0', clean: true });
+    expect(log.syncs).toBe(1);
+  });
+
   it('persistent session: SUBACK and UNSUBACK only after the session is on disk', async () => {
     const c = new RawClient(service);
-    await c.connect({ clientId: 'p1', clean: false });
+    const connack = c.connect({ clientId: 'p1', clean: false });
+    await settle();
+    log.release();
+    await connack;
     c.packets.length = 0;
     c.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/b', qos: 1 }] });
     c.send({ cmd: 'pingreq' });

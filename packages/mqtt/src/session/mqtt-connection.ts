@@ -491,9 +491,12 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // Counted when handled (a backlogged packet comes through here again).
     this.#rt.stats.packetsIn++;
     const broker = this.#rt.broker;
-    // Replies that must not go out before a change is on disk: SUBACK/UNSUBACK (durable queues and bindings, the
-    // persistent session's subscriptions) and the PUBACK/PUBREC of a retained PUBLISH (so PUBCOMP follows too).
-    const watch = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' || (packet.cmd === 'publish' && packet.retain && packet.qos > 0);
+    // Replies that must not go out before a change is on disk: the CONNACK of a session that outlives its
+    // connection (a client told Session Present 1 after a crash must find it), SUBACK/UNSUBACK (durable queues and
+    // bindings, the persistent session's subscriptions) and the PUBACK/PUBREC of a retained PUBLISH (so PUBCOMP
+    // follows too). A clean session changes nothing on disk, so its CONNACK waits for nothing.
+    const watch =
+      packet.cmd === 'connect' || packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' || (packet.cmd === 'publish' && packet.retain && packet.qos > 0);
     const before = watch ? broker.definitionsVersion : undefined;
     const stateBefore = watch ? this.#rt.stateChanges() : 0;
     if (before !== undefined) this.#capture = [];
