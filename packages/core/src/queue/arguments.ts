@@ -48,6 +48,9 @@ const EQUIVALENCE_ARGS = [
   'x-single-active-consumer',
   'x-delivery-limit',
   'x-max-age',
+  // Stream arguments RabbitMQ 3.10 compares too (checked against a 3.10.8 node; it ignores x-stream-filter-size-bytes).
+  'x-stream-max-segment-size-bytes',
+  'x-initial-cluster-size',
   'x-queue-type',
 ] as const;
 

@@ -74,6 +74,15 @@ describe('queue.declare', () => {
     expect(err(() => c.ch.declareQueue('q', {}))).toBe(
       "PRECONDITION_FAILED: inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received none but current is the value '5' of type 'signedint'",
     );
+    for (const [arg, a, b] of [
+      ['x-stream-max-segment-size-bytes', 1000, 2000],
+      ['x-initial-cluster-size', 1, 2],
+    ] as const) {
+      c.ch.declareQueue(`s-${arg}`, { durable: true, arguments: { 'x-queue-type': 'stream', [arg]: a } });
+      expect(err(() => c.ch.declareQueue(`s-${arg}`, { durable: true, arguments: { 'x-queue-type': 'stream', [arg]: b } }))).toBe(
+        `PRECONDITION_FAILED: inequivalent arg '${arg}' for queue 's-${arg}' in vhost '/': received '${b}' but current is '${a}'`,
+      );
+    }
     // Arguments RabbitMQ does not compare are ignored; passive ignores everything.
     c.ch.declareQueue('q', { arguments: { 'x-max-length': 5, 'x-custom': 1 } });
     c.ch.declareQueue('q', { passive: true, durable: true });
