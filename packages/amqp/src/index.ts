@@ -14,6 +14,8 @@ export {
 } from './connection/connection.js';
 export type { AmqpConnectionContext, AmqpConnectionOptions } from './connection/connection.js';
 export type { AmqpIo } from './connection/io.js';
+/** The codec's frame reader and its error (the fuzzer and other tools feed it bytes directly). */
+export { FrameParser, AmqpProtocolError, type Frame } from './codec/index.js';
 export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './mapping.js';
 
 /** Per-listener AMQP settings (RabbitMQ's defaults). */

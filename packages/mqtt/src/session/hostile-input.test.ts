@@ -94,3 +94,35 @@ describe('hostile input after CONNECT (property)', () => {
     }
   }, 60_000);
 });
+
+describe('packets the fuzzer found', () => {
+  it('SUBSCRIBE or UNSUBSCRIBE with no topic filter, or a property mqtt-packet could not read, is a protocol error, not an internal one', async () => {
+    const errors: unknown[] = [];
+    const logger: Logger = { ...silentLogger, error: (o: unknown) => void errors.push(o), child: () => logger };
+    const broker = new Broker({ logger: silentLogger });
+    const service = createMqttService({ broker, logger, dataDir: '', options: { maxFrameSize: 4096 } });
+    try {
+      for (const version of [3, 4, 5] as const) {
+        // SUBSCRIBE (0x82) and UNSUBSCRIBE (0xa2), packet id 1, nothing after (an empty property block for MQTT 5).
+        for (const first of [0x82, 0xa2]) {
+          const c = new RawClient(service, version);
+          await c.connect({ clientId: `empty-${version}-${first}`, protocolVersion: version });
+          c.sendBytes(version === 5 ? [first, 3, 0, 1, 0] : [first, 2, 0, 1]);
+          await c.waitClosed();
+          expect(c.packets.filter((p) => p.cmd === 'suback' || p.cmd === 'unsuback')).toEqual([]);
+          if (version === 5) expect(c.packets.find((p) => p.cmd === 'disconnect')).toMatchObject({ reasonCode: 0x82 });
+        }
+      }
+      // A PUBLISH whose Content Type says 5 bytes where the packet has none left: mqtt-packet hands it over as null.
+      const c = new RawClient(service, 5);
+      await c.connect({ clientId: 'null-property', protocolVersion: 5 });
+      c.sendBytes([0x30, 7, 0, 1, 0x74, 3, 0x03, 0x00, 0x05]);
+      await c.waitClosed();
+      expect(c.packets.find((p) => p.cmd === 'disconnect')).toMatchObject({ reasonCode: 0x81 });
+      expect(errors).toEqual([]);
+    } finally {
+      await service.close();
+      broker.close();
+    }
+  });
+});

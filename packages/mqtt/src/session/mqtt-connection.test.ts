@@ -364,6 +364,24 @@ describe('PUBLISH and SUBSCRIBE', () => {
     await b.next('publish');
     expect(broker.vhost('/')?.queues.has('mqtt-shared-g-work.*')).toBe(true);
   });
+
+  it('shared subscriptions: a persistent session joins a group a clean session started (and the other way round)', async () => {
+    const clean = new RawClient(service, 5);
+    await clean.connect({ clientId: 'sh-clean' });
+    const persistent = new RawClient(service, 5);
+    await persistent.connect({ clientId: 'sh-persistent', clean: false, properties: { sessionExpiryInterval: 60 } });
+    for (const [first, second] of [
+      [clean, persistent],
+      [persistent, clean],
+    ] as const) {
+      const filter = first === clean ? '$share/g/mixed/a' : '$share/g/mixed/b';
+      for (const c of [first, second]) {
+        c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] });
+        expect(((await c.next('suback')) as ISubackPacket).granted).toEqual([1]);
+      }
+    }
+    expect(clean.closed || persistent.closed).toBe(false);
+  });
   it('[MQTT-2.2.1-3] reusing a packet id still in flight closes the connection (MQTT 5: 0x82)', async () => {
     const c = new RawClient(service, 5);
     await c.connect();

@@ -570,6 +570,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   #handle(packet: Packet): void {
+    // mqtt-packet leaves a property it could not read as null instead of failing the packet: that is a malformed
+    // packet (MQTT 5 §4.13), refused here before any handler trusts the value.
+    const badProperty = 'properties' in packet ? unreadableProperty(packet) : undefined;
+    if (badProperty !== undefined) {
+      this.#protocolError(ReasonCode.MalformedPacket, `malformed ${packet.cmd.toUpperCase()}: unreadable property ${badProperty}`);
+      return;
+    }
     if (this.#phase === Phase.AwaitConnect) {
       // [MQTT-3.1.0-1] the first packet must be CONNECT.
       if (packet.cmd !== 'connect') {
@@ -596,9 +603,19 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         this.#onPubcomp(packet.messageId ?? 0);
         return;
       case 'subscribe':
+        // [MQTT-3.8.3-3] at least one filter (mqtt-packet parses an empty list, and then cannot encode its SUBACK).
+        if (packet.subscriptions.length === 0) {
+          this.#protocolError(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter');
+          return;
+        }
         this.#onSubscribe(packet);
         return;
       case 'unsubscribe':
+        // [MQTT-3.10.3-2] at least one filter.
+        if (packet.unsubscriptions.length === 0) {
+          this.#protocolError(ReasonCode.ProtocolError, 'UNSUBSCRIBE without a topic filter');
+          return;
+        }
         this.#onUnsubscribe(packet.messageId ?? 0, packet.unsubscriptions);
         return;
       case 'pingreq':
@@ -1230,7 +1247,16 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (shared) {
       queue = sharedQueueName(shared.group, shared.filter);
       bindingKey = filterToBindingKey(shared.filter);
-      this.#declare(queue, () => ch.declareQueue(queue, { durable: true, autoDelete: !persistent }));
+      this.#declare(queue, () => {
+        try {
+          ch.declareQueue(queue, { durable: true, autoDelete: !persistent });
+        } catch (err) {
+          // A group's queue is made by its first member: a member whose session lives longer or shorter joins the
+          // queue as it is (it must not be refused because another client chose another session expiry).
+          if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED') throw err;
+          ch.declareQueue(queue, { passive: true });
+        }
+      });
     } else {
       const q01 = state.qos === 0 ? 0 : 1;
       queue = subscriptionQueueName(this.clientId, q01);
@@ -1475,4 +1501,23 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (this.#capture !== undefined) this.#capture.push(buf);
     else this.#io.write(buf);
   }
+}
+
+/** The name of a property of `packet` (or of its will) that mqtt-packet could not read, if any. */
+function unreadableProperty(packet: Packet): string | undefined {
+  const sets: unknown[] = [(packet as { properties?: unknown }).properties];
+  if (packet.cmd === 'connect') sets.push(packet.will?.properties);
+  for (const props of sets) {
+    if (props === undefined || props === null || typeof props !== 'object') continue;
+    for (const [name, value] of Object.entries(props)) {
+      if (value === null) return name;
+      if (name === 'userProperties') {
+        for (const [k, v] of Object.entries(value as object)) {
+          const values: unknown[] = Array.isArray(v) ? v : [v];
+          if (values.some((x) => typeof x !== 'string')) return `userProperties.${k}`;
+        }
+      }
+    }
+  }
+  return undefined;
 }
