@@ -139,7 +139,7 @@ interface SubscribeJob {
  * Filters of one SUBSCRIBE handled per event-loop turn. A SUBSCRIBE with more is handled over several turns, so one
  * client subscribing 100,000 filters at once delays the others by a slice (a few ms), not by the whole packet.
  */
-const SUBSCRIBE_SLICE = 500;
+const SUBSCRIBE_SLICE = 256;
 
 /** Outbound QoS ≥ 1 delivery awaiting PUBACK / PUBREC. */
 interface Outbound {
@@ -1320,7 +1320,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         added.delete(filter);
         added.set(filter, state);
         this.#ensureConsumer(active);
-        job.retained.push({ sub: active, isNew: existing === undefined });
+        if (!active.shared && active.retainHandling !== 2 && (active.retainHandling !== 1 || existing === undefined)) {
+          if (active.matchFilter.startsWith('$SYS') || this.#rt.retained.match(this.vhost, filter).length > 0) {
+            job.retained.push({ sub: active, isNew: existing === undefined });
+          }
+        }
         job.granted.push(qos);
       } catch (err) {
         if (!isBrokerError(err)) throw err;
@@ -1348,9 +1352,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // [MQTT-3.8.4-1] SUBACK with the same packet id; [MQTT-3.8.4-5] one code per filter in order.
     this.#send({ cmd: 'suback', messageId: job.packet.messageId ?? 0, granted: job.granted });
     // [MQTT-3.8.4-4] retained messages after the SUBACK; MQTT 5 Retain Handling 1 = only for a new subscription,
-    // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2).
-    for (const { sub, isNew } of job.retained) {
-      if (sub.shared || sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) continue;
+    // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2). Only the subscriptions that may have some were
+    // kept (#subscribeSlice), so a huge SUBSCRIBE without retained messages costs nothing here.
+    for (const { sub } of job.retained) {
       // The broker statistics are retained in Mosquitto: a `$SYS` subscriber gets the current values at once.
       if (sub.matchFilter.startsWith('$SYS')) {
         const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
