@@ -32,6 +32,8 @@ export interface AmqpServerOptions {
   handshakeTimeoutMs: number;
   /** Disconnect clients that do not drain their output for this long (ms; 0 = never). Default 60000. */
   slowConsumerTimeoutMs?: number;
+  /** Consumers one channel may have (RabbitMQ's consumer_max_per_channel); 0 = no cap. Default 50000. */
+  consumerMaxPerChannel?: number;
 }
 
 export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {
@@ -41,6 +43,7 @@ export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {
   maxMessageSize: 134217728,
   handshakeTimeoutMs: 10000,
   slowConsumerTimeoutMs: 60000,
+  consumerMaxPerChannel: 50000,
 };
 
 export interface AmqpContext {

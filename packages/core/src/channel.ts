@@ -151,6 +151,9 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   get prefetch(): number {
     return this.#prefetch;
   }
+  get consumerCount(): number {
+    return this.#consumers.size;
+  }
   /** This channel's consumers (management; do not keep). */
   consumers(): IterableIterator<Consumer> {
     return this.#consumers.values();
@@ -567,6 +570,9 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
 
   qos(prefetchCount: number, global: boolean): void {
     this.#assertOpen();
+    // Unchanged: nothing to resume. Adapters that set the prefetch with every subscription (STOMP) would otherwise
+    // walk every consumer of the channel per SUBSCRIBE, quadratic in the subscriptions.
+    if ((global ? this.#globalPrefetch : this.#prefetch) === prefetchCount) return;
     if (global) this.#globalPrefetch = prefetchCount;
     else this.#prefetch = prefetchCount;
     this.resume();

@@ -295,6 +295,8 @@ export interface CoreChannel {
   /** Returns the consumer tag. */
   consume(queue: string, options: ConsumeOptions): string;
   cancel(consumerTag: string): void;
+  /** How many consumers this channel has (adapters enforce a per-channel cap with it). */
+  readonly consumerCount: number;
   /** basic.qos: global=false sets the limit for consumers created afterwards, global=true a limit shared by the channel. */
   qos(prefetchCount: number, global: boolean): void;
   ack(deliveryTag: number, multiple: boolean): void;

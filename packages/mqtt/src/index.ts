@@ -39,6 +39,11 @@ export interface MqttServerOptions {
   maxKeepAlive?: number;
   /** Publish `$SYS/broker/...` statistics every this many seconds (Mosquitto's sys_interval); 0 = never. Default 10. */
   sysInterval?: number;
+  /**
+   * Topic filters one session may have subscribed; past it SUBACK carries a failure (0x80, MQTT 5 0x97 Quota
+   * Exceeded) for each new filter. 0 = no cap. Default 50000.
+   */
+  maxSubscriptions?: number;
 }
 
 export interface MqttServiceContext {
@@ -90,6 +95,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
       maxSessionExpiry: o.maxSessionExpiry ?? 86400,
       connectTimeoutMs: o.connectTimeoutMs ?? 10000,
       maxKeepAlive: o.maxKeepAlive ?? 0,
+      maxSubscriptions: o.maxSubscriptions ?? 50000,
     },
   });
 }

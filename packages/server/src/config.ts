@@ -52,6 +52,8 @@ export interface WarrenConfig {
     handshakeTimeoutMs: number;
     /** Disconnect a client that has not drained its output for this long (ms; 0 = never). Default 60000. */
     slowConsumerTimeoutMs: number;
+    /** Consumers one channel may have (RabbitMQ's consumer_max_per_channel); 0 = no cap. Default 50000. */
+    consumerMaxPerChannel: number;
   };
   /** STOMP 1.0–1.2 (RabbitMQ's STOMP plugin settings). */
   stomp: {
@@ -63,6 +65,8 @@ export interface WarrenConfig {
     maxFrameSize: number;
     /** Time a client has to send CONNECT (and finish TLS), ms. Default 10000. */
     connectTimeoutMs: number;
+    /** Subscriptions one STOMP connection may have at once; 0 = no cap. Default 50000. */
+    maxSubscriptions: number;
   };
   /** MQTT 3.1/3.1.1/5.0 (RabbitMQ's MQTT plugin settings, plus Warren's session and packet limits). */
   mqtt: {
@@ -84,6 +88,8 @@ export interface WarrenConfig {
     maxKeepAlive: number;
     /** Interval of the `$SYS/broker/...` statistics, seconds (Mosquitto's sys_interval); 0 = off. Default 10. */
     sysInterval: number;
+    /** Topic filters one MQTT session may have subscribed; 0 = no cap. Default 50000. */
+    maxSubscriptions: number;
   };
   /** STOMP over WebSocket (RabbitMQ's web_stomp plugin). */
   webStomp: {
@@ -154,6 +160,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxMessageSize: 134217728,
     handshakeTimeoutMs: 10000,
     slowConsumerTimeoutMs: 60000,
+    consumerMaxPerChannel: 50000,
   },
   stomp: {
     port: 61613,
@@ -161,6 +168,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     defaultVhost: '/',
     maxFrameSize: 16 * 1024 * 1024,
     connectTimeoutMs: 10000,
+    maxSubscriptions: 50000,
   },
   mqtt: {
     port: 1883,
@@ -173,6 +181,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxSessionExpiry: 86400,
     maxKeepAlive: 0,
     sysInterval: 10,
+    maxSubscriptions: 50000,
   },
   webStomp: { port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
   webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
@@ -238,6 +247,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'amqp.slowConsumerTimeoutMs', flag: 'slow-consumer-timeout', env: 'WARREN_SLOW_CONSUMER_TIMEOUT',
     arg: '<ms>', kind: 'int', min: 0, max: 86400000,
     description: 'disconnect a client whose output stays above the high-water mark this long, requeueing its unacked messages (0 = never)' },
+  { path: 'amqp.consumerMaxPerChannel', flag: 'consumer-max-per-channel', env: 'WARREN_CONSUMER_MAX_PER_CHANNEL',
+    arg: '<n>', kind: 'int', min: 0, description: 'consumers one AMQP channel may have; one more closes the connection with 530 (0 = no cap)' },
   { path: 'diskFreeLimit', flag: 'disk-free-limit', env: 'WARREN_DISK_FREE_LIMIT', arg: '<bytes>', kind: 'bytes',
     description: 'disk alarm (publishers blocked) when the data directory has less free space; units kB, MB, GB, KiB, MiB, GiB' },
   { path: 'vmMemoryHighWatermark', flag: 'vm-memory-high-watermark', env: 'WARREN_VM_MEMORY_HIGH_WATERMARK',
@@ -257,6 +268,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int', min: 4096, max: 536870912, description: 'largest STOMP frame accepted after CONNECT' },
   { path: 'stomp.connectTimeoutMs', flag: 'stomp-connect-timeout', env: 'WARREN_STOMP_CONNECT_TIMEOUT', arg: '<ms>',
     kind: 'int', min: 1, max: 3600000, description: 'time a STOMP client has to send CONNECT' },
+  { path: 'stomp.maxSubscriptions', flag: 'stomp-max-subscriptions', env: 'WARREN_STOMP_MAX_SUBSCRIPTIONS', arg: '<n>',
+    kind: 'int', min: 0, description: 'subscriptions one STOMP connection may have; one more gets an ERROR frame (0 = no cap)' },
   { path: 'mqtt.port', flag: 'mqtt-port', env: 'WARREN_MQTT_PORT', arg: '<n|off>', kind: 'port',
     description: "MQTT port (0 = any free port, 'off' = disabled)" },
   { path: 'mqtt.tlsPort', flag: 'mqtts-port', env: 'WARREN_MQTTS_PORT', arg: '<n|off>', kind: 'port',
@@ -278,6 +291,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 0, max: 65535, description: 'largest MQTT 5 keep-alive, seconds, sent as Server Keep Alive (0 = none)' },
   { path: 'mqtt.sysInterval', flag: 'mqtt-sys-interval', env: 'WARREN_MQTT_SYS_INTERVAL', arg: '<s>', kind: 'int',
     min: 0, max: 86400, description: 'seconds between $SYS/broker/... MQTT statistics (0 = off)' },
+  { path: 'mqtt.maxSubscriptions', flag: 'mqtt-max-subscriptions', env: 'WARREN_MQTT_MAX_SUBSCRIPTIONS', arg: '<n>',
+    kind: 'int', min: 0, description: 'topic filters one MQTT session may subscribe; more get a failure code in SUBACK (0 = no cap)' },
   { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
   { path: 'webStomp.tlsPort', flag: 'web-stomp-tls-port', env: 'WARREN_WEB_STOMP_TLS_PORT', arg: '<n|off>',

@@ -117,6 +117,7 @@ export async function startBroker(
       maxMessageSize: config.amqp.maxMessageSize,
       handshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
       slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
+      consumerMaxPerChannel: config.amqp.consumerMaxPerChannel,
     };
     const amqpLogger = logger.child({ component: 'amqp' });
     const ctx: AmqpContext = { broker, logger: amqpLogger, options: amqpOptions, connections: amqpConnections };
@@ -231,6 +232,7 @@ export async function startBroker(
           maxFrameSize: config.stomp.maxFrameSize,
           defaultVhost: config.stomp.defaultVhost,
           connectTimeoutMs: config.stomp.connectTimeoutMs,
+          maxSubscriptions: config.stomp.maxSubscriptions,
           // One setting for every protocol's slow consumers (--slow-consumer-timeout).
           slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
         },
@@ -297,6 +299,7 @@ export async function startBroker(
           maxOfflineMessages: config.mqtt.maxOfflineMessages,
           maxSessionExpiry: config.mqtt.maxSessionExpiry,
           maxKeepAlive: config.mqtt.maxKeepAlive,
+          maxSubscriptions: config.mqtt.maxSubscriptions,
           sysInterval: config.mqtt.sysInterval,
         },
         dataDir: config.dataDir,

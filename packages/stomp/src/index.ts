@@ -36,6 +36,11 @@ export interface StompServerOptions {
   errorCloseDelayMs?: number;
   /** Drop a client whose output stays over the high-water mark this long, ms. Default 60 000; 0 = never. */
   slowConsumerTimeoutMs?: number;
+  /**
+   * Subscriptions one connection may have at once; one more SUBSCRIBE gets an ERROR frame. 0 = no cap. Default
+   * 50 000.
+   */
+  maxSubscriptions?: number;
 }
 
 export interface StompServiceContext {

@@ -38,6 +38,8 @@ export interface ChannelOwner {
   readonly frameMax: number;
   /** Largest accepted message body (bytes). */
   readonly maxMessageSize: number;
+  /** Consumers one channel may have; 0 = no cap. */
+  readonly consumerMaxPerChannel: number;
   /** The client announced the consumer_cancel_notify capability. */
   readonly consumerCancelNotify: boolean;
   /** This channel has confirms to flush: the owner calls {@link AmqpChannel.flushConfirms} soon. */
@@ -444,6 +446,11 @@ export class AmqpChannel implements ChannelHost {
         this.#reply({ name: 'basic.qos-ok' });
         return;
       case 'basic.consume': {
+        const max = this.#owner.consumerMaxPerChannel;
+        if (max > 0 && this.#coreChannel().consumerCount >= max) {
+          // rabbit_channel: consumer_max_per_channel is a connection error, 530 NOT_ALLOWED.
+          throw new AmqpError(530, `reached maximum (${max}) of consumers per channel`, BASIC_CLASS, 20);
+        }
         const options: ConsumeOptions = {
           consumerTag: method.consumerTag,
           noAck: method.noAck,

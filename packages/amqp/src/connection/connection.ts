@@ -48,7 +48,16 @@ export interface AmqpConnectionOptions {
    * send_timeout). 0 disables. Default {@link DEFAULT_SLOW_CONSUMER_TIMEOUT_MS}.
    */
   slowConsumerTimeoutMs?: number;
+  /**
+   * Consumers one channel may have (RabbitMQ's consumer_max_per_channel): one more is refused with 530 NOT_ALLOWED,
+   * so a client cannot grow a channel's consumer table without bound. 0 = no cap. Default
+   * {@link DEFAULT_CONSUMER_MAX_PER_CHANNEL}.
+   */
+  consumerMaxPerChannel?: number;
 }
+
+/** Default cap on consumers per channel: far above what applications use, low enough to bound a leak or a flood. */
+export const DEFAULT_CONSUMER_MAX_PER_CHANNEL = 50_000;
 
 /** Default slow-consumer timeout: one minute, generous enough for clients that read between long-running tasks. */
 export const DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 60_000;
@@ -221,6 +230,11 @@ export class AmqpConnection implements ChannelOwner {
   /** @inheritdoc */
   get maxMessageSize(): number {
     return this.#options.maxMessageSize;
+  }
+
+  /** @inheritdoc */
+  get consumerMaxPerChannel(): number {
+    return this.#options.consumerMaxPerChannel ?? DEFAULT_CONSUMER_MAX_PER_CHANNEL;
   }
 
   /** @inheritdoc */

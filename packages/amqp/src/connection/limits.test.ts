@@ -48,4 +48,28 @@ describe('limits on the wire (rabbit_reader, rabbit_channel)', () => {
       replyText: "NOT_ALLOWED - number of channels opened for user 'guest' has reached the maximum allowed user limit of (1)",
     });
   });
+
+  it('consumerMaxPerChannel (RabbitMQ consumer_max_per_channel): one consumer too many → connection.close 530', () => {
+    const broker = new Broker();
+    const s = new AmqpSession(broker, { consumerMaxPerChannel: 2 });
+    s.handshake();
+    s.openChannel(1);
+    s.method(1, { name: 'queue.declare', ticket: 0, queue: 'q', passive: false, durable: false, exclusive: false, autoDelete: false, nowait: false, arguments: {} });
+    const consume = (tag: string): void =>
+      s.method(1, { name: 'basic.consume', ticket: 0, queue: 'q', consumerTag: tag, noLocal: false, noAck: true, exclusive: false, nowait: false, arguments: {} });
+    consume('a');
+    consume('b');
+    // Cancelling one makes room again.
+    s.method(1, { name: 'basic.cancel', consumerTag: 'a', nowait: false });
+    consume('c');
+    expect(s.frames().filter((f) => f.type === 'method' && f.method.name === 'basic.consume-ok')).toHaveLength(3);
+    consume('d');
+    expect(closeOf(s.frames())).toMatchObject({
+      channel: 0,
+      replyCode: 530,
+      replyText: 'NOT_ALLOWED - reached maximum (2) of consumers per channel',
+      classId: 60,
+      methodId: 20,
+    });
+  });
 });

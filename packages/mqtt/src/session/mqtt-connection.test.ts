@@ -623,3 +623,53 @@ describe('logging (DESIGN.md §7)', () => {
     }
   });
 });
+
+describe('subscription cap (maxSubscriptions) and huge SUBSCRIBEs', () => {
+  const capped = (maxSubscriptions: number): MqttService =>
+    createMqttService({ broker, logger: silentLogger, dataDir: '', options: { maxFrameSize: 1 << 20, connectTimeoutMs: 200, maxSubscriptions } });
+
+  it('3.1.1: filters past the cap get 0x80 in SUBACK; re-subscribing a filter held is still granted', async () => {
+    const s = capped(2);
+    const c = new RawClient(s);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }, { topic: 'b', qos: 1 }, { topic: 'c', qos: 0 }] });
+    expect(((await c.next('suback')) as ISubackPacket).granted).toEqual([0, 1, 0x80]);
+    c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'a', qos: 1 }, { topic: 'd', qos: 0 }] });
+    expect(((await c.next('suback')) as ISubackPacket).granted).toEqual([1, 0x80]);
+    c.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['b'] });
+    await c.next('unsuback');
+    c.send({ cmd: 'subscribe', messageId: 4, subscriptions: [{ topic: 'd', qos: 0 }] });
+    expect(((await c.next('suback')) as ISubackPacket).granted).toEqual([0]);
+    await s.close();
+  });
+
+  it('MQTT 5: filters past the cap get 0x97 Quota Exceeded', async () => {
+    const s = capped(1);
+    const c = new RawClient(s, 5);
+    await c.connect();
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }, { topic: 'b', qos: 0 }] } as never);
+    expect(((await c.next('suback')) as ISubackPacket).granted).toEqual([0, 0x97]);
+    await s.close();
+  });
+
+  it('a SUBSCRIBE with thousands of filters is answered in order, before the packets sent after it', async () => {
+    const s = capped(0);
+    const c = new RawClient(s);
+    await c.connect();
+    const subscriptions = Array.from({ length: 5000 }, (_, i) => ({ topic: `f/${i}/+`, qos: (i % 2) as 0 | 1 }));
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions });
+    c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'g', qos: 0 }] });
+    c.send({ cmd: 'pingreq' });
+    const first = (await c.next('suback')) as ISubackPacket;
+    expect(first.messageId).toBe(1);
+    expect(first.granted).toEqual(subscriptions.map((x) => x.qos));
+    expect(((await c.next('suback')) as ISubackPacket).messageId).toBe(2);
+    await c.next('pingresp');
+    // Every filter is live.
+    const pub = new RawClient(s);
+    await pub.connect({ clientId: 'pub' });
+    pub.send({ cmd: 'publish', topic: 'f/4999/x', payload: Buffer.from('last'), qos: 0, retain: false, dup: false });
+    expect(((await c.next('publish')) as IPublishPacket).topic).toBe('f/4999/x');
+    await s.close();
+  });
+});

@@ -109,6 +109,38 @@ interface ActiveSubscription extends SubscriptionState {
   matchFilter: string;
 }
 
+/** Replies held and packets waiting while this connection waits (for the disk, or a huge SUBSCRIBE). */
+interface DefsWait {
+  pending: number;
+  held: Buffer[];
+  backlog: Packet[];
+}
+
+/** A SUBSCRIBE being handled (a huge one over several event-loop turns). */
+interface SubscribeJob {
+  packet: ISubscribePacket;
+  /** Index of the next filter to handle. */
+  next: number;
+  /** The SUBACK codes so far. */
+  granted: number[];
+  /** The subscriptions made, whose retained messages follow the SUBACK. */
+  retained: Array<{ sub: ActiveSubscription; isNew: boolean }>;
+  /** Invalid filters, and the first one (logged once per SUBSCRIBE). */
+  invalid: number;
+  firstInvalid?: string;
+  /** Filters refused because the session has its maximum of subscriptions. */
+  overCap: number;
+  /** The definitions version and MQTT state changes when it began (its SUBACK waits for what changed since). */
+  defsStart: number;
+  stateStart: number;
+}
+
+/**
+ * Filters of one SUBSCRIBE handled per event-loop turn. A SUBSCRIBE with more is handled over several turns, so one
+ * client subscribing 100,000 filters at once delays the others by a slice (a few ms), not by the whole packet.
+ */
+const SUBSCRIBE_SLICE = 256;
+
 /** Outbound QoS ≥ 1 delivery awaiting PUBACK / PUBREC. */
 interface Outbound {
   deliveryTag: number;
@@ -129,6 +161,8 @@ export interface ConnectionLimits {
   connectTimeoutMs: number;
   /** Largest keep-alive a client may use, seconds (MQTT 5 Server Keep Alive); 0 = whatever the client asks. */
   maxKeepAlive: number;
+  /** Topic filters one session may have subscribed; 0 = no cap. */
+  maxSubscriptions: number;
 }
 
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
@@ -191,6 +225,13 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   #consuming: Set<string> = EMPTY_SET as Set<string>;
   #declared: Set<string> = EMPTY_SET as Set<string>;
   #hasNoLocal = false;
+  /** Filters (un)subscribed since this connection last yielded the event loop (see #spendTurn). */
+  #turnFilters = 0;
+  /** Subscriptions with No Local, and `$SYS` ones: counted as they come and go (see #setSub). */
+  #noLocalSubs = 0;
+  #sysSubs = 0;
+  /** Subscriptions per queue and binding key (`queue\0key`): UNSUBSCRIBE unbinds when the last one goes. */
+  #bindingRefs: Map<string, number> = EMPTY_MAP as Map<string, number>;
   /** Some subscription's filter starts with `$SYS` (only those get the broker statistics, [MQTT-4.7.2-1]). */
   #hasSys = false;
 
@@ -229,7 +270,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
    * Issue 3: while a SUBACK/UNSUBACK that changed durable definitions (a persistent session's queue or its bindings)
    * waits for the definitions fsync: its held writes and the packets read meanwhile. Created on first use.
    */
-  #defsWait: { pending: number; held: Buffer[]; backlog: Packet[] } | undefined;
+  #defsWait: DefsWait | undefined;
   /** Writes captured while handling a SUBSCRIBE/UNSUBSCRIBE (they may have to wait for the definitions). */
   #capture: Buffer[] | undefined;
 
@@ -287,6 +328,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   #subsW(): Map<string, ActiveSubscription> {
     if ((this.#subs as unknown) === EMPTY_MAP) this.#subs = new Map();
     return this.#subs;
+  }
+
+  #bindingRefsW(): Map<string, number> {
+    if ((this.#bindingRefs as unknown) === EMPTY_MAP) this.#bindingRefs = new Map();
+    return this.#bindingRefs;
   }
 
   #pendingIdsW(): Set<number> {
@@ -556,14 +602,20 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     const before = broker.definitionsVersion;
     const stateBefore = this.#rt.stateChanges();
     this.#capture = [];
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
       if (this.#phase === Phase.Closed) break;
       try {
-        this.#handle(packet);
+        this.#handle(packets[i] as Packet);
       } catch (err) {
         this.#releaseCapture(false, false);
         this.#internalError(err);
         return;
+      }
+      // A huge SUBSCRIBE goes on over later turns: the packets after it wait for it.
+      const wait = this.#defsWait;
+      if (wait !== undefined && wait.pending > 0) {
+        for (let j = i + 1; j < packets.length; j++) wait.backlog.push(packets[j] as Packet);
+        break;
       }
     }
     this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
@@ -1164,24 +1216,113 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------------------------
 
   #onSubscribe(p: ISubscribePacket): void {
+    const job: SubscribeJob = {
+      packet: p,
+      next: 0,
+      granted: [],
+      retained: [],
+      invalid: 0,
+      overCap: 0,
+      defsStart: this.#rt.broker.definitionsVersion ?? 0,
+      stateStart: this.#rt.stateChanges(),
+    };
+    if (p.subscriptions.length <= SUBSCRIBE_SLICE) {
+      if (!this.#subscribeSlice(job)) return;
+      this.#answerSubscribe(job);
+      this.#spendTurn(p.subscriptions.length);
+      return;
+    }
+    // A huge SUBSCRIBE is handled a slice per event-loop turn, so every other client keeps its latency. Meanwhile
+    // this connection reads nothing and later packets wait (their replies must follow this SUBACK), as they do while
+    // definitions are flushed.
+    const wait = (this.#defsWait ??= { pending: 0, held: [], backlog: [] });
+    if (wait.pending++ === 0) this.#io.pause();
+    setImmediate(() => this.#subscribeStep(job));
+  }
+
+  /**
+   * Many small SUBSCRIBE/UNSUBSCRIBE packets read at once cost as much as one huge one: after a slice's worth of
+   * filters, the rest of what was read waits for the next event-loop turn.
+   */
+  #spendTurn(filters: number): void {
+    this.#turnFilters += filters;
+    if (this.#turnFilters < SUBSCRIBE_SLICE) return;
+    this.#turnFilters = 0;
+    const wait = (this.#defsWait ??= { pending: 0, held: [], backlog: [] });
+    if (wait.pending++ === 0) this.#io.pause();
+    setImmediate(() => this.#definitionsDurable());
+  }
+
+  /** One slice of a huge SUBSCRIBE; the last one answers it and lets the packets that waited through. */
+  #subscribeStep(job: SubscribeJob): void {
+    if (this.#phase === Phase.Closed) return;
+    try {
+      if (!this.#subscribeSlice(job)) return;
+      if (job.next < job.packet.subscriptions.length) {
+        setImmediate(() => this.#subscribeStep(job));
+        return;
+      }
+      const wait = this.#defsWait as DefsWait;
+      this.#capture = [];
+      this.#answerSubscribe(job);
+      const captured = this.#capture;
+      this.#capture = undefined;
+      for (const b of captured) wait.held.push(b);
+      const defs = (this.#rt.broker.definitionsVersion ?? 0) !== job.defsStart;
+      const state = this.#rt.stateChanges() !== job.stateStart;
+      if (defs || state) {
+        wait.pending++;
+        const defsFlushed = defs ? (this.#rt.broker.flushDefinitions?.() ?? Promise.resolve()) : undefined;
+        const stateSynced = state ? this.#rt.stateSync() : undefined;
+        void Promise.all([defsFlushed, stateSynced]).then(
+          () => this.#definitionsDurable(),
+          (err: unknown) => this.#internalError(err),
+        );
+      }
+      // Release this SUBSCRIBE's own hold.
+      this.#definitionsDurable();
+    } catch (err) {
+      this.#capture = undefined;
+      this.#internalError(err);
+    }
+  }
+
+  /**
+   * Subscribe the next filters of `job` (at most {@link SUBSCRIBE_SLICE}). False when the connection was closed
+   * (a protocol error). Each filter costs the same however many the session has: no per-filter copy of the
+   * subscription list, no per-filter walk of the subscriptions.
+   */
+  #subscribeSlice(job: SubscribeJob): boolean {
+    const p = job.packet;
     const v5 = this.#version === 5;
     const identifier = v5 ? p.properties?.subscriptionIdentifier : undefined;
-    const granted: number[] = [];
     const session = this.#session as SessionState;
-    const retainedToSend: Array<{ sub: ActiveSubscription; isNew: boolean }> = [];
-    for (const req of p.subscriptions) {
+    const max = this.#rt.limits.maxSubscriptions;
+    const end = Math.min(job.next + SUBSCRIBE_SLICE, p.subscriptions.length);
+    // The filters subscribed in this slice, last one winning; those already in the session are replaced below.
+    const added = new Map<string, SubscriptionState>();
+    let replaces = false;
+    for (; job.next < end; job.next++) {
+      const req = p.subscriptions[job.next] as ISubscribePacket['subscriptions'][number];
       const filter = req.topic;
       const shared = parseSharedFilter(filter);
       const bad = shared === null ? 'bad-wildcard' : checkTopicFilter(shared === undefined ? filter : shared.filter);
       if (bad !== undefined) {
-        this.#log(`SUBSCRIBE to an invalid filter ${JSON.stringify(filter)} (${bad})`);
-        granted.push(v5 ? ReasonCode.TopicFilterInvalid : 0x80);
+        // One log line per SUBSCRIBE (see #answerSubscribe), however many filters are bad.
+        if (job.invalid++ === 0) job.firstInvalid = `${JSON.stringify(filter)} (${bad})`;
+        job.granted.push(v5 ? ReasonCode.TopicFilterInvalid : 0x80);
         continue;
       }
       if (shared !== undefined && shared !== null && req.nl === true) {
         // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
         this.#protocolError(ReasonCode.ProtocolError, 'No Local on a shared subscription');
-        return;
+        return false;
+      }
+      const existing = this.#subs.get(filter);
+      if (existing === undefined && max > 0 && this.#subs.size >= max) {
+        job.overCap++;
+        job.granted.push(v5 ? ReasonCode.QuotaExceeded : 0x80);
+        continue;
       }
       const qos = Math.min(req.qos, 2) as QoS;
       const state: SubscriptionState = {
@@ -1192,31 +1333,48 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         retainHandling: (v5 ? (req.rh ?? 0) : 0) as 0 | 1 | 2,
       };
       if (identifier !== undefined) state.identifier = identifier;
-      const existing = this.#subs.get(filter);
       try {
         const active = this.#activate(state);
         if (existing !== undefined && existing.queue !== active.queue) this.#unbind(existing);
-        const others = session.subscriptions.filter((s) => s.filter !== filter);
-        others.push(state);
-        session.subscriptions = others;
+        if (existing !== undefined || added.has(filter)) replaces = true;
+        added.delete(filter);
+        added.set(filter, state);
         this.#ensureConsumer(active);
-        retainedToSend.push({ sub: active, isNew: existing === undefined });
-        granted.push(qos);
+        if (!active.shared && active.retainHandling !== 2 && (active.retainHandling !== 1 || existing === undefined)) {
+          if (active.matchFilter.startsWith('$SYS') || this.#rt.retained.match(this.vhost, filter).length > 0) {
+            job.retained.push({ sub: active, isNew: existing === undefined });
+          }
+        }
+        job.granted.push(qos);
       } catch (err) {
         if (!isBrokerError(err)) throw err;
         this.#log(`SUBSCRIBE to ${JSON.stringify(filter)} refused: ${err.message}`);
-        this.#subs.delete(filter);
-        granted.push(v5 ? (err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError) : 0x80);
+        if (this.#deleteSub(filter)) replaces = true;
+        job.granted.push(v5 ? (err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError) : 0x80);
       }
     }
+    // Re-subscribing moves a filter to the end of the session's list; new filters are appended.
+    if (replaces) session.subscriptions = session.subscriptions.filter((s) => !added.has(s.filter) && this.#subs.has(s.filter));
+    for (const s of added.values()) session.subscriptions.push(s);
+    if (added.size > 0 || replaces) this.#rt.sessions.changed(session);
+    return true;
+  }
+
+  /** SUBACK for a handled SUBSCRIBE, then the retained messages of its new subscriptions. */
+  #answerSubscribe(job: SubscribeJob): void {
     this.#recountNoLocal();
-    this.#rt.sessions.changed(session);
+    if (job.invalid > 0) {
+      this.#log(`SUBSCRIBE to an invalid filter ${job.firstInvalid ?? ''}${job.invalid > 1 ? ` and ${job.invalid - 1} more` : ''}`);
+    }
+    if (job.overCap > 0) {
+      this.#log(`SUBSCRIBE: ${job.overCap} filter(s) refused, the session has its maximum of ${this.#rt.limits.maxSubscriptions} subscriptions`);
+    }
     // [MQTT-3.8.4-1] SUBACK with the same packet id; [MQTT-3.8.4-5] one code per filter in order.
-    this.#send({ cmd: 'suback', messageId: p.messageId ?? 0, granted });
+    this.#send({ cmd: 'suback', messageId: job.packet.messageId ?? 0, granted: job.granted });
     // [MQTT-3.8.4-4] retained messages after the SUBACK; MQTT 5 Retain Handling 1 = only for a new subscription,
-    // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2).
-    for (const { sub, isNew } of retainedToSend) {
-      if (sub.shared || sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) continue;
+    // 2 = never; never for shared subscriptions (MQTT 5 §4.8.2). Only the subscriptions that may have some were
+    // kept (#subscribeSlice), so a huge SUBSCRIBE without retained messages costs nothing here.
+    for (const { sub } of job.retained) {
       // The broker statistics are retained in Mosquitto: a `$SYS` subscriber gets the current values at once.
       if (sub.matchFilter.startsWith('$SYS')) {
         const ids = sub.identifier !== undefined ? [sub.identifier] : undefined;
@@ -1234,6 +1392,33 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         this.#sendPublish(r.topic, r.message, qos, true, false, ids, undefined, undefined, expirySeconds);
       }
     }
+  }
+
+  /** Add or replace a subscription, keeping the counts that spare walking them all. */
+  #setSub(filter: string, active: ActiveSubscription): void {
+    const subs = this.#subsW();
+    const old = subs.get(filter);
+    if (old !== undefined) this.#countSub(old, -1);
+    subs.set(filter, active);
+    this.#countSub(active, 1);
+  }
+
+  /** Remove a subscription; false when there was none. */
+  #deleteSub(filter: string): boolean {
+    const old = this.#subs.get(filter);
+    if (old === undefined) return false;
+    this.#subs.delete(filter);
+    this.#countSub(old, -1);
+    return true;
+  }
+
+  #countSub(s: ActiveSubscription, delta: 1 | -1): void {
+    if (!s.shared && s.matchFilter.startsWith('$SYS')) this.#sysSubs += delta;
+    if (s.noLocal) this.#noLocalSubs += delta;
+    const key = s.queue + '\u0000' + s.bindingKey;
+    const n = (this.#bindingRefs.get(key) ?? 0) + delta;
+    if (n > 0) this.#bindingRefsW().set(key, n);
+    else this.#bindingRefs.delete(key);
   }
 
   /** Declare the subscription's queue and bind it. Idempotent (also used to resume a session). */
@@ -1273,7 +1458,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       consumerTag: isShared ? SHARE_PREFIX + state.filter : state.qos === 0 ? CONSUMER_QOS0 : CONSUMER_QOS1,
       matchFilter: isShared ? shared.filter : state.filter,
     };
-    this.#subsW().set(state.filter, active);
+    this.#setSub(state.filter, active);
     return active;
   }
 
@@ -1356,8 +1541,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         continue;
       }
       // Another filter may bind the same key on the same queue; unbind only the last one.
-      const sameKey = [...this.#subs.values()].some((o) => o !== s && o.queue === s.queue && o.bindingKey === s.bindingKey);
-      this.#subs.delete(filter);
+      const sameKey = (this.#bindingRefs.get(s.queue + '\u0000' + s.bindingKey) ?? 0) > 1;
+      this.#deleteSub(filter);
       if (!sameKey) this.#unbind(s);
       codes.push(ReasonCode.Success);
     }
@@ -1367,11 +1552,12 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     // [MQTT-3.10.4-4] UNSUBACK with the same packet id.
     if (this.#version === 5) this.#send({ cmd: 'unsuback', messageId: packetId, granted: codes });
     else this.#send({ cmd: 'unsuback', messageId: packetId } as Packet);
+    this.#spendTurn(filters.length);
   }
 
   #recountNoLocal(): void {
-    this.#hasSys = [...this.#subs.values()].some((s) => !s.shared && s.matchFilter.startsWith('$SYS'));
-    const has = [...this.#subs.values()].some((s) => s.noLocal);
+    this.#hasSys = this.#sysSubs > 0;
+    const has = this.#noLocalSubs > 0;
     if (has !== this.#hasNoLocal) {
       this.#rt.noLocalCount += has ? 1 : -1;
       this.#hasNoLocal = has;

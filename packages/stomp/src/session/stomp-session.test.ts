@@ -32,6 +32,11 @@ function connected(version = '1.2'): ReturnType<typeof open> {
   return c;
 }
 
+/** The names of the STOMP subscription queues in vhost '/'. */
+function subscriptionQueues(): string[] {
+  return [...(broker.vhost('/')?.queues.keys() ?? [])].filter((n) => n.startsWith('stomp-subscription-'));
+}
+
 function amqp(): { ch: CoreChannel; host: FakeChannelHost } {
   const u = broker.authenticate('guest', 'guest', '127.0.0.1');
   const conn = broker.openConnection(fakeConnectionInfo(), u, '/', { blocked() {}, unblocked() {} });
@@ -190,8 +195,27 @@ describe('SEND and SUBSCRIBE', () => {
     ch.publish({ exchange: 'amq.topic', routingKey: 'sensors.kitchen.temp', properties: {}, rawProperties: undefined, body: Buffer.from('21') }, {});
     const m = msg(send('')[0]);
     expect(m).toMatchObject({ command: 'MESSAGE', body: '21', h: { destination: '/topic/sensors.kitchen.temp', subscription: 't' } });
-    const q = subscriptionQueueName('/topic/sensors.*.temp', 't');
-    expect(() => ch.declareQueue(q, { passive: true })).toThrow(/exclusive|locked/i);
+    const [q] = subscriptionQueues();
+    expect(q).toMatch(/^stomp-subscription-[A-Za-z0-9_-]{22}$/);
+    expect(() => ch.declareQueue(q as string, { passive: true })).toThrow(/exclusive|locked/i);
+  });
+
+  it('two connections subscribing to one topic with the same id each get a queue of their own, and both receive', () => {
+    // @stomp/stompjs names every client's first subscription sub-0: the queue name must not be derived from it alone.
+    const a = connected();
+    const b = connected();
+    expect(a.send('SUBSCRIBE\ndestination:/topic/x\nid:sub-0\nreceipt:r\n\n\0')[0]?.command).toBe('RECEIPT');
+    expect(b.send('SUBSCRIBE\ndestination:/topic/x\nid:sub-0\nreceipt:r\n\n\0')[0]?.command).toBe('RECEIPT');
+    expect(subscriptionQueues()).toHaveLength(2);
+    connected().send('SEND\ndestination:/topic/x\n\nhello\0');
+    expect(msg(a.send('')[0])).toMatchObject({ command: 'MESSAGE', body: 'hello', h: { subscription: 'sub-0' } });
+    expect(msg(b.send('')[0])).toMatchObject({ command: 'MESSAGE', body: 'hello', h: { subscription: 'sub-0' } });
+  });
+
+  it('a durable subscription keeps the queue named by destination and id (a later connection finds it)', () => {
+    const c = connected();
+    c.send('SUBSCRIBE\ndestination:/topic/news\nid:d0\ndurable:true\nauto-delete:false\n\n\0');
+    expect(subscriptionQueues()).toEqual([subscriptionQueueName('/topic/news', 'd0')]);
   });
 
   it('durable topic subscription: a durable queue that outlives the connection; UNSUBSCRIBE durable:true deletes it', () => {
@@ -641,5 +665,28 @@ describe('SUBSCRIBE headers for streams and subscription queues (issue 12 §1)',
     expect(() => ch.declareQueue('my-sub', { durable: true, arguments: { 'x-queue-type': 'classic' } })).toThrow(/x-queue-type/);
     const viaName = send('SEND\ndestination:/amq/queue/my-x-sub\n\ndirect\0');
     expect(msg(viaName[0])).toMatchObject({ command: 'MESSAGE', body: 'direct', h: { subscription: 'x' } });
+  });
+});
+
+describe('subscription cap (maxSubscriptions)', () => {
+  it('a SUBSCRIBE over the cap gets an ERROR frame; the connection reads on, and UNSUBSCRIBE makes room', () => {
+    const c = open({ ...OPTIONS, maxSubscriptions: 2 });
+    c.send('CONNECT\naccept-version:1.2\nlogin:guest\npasscode:guest\n\n\0');
+    expect(c.send('SUBSCRIBE\ndestination:/topic/a\nid:1\nreceipt:r1\n\n\0')[0]?.command).toBe('RECEIPT');
+    expect(c.send('SUBSCRIBE\ndestination:/queue/b\nid:2\nreceipt:r2\n\n\0')[0]?.command).toBe('RECEIPT');
+    const refused = msg(c.send('SUBSCRIBE\ndestination:/topic/c\nid:3\nreceipt:r3\n\n\0')[0]);
+    expect(refused).toMatchObject({ command: 'ERROR', h: { message: 'Too many subscriptions' } });
+    expect(refused.body).toContain('maximum of 2 subscriptions');
+    expect(subscriptionQueues()).toHaveLength(1);
+    expect(c.send('UNSUBSCRIBE\nid:1\nreceipt:u1\n\n\0')[0]?.command).toBe('RECEIPT');
+    expect(c.send('SUBSCRIBE\ndestination:/topic/c\nid:3\nreceipt:r4\n\n\0')[0]?.command).toBe('RECEIPT');
+  });
+
+  it('maxSubscriptions 0 means no cap', () => {
+    const c = open({ ...OPTIONS, maxSubscriptions: 0 });
+    c.send('CONNECT\naccept-version:1.2\nlogin:guest\npasscode:guest\n\n\0');
+    let frames = '';
+    for (let i = 0; i < 300; i++) frames += `SUBSCRIBE\ndestination:/queue/q\nid:${i}\n\n\0`;
+    expect(c.send(frames).filter((f) => f.command === 'ERROR')).toHaveLength(0);
   });
 });

@@ -6,7 +6,7 @@
  * Every error answers with an ERROR frame (a `message` header, a text body, and the `receipt-id` of the frame that
  * caused it) and closes this connection only (STOMP 1.2 §"ERROR": the server MUST close after sending it).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   isBrokerError,
   type BrokerApi,
@@ -59,7 +59,18 @@ export interface StompSessionOptions {
    * requeued for other consumers), ms. Default 60 000 (as AMQP's `slowConsumerTimeoutMs`); 0 = never.
    */
   slowConsumerTimeoutMs?: number;
+  /**
+   * Subscriptions one connection may have at once; one more SUBSCRIBE gets an ERROR frame. 0 = no cap. Default
+   * 50 000.
+   */
+  maxSubscriptions?: number;
 }
+
+/** SUBSCRIBE/UNSUBSCRIBE frames one connection handles per event-loop turn before it lets the others run. */
+const SUBSCRIBES_PER_TURN = 200;
+
+/** Default of {@link StompSessionOptions.maxSubscriptions}. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 50_000;
 
 /** The `server` header of CONNECTED. */
 export const SERVER_NAME = 'Warren/0.1.0';
@@ -151,6 +162,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #held: Buffer[] = [];
   /** Deliveries made while a frame other than SEND is handled: written after its reply. */
   #deferred: Buffer[] | undefined;
+  /** SUBSCRIBE/UNSUBSCRIBE frames handled since this connection last yielded the event loop (see #onFrame). */
+  #turnSubscribes = 0;
   /** While a COMMIT runs its actions, the receipts of its SENDs wait until its messages are written. */
   #holdReceipts = false;
 
@@ -253,6 +266,14 @@ export class StompSession implements ChannelHost, ConnectionHost {
       return false;
     }
     if (before !== undefined) this.#releaseCapture(this.#broker.definitionsVersion !== before);
+    if ((command === 'SUBSCRIBE' || command === 'UNSUBSCRIBE') && ++this.#turnSubscribes >= SUBSCRIBES_PER_TURN) {
+      // Each (un)subscription declares, binds and consumes: thousands of them read at once would hold the event loop
+      // for every other client. The rest of what was read waits for the next turn, in order, as while definitions
+      // are flushed.
+      this.#turnSubscribes = 0;
+      if (this.#defsPending++ === 0) this.#io.pause();
+      setImmediate(() => this.#definitionsDurable());
+    }
     return this.#state === 'connecting' || this.#state === 'connected';
   };
 
@@ -531,6 +552,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (this.#subs.has(id)) {
       throw new StompError('Duplicated subscription identifier', `A subscription identified by 'T_${id}' already exists.`);
     }
+    const max = this.#options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS;
+    if (max > 0 && this.#subs.size >= max) {
+      throw new StompError('Too many subscriptions', `This connection already has the maximum of ${max} subscriptions.\n`);
+    }
     const ackHeader = h.get('ack') ?? 'auto';
     if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
       throw new StompError('Invalid ack header', `Invalid ack mode "${ackHeader}": expected auto, client or client-individual\n`);
@@ -564,7 +589,10 @@ export class StompSession implements ChannelHost, ConnectionHost {
           throw new StompError('Missing Header', `Header 'id' is required for durable subscriptions`);
         }
         const exchange = dest.kind === 'topic' ? 'amq.topic' : dest.exchange;
-        queue = h.get('x-queue-name') ?? subscriptionQueueName(destHeader ?? '', id);
+        // A durable subscription's queue is named by its destination and id, so a later connection finds it again;
+        // any other is private to this connection, named from a random id (as RabbitMQ does) so that two connections
+        // using the same id (every @stomp/stompjs client's first is sub-0) do not clash over one exclusive queue.
+        queue = h.get('x-queue-name') ?? subscriptionQueueName(destHeader ?? '', durable ? id : randomUUID());
         const args = this.#queueArgs(h);
         channel.declareQueue(queue, {
           durable,
