@@ -117,7 +117,7 @@ describe('acknowledgements wait for the MQTT state on disk', () => {
     expect(log.syncs).toBe(0);
   });
 
-  it('persistent session: CONNACK only after the new session is on disk; a clean session's CONNACK waits for nothing', async () => {
+  it("persistent session: CONNACK only after the new session is on disk; a clean session's CONNACK waits for nothing", async () => {
     const c = new RawClient(service);
     const connack = c.connect({ clientId: 'p0', clean: false });
     c.send({ cmd: 'pingreq' });
