@@ -50,6 +50,8 @@ export interface ChannelContext {
   channelClosed(channel: CoreChannelImpl): void;
   /** The user's topic permission on an exchange of this vhost (undefined = every routing key allowed). */
   topicPermission?(exchange: string): TopicPermission | undefined;
+  /** The connection's extra topic permission variables (ConnectionInfo.topicVariables). */
+  readonly topicVariables?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Shared empty placeholders of {@link CoreChannelImpl}'s lazily allocated collections; never written to. */
@@ -235,7 +237,8 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (exchange.type !== 'topic') return;
     const tp = this.#ctx.topicPermission?.(exchange.name);
     if (tp === undefined) return;
-    const vars = { username: this.#ctx.user.name, vhost: this.#vhost.name };
+    // rabbit_channel:build_topic_variable_map: the connection's variables, then username and vhost over them.
+    const vars = { ...this.#ctx.topicVariables, username: this.#ctx.user.name, vhost: this.#vhost.name };
     if (!topicAllowed(tp[perm], routingKey, vars)) {
       throw new BrokerError(
         'ACCESS_REFUSED',

@@ -117,6 +117,12 @@ export interface ConnectionInfo {
    * checks as a client's, but are not listed, counted against limits or shown to operators.
    */
   internal?: boolean;
+  /**
+   * Variables of topic permission patterns beyond `{username}` and `{vhost}`, set by the adapter before it opens the
+   * core connection: MQTT's `{client_id}` (RabbitMQ's variable_map, which its AMQP and STOMP connections lack, so
+   * there a `{client_id}` stays as written).
+   */
+  topicVariables?: Readonly<Record<string, string>>;
 }
 
 /** An authenticated user. */
