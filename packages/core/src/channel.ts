@@ -242,9 +242,15 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (!topicAllowed(tp[perm], routingKey, vars)) {
       throw new BrokerError(
         'ACCESS_REFUSED',
-        `access to topic '${routingKey}' in exchange topic '${exchange.name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
+        // rabbit_access_control:check_topic_access's words in 3.10.
+        `access to topic '${routingKey}' in exchange '${exchange.name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
       );
     }
+  }
+
+  checkTopicAccess(exchange: string, permission: 'read' | 'write', routingKey: string): void {
+    const x = this.#vhost.exchange(exchange);
+    if (x !== undefined) this.#checkTopic(x, permission, routingKey);
   }
 
   #notDefault(name: string): void {

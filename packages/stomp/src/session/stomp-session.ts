@@ -564,6 +564,16 @@ export class StompSession implements ChannelHost, ConnectionHost {
           throw new StompError('Missing Header', `Header 'id' is required for durable subscriptions`);
         }
         const exchange = dest.kind === 'topic' ? 'amq.topic' : dest.exchange;
+        if (dest.kind === 'topic') {
+          // RabbitMQ's STOMP plugin checks a /topic/ subscription's read topic permission before it declares the
+          // queue, and its ERROR carries the bare reason (no "ACCESS_REFUSED - " as a channel error has).
+          try {
+            channel.checkTopicAccess(exchange, 'read', dest.key);
+          } catch (err) {
+            if (isBrokerError(err) && err.code === 'ACCESS_REFUSED') throw new StompError('access_refused', err.message);
+            throw err;
+          }
+        }
         queue = h.get('x-queue-name') ?? subscriptionQueueName(destHeader ?? '', id);
         const args = this.#queueArgs(h);
         channel.declareQueue(queue, {
