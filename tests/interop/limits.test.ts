@@ -145,7 +145,7 @@ describe('topic permissions', () => {
     const closed = new Promise<Error>((resolve) => ch.on('error', resolve));
     ch.publish('amq.topic', 'forbidden.x', Buffer.from('x'));
     expect((await closed).message).toContain(
-      "403 (ACCESS-REFUSED) with message \"ACCESS_REFUSED - access to topic 'forbidden.x' in exchange topic 'amq.topic' in vhost '/' refused for user 'guest'\"",
+      "403 (ACCESS-REFUSED) with message \"ACCESS_REFUSED - access to topic 'forbidden.x' in exchange 'amq.topic' in vhost '/' refused for user 'guest'\"",
     );
     await conn.close();
     // MQTT topic a/b is routing key a.b on amq.topic: refused, RabbitMQ closes the MQTT 3.1.1 connection.

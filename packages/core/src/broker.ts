@@ -409,7 +409,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
       let n = 0;
       for (const c of this.#connections) if (c.info.internal !== true && c.vhost === vhost) n++;
       if (n >= vhostLimit) {
-        throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostLimit}) is reached`);
+        throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user}': connection limit (${vhostLimit}) is reached`, { limit: true });
       }
     }
     const userLimit = this.runtime.userLimits.get(user)?.['max-connections'];
@@ -417,7 +417,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
       let n = 0;
       for (const c of this.#connections) if (c.info.internal !== true && c.user.name === user) n++;
       if (n >= userLimit) {
-        throw new BrokerError('NOT_ALLOWED', `connection refused for user '${user}': user connection limit (${userLimit}) is reached`);
+        throw new BrokerError('NOT_ALLOWED', `connection refused for user '${user}': user connection limit (${userLimit}) is reached`, { limit: true });
       }
     }
   }
@@ -466,7 +466,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     for (const c of this.#connections) if (c.info.internal !== true && c.user.name === user) n += c.channelCount;
     if (n >= limit) {
       // rabbit_reader: a connection error (530), the whole connection closes.
-      throw new BrokerError('NOT_ALLOWED', `number of channels opened for user '${user}' has reached the maximum allowed user limit of (${limit})`);
+      throw new BrokerError('NOT_ALLOWED', `number of channels opened for user '${user}' has reached the maximum allowed user limit of (${limit})`, { limit: true });
     }
   }
 

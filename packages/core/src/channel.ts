@@ -50,6 +50,8 @@ export interface ChannelContext {
   channelClosed(channel: CoreChannelImpl): void;
   /** The user's topic permission on an exchange of this vhost (undefined = every routing key allowed). */
   topicPermission?(exchange: string): TopicPermission | undefined;
+  /** The connection's extra topic permission variables (ConnectionInfo.topicVariables). */
+  readonly topicVariables?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Shared empty placeholders of {@link CoreChannelImpl}'s lazily allocated collections; never written to. */
@@ -238,13 +240,20 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
     if (exchange.type !== 'topic') return;
     const tp = this.#ctx.topicPermission?.(exchange.name);
     if (tp === undefined) return;
-    const vars = { username: this.#ctx.user.name, vhost: this.#vhost.name };
+    // rabbit_channel:build_topic_variable_map: the connection's variables, then username and vhost over them.
+    const vars = { ...this.#ctx.topicVariables, username: this.#ctx.user.name, vhost: this.#vhost.name };
     if (!topicAllowed(tp[perm], routingKey, vars)) {
       throw new BrokerError(
         'ACCESS_REFUSED',
-        `access to topic '${routingKey}' in exchange topic '${exchange.name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
+        // rabbit_access_control:check_topic_access's words in 3.10.
+        `access to topic '${routingKey}' in exchange '${exchange.name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
       );
     }
+  }
+
+  checkTopicAccess(exchange: string, permission: 'read' | 'write', routingKey: string): void {
+    const x = this.#vhost.exchange(exchange);
+    if (x !== undefined) this.#checkTopic(x, permission, routingKey);
   }
 
   #notDefault(name: string): void {

@@ -86,6 +86,7 @@ class ConnectionChannelContext implements ChannelContext {
   readonly user: User;
   readonly connectionId: string;
   readonly counters: ProtocolCounters;
+  readonly topicVariables: Readonly<Record<string, string>> | undefined;
   readonly #internal: boolean;
   readonly #owner: ConnectionOwner;
   readonly #channels: CoreChannelImpl[];
@@ -95,6 +96,7 @@ class ConnectionChannelContext implements ChannelContext {
     this.user = user;
     this.connectionId = info.id;
     this.counters = owner.stats.protocol(info.protocol);
+    this.topicVariables = info.topicVariables;
     this.#internal = info.internal === true;
     this.#owner = owner;
     this.#channels = channels;

@@ -117,6 +117,12 @@ export interface ConnectionInfo {
    * checks as a client's, but are not listed, counted against limits or shown to operators.
    */
   internal?: boolean;
+  /**
+   * Variables of topic permission patterns beyond `{username}` and `{vhost}`, set by the adapter before it opens the
+   * core connection: MQTT's `{client_id}` (RabbitMQ's variable_map, which its AMQP and STOMP connections lack, so
+   * there a `{client_id}` stays as written).
+   */
+  topicVariables?: Readonly<Record<string, string>>;
 }
 
 /** An authenticated user. */
@@ -290,6 +296,12 @@ export interface CoreChannel {
   unbindQueue(queue: string, exchange: string, routingKey: string, args?: FieldTable): void;
   bindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void;
   unbindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void;
+  /**
+   * Throw BrokerError ACCESS_REFUSED unless the user's topic permission on `exchange` (a topic exchange) lets
+   * `routingKey` be read or written: what publish and bind check, for adapters that check before acting (STOMP checks
+   * a /topic/ subscription before it declares the queue, as RabbitMQ's STOMP plugin). Unknown exchanges pass.
+   */
+  checkTopicAccess(exchange: string, permission: 'read' | 'write', routingKey: string): void;
   /** Route a message. Confirms and returns are reported through the host. */
   publish(message: Message, options: PublishOptions): void;
   /** Returns the consumer tag. */

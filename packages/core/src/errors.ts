@@ -27,10 +27,16 @@ export type ErrorCode =
 /** The one error type the core throws. `message` is the human text without the code prefix. */
 export class BrokerError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /**
+   * True when a configured limit refused it (vhost max-connections/max-queues, user max-connections/max-channels):
+   * protocols with a reason of their own for that (MQTT 5's 0x97 Quota exceeded) use it; AMQP keeps `code`.
+   */
+  readonly limit: boolean;
+  constructor(code: ErrorCode, message: string, options?: { limit?: boolean }) {
     super(message);
     this.name = 'BrokerError';
     this.code = code;
+    this.limit = options?.limit === true;
   }
 }
 

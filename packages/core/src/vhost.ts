@@ -248,7 +248,7 @@ export class VHost implements QueueOwner {
     const maxQueues = this.limits['max-queues'];
     if (maxQueues !== undefined && maxQueues >= 0 && this.queues.size >= maxQueues) {
       // rabbit_channel:check_vhost_queue_limit.
-      throw new BrokerError('PRECONDITION_FAILED', `cannot declare queue '${name}': queue limit in vhost '${this.name}' (${maxQueues}) is reached`);
+      throw new BrokerError('PRECONDITION_FAILED', `cannot declare queue '${name}': queue limit in vhost '${this.name}' (${maxQueues}) is reached`, { limit: true });
     }
     const args = o.arguments ?? {};
     const settings = parseQueueArguments(args, name, this.name);

@@ -353,16 +353,16 @@ export class MqttServiceImpl implements MqttRuntime {
     const qos = will.qos ?? 0;
     const message = publishToMessage(this.options.exchange, will.topic, payload, qos, false, will.properties);
     const publish = (channel: CoreChannel): void => {
-      if (will.retain === true) {
-        this.retained.set(vhost, will.topic, qos, message);
-        this.retainedMessages.add(message);
-      }
+      if (will.retain === true) this.retainedMessages.add(message);
       try {
         channel.publish(message, {});
       } catch (err) {
         if (!isBrokerError(err)) throw err;
         this.logger.warn({ clientId, vhost, err: err.message }, 'MQTT will refused');
+        return;
       }
+      // Retained only once the core accepted it (a will refused by a topic permission leaves the topic as it was).
+      if (will.retain === true) this.retained.set(vhost, will.topic, qos, message);
     };
     if (delaySeconds <= 0) {
       publish(ch);

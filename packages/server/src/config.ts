@@ -76,8 +76,16 @@ export interface WarrenConfig {
     defaultVhost: string;
     /** Exchange MQTT publishes to and subscriptions bind to. Default 'amq.topic'. */
     exchange: string;
-    /** Accept connections without a username, as the default user (RabbitMQ's allow_anonymous). Default true. */
+    /** Accept connections without a username, as `defaultUser` (RabbitMQ's allow_anonymous). Default true. */
     allowAnonymous: boolean;
+    /**
+     * The user an MQTT connection without a username authenticates as (RabbitMQ's mqtt.default_user), with the
+     * checks of any login (password, loopback-only users, vhost access). Never the broker's default user: with
+     * `--default-user admin` an anonymous client would otherwise be the administrator. Default 'guest'.
+     */
+    defaultUser: string;
+    /** The password of `defaultUser` (RabbitMQ's mqtt.default_pass). Default 'guest'. */
+    defaultPass: string;
     /** Largest MQTT packet accepted after CONNECT, bytes (MQTT 5 Maximum Packet Size). Default 268435455. */
     maxPacketSize: number;
     /** Bound on each persistent session's queue while offline (oldest dropped); 0 = none. Default 0. */
@@ -176,6 +184,8 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     defaultVhost: '/',
     exchange: 'amq.topic',
     allowAnonymous: true,
+    defaultUser: 'guest',
+    defaultPass: 'guest',
     maxPacketSize: 268435455,
     maxOfflineMessages: 0,
     maxSessionExpiry: 86400,
@@ -279,7 +289,11 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'mqtt.exchange', flag: 'mqtt-exchange', env: 'WARREN_MQTT_EXCHANGE', arg: '<name>', kind: 'string',
     description: 'topic exchange MQTT publishes to and subscribes from' },
   { path: 'mqtt.allowAnonymous', flag: 'mqtt-allow-anonymous', env: 'WARREN_MQTT_ALLOW_ANONYMOUS', arg: '', kind: 'bool',
-    description: 'accept MQTT connections without a username, as the default user' },
+    description: 'accept MQTT connections without a username, as --mqtt-default-user' },
+  { path: 'mqtt.defaultUser', flag: 'mqtt-default-user', env: 'WARREN_MQTT_DEFAULT_USER', arg: '<name>', kind: 'string',
+    description: 'user of MQTT connections without a username (checked as any login; not --default-user)' },
+  { path: 'mqtt.defaultPass', flag: 'mqtt-default-pass', env: 'WARREN_MQTT_DEFAULT_PASS', arg: '<pass>', kind: 'string',
+    description: 'password of --mqtt-default-user' },
   // MQTT's remaining length is at most 268435455 (four 7-bit bytes).
   { path: 'mqtt.maxPacketSize', flag: 'mqtt-max-packet-size', env: 'WARREN_MQTT_MAX_PACKET_SIZE', arg: '<bytes>',
     kind: 'int', min: 1024, max: 268435455, description: 'largest MQTT packet accepted after CONNECT' },
@@ -338,6 +352,9 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'loopbackUsers', flag: 'loopback-users', env: 'WARREN_LOOPBACK_USERS', arg: '<a,b>', kind: 'list',
     description: "users allowed to connect from loopback addresses only ('' = none)" },
 ];
+
+/** String settings that may be empty: passwords (a passwordless user). */
+const EMPTY_ALLOWED: ReadonlySet<string> = new Set(['defaultUser.password', 'mqtt.defaultPass']);
 
 const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'tls'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -436,7 +453,7 @@ function checkValue(setting: Setting, value: unknown, source: string): void {
   switch (setting.kind) {
     case 'string':
       if (typeof value !== 'string') fail('a string');
-      if (setting.path !== 'defaultUser.password' && value === '') fail('a non-empty string');
+      if (!EMPTY_ALLOWED.has(setting.path) && value === '') fail('a non-empty string');
       return;
     case 'file':
       if (typeof value !== 'string' || value === '') fail('a file path');
@@ -547,7 +564,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): WarrenConfigInput {
   const out: Record<string, unknown> = {};
   for (const setting of SETTINGS) {
     const text = env[setting.env];
-    if (text === undefined || (text === '' && setting.kind !== 'list' && setting.path !== 'defaultUser.password')) {
+    if (text === undefined || (text === '' && setting.kind !== 'list' && !EMPTY_ALLOWED.has(setting.path))) {
       continue;
     }
     const source = `environment variable ${setting.env}`;

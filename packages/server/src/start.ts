@@ -295,7 +295,8 @@ export async function startBroker(
           defaultVhost: config.mqtt.defaultVhost,
           exchange: config.mqtt.exchange,
           allowAnonymous: config.mqtt.allowAnonymous,
-          anonymousUser: { username: config.defaultUser.username, password: config.defaultUser.password },
+          // Its own credentials, never the broker's default user (an administrator): RabbitMQ's mqtt.default_user.
+          anonymousUser: { username: config.mqtt.defaultUser, password: config.mqtt.defaultPass },
           maxOfflineMessages: config.mqtt.maxOfflineMessages,
           maxSessionExpiry: config.mqtt.maxSessionExpiry,
           maxKeepAlive: config.mqtt.maxKeepAlive,

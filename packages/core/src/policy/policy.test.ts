@@ -211,7 +211,7 @@ describe('topic permissions', () => {
     expect(err(() => ch.publish(makeMessage('amq.topic', 'guest.a', 'x'), {}))).toBe('no error');
     const other = tb.channel();
     expect(err(() => other.ch.publish(makeMessage('amq.topic', 'other.a', 'x'), {}))).toBe(
-      "ACCESS_REFUSED: access to topic 'other.a' in exchange topic 'amq.topic' in vhost '/' refused for user 'guest'",
+      "ACCESS_REFUSED: access to topic 'other.a' in exchange 'amq.topic' in vhost '/' refused for user 'guest'",
     );
     const third = tb.channel();
     expect(err(() => third.ch.bindQueue('q', 'amq.topic', 'public.#'))).toBe('no error');

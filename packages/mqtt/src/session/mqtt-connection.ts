@@ -781,15 +781,27 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let conn: CoreConnection;
     try {
-      conn = this.#rt.broker.openConnection(this.info, user, vhost, this);
+      // RabbitMQ's MQTT plugin adds the client id to the variables of topic permission patterns ({client_id}).
+      conn = this.#rt.broker.openConnection({ ...this.info, topicVariables: { client_id: clientId } }, user, vhost, this);
     } catch (err) {
       if (!isBrokerError(err)) throw err;
-      refuse(Connack311.NotAuthorized, ReasonCode.NotAuthorized, err.message);
+      // A connection limit is a quota (RabbitMQ 3.13's MQTT 5: 0x97); 3.1.1 has no such code: 5, as RabbitMQ.
+      refuse(Connack311.NotAuthorized, err.limit ? ReasonCode.QuotaExceeded : ReasonCode.NotAuthorized, err.message);
+      return;
+    }
+    let ch: CoreChannel;
+    try {
+      ch = conn.openChannel(this);
+    } catch (err) {
+      // The user's max-channels: an MQTT connection is one channel.
+      conn.close();
+      if (!isBrokerError(err)) throw err;
+      refuse(Connack311.NotAuthorized, err.limit ? ReasonCode.QuotaExceeded : ReasonCode.NotAuthorized, err.message);
       return;
     }
     this.#user = user;
     this.#conn = conn;
-    this.#ch = conn.openChannel(this);
+    this.#ch = ch;
     this.clientId = clientId;
     this.vhost = vhost;
     this.#phase = Phase.Connected;
@@ -989,11 +1001,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     const message = publishToMessage(this.#rt.options.exchange, topic, payload, qos, p.dup, props);
     if (this.#rt.noLocalCount > 0) this.#rt.origin.set(message, this);
-    if (p.retain) {
-      // [MQTT-3.3.1-5] store (or, for an empty payload, clear [MQTT-3.3.1-10]) the retained message.
-      this.#rt.retained.set(this.vhost, topic, qos, message);
-      this.#rt.retainedMessages.add(message);
-    }
+    // Marked before the publish, whose deliveries may happen at once (Retain As Published reads the mark).
+    if (p.retain) this.#rt.retainedMessages.add(message);
     let sequence: number | undefined;
     if (qos === 1) {
       sequence = this.#nextSequence++;
@@ -1032,6 +1041,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       // RabbitMQ closes a 3.1.1 connection whose publish is refused.
       this.disconnect(err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError, `PUBLISH refused: ${err.message}`);
       return;
+    }
+    if (p.retain) {
+      // [MQTT-3.3.1-5] store (or, for an empty payload, clear [MQTT-3.3.1-10]) the retained message: only once the
+      // core accepted the publish, so a refused one (permissions, topic permissions) neither sets nor clears it.
+      this.#rt.retained.set(this.vhost, topic, qos, message);
     }
     if (qos === 2) {
       this.#qos2InW().add(packetId);
@@ -1350,7 +1364,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         if (!isBrokerError(err)) throw err;
         this.#log(`SUBSCRIBE to ${JSON.stringify(filter)} refused: ${err.message}`);
         if (this.#deleteSub(filter)) replaces = true;
-        job.granted.push(v5 ? (err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError) : 0x80);
+        // MQTT 5 as RabbitMQ 3.13: 0x87 for a permission or topic permission, 0x97 for the vhost's queue limit.
+        job.granted.push(v5 ? (err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : err.limit ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError) : 0x80);
       }
     }
     // Re-subscribing moves a filter to the end of the session's list; new filters are appended.
@@ -1486,7 +1501,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     try {
       declared = ch.declareQueue(queue, options);
     } catch (err) {
-      if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED') throw err;
+      // The vhost's queue limit is no inequivalence: the subscription is refused.
+      if (!isBrokerError(err) || err.code !== 'PRECONDITION_FAILED' || err.limit) throw err;
       // A persistent session resumed by a connection with Session Expiry 0: its durable queue holds what was
       // queued meanwhile, which this connection must still get; the session (and the queue) ends with it.
       if (!persistent) return;

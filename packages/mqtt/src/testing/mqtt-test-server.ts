@@ -3,7 +3,7 @@
  * in-memory duplex pair (for raw-packet session tests). Not part of the public entry.
  */
 import { Duplex } from 'node:stream';
-import { Broker, fakeConnectionInfo, silentLogger, type Logger } from '@warren/core';
+import { Broker, fakeConnectionInfo, silentLogger, type ConnectionInfo, type Logger } from '@warren/core';
 import { listen, streamPair, type Listener } from '@warren/transport';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { createMqttService, type MqttServerOptions, type MqttService } from '../index.js';
@@ -50,7 +50,8 @@ export class RawClient {
   #waiters: Array<() => void> = [];
   readonly #version: number;
 
-  constructor(service: MqttService, version: 3 | 4 | 5 = 4) {
+  /** `info` overrides the connection's details, e.g. a remote address to test loopback-only users. */
+  constructor(service: MqttService, version: 3 | 4 | 5 = 4, info: Partial<ConnectionInfo> = {}) {
     const [client, server] = streamPair();
     this.stream = client;
     this.#version = version;
@@ -68,7 +69,7 @@ export class RawClient {
       this.closed = true;
       this.#wake();
     });
-    service.handleConnection(server, fakeConnectionInfo({ protocol: 'mqtt', listener: 'mqtt', localPort: 1883 }));
+    service.handleConnection(server, fakeConnectionInfo({ protocol: 'mqtt', listener: 'mqtt', localPort: 1883, ...info }));
   }
 
   #wake(): void {

@@ -589,6 +589,16 @@ export class StompSession implements ChannelHost, ConnectionHost {
           throw new StompError('Missing Header', `Header 'id' is required for durable subscriptions`);
         }
         const exchange = dest.kind === 'topic' ? 'amq.topic' : dest.exchange;
+        if (dest.kind === 'topic') {
+          // RabbitMQ's STOMP plugin checks a /topic/ subscription's read topic permission before it declares the
+          // queue, and its ERROR carries the bare reason (no "ACCESS_REFUSED - " as a channel error has).
+          try {
+            channel.checkTopicAccess(exchange, 'read', dest.key);
+          } catch (err) {
+            if (isBrokerError(err) && err.code === 'ACCESS_REFUSED') throw new StompError('access_refused', err.message);
+            throw err;
+          }
+        }
         // A durable subscription's queue is named by its destination and id, so a later connection finds it again;
         // any other is private to this connection, named from a random id (as RabbitMQ does) so that two connections
         // using the same id (every @stomp/stompjs client's first is sub-0) do not clash over one exclusive queue.
