@@ -30,6 +30,11 @@ export interface AmqpServerOptions {
   handshakeTimeoutMs: number;
   /** Disconnect clients that do not drain their output for this long (ms; 0 = never). Default 60000. */
   slowConsumerTimeoutMs?: number;
+  /**
+   * The user name of a SASL EXTERNAL login, from the verified client certificate (RabbitMQ's ssl_cert_login_from):
+   * the subject DN, RFC 4514 style, or its CN. Default 'distinguished_name', as RabbitMQ's.
+   */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {

@@ -39,6 +39,13 @@ export interface MqttServerOptions {
   maxKeepAlive?: number;
   /** Publish `$SYS/broker/...` statistics every this many seconds (Mosquitto's sys_interval); 0 = never. Default 10. */
   sysInterval?: number;
+  /**
+   * RabbitMQ's mqtt.ssl_cert_login: a client that presents a verified TLS certificate and no username logs in as the
+   * certificate's user (never as the anonymous user). Default false.
+   */
+  sslCertLogin?: boolean;
+  /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 export interface MqttServiceContext {
@@ -81,6 +88,8 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
     maxOfflineMessages: o.maxOfflineMessages ?? 0,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
     sysInterval: o.sysInterval ?? 10,
+    sslCertLogin: o.sslCertLogin ?? false,
+    certLoginFrom: o.certLoginFrom ?? 'distinguished_name',
     ...(ctx.stateLog !== undefined ? { stateLog: ctx.stateLog } : {}),
     limits: {
       maxPacketSize: o.maxFrameSize,
