@@ -284,9 +284,9 @@ export async function startBroker(
           allowedOrigins: web.allowedOrigins,
           trustProxy: web.trustProxy,
           maxUnauthenticated: config.maxUnauthenticatedConnections,
-          ...(secure && webTls !== undefined
-            ? { tls: webTls.options, tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs }
-            : {}),
+          // The deadline for the TLS handshake and the HTTP upgrade request.
+          tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs,
+          ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
           onError: webListenerErrors(name),
         });
         webStarted(l, 'stomp', secure);
