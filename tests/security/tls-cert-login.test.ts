@@ -56,7 +56,7 @@ function usersOf(running: RunningBroker, protocol: string): string[] {
     .map((c) => c.user.name);
 }
 
-function tlsOptions(client?: Pem): tls.ConnectionOptions {
+function tlsOptions(client?: Pem): { ca: string; cert?: string; key?: string } {
   return { ca: pki.ca.cert, ...(client !== undefined ? { cert: client.cert, key: client.key } : {}) };
 }
 

@@ -129,6 +129,7 @@ describe('startBroker', () => {
       maxMessageSize: 134217728,
       handshakeTimeoutMs: 10000,
       slowConsumerTimeoutMs: 60000,
+      certLoginFrom: 'distinguished_name',
     });
 
     // AMQPS: a TLS handshake with the generated self-signed certificate, then the same handler.

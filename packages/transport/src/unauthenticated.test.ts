@@ -317,10 +317,10 @@ describe('client certificates', () => {
       acc.onConnection,
     );
     const bob = pki.client('bob', '/O=Warren Test/CN=bob');
-    const good = new WebSocket(`wss://127.0.0.1:${listener.port}/ws`, ['mqtt'], { ca: pki.ca.cert, cert: bob.cert, key: bob.key, servername: 'localhost' });
+    const good = new WebSocket(`wss://127.0.0.1:${listener.port}/ws`, ['mqtt'], { ca: pki.ca.cert, cert: bob.cert, key: bob.key });
     sockets.push(good);
     expect((await acc.next()).info.peerCertificate).toEqual({ commonName: 'bob', distinguishedName: 'CN=bob,O=Warren Test' });
-    const bad = new WebSocket(`wss://127.0.0.1:${listener.port}/ws`, ['mqtt'], { ca: pki.ca.cert, cert: pki.rogue.cert, key: pki.rogue.key, servername: 'localhost' });
+    const bad = new WebSocket(`wss://127.0.0.1:${listener.port}/ws`, ['mqtt'], { ca: pki.ca.cert, cert: pki.rogue.cert, key: pki.rogue.key });
     sockets.push(bad);
     bad.on('error', () => {});
     await new Promise((resolve) => bad.once('close', resolve));
