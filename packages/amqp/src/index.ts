@@ -34,6 +34,11 @@ export interface AmqpServerOptions {
   slowConsumerTimeoutMs?: number;
   /** Consumers one channel may have (RabbitMQ's consumer_max_per_channel); 0 = no cap. Default 50000. */
   consumerMaxPerChannel?: number;
+  /**
+   * The user name of a SASL EXTERNAL login, from the verified client certificate (RabbitMQ's ssl_cert_login_from):
+   * the subject DN, RFC 4514 style, or its CN. Default 'distinguished_name', as RabbitMQ's.
+   */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {

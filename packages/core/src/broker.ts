@@ -387,6 +387,20 @@ export class Broker implements BrokerApi, ConnectionOwner {
     return user;
   }
 
+  authenticateExternal(username: string, remoteAddress: string, protocol?: string): User {
+    const counters = protocol === undefined ? undefined : this.stats.protocol(protocol);
+    const user = this.users.get(username)?.user;
+    if (user === undefined || (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress))) {
+      if (counters !== undefined) counters.authFailed++;
+      throw new BrokerError(
+        'ACCESS_REFUSED',
+        user === undefined ? `user '${username}' - unknown` : `user '${username}' can only connect via localhost`,
+      );
+    }
+    if (counters !== undefined) counters.authSucceeded++;
+    return user;
+  }
+
   openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection {
     const v = this.#vhosts.get(vhost);
     // RabbitMQ's two texts (rabbit_access_control:check_vhost_access).

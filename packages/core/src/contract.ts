@@ -123,6 +123,16 @@ export interface ConnectionInfo {
    * there a `{client_id}` stays as written).
    */
   topicVariables?: Readonly<Record<string, string>>;
+  /** The client's TLS certificate, present only when it verified against the listener's CA (`--tls-verify peer`). */
+  peerCertificate?: PeerCertificate;
+}
+
+/** A verified TLS client certificate's subject, for certificate login (SASL EXTERNAL, MQTT/STOMP ssl_cert_login). */
+export interface PeerCertificate {
+  /** The subject's first CN, unescaped. */
+  commonName?: string;
+  /** The subject DN, RFC 4514 style, most specific RDN first ("CN=alice,O=Example,C=GB"), as RabbitMQ prints it. */
+  distinguishedName: string;
 }
 
 /** An authenticated user. */
@@ -357,6 +367,12 @@ export interface BrokerApi {
    * ConnectionInfo.protocol, or 'http' for the management API) files the attempt under that protocol's auth counters.
    */
   authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User;
+  /**
+   * Log in a user whose identity something else proved (a verified TLS client certificate): no password is checked,
+   * but the user must exist and loopback-only users must come from loopback. Throws BrokerError ACCESS_REFUSED.
+   * Optional: a broker without it refuses certificate logins.
+   */
+  authenticateExternal?(username: string, remoteAddress: string, protocol?: string): User;
   /** Throws BrokerError NOT_ALLOWED when the vhost does not exist or the user has no permission on it. */
   openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection;
   /** True while a resource alarm blocks publishers. */

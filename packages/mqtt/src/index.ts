@@ -44,6 +44,13 @@ export interface MqttServerOptions {
    * Exceeded) for each new filter. 0 = no cap. Default 50000.
    */
   maxSubscriptions?: number;
+  /**
+   * RabbitMQ's mqtt.ssl_cert_login: a client that presents a verified TLS certificate and no username logs in as the
+   * certificate's user (never as the anonymous user). Default false.
+   */
+  sslCertLogin?: boolean;
+  /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 export interface MqttServiceContext {
@@ -86,6 +93,8 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
     maxOfflineMessages: o.maxOfflineMessages ?? 0,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
     sysInterval: o.sysInterval ?? 10,
+    sslCertLogin: o.sslCertLogin ?? false,
+    certLoginFrom: o.certLoginFrom ?? 'distinguished_name',
     ...(ctx.stateLog !== undefined ? { stateLog: ctx.stateLog } : {}),
     limits: {
       maxPacketSize: o.maxFrameSize,

@@ -41,6 +41,7 @@ describe('defaults', () => {
       vmMemoryHighWatermark: 0.4,
       queueMemoryBudget: 8388608,
       maxOpenFiles: 4096,
+      maxUnauthenticatedConnections: 1000,
       amqp: {
         port: 5672,
         tlsPort: 5671,
@@ -52,7 +53,7 @@ describe('defaults', () => {
         slowConsumerTimeoutMs: 60000,
         consumerMaxPerChannel: 50000,
       },
-      stomp: { port: 61613, tlsPort: 61614, defaultVhost: '/', maxFrameSize: 16777216, connectTimeoutMs: 10000, maxSubscriptions: 50000 },
+      stomp: { port: 61613, tlsPort: 61614, defaultVhost: '/', maxFrameSize: 16777216, connectTimeoutMs: 10000, maxSubscriptions: 50000, sslCertLogin: false },
       mqtt: {
         port: 1883,
         tlsPort: 8883,
@@ -67,12 +68,14 @@ describe('defaults', () => {
         maxKeepAlive: 0,
         sysInterval: 10,
         maxSubscriptions: 50000,
+        sslCertLogin: false,
       },
       webStomp: { port: 15674, tlsPort: 15673, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
       webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
       management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
       prometheus: { port: 15692 },
-      tls: { selfSigned: true },
+      // RabbitMQ's: verify_none, fail_if_no_peer_cert false, ssl_cert_login_from distinguished_name.
+      tls: { selfSigned: true, verify: 'none', failIfNoPeerCert: false, certLoginFrom: 'distinguished_name', reloadIntervalMs: 10000 },
     });
   });
 
@@ -142,6 +145,13 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_STOMP_DEFAULT_VHOST: 'v',
       WARREN_STOMP_MAX_FRAME_SIZE: '8192',
       WARREN_STOMP_CONNECT_TIMEOUT: '700',
+      WARREN_STOMP_SSL_CERT_LOGIN: 'true',
+      WARREN_MQTT_SSL_CERT_LOGIN: 'true',
+      WARREN_MAX_UNAUTHENTICATED_CONNECTIONS: '50',
+      WARREN_TLS_VERIFY: 'peer',
+      WARREN_TLS_FAIL_IF_NO_PEER_CERT: 'true',
+      WARREN_SSL_CERT_LOGIN_FROM: 'common_name',
+      WARREN_TLS_RELOAD_INTERVAL: '0',
       WARREN_MQTT_PORT: '6',
       WARREN_MQTTS_PORT: 'off',
       WARREN_MQTT_DEFAULT_VHOST: 'm',
@@ -180,6 +190,7 @@ describe('precedence: flag > env > config file > default', () => {
       vmMemoryHighWatermark: 512 * 1024 * 1024,
       queueMemoryBudget: 1024 * 1024,
       maxOpenFiles: 100,
+      maxUnauthenticatedConnections: 50,
       amqp: {
         port: 1,
         tlsPort: null,
@@ -191,7 +202,7 @@ describe('precedence: flag > env > config file > default', () => {
         slowConsumerTimeoutMs: 5000,
         consumerMaxPerChannel: 11,
       },
-      stomp: { port: 2, tlsPort: null, defaultVhost: 'v', maxFrameSize: 8192, connectTimeoutMs: 700, maxSubscriptions: 12 },
+      stomp: { port: 2, tlsPort: null, defaultVhost: 'v', maxFrameSize: 8192, connectTimeoutMs: 700, maxSubscriptions: 12, sslCertLogin: true },
       mqtt: {
         port: 6,
         tlsPort: null,
@@ -206,6 +217,7 @@ describe('precedence: flag > env > config file > default', () => {
         maxKeepAlive: 120,
         sysInterval: 0,
         maxSubscriptions: 13,
+        sslCertLogin: true,
       },
       webStomp: {
         port: 3,
@@ -218,7 +230,16 @@ describe('precedence: flag > env > config file > default', () => {
       webMqtt: { port: 4, tlsPort: 5, path: '/mqtt', allowedOrigins: ['http://c.example'], trustProxy: true },
       management: { port: 7, tlsPort: null, maxBodySize: 1_000_000 },
       prometheus: { port: 8 },
-      tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
+      tls: {
+        certFile: '/c.pem',
+        keyFile: '/k.pem',
+        caFile: '/ca.pem',
+        selfSigned: false,
+        verify: 'peer',
+        failIfNoPeerCert: true,
+        certLoginFrom: 'common_name',
+        reloadIntervalMs: 0,
+      },
     };
     expect(mergeConfig(configFromEnv(env))).toEqual(expected);
     // The same through flags, derived from the settings table so a new setting cannot lack a flag.
@@ -299,6 +320,9 @@ describe('validation errors are clear', () => {
 
   it('cert and key go together; amqps needs a certificate or self-signed', () => {
     expect(() => mergeConfig({ tls: { certFile: '/c.pem' } })).toThrow(/tls\.certFile and tls\.keyFile/);
+    expect(() => mergeConfig({ tls: { verify: 'peer' } })).toThrow(/tls\.verify peer needs .* tls\.caFile/);
+    expect(() => mergeConfig({ tls: { failIfNoPeerCert: true } })).toThrow(/tls\.failIfNoPeerCert needs tls\.verify peer/);
+    expect(() => configFromEnv({ WARREN_TLS_VERIFY: 'verify_peer' })).toThrow(/tls\.verify .*expected one of peer, none/);
     expect(() => mergeConfig({ tls: { selfSigned: false } })).toThrow(/AMQPS listener needs a certificate/);
     expect(mergeConfig({ tls: { selfSigned: false }, amqp: { tlsPort: null } }).amqp.tlsPort).toBeNull();
   });

@@ -42,6 +42,11 @@ export interface WarrenConfig {
    * are closed and reopened when needed. Default 4096.
    */
   maxOpenFiles: number;
+  /**
+   * Connections each listener holds before their client has logged in (TLS handshake, WebSocket upgrade, protocol
+   * login); further ones are closed as they arrive. Default 1000.
+   */
+  maxUnauthenticatedConnections: number;
   amqp: {
     port: PortSetting; // 5672
     tlsPort: PortSetting; // 5671
@@ -67,6 +72,8 @@ export interface WarrenConfig {
     connectTimeoutMs: number;
     /** Subscriptions one STOMP connection may have at once; 0 = no cap. Default 50000. */
     maxSubscriptions: number;
+    /** A client with a verified certificate and no login connects as its certificate's user (RabbitMQ's stomp.ssl_cert_login). Default false. */
+    sslCertLogin: boolean;
   };
   /** MQTT 3.1/3.1.1/5.0 (RabbitMQ's MQTT plugin settings, plus Warren's session and packet limits). */
   mqtt: {
@@ -98,6 +105,8 @@ export interface WarrenConfig {
     sysInterval: number;
     /** Topic filters one MQTT session may have subscribed; 0 = no cap. Default 50000. */
     maxSubscriptions: number;
+    /** A client with a verified certificate and no username connects as its certificate's user (RabbitMQ's mqtt.ssl_cert_login). Default false. */
+    sslCertLogin: boolean;
   };
   /** STOMP over WebSocket (RabbitMQ's web_stomp plugin). */
   webStomp: {
@@ -140,6 +149,14 @@ export interface WarrenConfig {
     caFile?: string;
     /** Generate a self-signed certificate into dataDir when no certFile/keyFile are configured. Default true. */
     selfSigned: boolean;
+    /** RabbitMQ's ssl_options.verify: 'peer' asks clients for a certificate and refuses untrusted ones. Default 'none'. */
+    verify: 'peer' | 'none';
+    /** RabbitMQ's ssl_options.fail_if_no_peer_cert: with verify 'peer', refuse clients without a certificate. Default false. */
+    failIfNoPeerCert: boolean;
+    /** RabbitMQ's ssl_cert_login_from: the user name a certificate logs in as. Default 'distinguished_name'. */
+    certLoginFrom: 'distinguished_name' | 'common_name';
+    /** How often the certificate, key and CA files are checked for changes, ms (0 = never). Default 10000. */
+    reloadIntervalMs: number;
   };
 }
 
@@ -159,6 +176,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   vmMemoryHighWatermark: 0.4,
   queueMemoryBudget: 8 * 1024 * 1024,
   maxOpenFiles: 4096,
+  maxUnauthenticatedConnections: 1000,
   amqp: {
     port: 5672,
     tlsPort: 5671,
@@ -177,6 +195,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxFrameSize: 16 * 1024 * 1024,
     connectTimeoutMs: 10000,
     maxSubscriptions: 50000,
+    sslCertLogin: false,
   },
   mqtt: {
     port: 1883,
@@ -192,12 +211,14 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     maxKeepAlive: 0,
     sysInterval: 10,
     maxSubscriptions: 50000,
+    sslCertLogin: false,
   },
   webStomp: { port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
   webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
   management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
   prometheus: { port: 15692 },
-  tls: { selfSigned: true },
+  // RabbitMQ's (Erlang ssl's) defaults: verify_none, fail_if_no_peer_cert false; ssl_cert_login_from distinguished_name.
+  tls: { selfSigned: true, verify: 'none' as const, failIfNoPeerCert: false, certLoginFrom: 'distinguished_name' as const, reloadIntervalMs: 10000 },
 });
 
 /** A configuration problem; `message` says which setting, what is wrong and where the value came from. */
@@ -211,7 +232,7 @@ export class ConfigError extends Error {
 /** Log levels accepted by `log.level` (pino's, plus 'silent'). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-type Kind = 'string' | 'port' | 'int' | 'level' | 'list' | 'bool' | 'file' | 'bytes' | 'watermark';
+type Kind = 'string' | 'port' | 'int' | 'level' | 'list' | 'bool' | 'file' | 'bytes' | 'watermark' | 'choice';
 
 /** One configurable field: its path in {@link WarrenConfig}, flag, environment variable and constraints. */
 export interface Setting {
@@ -227,6 +248,8 @@ export interface Setting {
   kind: Kind;
   min?: number;
   max?: number;
+  /** The allowed values of a 'choice'. */
+  choices?: readonly string[];
 }
 
 /** Every setting. Order is the order of `--help`. */
@@ -268,6 +291,9 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'bytes', description: 'message bytes each queue keeps in memory; the rest stay on disk until consumers catch up' },
   { path: 'maxOpenFiles', flag: 'max-open-files', env: 'WARREN_MAX_OPEN_FILES', arg: '<n>', kind: 'int',
     description: 'message store files kept open at once (idle ones beyond it are closed and reopened when needed)' },
+  { path: 'maxUnauthenticatedConnections', flag: 'max-unauthenticated-connections', env: 'WARREN_MAX_UNAUTHENTICATED_CONNECTIONS',
+    arg: '<n>', kind: 'int', min: 1,
+    description: 'connections each listener holds before their client logs in (TLS handshake, protocol login); more are closed' },
   { path: 'stomp.port', flag: 'stomp-port', env: 'WARREN_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP port (0 = any free port, 'off' = disabled)" },
   { path: 'stomp.tlsPort', flag: 'stomps-port', env: 'WARREN_STOMPS_PORT', arg: '<n|off>', kind: 'port',
@@ -280,6 +306,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int', min: 1, max: 3600000, description: 'time a STOMP client has to send CONNECT' },
   { path: 'stomp.maxSubscriptions', flag: 'stomp-max-subscriptions', env: 'WARREN_STOMP_MAX_SUBSCRIPTIONS', arg: '<n>',
     kind: 'int', min: 0, description: 'subscriptions one STOMP connection may have; one more gets an ERROR frame (0 = no cap)' },
+  { path: 'stomp.sslCertLogin', flag: 'stomp-ssl-cert-login', env: 'WARREN_STOMP_SSL_CERT_LOGIN', arg: '', kind: 'bool',
+    description: 'a STOMP client with a verified certificate and no login connects as the certificate\'s user' },
   { path: 'mqtt.port', flag: 'mqtt-port', env: 'WARREN_MQTT_PORT', arg: '<n|off>', kind: 'port',
     description: "MQTT port (0 = any free port, 'off' = disabled)" },
   { path: 'mqtt.tlsPort', flag: 'mqtts-port', env: 'WARREN_MQTTS_PORT', arg: '<n|off>', kind: 'port',
@@ -307,6 +335,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 0, max: 86400, description: 'seconds between $SYS/broker/... MQTT statistics (0 = off)' },
   { path: 'mqtt.maxSubscriptions', flag: 'mqtt-max-subscriptions', env: 'WARREN_MQTT_MAX_SUBSCRIPTIONS', arg: '<n>',
     kind: 'int', min: 0, description: 'topic filters one MQTT session may subscribe; more get a failure code in SUBACK (0 = no cap)' },
+  { path: 'mqtt.sslCertLogin', flag: 'mqtt-ssl-cert-login', env: 'WARREN_MQTT_SSL_CERT_LOGIN', arg: '', kind: 'bool',
+    description: 'an MQTT client with a verified certificate and no username connects as the certificate\'s user' },
   { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',
     description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
   { path: 'webStomp.tlsPort', flag: 'web-stomp-tls-port', env: 'WARREN_WEB_STOMP_TLS_PORT', arg: '<n|off>',
@@ -342,7 +372,17 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
     description: 'private key (PEM) of the server certificate' },
   { path: 'tls.caFile', flag: 'tls-ca', env: 'WARREN_TLS_CA', arg: '<file>', kind: 'file',
-    description: 'CA bundle (PEM) for client certificates; when set, clients are asked for one' },
+    description: 'CA bundle (PEM) that client certificates must chain to (with --tls-verify peer)' },
+  { path: 'tls.verify', flag: 'tls-verify', env: 'WARREN_TLS_VERIFY', arg: '<peer|none>', kind: 'choice',
+    choices: ['peer', 'none'],
+    description: "client certificates (ssl_options.verify): 'peer' asks for one and refuses untrusted ones; 'none' asks for none" },
+  { path: 'tls.failIfNoPeerCert', flag: 'tls-fail-if-no-peer-cert', env: 'WARREN_TLS_FAIL_IF_NO_PEER_CERT', arg: '',
+    kind: 'bool', description: 'with --tls-verify peer, also refuse clients that send no certificate' },
+  { path: 'tls.certLoginFrom', flag: 'ssl-cert-login-from', env: 'WARREN_SSL_CERT_LOGIN_FROM',
+    arg: '<distinguished_name|common_name>', kind: 'choice', choices: ['distinguished_name', 'common_name'],
+    description: 'user name of a certificate login (SASL EXTERNAL, MQTT/STOMP cert login): subject DN (RFC 4514) or CN' },
+  { path: 'tls.reloadIntervalMs', flag: 'tls-reload-interval', env: 'WARREN_TLS_RELOAD_INTERVAL', arg: '<ms>', kind: 'int',
+    min: 0, max: 86400000, description: 'check the certificate, key and CA files this often and serve new connections the new ones (0 = never)' },
   { path: 'tls.selfSigned', flag: 'self-signed', env: 'WARREN_SELF_SIGNED', arg: '', kind: 'bool',
     description: 'without --tls-cert/--tls-key, generate a localhost certificate into <data-dir>/tls' },
   { path: 'defaultUser.username', flag: 'default-user', env: 'WARREN_DEFAULT_USER', arg: '<name>', kind: 'string',
@@ -388,6 +428,7 @@ function parseText(setting: Setting, text: string, source: string): unknown {
     case 'string':
     case 'file':
     case 'level':
+    case 'choice':
       return text;
     case 'list':
       return text
@@ -457,6 +498,9 @@ function checkValue(setting: Setting, value: unknown, source: string): void {
       return;
     case 'file':
       if (typeof value !== 'string' || value === '') fail('a file path');
+      return;
+    case 'choice':
+      if (typeof value !== 'string' || !(setting.choices ?? []).includes(value)) fail(`one of ${(setting.choices ?? []).join(', ')}`);
       return;
     case 'level':
       if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) {
@@ -683,6 +727,12 @@ export function validateConfig(config: WarrenConfig): void {
       "The AMQPS listener needs a certificate: set tls.certFile and tls.keyFile (--tls-cert, --tls-key), " +
         "enable tls.selfSigned, or disable it with --amqps-port off",
     );
+  }
+  if (config.tls.verify === 'peer' && config.tls.caFile === undefined) {
+    throw new ConfigError('tls.verify peer needs the CA that client certificates must chain to: set tls.caFile (--tls-ca)');
+  }
+  if (config.tls.failIfNoPeerCert && config.tls.verify !== 'peer') {
+    throw new ConfigError('tls.failIfNoPeerCert needs tls.verify peer (--tls-verify peer)');
   }
   for (const section of ['webStomp', 'webMqtt'] as const) {
     if (!config[section].path.startsWith('/')) {

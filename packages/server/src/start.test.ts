@@ -130,6 +130,7 @@ describe('startBroker', () => {
       handshakeTimeoutMs: 10000,
       slowConsumerTimeoutMs: 60000,
       consumerMaxPerChannel: 50000,
+      certLoginFrom: 'distinguished_name',
     });
 
     // AMQPS: a TLS handshake with the generated self-signed certificate, then the same handler.

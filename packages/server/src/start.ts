@@ -15,6 +15,7 @@ import { createManagementApp, defaultClusterName, startPrometheusServer, type Li
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
+import { TlsReloader, type TlsTarget } from './tls-reload.js';
 import { WARREN_VERSION } from './version.js';
 import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
 
@@ -97,8 +98,10 @@ export async function startBroker(
   let mqtt: MqttService | undefined;
   /** HTTP servers (management, Prometheus): closed before the broker. */
   const httpServers: { close(): Promise<unknown> }[] = [];
+  let reloader: TlsReloader | undefined;
   const closeAll = async (): Promise<void> => {
     monitor?.stop();
+    reloader?.stop();
     await Promise.allSettled(httpServers.map((h) => h.close()));
     await stomp?.close().catch(() => {});
     // MQTT 5 clients get DISCONNECT 0x8B (server shutting down); persistent-session and retained state is flushed.
@@ -118,6 +121,7 @@ export async function startBroker(
       handshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
       slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
       consumerMaxPerChannel: config.amqp.consumerMaxPerChannel,
+      certLoginFrom: config.tls.certLoginFrom,
     };
     const amqpLogger = logger.child({ component: 'amqp' });
     const ctx: AmqpContext = { broker, logger: amqpLogger, options: amqpOptions, connections: amqpConnections };
@@ -141,10 +145,14 @@ export async function startBroker(
       const listenerLogger = logger.child({ listener: options.name });
       const listener = await listen(
         {
+          maxUnauthenticated: config.maxUnauthenticatedConnections,
           ...options,
           onError: (err, context) => {
-            // A failed TLS handshake is the client's problem (port scanners, plain-AMQP clients on 5671).
-            if (context.phase === 'tls-handshake') listenerLogger.warn({ err }, 'TLS handshake failed');
+            // The client's problem (port scanners, plain-AMQP clients on 5671, idle or flooding clients): one line,
+            // no stack trace.
+            if (context.phase === 'tls-handshake') listenerLogger.warn({ err: err.message }, 'TLS handshake failed');
+            else if (context.phase === 'handshake-timeout') listenerLogger.warn({ err: err.message }, 'handshake timed out');
+            else if (context.phase === 'refused') listenerLogger.warn({ err: err.message }, 'connection refused');
             else listenerLogger.error({ err, phase: context.phase }, 'listener error');
           },
         },
@@ -176,6 +184,8 @@ export async function startBroker(
     };
 
     const ports: RunningBroker['ports'] = {};
+    /** TLS servers other than the listeners (management HTTPS) whose certificate reloads too. */
+    const tlsTargets: TlsTarget[] = [];
     if (config.amqp.port !== null) {
       const l = await startListener({ name: 'amqp', protocol: 'amqp', host: config.host, port: config.amqp.port });
       ports.amqp = l.port;
@@ -200,7 +210,7 @@ export async function startBroker(
     const webListenerErrors = (name: string) => {
       const listenerLogger = logger.child({ listener: name });
       return (err: Error, context: { phase: string }): void => {
-        if (context.phase === 'upgrade' || context.phase === 'tls-handshake') {
+        if (context.phase !== 'accept' && context.phase !== 'handler') {
           listenerLogger.warn({ err: err.message, phase: context.phase }, 'WebSocket connection refused');
         } else {
           listenerLogger.error({ err, phase: context.phase }, 'listener error');
@@ -235,6 +245,8 @@ export async function startBroker(
           maxSubscriptions: config.stomp.maxSubscriptions,
           // One setting for every protocol's slow consumers (--slow-consumer-timeout).
           slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
+          sslCertLogin: config.stomp.sslCertLogin,
+          certLoginFrom: config.tls.certLoginFrom,
         },
         dataDir: config.dataDir,
       });
@@ -273,9 +285,10 @@ export async function startBroker(
           messageType: web.binaryFrames ? 'binary' : 'auto',
           allowedOrigins: web.allowedOrigins,
           trustProxy: web.trustProxy,
-          ...(secure && webTls !== undefined
-            ? { tls: webTls.options, tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs }
-            : {}),
+          maxUnauthenticated: config.maxUnauthenticatedConnections,
+          // The deadline for the TLS handshake and the HTTP upgrade request.
+          tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs,
+          ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
           onError: webListenerErrors(name),
         });
         webStarted(l, 'stomp', secure);
@@ -302,6 +315,8 @@ export async function startBroker(
           maxKeepAlive: config.mqtt.maxKeepAlive,
           maxSubscriptions: config.mqtt.maxSubscriptions,
           sysInterval: config.mqtt.sysInterval,
+          sslCertLogin: config.mqtt.sslCertLogin,
+          certLoginFrom: config.tls.certLoginFrom,
         },
         dataDir: config.dataDir,
       });
@@ -331,6 +346,7 @@ export async function startBroker(
           maxPayload: config.mqtt.maxPacketSize,
           allowedOrigins: web.allowedOrigins,
           trustProxy: web.trustProxy,
+          maxUnauthenticated: config.maxUnauthenticatedConnections,
           ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
           onError: webListenerErrors(name),
         });
@@ -405,6 +421,10 @@ export async function startBroker(
           ...(secure && webTls !== undefined ? { https: webTls.options } : {}),
         });
         httpServers.push(app);
+        if (secure) {
+          const server = app.server as unknown as { setSecureContext?: (o: { cert: Buffer | string; key: Buffer | string }) => void };
+          tlsTargets.push({ setTls: (t) => server.setSecureContext?.({ cert: t.cert, key: t.key }) });
+        }
         await app.listen({ port, host: config.host });
         const address = app.server.address();
         const bound = typeof address === 'object' && address !== null ? address.port : port;
@@ -418,6 +438,22 @@ export async function startBroker(
         httpServers.push(prom);
         ports.prometheus = prom.port;
         mgmtLogger.info({ protocol: 'http/prometheus', host: config.host, port: prom.port }, 'listener started');
+      }
+    }
+
+    // New connections get renewed certificate files without a restart.
+    if (loadedTls !== undefined) {
+      reloader = new TlsReloader(
+        config,
+        () => [...listeners, ...tlsTargets],
+        logger.child({ component: 'tls' }),
+        (reloaded) => {
+          loadedTls = reloaded;
+        },
+      );
+      await reloader.start();
+      if (config.tls.caFile !== undefined && config.tls.verify === 'none') {
+        logger.warn('tls.caFile is set but tls.verify is none: clients are not asked for certificates (set --tls-verify peer)');
       }
     }
 

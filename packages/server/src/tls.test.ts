@@ -55,7 +55,10 @@ describe('loadTls', () => {
     try {
       const loaded = await loadTls(mergeConfig({ dataDir: other, tls: { certFile, keyFile, caFile } }));
       expect(loaded?.source).toBe('files');
-      expect(loaded?.options).toMatchObject({ requestCert: true, rejectUnauthorized: false });
+      // RabbitMQ's default: verify_none, even with a CA file.
+      expect(loaded?.options).toMatchObject({ verify: 'none', failIfNoPeerCert: false });
+      const peer = await loadTls(mergeConfig({ dataDir: other, tls: { certFile, keyFile, caFile, verify: 'peer', failIfNoPeerCert: true } }));
+      expect(peer?.options).toMatchObject({ verify: 'peer', failIfNoPeerCert: true });
       expect(String(loaded?.options.ca)).toBe(String(generated?.options.cert));
       await expect(stat(selfSignedPaths(other).certFile)).rejects.toThrow(/ENOENT/);
     } finally {

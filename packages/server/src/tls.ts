@@ -79,14 +79,16 @@ async function generateSelfSigned(): Promise<{ cert: string; key: string }> {
 
 /**
  * Load the TLS material the configuration asks for, or undefined when there is none (no files and self-signed off).
- * With a CA file, clients are asked for a certificate but not refused without one: the protocol adapter decides
- * (SASL EXTERNAL needs `socket.authorized`).
+ * Client certificates follow RabbitMQ's ssl_options: with `tls.verify` 'peer' clients are asked for one and an
+ * untrusted one is refused (a verified one can log in: SASL EXTERNAL, MQTT/STOMP certificate login); with
+ * `tls.failIfNoPeerCert` a client without one is refused too; with 'none' (the default) none is asked for.
  */
 export async function loadTls(config: WarrenConfig): Promise<LoadedTls | undefined> {
   const ca = config.tls.caFile !== undefined ? await readPem(config.tls.caFile, 'TLS CA file') : undefined;
   const withCa = (options: TlsOptions): TlsOptions => {
-    if (ca === undefined) return options;
-    return { ...options, ca, requestCert: true, rejectUnauthorized: false };
+    const out: TlsOptions = { ...options, verify: config.tls.verify, failIfNoPeerCert: config.tls.failIfNoPeerCert };
+    if (ca !== undefined) out.ca = ca;
+    return out;
   };
 
   const { certFile, keyFile } = config.tls;

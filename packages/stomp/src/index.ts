@@ -41,6 +41,13 @@ export interface StompServerOptions {
    * 50 000.
    */
   maxSubscriptions?: number;
+  /**
+   * RabbitMQ's stomp.ssl_cert_login: a client that presents a verified TLS certificate and no login header logs in
+   * as the certificate's user (before the default user). Default false.
+   */
+  sslCertLogin?: boolean;
+  /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 export interface StompServiceContext {

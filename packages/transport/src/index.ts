@@ -4,7 +4,8 @@
  */
 export type { ConnectionInfo } from '@warren/core';
 export { listen, normalizeAddress } from './listener.js';
-export type { ConnectionHandler, Listener, ListenerOptions, TlsOptions } from './listener.js';
+export type { ConnectionHandler, Listener, ListenerErrorPhase, ListenerOptions, TlsOptions, TlsVerify } from './listener.js';
+export { connectionAuthenticated, DEFAULT_MAX_UNAUTHENTICATED, peerCertificateOf } from './pending-connections.js';
 export { serveStaticFiles } from './static-files.js';
 export { streamPair } from './stream-pair.js';
 export { StreamIo } from './stream-io.js';
@@ -12,6 +13,7 @@ export { forwardedFor, listenWebSocket, webSocketStream } from './websocket-list
 export type {
   WebSocketConnectionHandler,
   WebSocketListener,
+  WebSocketListenerErrorPhase,
   WebSocketListenerOptions,
   WebSocketMessageType,
 } from './websocket-listener.js';

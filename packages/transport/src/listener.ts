@@ -5,6 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ConnectionInfo } from '@warren/core';
+import { onConnectionAuthenticated, peerCertificateOf, PendingConnections, rawSocketOf } from './pending-connections.js';
 
 /** Server certificate material for a TLS listener (PEM strings or Buffers). */
 export interface TlsOptions {
@@ -12,11 +13,21 @@ export interface TlsOptions {
   key: Buffer | string;
   /** Trusted CAs for client certificates. */
   ca?: Buffer | string;
-  /** Ask clients for a certificate (for SASL EXTERNAL / certificate login). Default false. */
-  requestCert?: boolean;
-  /** With requestCert: refuse clients whose certificate does not verify against `ca`. Default false. */
-  rejectUnauthorized?: boolean;
+  /**
+   * RabbitMQ's `ssl_options.verify`. 'peer' (verify_peer): ask the client for a certificate and refuse one that does
+   * not verify against `ca`; a verified one is the client's identity for certificate login. 'none' (verify_none, the
+   * default, as RabbitMQ's): no certificate is asked for.
+   */
+  verify?: TlsVerify;
+  /** RabbitMQ's `ssl_options.fail_if_no_peer_cert`: with verify 'peer', also refuse a client without one. Default false. */
+  failIfNoPeerCert?: boolean;
 }
+
+/** Client certificate verification: RabbitMQ's verify_peer / verify_none. */
+export type TlsVerify = 'peer' | 'none';
+
+/** Phases of {@link ListenerOptions.onError}. */
+export type ListenerErrorPhase = 'tls-handshake' | 'handshake-timeout' | 'refused' | 'accept' | 'handler';
 
 /** Where and how to listen. */
 export interface ListenerOptions {
@@ -33,15 +44,22 @@ export interface ListenerOptions {
   /** Present: a TLS listener; connections are handed over after the handshake. */
   tls?: TlsOptions;
   /**
-   * A TLS client must finish its handshake within this many ms (Node's default is 120 s, far too generous before
-   * authentication, DESIGN.md §6). Default 10000.
+   * A TLS client must finish its handshake within this many ms of connecting, or it is closed (Node's default is
+   * 120 s, far too generous before authentication, DESIGN.md §6; and Node's timer only reports, it closes nothing).
+   * Default 10000.
    */
   tlsHandshakeTimeoutMs?: number;
   /**
-   * Called for errors no connection handler owns: a failed TLS handshake, a failing accept, or `onConnection`
-   * throwing. Default: ignored (the socket concerned is destroyed either way).
+   * Connections this listener holds before their client has logged in (TLS handshake under way, protocol login not
+   * done: see {@link connectionAuthenticated}); further ones are closed as they arrive. Default 1000.
    */
-  onError?: (err: Error, context: { listener: string; phase: 'tls-handshake' | 'accept' | 'handler' }) => void;
+  maxUnauthenticated?: number;
+  /**
+   * Called for errors no connection handler owns: a failed or timed-out TLS handshake, a connection refused over the
+   * unauthenticated cap, a failing accept, or `onConnection` throwing. Default: ignored (the socket concerned is
+   * destroyed either way).
+   */
+  onError?: (err: Error, context: { listener: string; phase: ListenerErrorPhase }) => void;
 }
 
 /** A bound listener. */
@@ -51,6 +69,10 @@ export interface Listener {
   readonly port: number;
   /** Open connections that were handed to the handler. */
   readonly connectionCount: number;
+  /** Connections accepted whose client has not logged in yet. */
+  readonly unauthenticatedCount: number;
+  /** Serve new TLS connections with this certificate material (existing ones keep theirs). TLS listeners only. */
+  setTls?(tls: TlsOptions): void;
   /** Stop accepting, destroy open connections, resolve when closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -121,9 +143,11 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
   const isTls = options.tls !== undefined;
   /** Every accepted TCP socket (for TLS, including those still in the handshake), so close() can destroy them. */
   const rawSockets = new Set<net.Socket>();
+  const pending = new PendingConnections(options.maxUnauthenticated);
+  const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
   let connectionCount = 0;
   let nextId = 1;
-  const report = (err: Error, phase: 'tls-handshake' | 'accept' | 'handler'): void => {
+  const report = (err: Error, phase: ListenerErrorPhase): void => {
     try {
       options.onError?.(err, { listener: name, phase });
     } catch {
@@ -139,8 +163,20 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
 
   const handOver = (socket: net.Socket | tls.TLSSocket): void => {
     if (socket.destroyed) return;
-    // A plain socket got this in 'connection' below; a TLS socket is a new object wrapping that one.
-    if (isTls) socket.on('error', ignore);
+    const raw = isTls ? rawSocketOf(socket) : socket;
+    clearHandshakeTimer(raw);
+    if (isTls) {
+      // A plain socket got this in 'connection' below; a TLS socket is a new object wrapping that one.
+      socket.on('error', ignore);
+      // verify_peer without fail_if_no_peer_cert: a client may come without a certificate, but one that sends a
+      // certificate the CA does not vouch for is refused before it can say anything (as Erlang's ssl does).
+      const t = socket as tls.TLSSocket;
+      if (options.tls?.verify === 'peer' && !t.authorized && t.getPeerX509Certificate() !== undefined) {
+        report(new Error(`client certificate refused: ${String(t.authorizationError)}`), 'tls-handshake');
+        socket.destroy();
+        return;
+      }
+    }
     socket.setNoDelay(true);
     const info: ConnectionInfo = {
       id: `${name}-${nextId++}`,
@@ -152,6 +188,11 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
       tls: isTls,
       listener: name,
     };
+    if (isTls) {
+      const peer = peerCertificateOf(socket as tls.TLSSocket);
+      if (peer !== undefined) info.peerCertificate = peer;
+    }
+    onConnectionAuthenticated(socket, () => pending.release(raw));
     connectionCount++;
     socket.on('close', onHandedOverClose);
     try {
@@ -163,16 +204,22 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
   };
 
   let server: net.Server;
+  let tlsServer: tls.Server | undefined;
   if (options.tls !== undefined) {
-    const tlsServer = tls.createServer(tlsServerOptions(options.tls, options.tlsHandshakeTimeoutMs));
+    tlsServer = tls.createServer(tlsServerOptions(options.tls, handshakeTimeoutMs));
     tlsServer.on('secureConnection', handOver);
-    tlsServer.on('tlsClientError', (err) => report(err, 'tls-handshake'));
+    tlsServer.on('tlsClientError', (err, socket) => {
+      // With a 'tlsClientError' listener Node leaves the socket open (even after its handshake timeout): close it.
+      if (!closedByGuard(rawSocketOf(socket))) report(err, 'tls-handshake');
+      socket.destroy();
+    });
     server = tlsServer;
   } else {
     server = net.createServer(handOver);
   }
-  // 'connection' fires with the raw TCP socket for both kinds of server.
+  // 'connection' fires with the raw TCP socket for both kinds of server (before the TLS handshake).
   trackRawSockets(server, rawSockets);
+  guardUnauthenticated(server, { name, pending, handshakeTimeoutMs: isTls ? handshakeTimeoutMs : 0, report });
 
   await bindListener(server, options.host, options.port);
   // After binding, an 'error' (e.g. EMFILE on accept) must not crash the process.
@@ -188,6 +235,12 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
     get connectionCount() {
       return connectionCount;
     },
+    get unauthenticatedCount() {
+      return pending.count;
+    },
+    ...(tlsServer !== undefined
+      ? { setTls: (t: TlsOptions) => tlsServer.setSecureContext(tlsServerOptions(t, handshakeTimeoutMs)) }
+      : {}),
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -198,14 +251,85 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
   };
 }
 
+const HANDSHAKE_TIMER = Symbol('warren.handshakeTimer');
+const CLOSED_BY_GUARD = Symbol('warren.closedByGuard');
+type Timed = net.Socket & { [HANDSHAKE_TIMER]?: NodeJS.Timeout | undefined; [CLOSED_BY_GUARD]?: true };
+
+/**
+ * True when the listener closed `raw` itself (handshake deadline, over the cap): that was reported, the TLS error that
+ * follows is not.
+ */
+export function closedByGuard(raw: net.Socket): boolean {
+  return (raw as Timed)[CLOSED_BY_GUARD] === true;
+}
+
+/** Stop the handshake deadline of a raw socket (its connection was handed to the protocol). */
+export function clearHandshakeTimer(raw: net.Socket): void {
+  const timer = (raw as Timed)[HANDSHAKE_TIMER];
+  if (timer !== undefined) {
+    clearTimeout(timer);
+    (raw as Timed)[HANDSHAKE_TIMER] = undefined;
+  }
+}
+
+/**
+ * On every accepted raw socket of `server`: refuse it (close it at once) when the listener already holds its maximum
+ * of unauthenticated connections, otherwise count it until its client logs in; and, with a `handshakeTimeoutMs`, close
+ * it unless it is handed over (TLS handshake done, WebSocket upgraded: {@link clearHandshakeTimer}) by then. The
+ * deadline is absolute: a client trickling handshake bytes does not extend it, as it would Node's idle timer.
+ */
+export function guardUnauthenticated(
+  server: net.Server,
+  g: {
+    name: string;
+    pending: PendingConnections;
+    handshakeTimeoutMs: number;
+    report: (err: Error, phase: 'handshake-timeout' | 'refused') => void;
+  },
+): void {
+  server.on('connection', (raw: net.Socket) => {
+    if (!g.pending.admit(raw)) {
+      g.report(
+        new Error(
+          `refused a connection from ${normalizeAddress(raw.remoteAddress)}: ${g.pending.max} connections are already waiting to authenticate`,
+        ),
+        'refused',
+      );
+      (raw as Timed)[CLOSED_BY_GUARD] = true;
+      raw.destroy();
+      return;
+    }
+    if (g.handshakeTimeoutMs > 0) {
+      const timer = setTimeout(() => {
+        (raw as Timed)[HANDSHAKE_TIMER] = undefined;
+        if (raw.destroyed) return;
+        (raw as Timed)[CLOSED_BY_GUARD] = true;
+        g.report(
+          new Error(`handshake from ${normalizeAddress(raw.remoteAddress)} timed out after ${g.handshakeTimeoutMs} ms`),
+          'handshake-timeout',
+        );
+        raw.destroy();
+      }, g.handshakeTimeoutMs);
+      timer.unref();
+      (raw as Timed)[HANDSHAKE_TIMER] = timer;
+      raw.once('close', () => clearHandshakeTimer(raw));
+    }
+  });
+}
+
 /** Node TLS server options from our {@link TlsOptions} (shared by the TCP and WebSocket listeners). */
 export function tlsServerOptions(t: TlsOptions, handshakeTimeoutMs: number = DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS): tls.TlsOptions {
+  const peer = t.verify === 'peer';
   const out: tls.TlsOptions = {
     cert: t.cert,
     key: t.key,
-    requestCert: t.requestCert ?? false,
-    rejectUnauthorized: t.rejectUnauthorized ?? false,
-    handshakeTimeout: handshakeTimeoutMs,
+    requestCert: peer,
+    // Node's rejectUnauthorized refuses a missing certificate as well as an untrusted one: fail_if_no_peer_cert. An
+    // untrusted one without it is refused at hand-over (see listen).
+    rejectUnauthorized: peer && t.failIfNoPeerCert === true,
+    // The listener's absolute deadline closes the socket first; Node's (an idle timer, which only reports) is a
+    // backstop that never fires before it, so a timeout is logged once.
+    handshakeTimeout: handshakeTimeoutMs + 1000,
   };
   if (t.ca !== undefined) out.ca = t.ca;
   return out;

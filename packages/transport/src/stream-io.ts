@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { TrafficCounters } from '@warren/core';
 import type { OutboundWriter } from './outbound-writer.js';
+import { connectionAuthenticated } from './pending-connections.js';
 
 /**
  * What a protocol state machine needs of its connection, over a byte stream and its {@link OutboundWriter}: write
@@ -20,6 +21,14 @@ export class StreamIo implements TrafficCounters {
 
   write(buf: Buffer): void {
     this.writer.write(buf);
+  }
+
+  /**
+   * The client has logged in: its listener stops counting it as unauthenticated and lifts its pre-login limits
+   * ({@link connectionAuthenticated}).
+   */
+  authenticated(): void {
+    connectionAuthenticated(this.stream);
   }
 
   /** Count one chunk read from the stream (the listener glue calls this per chunk, not per frame). */

@@ -15,7 +15,19 @@ import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ConnectionInfo } from '@warren/core';
-import { bindListener, normalizeAddress, tlsServerOptions, trackRawSockets, type Listener, type TlsOptions } from './listener.js';
+import type tls from 'node:tls';
+import {
+  bindListener,
+  clearHandshakeTimer,
+  guardUnauthenticated,
+  closedByGuard,
+  normalizeAddress,
+  tlsServerOptions,
+  trackRawSockets,
+  type Listener,
+  type TlsOptions,
+} from './listener.js';
+import { onConnectionAuthenticated, peerCertificateOf, PendingConnections, rawSocketOf } from './pending-connections.js';
 
 /** Where and how to accept WebSocket connections. */
 export interface WebSocketListenerOptions {
@@ -39,6 +51,12 @@ export interface WebSocketListenerOptions {
   /** Largest inbound WebSocket message; a bigger one closes the connection with 1009 (ws's default is 100 MiB). */
   maxPayload: number;
   /**
+   * Largest inbound WebSocket message until the adapter reports the client logged in ({@link connectionAuthenticated}):
+   * ws buffers a message whole before handing it over, so without this an unauthenticated client could make the
+   * server hold `maxPayload` bytes. Default: `maxPayload`.
+   */
+  maxPayloadBeforeAuth?: number;
+  /**
    * WebSocket message type of outbound data. 'auto' for STOMP (text, as RabbitMQ's web_stomp sends and browser
    * STOMP clients expect, except a message that is not valid UTF-8, which goes as binary so it arrives intact);
    * 'binary' for MQTT (its packets are binary). Default 'binary'.
@@ -51,8 +69,13 @@ export interface WebSocketListenerOptions {
   acceptText?: boolean;
   /** Present: wss:// (HTTPS) with this certificate. */
   tls?: TlsOptions;
-  /** A TLS client must finish its handshake within this many ms. Default 10000. */
+  /**
+   * A client must finish its TLS handshake (wss://) and send its HTTP upgrade request (or any HTTP request) within
+   * this many ms of connecting, or it is closed. Default 10000.
+   */
   tlsHandshakeTimeoutMs?: number;
+  /** Connections held before their client logged in; further ones are closed as they arrive. Default 1000. */
+  maxUnauthenticated?: number;
   /**
    * Browser origins allowed to connect, as sent in the `Origin` header (e.g. 'http://localhost:15674'); '*' allows any.
    * Requests without an Origin header (non-browser clients) are always allowed. Default: any origin (as RabbitMQ).
@@ -73,8 +96,30 @@ export interface WebSocketListenerOptions {
   /** Errors no connection handler owns (TLS handshake, refused upgrade, accept, handler throwing). Default: ignored. */
   onError?: (
     err: Error,
-    context: { listener: string; phase: 'tls-handshake' | 'upgrade' | 'accept' | 'handler' },
+    context: { listener: string; phase: WebSocketListenerErrorPhase },
   ) => void;
+}
+
+/** Phases of {@link WebSocketListenerOptions.onError}. */
+export type WebSocketListenerErrorPhase =
+  | 'tls-handshake'
+  | 'handshake-timeout'
+  | 'refused'
+  | 'upgrade'
+  | 'accept'
+  | 'handler';
+
+/**
+ * Change the inbound message limit of an open WebSocket. ws has no public API for it; its receiver keeps the limit in
+ * `_maxPayload` (ws 8). A ws without that field throws here, at the first login, and the listener test that pins the
+ * pre-login limit fails, rather than the limit silently never rising (or never being low).
+ */
+function setMaxPayload(ws: WebSocket, maxPayload: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver === undefined || typeof receiver._maxPayload !== 'number') {
+    throw new Error('ws internals changed: cannot raise the WebSocket message limit after login');
+  }
+  receiver._maxPayload = maxPayload;
 }
 
 /** Receives each accepted WebSocket connection as a byte stream. */
@@ -226,10 +271,13 @@ export async function listenWebSocket(
   const anyOrigin = allowed === undefined || allowed.includes('*');
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const rawSockets = new Set<net.Socket>();
+  const pending = new PendingConnections(options.maxUnauthenticated);
+  const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? 10_000;
+  const maxPayloadBeforeAuth = Math.min(options.maxPayloadBeforeAuth ?? options.maxPayload, options.maxPayload);
   const alive = new WeakMap<WebSocket, boolean>();
   let connectionCount = 0;
   let nextId = 1;
-  const report = (err: Error, phase: 'tls-handshake' | 'upgrade' | 'accept' | 'handler'): void => {
+  const report = (err: Error, phase: WebSocketListenerErrorPhase): void => {
     try {
       options.onError?.(err, { listener: name, phase });
     } catch {
@@ -240,7 +288,8 @@ export async function listenWebSocket(
 
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: options.maxPayload,
+    // Raised to options.maxPayload once the client has logged in.
+    maxPayload: maxPayloadBeforeAuth,
     // Compression would cost more CPU per message than loopback/LAN bandwidth saves (RabbitMQ's plugins leave it
     // off too); the listener test pins that it is never negotiated.
     perMessageDeflate: false,
@@ -260,16 +309,33 @@ export async function listenWebSocket(
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');
     });
   let server: http.Server | https.Server;
+  let httpsServer: https.Server | undefined;
   if (options.tls !== undefined) {
-    server = https.createServer(tlsServerOptions(options.tls, options.tlsHandshakeTimeoutMs), onRequest);
-    server.on('tlsClientError', (err) => report(err, 'tls-handshake'));
+    httpsServer = https.createServer(tlsServerOptions(options.tls, handshakeTimeoutMs), onRequest);
+    httpsServer.on('tlsClientError', (err, socket) => {
+      // With a 'tlsClientError' listener Node leaves the socket open: close it.
+      if (!closedByGuard(rawSocketOf(socket))) report(err, 'tls-handshake');
+      socket.destroy();
+    });
+    server = httpsServer;
   } else {
     server = http.createServer(onRequest);
   }
   trackRawSockets(server, rawSockets);
+  // The deadline covers the TLS handshake and the HTTP request; the protocol adapter's covers its login.
+  guardUnauthenticated(server, { name, pending, handshakeTimeoutMs, report });
+  // A plain HTTP request (the example page) ends the deadline and the slot: Node's keep-alive timeout bounds the
+  // connection from then on.
+  server.on('request', (req: http.IncomingMessage) => {
+    const raw = rawSocketOf(req.socket);
+    clearHandshakeTimer(raw);
+    pending.release(raw);
+  });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', ignore);
+    const raw = rawSocketOf(socket);
+    clearHandshakeTimer(raw);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const reqPath = q === -1 ? url : url.slice(0, q);
@@ -297,6 +363,17 @@ export async function listenWebSocket(
         listener: name,
         websocket: true,
       };
+      if (isTls) {
+        // verify_peer without fail_if_no_peer_cert: a certificate the CA does not vouch for is refused.
+        const t = socket as tls.TLSSocket;
+        if (options.tls?.verify === 'peer' && !t.authorized && t.getPeerX509Certificate() !== undefined) {
+          report(new Error(`client certificate refused: ${String(t.authorizationError)}`), 'tls-handshake');
+          ws.terminate();
+          return;
+        }
+        const peer = peerCertificateOf(t);
+        if (peer !== undefined) info.peerCertificate = peer;
+      }
       socket.setNoDelay(true);
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
@@ -306,6 +383,12 @@ export async function listenWebSocket(
       });
       const stream = webSocketStream(ws, messageType, options.acceptText ?? true);
       stream.on('error', ignore);
+      onConnectionAuthenticated(stream, () => {
+        pending.release(raw);
+        if (maxPayloadBeforeAuth !== options.maxPayload && ws.readyState === ws.OPEN) {
+          setMaxPayload(ws, options.maxPayload);
+        }
+      });
       try {
         onConnection(stream, info);
       } catch (err) {
@@ -343,6 +426,12 @@ export async function listenWebSocket(
     get connectionCount() {
       return connectionCount;
     },
+    get unauthenticatedCount() {
+      return pending.count;
+    },
+    ...(httpsServer !== undefined
+      ? { setTls: (t: TlsOptions) => httpsServer.setSecureContext(tlsServerOptions(t, handshakeTimeoutMs)) }
+      : {}),
     close() {
       closing ??= new Promise<void>((resolve) => {
         if (pinger !== undefined) clearInterval(pinger);

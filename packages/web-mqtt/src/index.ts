@@ -25,6 +25,9 @@ export const WEB_MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1'];
 export const WEB_MQTT_PORT = 15675;
 export const WEB_MQTT_TLS_PORT = 15676;
 
+/** RabbitMQ's mqtt.max_packet_size_unauthenticated (64 KiB): the largest WebSocket message before CONNECT. */
+export const WEB_MQTT_MAX_PAYLOAD_BEFORE_CONNECT = 65536;
+
 /** Where and how to listen. */
 export interface WebMqttOptions {
   /** Listener name in logs and connection ids. Default 'web-mqtt' ('web-mqtt-tls' with `tls`). */
@@ -35,6 +38,14 @@ export interface WebMqttOptions {
   path?: string;
   tls?: TlsOptions;
   tlsHandshakeTimeoutMs?: number;
+  /**
+   * Largest inbound WebSocket message before the client's CONNECT is accepted. Default
+   * {@link WEB_MQTT_MAX_PAYLOAD_BEFORE_CONNECT}: ws buffers a whole message before the adapter sees a byte, so
+   * without it a client that never logs in could make the server hold `maxPayload` bytes.
+   */
+  maxPayloadBeforeConnect?: number;
+  /** Connections held before their client logged in; more are closed as they arrive. Default 1000. */
+  maxUnauthenticated?: number;
   /** Largest inbound WebSocket message: the MQTT adapter's packet limit. */
   maxPayload: number;
   allowedOrigins?: readonly string[];
@@ -50,9 +61,10 @@ export function listenWebMqtt(
   service: Pick<MqttService, 'handleConnection'>,
   options: WebMqttOptions,
 ): Promise<Listener> {
-  const { name, examples, ...rest } = options;
+  const { name, examples, maxPayloadBeforeConnect, ...rest } = options;
   const wsOptions: WebSocketListenerOptions = {
     ...rest,
+    maxPayloadBeforeAuth: maxPayloadBeforeConnect ?? WEB_MQTT_MAX_PAYLOAD_BEFORE_CONNECT,
     name: name ?? (options.tls !== undefined ? 'web-mqtt-tls' : 'web-mqtt'),
     protocol: 'mqtt',
     subprotocols: WEB_MQTT_SUBPROTOCOLS,

@@ -23,6 +23,12 @@ export const WEB_STOMP_SUBPROTOCOLS: readonly string[] = ['v12.stomp', 'v11.stom
 export const WEB_STOMP_PORT = 15674;
 export const WEB_STOMP_TLS_PORT = 15673;
 
+/**
+ * The largest WebSocket message before CONNECT (64 KiB): room for a CONNECT (at most the adapter's 16 KiB pre-CONNECT
+ * frame) and whatever a client pipelines behind it in the same message.
+ */
+export const WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT = 65536;
+
 /** Where and how to listen. */
 export interface WebStompOptions {
   /** Listener name in logs and connection ids. Default 'web-stomp' ('web-stomp-tls' with `tls`). */
@@ -33,6 +39,14 @@ export interface WebStompOptions {
   path?: string;
   tls?: TlsOptions;
   tlsHandshakeTimeoutMs?: number;
+  /**
+   * Largest inbound WebSocket message before the client's CONNECT is accepted. Default
+   * {@link WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT}: ws buffers a whole message before the adapter sees a byte, so
+   * without it a client that never logs in could make the server hold `maxPayload` bytes.
+   */
+  maxPayloadBeforeConnect?: number;
+  /** Connections held before their client logged in; more are closed as they arrive. Default 1000. */
+  maxUnauthenticated?: number;
   /** Largest inbound WebSocket message: the STOMP adapter's frame limit. */
   maxPayload: number;
   /**
@@ -53,9 +67,10 @@ export function listenWebStomp(
   service: Pick<StompService, 'handleConnection'>,
   options: WebStompOptions,
 ): Promise<Listener> {
-  const { name, examples, ...rest } = options;
+  const { name, examples, maxPayloadBeforeConnect, ...rest } = options;
   const wsOptions: WebSocketListenerOptions = {
     ...rest,
+    maxPayloadBeforeAuth: maxPayloadBeforeConnect ?? WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT,
     name: name ?? (options.tls !== undefined ? 'web-stomp-tls' : 'web-stomp'),
     protocol: 'stomp',
     subprotocols: WEB_STOMP_SUBPROTOCOLS,

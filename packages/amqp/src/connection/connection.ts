@@ -16,7 +16,7 @@ import type {
   Logger,
   User,
 } from '@warren/core';
-import { isBrokerError } from '@warren/core';
+import { BrokerError, isBrokerError } from '@warren/core';
 import {
   AmqpProtocolError,
   encodeMethod,
@@ -31,7 +31,7 @@ import { amqpReplyFor, isHardError, replyText } from '../mapping.js';
 import { AmqpError } from './amqp-error.js';
 import { AmqpChannel, type ChannelOwner } from './channel.js';
 import type { AmqpIo } from './io.js';
-import { parseSaslResponse, SASL_MECHANISMS } from './sasl.js';
+import { certificateUserName, parseSaslResponse, SASL_MECHANISMS, SASL_MECHANISMS_WITH_CERTIFICATE, type CertLoginFrom } from './sasl.js';
 
 /** Settings of one connection (a subset of the listener's AmqpServerOptions). */
 export interface AmqpConnectionOptions {
@@ -40,6 +40,8 @@ export interface AmqpConnectionOptions {
   heartbeat: number;
   maxMessageSize: number;
   handshakeTimeoutMs: number;
+  /** The user name of a SASL EXTERNAL login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
+  certLoginFrom?: CertLoginFrom;
   /** How long to wait for connection.close-ok after sending connection.close. Default 3000 ms. */
   closeTimeoutMs?: number;
   /**
@@ -582,7 +584,9 @@ export class AmqpConnection implements ChannelOwner {
             direct_reply_to: true,
           },
         },
-        mechanisms: Buffer.from(SASL_MECHANISMS),
+        mechanisms: Buffer.from(
+          this.#info.peerCertificate !== undefined ? SASL_MECHANISMS_WITH_CERTIFICATE : SASL_MECHANISMS,
+        ),
         locales: Buffer.from('en_US'),
       }),
     );
@@ -617,6 +621,10 @@ export class AmqpConnection implements ChannelOwner {
     if (caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) && !(caps instanceof Date) && !('$decimal' in caps)) {
       this.#capabilities = caps as FieldTable;
     }
+    if (mechanism === 'EXTERNAL') {
+      this.#external();
+      return;
+    }
     const credentials = parseSaslResponse(mechanism, response);
     if (credentials === undefined && mechanism !== 'PLAIN' && mechanism !== 'AMQPLAIN') {
       // rabbit_reader: unknown mechanism is a handshake failure; the socket is closed.
@@ -634,8 +642,36 @@ export class AmqpConnection implements ChannelOwner {
         reason = err.message;
       }
     }
+    this.#loginResult(user, credentials?.username, mechanism, reason);
+  }
+
+  /**
+   * SASL EXTERNAL (rabbitmq_auth_mechanism_ssl): the user is the verified client certificate's subject DN or CN; no
+   * password. The response is ignored, as RabbitMQ ignores it. Without a verified certificate, or with one naming no
+   * such user, the login is refused like a wrong password.
+   */
+  #external(): void {
+    const cert = this.#info.peerCertificate;
+    const username = cert === undefined ? undefined : certificateUserName(cert, this.#options.certLoginFrom);
+    let user: User | undefined;
+    let reason = 'no verified client certificate';
+    if (cert !== undefined && username === undefined) reason = 'the client certificate has no common name';
+    if (username !== undefined) {
+      try {
+        if (this.#broker.authenticateExternal === undefined) throw new BrokerError('ACCESS_REFUSED', 'certificate login is not supported');
+        user = this.#broker.authenticateExternal(username, this.#info.remoteAddress, this.#info.protocol);
+      } catch (err) {
+        if (!isBrokerError(err)) throw err;
+        reason = err.message;
+      }
+    }
+    this.#loginResult(user, username, 'EXTERNAL', reason);
+  }
+
+  /** Continue the handshake as `user`, or refuse the login (undefined) as RabbitMQ does. */
+  #loginResult(user: User | undefined, username: string | undefined, mechanism: string, reason: string): void {
     if (user === undefined) {
-      this.#log.warn({ user: credentials?.username, mechanism, reason }, 'AMQP login refused');
+      this.#log.warn({ user: username, mechanism, reason }, 'AMQP login refused');
       if (this.#capabilities['authentication_failure_close'] === true) {
         // RabbitMQ's authentication_failure_close: connection.close 403, then the socket is closed.
         this.#state = State.Closed;
@@ -723,6 +759,7 @@ export class AmqpConnection implements ChannelOwner {
       this.#handshakeTimer = undefined;
     }
     this.write(encodeMethod(0, { name: 'connection.open-ok', knownHosts: '' }));
+    this.#io.authenticated?.();
     this.#log.info({ user: user.name, vhost }, 'AMQP connection opened');
     // An alarm already on was reported by openConnection (host.blocked): the first publish blocks. A BrokerApi that
     // only exposes the flag still gets the same behaviour.

@@ -22,6 +22,8 @@ export interface AmqpIo {
   end(last?: Buffer): void;
   /** Drop pending output and close the transport now. */
   destroy(): void;
+  /** The client has logged in (connection.open-ok sent): the transport lifts its pre-login limits. */
+  authenticated?(): void;
   /** Stop delivering input (backpressure, resource alarm). */
   pause(): void;
   /** Deliver input again. */

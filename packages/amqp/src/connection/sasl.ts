@@ -13,6 +13,24 @@ export interface Credentials {
 export const SASL_MECHANISMS = 'PLAIN AMQPLAIN';
 
 /**
+ * The mechanisms advertised to a client that presented a verified TLS certificate: EXTERNAL as well (RabbitMQ's
+ * rabbitmq_auth_mechanism_ssl offers it only then). Last, so that clients taking the first mechanism they know keep
+ * using their password.
+ */
+export const SASL_MECHANISMS_WITH_CERTIFICATE = 'PLAIN AMQPLAIN EXTERNAL';
+
+/** Where a certificate login's user name comes from (RabbitMQ's ssl_cert_login_from). */
+export type CertLoginFrom = 'distinguished_name' | 'common_name';
+
+/** The user name a verified certificate logs in as, or undefined when it has none of that kind (no CN). */
+export function certificateUserName(
+  cert: { commonName?: string; distinguishedName: string },
+  from: CertLoginFrom = 'distinguished_name',
+): string | undefined {
+  return from === 'common_name' ? cert.commonName : cert.distinguishedName;
+}
+
+/**
  * Parse a SASL response. Returns undefined when the mechanism is unknown or the response is malformed (both refuse
  * the login).
  */

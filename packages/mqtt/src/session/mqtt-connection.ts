@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import {
+  BrokerError,
   isBrokerError,
   KeyedQueue,
   type ChannelDetails,
@@ -45,6 +46,8 @@ export interface MqttIo {
   destroy(): void;
   pause(): void;
   resume(): void;
+  /** The client has logged in (CONNACK accepted sent): the transport lifts its pre-login limits. */
+  authenticated?(): void;
 }
 
 /** MQTT 5 reason codes used here (MQTT 5 §2.4). */
@@ -757,7 +760,20 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     let username = p.username;
     let password = p.password?.toString('utf8');
     let vhost = this.#rt.options.defaultVhost;
-    if (username === undefined || username === '') {
+    // RabbitMQ's mqtt.ssl_cert_login: a verified certificate stands for a missing username (a given one wins), and
+    // such a client is never the anonymous user.
+    const cert = this.info.peerCertificate;
+    const certUser =
+      this.#rt.options.sslCertLogin === true && cert !== undefined && (username === undefined || username === '')
+        ? (this.#rt.options.certLoginFrom === 'common_name' ? cert.commonName : cert.distinguishedName) ?? null
+        : undefined;
+    if (certUser === null) {
+      refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, 'the client certificate has no common name');
+      return;
+    }
+    if (certUser !== undefined) {
+      username = certUser;
+    } else if (username === undefined || username === '') {
       if (!this.#rt.options.allowAnonymous) {
         refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, 'anonymous connections are disabled');
         return;
@@ -773,7 +789,12 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let user: User;
     try {
-      user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol);
+      if (certUser !== undefined) {
+        if (this.#rt.broker.authenticateExternal === undefined) throw new BrokerError('ACCESS_REFUSED', 'certificate login is not supported');
+        user = this.#rt.broker.authenticateExternal(certUser, this.info.remoteAddress, this.info.protocol);
+      } else {
+        user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol);
+      }
     } catch (err) {
       if (!isBrokerError(err)) throw err;
       refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, err.message);
@@ -885,6 +906,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     } else {
       this.#send({ cmd: 'connack', returnCode: 0, sessionPresent });
     }
+    this.#io.authenticated?.();
     this.#log('MQTT connection accepted', { user: user.name, vhost, version, cleanStart, expiry });
 
     // ---- resume the session's subscriptions and QoS 2 state ----

@@ -16,6 +16,10 @@ export interface RuntimeOptions {
   anonymousUser: { username: string; password: string };
   /** x-max-length of a persistent session's queues; 0 = unbounded. */
   maxOfflineMessages: number;
+  /** RabbitMQ's mqtt.ssl_cert_login: a verified certificate logs in a client that gives no username. */
+  sslCertLogin?: boolean;
+  /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 /** Counters behind the `$SYS/broker/...` statistics (Mosquitto's names in comments). */

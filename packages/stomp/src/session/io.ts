@@ -16,4 +16,6 @@ export interface StompIo {
   pause(): void;
   /** Start reading again. */
   resume(): void;
+  /** The client has logged in (CONNECTED sent): the transport lifts its pre-login limits. */
+  authenticated?(): void;
 }

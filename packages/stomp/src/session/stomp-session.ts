@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
+  BrokerError,
   isBrokerError,
   type BrokerApi,
   type ChannelDetails,
@@ -64,6 +65,13 @@ export interface StompSessionOptions {
    * 50 000.
    */
   maxSubscriptions?: number;
+  /**
+   * RabbitMQ's stomp.ssl_cert_login: a client that presents a verified TLS certificate and no login header logs in
+   * as the certificate's user (before the default user). Default false.
+   */
+  sslCertLogin?: boolean;
+  /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
 /** SUBSCRIBE/UNSUBSCRIBE frames one connection handles per event-loop turn before it lets the others run. */
@@ -359,12 +367,27 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (version === undefined) throw new StompError('Version mismatch', `Supported versions are ${ERROR_VERSION_HEADER}\n`);
 
     const def = this.#options.defaultUser === undefined ? { login: 'guest', passcode: 'guest' } : this.#options.defaultUser;
-    const login = h.get('login') ?? def?.login;
+    // RabbitMQ's stomp.ssl_cert_login: a verified certificate stands for a missing login header, before the default
+    // user (a given login wins).
+    const cert = this.#info.peerCertificate;
+    const certLogin =
+      this.#options.sslCertLogin === true && cert !== undefined && !h.has('login')
+        ? (this.#options.certLoginFrom === 'common_name' ? cert.commonName : cert.distinguishedName)
+        : undefined;
+    if (this.#options.sslCertLogin === true && cert !== undefined && !h.has('login') && certLogin === undefined) {
+      throw new StompError('Bad CONNECT', 'The client certificate has no common name\n');
+    }
+    const login = certLogin ?? h.get('login') ?? def?.login;
     const passcode = h.get('passcode') ?? (h.has('login') ? '' : def?.passcode) ?? '';
     if (login === undefined) throw new StompError('Bad CONNECT', 'No login was given and no default user is configured\n');
     let user: User;
     try {
-      user = this.#broker.authenticate(login, passcode, this.#info.remoteAddress, this.#info.protocol);
+      if (certLogin !== undefined) {
+        if (this.#broker.authenticateExternal === undefined) throw new BrokerError('ACCESS_REFUSED', 'certificate login is not supported');
+        user = this.#broker.authenticateExternal(certLogin, this.#info.remoteAddress, this.#info.protocol);
+      } else {
+        user = this.#broker.authenticate(login, passcode, this.#info.remoteAddress, this.#info.protocol);
+      }
     } catch (err) {
       if (isBrokerError(err)) throw new StompError('Bad CONNECT', `Access refused for user '${login}'\n`);
       throw err;
@@ -412,6 +435,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
       ['version', version],
     ];
     this.#write(encodeFrame('CONNECTED', headers, undefined, '1.0'));
+    this.#io.authenticated?.();
     this.#startHeartbeats(sendEvery, expectEvery);
     this.#logger.info(
       {
