@@ -110,6 +110,8 @@ function runTarget(target: string, opts: FuzzOptions): Promise<TargetResult> {
     workerData: { target, iterations, seed: opts.seed, from: opts.from, seedsDir: opts.seedsDir, progress } satisfies WorkerInput,
     // A runaway input must not take the machine's memory with it.
     resourceLimits: { maxOldGenerationSizeMb: 2048 },
+    // The built packages, whatever resolution conditions the parent runs under (vitest resolves to the sources).
+    execArgv: [],
   });
   return new Promise((resolve) => {
     let last = -1;

@@ -186,7 +186,7 @@ class WatchingLogger implements Logger {
   error(obj: object | string, msg?: string): void {
     const e = typeof obj === 'object' && obj !== null && 'err' in obj ? (obj as { err: unknown }).err : undefined;
     // The message and where it was thrown (the first frames of our code), to find the bug from the report alone.
-    const where = e instanceof Error ? (e.stack ?? '').split('\n').slice(1, 4).map((l) => l.trim()).join(' < ') : '';
+    const where = e instanceof Error ? (e.stack ?? '').split("\n").slice(1, 14).map((l) => l.trim()).join(' < ') : '';
     const err = e === undefined ? '' : `${errorText(e)}${where === '' ? '' : ` at ${where}`}`;
     this.errors.push(`${msg ?? String(obj)}${err === '' ? '' : ` (${err})`}`);
   }

@@ -96,7 +96,7 @@ describe('hostile input after CONNECT (property)', () => {
 });
 
 describe('packets the fuzzer found', () => {
-  it('SUBSCRIBE or UNSUBSCRIBE with no topic filter, or a property mqtt-packet could not read, is a protocol error, not an internal one', async () => {
+  it('SUBSCRIBE or UNSUBSCRIBE with no topic filter, or a property or packet id mqtt-packet could not read, is a protocol error, not an internal one', async () => {
     const errors: unknown[] = [];
     const logger: Logger = { ...silentLogger, error: (o: unknown) => void errors.push(o), child: () => logger };
     const broker = new Broker({ logger: silentLogger });
@@ -119,6 +119,14 @@ describe('packets the fuzzer found', () => {
       c.sendBytes([0x30, 7, 0, 1, 0x74, 3, 0x03, 0x00, 0x05]);
       await c.waitClosed();
       expect(c.packets.find((p) => p.cmd === 'disconnect')).toMatchObject({ reasonCode: 0x81 });
+      // A PUBREL with one byte where its packet identifier needs two: mqtt-packet reads the identifier as -1.
+      for (const version of [4, 5] as const) {
+        const d = new RawClient(service, version);
+        await d.connect({ clientId: `short-pubrel-${version}`, protocolVersion: version });
+        d.sendBytes([0x62, 1, 7]);
+        await d.waitClosed();
+        expect(d.packets.filter((p) => p.cmd === 'pubcomp')).toEqual([]);
+      }
       expect(errors).toEqual([]);
     } finally {
       await service.close();

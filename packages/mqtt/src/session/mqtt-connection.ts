@@ -625,11 +625,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 
   #handle(packet: Packet): void {
-    // mqtt-packet leaves a property it could not read as null instead of failing the packet: that is a malformed
-    // packet (MQTT 5 §4.13), refused here before any handler trusts the value.
-    const badProperty = 'properties' in packet ? unreadableProperty(packet) : undefined;
-    if (badProperty !== undefined) {
-      this.#protocolError(ReasonCode.MalformedPacket, `malformed ${packet.cmd.toUpperCase()}: unreadable property ${badProperty}`);
+    // mqtt-packet leaves a property it could not read as null, and a packet identifier cut short as -1, instead of
+    // failing the packet: that is a malformed packet (MQTT 5 §4.13), refused here before any handler trusts it.
+    const unreadable = unreadableField(packet);
+    if (unreadable !== undefined) {
+      this.#protocolError(ReasonCode.MalformedPacket, `malformed ${packet.cmd.toUpperCase()}: unreadable ${unreadable}`);
       return;
     }
     if (this.#phase === Phase.AwaitConnect) {
@@ -1727,18 +1727,21 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   }
 }
 
-/** The name of a property of `packet` (or of its will) that mqtt-packet could not read, if any. */
-function unreadableProperty(packet: Packet): string | undefined {
+/** A field of `packet` (its packet identifier, a property or a will property) that mqtt-packet could not read. */
+function unreadableField(packet: Packet): string | undefined {
+  const id = (packet as { messageId?: number }).messageId;
+  if (id !== undefined && !(id >= 0 && id <= 0xffff)) return 'packet identifier';
+  if (!('properties' in packet) && packet.cmd !== 'connect') return undefined;
   const sets: unknown[] = [(packet as { properties?: unknown }).properties];
   if (packet.cmd === 'connect') sets.push(packet.will?.properties);
   for (const props of sets) {
     if (props === undefined || props === null || typeof props !== 'object') continue;
     for (const [name, value] of Object.entries(props)) {
-      if (value === null) return name;
+      if (value === null) return `property ${name}`;
       if (name === 'userProperties') {
         for (const [k, v] of Object.entries(value as object)) {
           const values: unknown[] = Array.isArray(v) ? v : [v];
-          if (values.some((x) => typeof x !== 'string')) return `userProperties.${k}`;
+          if (values.some((x) => typeof x !== 'string')) return `property userProperties.${k}`;
         }
       }
     }
