@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger, MessageProperties } from '../contract.js';
 import { makeMessage } from '../testing/fake-host.js';
 import { TestBroker, type TestChannel } from '../testing/setup.js';
+import { FileDefinitionsStore } from './definitions.js';
 import { FileMessageStore, type FileMessageStoreOptions } from './file-message-store.js';
 import { ByteWriter, checkRecord, FLAG_PERSISTENT, FLAG_REF, recordHead, refLocation, writeRef } from './record-codec.js';
 
@@ -307,6 +308,37 @@ describe('shared message bodies: fanout to durable queues', () => {
     expect(s2.bodies.liveBodies).toBe(0);
     expect(bodySegments(s2)).toEqual([]);
     s2.close();
+  });
+
+  it('a broker restoring its definitions tells the store every durable queue is open: bodies only a stray queue directory refers to go', async () => {
+    const dir = tmpDir();
+    const start = (): { tb: TestBroker; store: FileMessageStore } => {
+      const store = new FileMessageStore({ dir: path.join(dir, 'messages') });
+      const tb = new TestBroker({ store, definitions: new FileDefinitionsStore(dir) });
+      open.push(tb);
+      return { tb, store };
+    };
+    const a = start();
+    const c = a.tb.channel();
+    c.ch.declareExchange('fx', 'fanout', { durable: true });
+    for (const q of ['q0', 'q1']) {
+      c.ch.declareQueue(q, { durable: true });
+      c.ch.bindQueue(q, 'fx', '');
+    }
+    await a.tb.broker.flushDefinitions();
+    fanout(c, 'm');
+    crash(a.tb, a.store);
+    // A directory of a queue the definitions do not have (its declare was lost to the crash) refers to the body too.
+    fs.cpSync(a.store.queueDir('/', 'q1'), a.store.queueDir('/', 'lost'), { recursive: true });
+
+    const b = start();
+    expect(b.store.bodies.liveBodies).toBe(1);
+    const d = b.tb.channel();
+    expect(drain(d, 'q0')).toEqual(['m']);
+    expect(drain(d, 'q1')).toEqual(['m']);
+    b.store.flushNow();
+    expect(b.store.bodies.liveBodies).toBe(0);
+    expect(bodySegments(b.store)).toEqual([]);
   });
 
   it('a reference whose body is gone is dropped with an error line; the rest of the queue recovers', () => {
