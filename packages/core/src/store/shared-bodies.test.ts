@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { createRequire } from 'node:module';
@@ -7,7 +8,8 @@ import type { Logger, MessageProperties } from '../contract.js';
 import { makeMessage } from '../testing/fake-host.js';
 import { TestBroker, type TestChannel } from '../testing/setup.js';
 import { FileDefinitionsStore } from './definitions.js';
-import { FileMessageStore, type FileMessageStoreOptions } from './file-message-store.js';
+import { ENTRY_OVERHEAD, FileMessageStore, type FileMessageStoreOptions } from './file-message-store.js';
+import type { QueueEntry } from './store.js';
 import { ByteWriter, checkRecord, FLAG_PERSISTENT, FLAG_REF, recordHead, refLocation, writeRef } from './record-codec.js';
 
 const require = createRequire(import.meta.url);
@@ -410,5 +412,86 @@ describe('shared message bodies: fanout to durable queues', () => {
     crash(a.tb, a.store);
     const b = boot(dir, {}, [0, 1, 2]);
     for (let q = 0; q < 3; q++) expect(drain(b.c, qname(q))).toEqual(['direct']);
+  });
+});
+
+describe('shared message bodies: model check', () => {
+  it('any mix of fan-out, single pushes, shift, requeue, settle and purge over 3 queues, with paging: live bodies are those with an unsettled reference, and a restart recovers exactly the unsettled entries of each queue', () => {
+    const Q = 3;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('fanout', 'push', 'shift', 'requeue', 'settle', 'purge'), fc.integer({ min: 0, max: Q - 1 })), { maxLength: 250 }),
+        (ops) => {
+          const dir = tmpDir();
+          const options = { dir, queueMemoryBytes: 3 * (ENTRY_OVERHEAD + 8), segmentSize: 400 };
+          const store = new FileMessageStore(options);
+          const qs = Array.from({ length: Q }, (_, i) => store.openQueue('/', qname(i), { durable: true, maxPriority: 0 }));
+          const ready = qs.map(() => [] as number[]);
+          const out = qs.map(() => [] as QueueEntry[]);
+          /** Per queue: seqs not settled yet; and which fan-out (by message id) each seq of each queue refers to. */
+          const live = qs.map(() => new Map<number, number>());
+          const seqs = qs.map(() => 0);
+          let ids = 0;
+          for (const [op, q] of ops) {
+            if (op === 'fanout' || op === 'push') {
+              const id = ++ids;
+              const m = makeMessage('x', '', `m${id}`, persistent);
+              if (op === 'fanout') store.shareBody(m);
+              for (const i of op === 'fanout' ? [...qs.keys()] : [q]) {
+                const sq = ++seqs[i]!;
+                qs[i]!.push({ message: m, seq: sq, expiresAt: 0, priority: 0, redelivered: false, deliveryCount: 0 });
+                ready[i]!.push(sq);
+                live[i]!.set(sq, op === 'fanout' ? id : -id);
+              }
+            } else if (op === 'shift') {
+              const e = qs[q]!.shift();
+              expect(e?.seq).toBe(ready[q]!.shift());
+              if (e !== undefined) {
+                expect(e.message.body.toString()).toBe(`m${Math.abs(live[q]!.get(e.seq)!)}`);
+                out[q]!.push(e);
+              }
+            } else if (op === 'purge') {
+              for (const sq of ready[q]!) live[q]!.delete(sq);
+              ready[q] = [];
+              qs[q]!.purge();
+            } else {
+              const e = out[q]!.shift();
+              if (e === undefined) continue;
+              if (op === 'settle') {
+                qs[q]!.settled(e);
+                live[q]!.delete(e.seq);
+              } else {
+                e.redelivered = true;
+                qs[q]!.requeue(e);
+                ready[q]!.push(e.seq);
+                ready[q]!.sort((a, b) => a - b);
+              }
+            }
+            const bodies = new Set<number>();
+            for (const l of live) for (const id of l.values()) if (id > 0) bodies.add(id);
+            expect(store.bodies.liveBodies).toBe(bodies.size);
+          }
+          store.flushNow(); // crash: nothing closed
+          const again = new FileMessageStore(options);
+          const reopened = qs.map((_, i) => again.openQueue('/', qname(i), { durable: true, maxPriority: 0 }));
+          for (let i = 0; i < Q; i++) {
+            const got: string[] = [];
+            const taken: QueueEntry[] = [];
+            for (let e = reopened[i]!.shift(); e !== undefined; e = reopened[i]!.shift()) {
+              got.push(`${e.seq}:${e.message.body.toString()}`);
+              taken.push(e);
+            }
+            const want = [...live[i]!].sort((a, b) => a[0] - b[0]).map(([sq, id]) => `${sq}:m${Math.abs(id)}`);
+            expect(got).toEqual(want);
+            for (const e of taken) reopened[i]!.settled(e);
+          }
+          again.flushNow();
+          expect(again.bodies.liveBodies).toBe(0);
+          expect(again.bodies.segmentCount).toBe(0);
+          again.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
