@@ -3,7 +3,7 @@
  * child), the do-nothing server (forked child), and a private RabbitMQ node started from Debian's rabbitmq-server.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPrivateRabbitMQ } from './rabbitmq-node.js';
@@ -160,6 +160,17 @@ export async function startRabbitMQ(timeoutMs = 90_000): Promise<StartedBroker> 
     mqttPort: node.mqttPort,
     webStompUrl: `ws://127.0.0.1:${node.webStompPort}/ws`,
     webMqttUrl: `ws://127.0.0.1:${node.webMqttPort}/ws`,
+    ...rabbitPid(node.dir),
     stop: node.stop,
   };
+}
+
+/** The Erlang VM's pid from the node's pid file (for its /proc/<pid>/io), when it can be read. */
+function rabbitPid(dir: string): { pid?: number } {
+  try {
+    const pid = Number(readFileSync(path.join(dir, 'rabbitmq.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? { pid } : {};
+  } catch {
+    return {};
+  }
 }

@@ -39,11 +39,13 @@ export const USAGE = `usage: npm run bench -- [options]
   --compare-mosquitto   start Warren and a private Mosquitto; run the MQTT (m) scenarios on both
                         (with --compare-rabbitmq: on all three, in the same run)
   --scenarios a,b,c,d,p,s which scenarios to run (default all; p = persistent, s = STOMP,
-                        g = a-noack with and without a management/Prometheus poller)
+                        g = a-noack with and without a management/Prometheus poller,
+                        f = persistent fanout to 10 durable queues with confirms, bytes written per message)
   --mgmt-queues N       queues declared for the g scenario (default 10000)
   --duration S          measured seconds per scenario (default 10)
   --warmup S            unmeasured seconds before each window (default 1)
   --confirm-window N    unconfirmed publishes in flight per publisher (default 1000)
+  --body-size N         message body bytes of the AMQP scenarios (default 100)
   --json                print machine-readable results only
   --ceiling             only measure the load tool against its do-nothing server
   --no-ceiling          skip the ceiling run (printed by default)
@@ -112,6 +114,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case '--confirm-window':
         o.confirmWindow = Math.max(1, num(argv[++i], a));
         break;
+      case '--body-size':
+        o.bodySize = num(argv[++i], a);
+        break;
       case '--json':
         o.json = true;
         break;
@@ -147,14 +152,16 @@ function table(rows: string[][]): string {
 
 /** Human-readable table of one target's results. */
 export function formatResults(label: string, results: readonly ScenarioResult[]): string {
-  const rows = [['scenario', 'published/s', 'delivered/s', 'p50 ms', 'p99 ms', 'p999 ms']];
+  const bytes = results.some((r) => r.writeBytesPerMsg !== undefined && r.id.startsWith('f-'));
+  const rows = [['scenario', 'published/s', 'delivered/s', 'p50 ms', 'p99 ms', 'p999 ms', ...(bytes ? ['disk bytes/msg'] : [])]];
   const errors: string[] = [];
   for (const r of results) {
+    const b = bytes ? [r.writeBytesPerMsg === undefined || !r.id.startsWith('f-') ? '-' : Math.round(r.writeBytesPerMsg).toLocaleString('en-US')] : [];
     if (r.error !== undefined) {
       errors.push(`  ${r.id} FAILED: ${r.error}`);
-      rows.push([r.id, 'FAILED', '-', '-', '-', '-']);
+      rows.push([r.id, 'FAILED', '-', '-', '-', '-', ...b.map(() => '-')]);
     } else {
-      rows.push([r.id, fmtRate(r.confirmedPerS), fmtRate(r.deliveredPerS), fmtMs(r.p50Ms), fmtMs(r.p99Ms), fmtMs(r.p999Ms)]);
+      rows.push([r.id, fmtRate(r.confirmedPerS), fmtRate(r.deliveredPerS), fmtMs(r.p50Ms), fmtMs(r.p99Ms), fmtMs(r.p999Ms), ...b]);
     }
   }
   return [label, table(rows), ...errors].join('\n');

@@ -131,6 +131,7 @@ function runOptions(broker: StartedBroker, o: CliOptions, script: string): RunOp
     confirmWindow: o.confirmWindow,
     spawn: 'fork',
     script,
+    ...(broker.pid !== undefined ? { brokerPid: broker.pid } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * processes, or in-process for tests), measures a fixed window and tears everything down.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LoadConnection, type ConnectOptions } from './client.js';
 import { Histogram } from './histogram.js';
@@ -22,7 +23,8 @@ import {
 /** 'm' = the MQTT scenarios (bench/src/mqtt), run by main.ts against each broker's MQTT port. */
 /** 'w' = STOMP and MQTT over WebSocket (bench/src/web), run by main.ts against its own Warren and RabbitMQ's web plugins. */
 /** 'g' = management API and Prometheus polling under load (bench/src/management), run by main.ts. */
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm', 'w', 'g'] as const;
+/** 'f' = persistent fan-out to 10 durable queues with confirms (bytes written per message from /proc/<pid>/io). */
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'p', 's', 'm', 'w', 'g', 'f'] as const;
 /** A scenario group id. */
 export type ScenarioGroup = (typeof SCENARIO_IDS)[number];
 
@@ -45,6 +47,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   { id: 'd-latency', group: 'd', title: 'latency at a fixed 1,000 msgs/s, manual ack', headline: 'latency' },
   { id: 'p-persistent', group: 'p', title: 'persistent → durable queue, confirms after fsync, manual ack', headline: 'confirmed' },
   { id: 'p-persistent-10', group: 'p', title: '10 pubs, persistent → durable queue, manual ack', headline: 'confirmed' },
+  { id: 'f-fanout-10', group: 'f', title: 'persistent → fanout → 10 durable queues, confirms, manual ack', headline: 'confirmed' },
 ];
 
 /** Run-wide settings. */
@@ -59,6 +62,8 @@ export interface RunOptions {
   spawn: 'fork' | 'inline';
   /** Path of the built bench entry (dist/main.js) to fork; defaults to ./main.js next to this file. */
   script?: string;
+  /** The broker's process: its /proc/<pid>/io write_bytes over the window gives the bytes written per message. */
+  brokerPid?: number;
   /** Tell the null server's users apart from a real broker: no topology setup needed, but harmless. */
   log?: (line: string) => void;
 }
@@ -82,6 +87,11 @@ export interface ScenarioResult {
   /** Publishes the broker settled (confirmed or nacked) before the publishers stopped (AMQP scenarios). */
   totalConfirmed?: number;
   totalDelivered: number;
+  /**
+   * Bytes the broker process wrote to storage during the window (/proc/<pid>/io write_bytes, page-granular: a page
+   * dirtied again after an fsync counts again) per publisher-confirmed message; undefined without a broker pid.
+   */
+  writeBytesPerMsg?: number;
   error?: string;
 }
 
@@ -292,6 +302,26 @@ async function setupTopology(setup: LoadConnection, spec: ScenarioSpec): Promise
       }));
       return { publishers, consumers: [{ role: 'consumer', queues: [q], noAck: false, prefetch: 1000 }], queues: [q], exchange: null };
     }
+    case 'f': {
+      // One persistent message to ten durable queues: a store writing the body once per queue writes it ten times.
+      const ex = `bench.pfanout.${tag}`;
+      await setup.declareExchange(1, ex, 'fanout');
+      const queues: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const q = await setup.declareQueue(1, qname(i), {}, true);
+        await setup.bind(1, q, ex, '');
+        queues.push(q);
+      }
+      return {
+        publishers: [{ role: 'publisher', exchange: ex, routingKeys: ['x'], rate: null, persistent: true }],
+        consumers: [
+          { role: 'consumer', queues: queues.slice(0, 5), noAck: false, prefetch: 1000 },
+          { role: 'consumer', queues: queues.slice(5), noAck: false, prefetch: 1000 },
+        ],
+        queues,
+        exchange: ex,
+      };
+    }
     case 's':
       // The STOMP scenarios have their own load tool (bench/src/stomp); there are no AMQP specs in group 's'.
       throw new Error('STOMP scenarios run through bench/src/stomp/stomp-load.ts');
@@ -329,6 +359,8 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     totalDelivered: 0,
   };
   const handles: WorkerHandle[] = [];
+  let writeBytesFrom: number | undefined;
+  let writeBytesInWindow: number | undefined;
   let setup: LoadConnection | null = null;
   let plan: Plan | null = null;
   try {
@@ -354,12 +386,25 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
     const fromUs = nowUs() + opts.warmupS * 1e6;
     const untilUs = fromUs + opts.durationS * 1e6;
     for (const h of handles) h.send({ type: 'start', fromUs, untilUs });
+    // Bytes written by the broker over the measured window (read when it opens and when it closes).
+    const pid = opts.brokerPid;
+    let ioTimer: NodeJS.Timeout | undefined;
+    if (pid !== undefined) {
+      ioTimer = setTimeout(() => (writeBytesFrom = writeBytes(pid)), Math.max(0, (fromUs - nowUs()) / 1000));
+    }
     // Wait out the window, failing early if any worker reports an error.
     const ms = Math.max(0, (untilUs - nowUs()) / 1000) + 20;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), ...handles.map((h) => h.failure)]).finally(
-      () => clearTimeout(timer),
+      () => {
+        clearTimeout(timer);
+        clearTimeout(ioTimer);
+      },
     );
+    if (pid !== undefined && writeBytesFrom !== undefined) {
+      const to = writeBytes(pid);
+      if (to !== undefined) writeBytesInWindow = to - writeBytesFrom;
+    }
   } catch (err) {
     for (const h of handles) h.kill();
     await teardown(setup, plan);
@@ -404,12 +449,25 @@ export async function runScenario(spec: ScenarioSpec, opts: RunOptions): Promise
       totalPublished,
       totalConfirmed,
       totalDelivered,
+      ...(writeBytesInWindow !== undefined && confirmed > 0 ? { writeBytesPerMsg: writeBytesInWindow / confirmed } : {}),
     };
   } catch (err) {
     return { ...base, error: (err as Error).message };
   } finally {
     for (const h of handles) h.kill();
     await teardown(setup, plan);
+  }
+}
+
+/** write_bytes of a process (bytes it caused to be sent to storage), or undefined when unreadable. */
+function writeBytes(pid: number): number | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const m = /^write_bytes: (\d+)$/m.exec(io);
+    const c = /^cancelled_write_bytes: (\d+)$/m.exec(io);
+    return m === null ? undefined : Number(m[1]) - (c === null ? 0 : Number(c[1]));
+  } catch {
+    return undefined;
   }
 }
 

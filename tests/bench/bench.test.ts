@@ -156,6 +156,7 @@ describe('bench command line', () => {
     const o = parseArgs(['--port', '5682', '--scenarios', 'a,c', '--duration', '2', '--json', '--no-ceiling']);
     expect(o).toMatchObject({ port: 5682, groups: ['a', 'c'], durationS: 2, json: true, ceiling: 'no' });
     expect(parseArgs([]).ceiling).toBe('also');
+    expect(parseArgs(['--scenarios', 'f', '--body-size', '16384'])).toMatchObject({ groups: ['f'], bodySize: 16384 });
     expect(parseArgs(['--ceiling']).ceiling).toBe('only');
     expect(() => parseArgs(['--scenarios', 'z'])).toThrow(/unknown scenario/);
     expect(() => parseArgs(['--bogus'])).toThrow(/unknown option/);

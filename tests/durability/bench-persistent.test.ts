@@ -2,6 +2,7 @@
  * The persistent bench scenarios (bench group `p`) against a real in-process Warren on a data directory: confirms
  * arrive (after fsync), deliveries are acked, and the messages are really written as persistent.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,4 +53,24 @@ describe('bench group p against Warren with its file store', () => {
       expect(r.nacked).toBe(0);
     });
   }
+
+  it('f-fanout-10: persistent fan-out to 10 durable queues is confirmed and delivered; bodies go to the shared body log', async () => {
+    const spec = SCENARIOS.find((s) => s.id === 'f-fanout-10')!;
+    const r = await runScenario(spec, {
+      target: { host: '127.0.0.1', port: running.ports.amqp! },
+      durationS: 0.4,
+      warmupS: 0,
+      bodySize: 4096,
+      confirmWindow: 100,
+      spawn: 'inline',
+      brokerPid: process.pid,
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.totalPublished).toBeGreaterThan(0);
+    expect(r.totalConfirmed).toBe(r.totalPublished);
+    expect(r.totalDelivered).toBeGreaterThan(0);
+    expect(r.nacked).toBe(0);
+    const bodies = join(dataDir, 'messages', 'bodies');
+    expect(existsSync(bodies) && readdirSync(bodies).length > 0).toBe(true);
+  });
 });

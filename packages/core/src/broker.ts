@@ -105,6 +105,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
         for (const v of this.#vhosts.keys()) this.users.setPermissions(u.name, v, FULL);
       }
     }
+    // Every durable queue of the earlier run is open now: what none of them refers to is garbage.
+    if (this.#definitions !== undefined) this.store.recoveryComplete?.();
     this.#recording = true;
     // A fresh node writes its bootstrap definitions at once, so a later start restores rather than re-bootstraps.
     if (stored === undefined) this.#definitionsChanged();

@@ -378,6 +378,7 @@ export class VHost implements QueueOwner {
       truncate(targets);
       const msg = this.#routeAll(exchange, message, targets, depth);
       let result = targets.length > 0 ? PUBLISH_ROUTED : 0;
+      if (targets.length > 1 && msg.properties.deliveryMode === 2) this.#shareBody(msg, targets);
       for (let i = 0; i < targets.length; i++) {
         const q = targets[i]!;
         if (deadLettered && isDeadLetterCycle(msg, q.name)) {
@@ -390,6 +391,20 @@ export class VHost implements QueueOwner {
       return result;
     } finally {
       this.#depth--;
+    }
+  }
+
+  /** A persistent message going to several durable queues: the store may write its body once for all of them. */
+  #shareBody(msg: Message, targets: readonly Queue[]): void {
+    const share = this.#store.shareBody;
+    if (share === undefined) return;
+    let durable = 0;
+    for (let i = 0; i < targets.length; i++) {
+      const q = targets[i]!;
+      if (q.durable && q.stream === undefined && ++durable === 2) {
+        share.call(this.#store, msg);
+        return;
+      }
     }
   }
 

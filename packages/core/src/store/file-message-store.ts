@@ -7,11 +7,17 @@ import {
   ByteWriter,
   checkRecord,
   FLAG_PERSISTENT,
+  FLAG_REF,
   readRecord,
   recordHead,
+  refLocation,
   writeRecord,
+  writeRef,
   type RecordProblem,
 } from './record-codec.js';
+import type { Message } from '../contract.js';
+import { SharedBodyLog } from './body-log.js';
+import { Segment } from './segment.js';
 import type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions } from './store.js';
 import { silentLogger } from '../util/logger.js';
 import { StreamLog, type StreamSettings } from '../queue/stream-log.js';
@@ -74,41 +80,6 @@ function segName(id: number): string {
   return String(id).padStart(10, '0');
 }
 
-/** One segment file of one queue. */
-class Segment {
-  /** Entries written here and not yet settled. */
-  live = 0;
-  /** Bytes in the file (flushed) and bytes appended including the pending ones. */
-  flushed: number;
-  size: number;
-  ackFd: number | undefined = undefined;
-  /** Place in the store's list of segments with open files (-1 = none open), and the clock's second-chance bit. */
-  openIndex = -1;
-  used = false;
-  /** Marks waiting for the next flush: offset × 2 + kind. */
-  ackPending: number[] = [];
-  /** For a recovered segment: offsets settled and offsets delivered in a previous run. */
-  acked: Set<number> | undefined = undefined;
-  delivered: Set<number> | undefined = undefined;
-
-  constructor(
-    readonly id: number,
-    readonly file: string,
-    /** The segment file's fd; -1 while closed (not opened yet, or closed by the store's file cache). */
-    public fd: number,
-    size: number,
-    /** Written by an earlier run: its transient records are dead. */
-    readonly old: boolean,
-  ) {
-    this.flushed = size;
-    this.size = size;
-  }
-
-  get ackFile(): string {
-    return this.file.slice(0, -4) + '.ack';
-  }
-}
-
 /** The durable {@link MessageStore}: files under one directory, group-committed fsync, paging, recovery. */
 export class FileMessageStore implements MessageStore {
   readonly dir: string;
@@ -146,6 +117,14 @@ export class FileMessageStore implements MessageStore {
     if (!this.#syncing && !this.#closed && this.#unsynced.size > 0) this.#startSync();
   };
   #failed: Error | undefined = undefined;
+  #bytesWritten = 0;
+  /**
+   * Bodies written once for messages routed to several durable queues (body-log.ts). Queue directories that may hold
+   * references to bodies of an earlier run and have not been opened yet: once none is left, or the broker says every
+   * durable queue is open, unreferenced old bodies are garbage.
+   */
+  readonly bodies: SharedBodyLog;
+  readonly #unopened = new Set<string>();
 
   constructor(options: FileMessageStoreOptions) {
     this.dir = options.dir;
@@ -159,6 +138,36 @@ export class FileMessageStore implements MessageStore {
     for (const sub of ['transient', 'trash']) fs.rmSync(path.join(this.dir, sub), { recursive: true, force: true });
     fs.mkdirSync(path.join(this.dir, 'transient'));
     fs.mkdirSync(path.join(this.dir, 'trash'));
+    this.bodies = new SharedBodyLog(this, path.join(this.dir, 'bodies'));
+    if (this.bodies.recover()) {
+      for (const name of fs.readdirSync(path.join(this.dir, 'queues'))) this.#unopened.add(name);
+      if (this.#unopened.size === 0) this.bodies.complete();
+    }
+  }
+
+  /** Bytes written to segment, ack and body files since the store opened (streams not counted). */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  /**
+   * `message` (persistent) is about to be enqueued in several durable queues: write its body once, in the shared
+   * body log, and a reference in each queue.
+   */
+  shareBody(message: Message): void {
+    this.bodies.share(message);
+  }
+
+  /** Every durable queue of the earlier run is open (the broker restored its definitions). */
+  recoveryComplete(): void {
+    this.#unopened.clear();
+    this.bodies.complete();
+  }
+
+  #opening(dir: string): void {
+    if (this.#unopened.size === 0) return;
+    this.#unopened.delete(path.basename(dir));
+    if (this.#unopened.size === 0) this.bodies.complete();
   }
 
   /** Directory of a durable queue: a hash of vhost and name (names can be 255 bytes of any UTF-8). */
@@ -174,7 +183,10 @@ export class FileMessageStore implements MessageStore {
       : path.join(this.dir, 'transient', String(++this.#transientCounter));
     const q = new FileQueueStore(this, dir, options, vhost, queue);
     this.#queues.add(q);
-    if (options.durable) q.recover();
+    if (options.durable) {
+      q.recover();
+      this.#opening(dir);
+    }
     return q;
   }
 
@@ -234,6 +246,7 @@ export class FileMessageStore implements MessageStore {
     this.#queues.clear();
     for (const s of this.#streams) s.shutdown();
     this.#streams.clear();
+    this.bodies.shutdown();
     if (!this.#syncing) this.#closeDeferred();
   }
 
@@ -250,8 +263,9 @@ export class FileMessageStore implements MessageStore {
     this.scheduleFlush();
   }
 
-  noteWritten(fd: number): void {
+  noteWritten(fd: number, bytes = 0): void {
     this.#unsynced.add(fd);
+    this.#bytesWritten += bytes;
   }
 
   /** Files open for segments now (segment and ack fds). */
@@ -364,6 +378,7 @@ export class FileMessageStore implements MessageStore {
 
   /** Set aside a deleted queue's directory and remove it in the background. */
   discardDir(dir: string): void {
+    this.#opening(dir);
     const trash = path.join(this.dir, 'trash', `${path.basename(dir)}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
     try {
       fs.renameSync(dir, trash);
@@ -395,8 +410,11 @@ export class FileMessageStore implements MessageStore {
 
   /** Write every pending record and mark; start a group commit when confirms wait for one. */
   flushNow(): void {
+    // Bodies first: a kill -9 between the writes must never leave a reference to a body not written.
+    this.bodies.flush();
     for (const q of this.#dirty) q.flush();
     this.#dirty.clear();
+    this.bodies.collect();
     if (this.#waiters.length > this.#waitHead && !this.#syncing) {
       if (this.#waiters[this.#waitHead]!.target <= this.#synced) this.#release();
       else this.#startSync();
@@ -486,6 +504,8 @@ export class FileQueueStore implements QueueStore {
   #cursor = 0;
   #lastSeq = 0;
   #closed = false;
+  /** Body locations of this queue's references held in memory (ready or out for delivery), by entry location. */
+  #refs: Map<number, number> | undefined = undefined;
 
   constructor(store: FileMessageStore, dir: string, options: QueueStoreOptions, vhost: string, queue: string) {
     this.#store = store;
@@ -520,19 +540,19 @@ export class FileQueueStore implements QueueStore {
     const persistent = this.#durable && entry.message.properties.deliveryMode === 2;
     if (this.#pageable && (this.#paged > 0 || this.#memCost() + entry.message.body.length + ENTRY_OVERHEAD > this.#store.queueMemoryBytes)) {
       // Page out: the entry lives on disk only (transient ones too, flagged so recovery drops them).
-      const loc = this.#append(entry, persistent);
+      const loc = this.#append(entry, persistent, false);
       if (this.#paged === 0) this.#cursor = loc;
       this.#paged++;
       this.#pagedBytes += entry.message.body.length;
       return;
     }
-    if (persistent) entry.location = this.#append(entry, true);
+    if (persistent) entry.location = this.#append(entry, true, true);
     this.#mem.push(entry);
   }
 
   persistDelivered(entry: QueueEntry): void {
     if (!this.#durable || entry.message.properties.deliveryMode !== 2) return;
-    const loc = this.#append(entry, true);
+    const loc = this.#append(entry, true, true);
     entry.location = loc;
     this.#mark(loc, ACK_DELIVERED);
   }
@@ -560,6 +580,14 @@ export class FileQueueStore implements QueueStore {
     entry.location = undefined;
     const seg = this.#mark(loc, ACK_SETTLED);
     if (seg !== undefined && --seg.live === 0 && seg !== this.#wseg) this.#dropSegment(seg);
+    const refs = this.#refs;
+    if (refs !== undefined && refs.size > 0) {
+      const body = refs.get(loc);
+      if (body !== undefined) {
+        refs.delete(loc);
+        this.#store.bodies.release(body);
+      }
+    }
   }
 
   purge(): number {
@@ -571,6 +599,7 @@ export class FileQueueStore implements QueueStore {
   /** The queue was deleted: its files go. */
   close(): void {
     if (this.#closed) return;
+    this.#releaseRefs();
     this.#closed = true;
     this.#mem.purge();
     this.#paged = 0;
@@ -589,6 +618,44 @@ export class FileQueueStore implements QueueStore {
     if (!this.#durable && this.#dirCreated) fs.rmSync(this.#dir, { recursive: true, force: true });
   }
 
+  /** The queue is deleted: its references, in memory or paged out, no longer hold their bodies. */
+  #releaseRefs(): void {
+    const bodies = this.#store.bodies;
+    if (this.#refs !== undefined) {
+      for (const body of this.#refs.values()) bodies.release(body);
+      this.#refs = undefined;
+    }
+    if (this.#paged === 0 || !this.#durable) return;
+    this.flush();
+    let segId = Math.floor(this.#cursor / SEGMENT_FACTOR);
+    let offset = this.#cursor % SEGMENT_FACTOR;
+    for (;;) {
+      const seg = this.#segments.get(segId);
+      if (seg !== undefined) {
+        let data: Buffer;
+        try {
+          data = fs.readFileSync(seg.file);
+        } catch (err) {
+          this.#store.logger.error({ err, file: seg.file }, 'could not read a deleted queue segment to release its references');
+          data = Buffer.alloc(0);
+        }
+        for (let pos = offset; pos < Math.min(data.length, seg.flushed); ) {
+          const size = checkRecord(data, pos);
+          if (typeof size !== 'number') break;
+          const head = recordHead(data, pos);
+          if ((head.flags & FLAG_REF) !== 0 && seg.acked?.has(pos) !== true && seg.missing?.has(pos) !== true) {
+            bodies.release(refLocation(data, pos));
+          }
+          pos += size;
+        }
+      }
+      const next = this.#nextSegmentAfter(segId);
+      if (next === undefined) break;
+      segId = next;
+      offset = 0;
+    }
+  }
+
   #closeFds(): void {
     for (const seg of this.#segments.values()) this.#store.releaseSegment(seg);
     this.#segments.clear();
@@ -597,12 +664,25 @@ export class FileQueueStore implements QueueStore {
 
   // ---- writing -----------------------------------------------------------------------------------------------
 
-  /** Append a record to the current segment (rolling when full); returns its location. */
-  #append(entry: QueueEntry, persistent: boolean): number {
+  /**
+   * Append a record to the current segment (rolling when full); returns its location. A persistent message the router
+   * announced for several durable queues becomes a reference to its body in the shared body log; `resident` keeps
+   * that reference in memory (an entry paged out finds it on disk).
+   */
+  #append(entry: QueueEntry, persistent: boolean, resident: boolean): number {
     let seg = this.#wseg;
     if (seg === undefined || seg.size >= this.#store.segmentSize) seg = this.#roll();
     const offset = seg.size;
-    const n = writeRecord((this.#pending ??= new ByteWriter(16 * 1024)), persistent ? FLAG_PERSISTENT : 0, entry.seq, entry.expiresAt, entry.priority, entry.message);
+    const w = (this.#pending ??= new ByteWriter(16 * 1024));
+    let n: number;
+    const bodies = this.#store.bodies;
+    if (persistent && entry.message === bodies.shared) {
+      const body = bodies.refShared();
+      n = writeRef(w, FLAG_PERSISTENT, entry.seq, entry.expiresAt, entry.priority, entry.message.body.length, body);
+      if (resident) (this.#refs ??= new Map()).set(seg.id * SEGMENT_FACTOR + offset, body);
+    } else {
+      n = writeRecord(w, persistent ? FLAG_PERSISTENT : 0, entry.seq, entry.expiresAt, entry.priority, entry.message);
+    }
     seg.size += n;
     seg.live++;
     if (entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
@@ -652,11 +732,13 @@ export class FileQueueStore implements QueueStore {
     const w = this.#pending;
     try {
       if (seg !== undefined && w !== undefined && w.length > 0) {
+        // References must never reach the file before their bodies.
+        if (this.#store.bodies.pending) this.#store.bodies.flush();
         const fd = this.#store.segmentFd(seg);
         writeAll(fd, w.buf, w.length, seg.flushed);
         seg.flushed += w.length;
+        this.#store.noteWritten(fd, w.length);
         w.reset();
-        this.#store.noteWritten(fd);
       }
       for (const s of this.#segments.values()) {
         const marks = s.ackPending;
@@ -666,7 +748,7 @@ export class FileQueueStore implements QueueStore {
         s.ackPending = [];
         const ackFd = this.#store.ackFd(s);
         writeAll(ackFd, buf, buf.length, null);
-        this.#store.noteWritten(ackFd);
+        this.#store.noteWritten(ackFd, buf.length);
       }
     } catch (err) {
       w?.reset();
@@ -732,19 +814,27 @@ export class FileQueueStore implements QueueStore {
         }
         const at = offset + pos;
         pos += size;
-        const rec = readRecord(view, at - offset);
-        if (seg.acked?.has(at) === true || (seg.old && (rec.flags & FLAG_PERSISTENT) === 0)) continue;
+        const head = recordHead(view, at - offset);
+        if (seg.acked?.has(at) === true || (seg.old && (head.flags & FLAG_PERSISTENT) === 0)) continue;
+        if (seg.missing?.has(at) === true) continue;
+        const location = seg.id * SEGMENT_FACTOR + at;
+        let message: Message;
+        if ((head.flags & FLAG_REF) !== 0) {
+          const body = refLocation(view, at - offset);
+          message = this.#store.bodies.read(body);
+          (this.#refs ??= new Map()).set(location, body);
+        } else message = readRecord(view, at - offset).message;
         const entry: QueueEntry = {
-          message: rec.message,
-          seq: rec.seq,
-          expiresAt: rec.expiresAt,
-          priority: rec.priority,
+          message,
+          seq: head.seq,
+          expiresAt: head.expiresAt,
+          priority: head.priority,
           redelivered: seg.delivered?.has(at) === true,
           deliveryCount: 0,
-          location: seg.id * SEGMENT_FACTOR + at,
+          location,
         };
         this.#paged--;
-        this.#pagedBytes -= rec.message.body.length;
+        this.#pagedBytes -= head.bodyBytes;
         this.#mem.push(entry);
       }
       offset += pos;
@@ -780,6 +870,7 @@ export class FileQueueStore implements QueueStore {
     const budget = this.#store.queueMemoryBytes;
     let recovered = 0;
     let dropped = 0;
+    let missing = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const last = i === ids.length - 1;
@@ -804,6 +895,13 @@ export class FileQueueStore implements QueueStore {
           continue;
         }
         if (acked.has(at)) continue;
+        const body = (head.flags & FLAG_REF) !== 0 ? refLocation(data, at) : -1;
+        if (body >= 0 && !this.#store.bodies.addRecovered(body)) {
+          // Its body is gone: it was settled and the settle mark lost with power, or the body log was damaged.
+          missing++;
+          (seg.missing ??= new Set()).add(at);
+          continue;
+        }
         live++;
         recovered++;
         if (this.#pageable && (this.#paged > 0 || this.#memCost() + head.bodyBytes + ENTRY_OVERHEAD > budget)) {
@@ -812,15 +910,20 @@ export class FileQueueStore implements QueueStore {
           this.#pagedBytes += head.bodyBytes;
           continue;
         }
-        const rec = readRecord(data, at);
+        const location = id * SEGMENT_FACTOR + at;
+        let message: Message;
+        if (body >= 0) {
+          message = this.#store.bodies.read(body);
+          (this.#refs ??= new Map()).set(location, body);
+        } else message = readRecord(data, at).message;
         this.#mem.push({
-          message: rec.message,
-          seq: rec.seq,
-          expiresAt: rec.expiresAt,
-          priority: rec.priority,
+          message,
+          seq: head.seq,
+          expiresAt: head.expiresAt,
+          priority: head.priority,
           redelivered: delivered.has(at),
           deliveryCount: 0,
-          location: id * SEGMENT_FACTOR + at,
+          location,
         });
       }
       this.#nextSegId = id + 1;
@@ -836,13 +939,16 @@ export class FileQueueStore implements QueueStore {
         // Reading back needs to skip what the previous run settled and tell what it delivered.
         seg.acked = acked;
         seg.delivered = delivered;
-      }
+      } else seg.missing = undefined;
       this.#segments.set(id, seg);
       const now = Date.now();
       if (now - lastProgress >= PROGRESS_INTERVAL) {
         lastProgress = now;
         log.info({ vhost: this.#vhost, queue: this.#queue, recovered, segment: `${i + 1}/${ids.length}` }, 'recovering messages');
       }
+    }
+    if (missing > 0) {
+      log.error({ vhost: this.#vhost, queue: this.#queue, messages: missing }, 'references to missing shared message bodies dropped');
     }
     if (ids.length > 0) {
       log.info(

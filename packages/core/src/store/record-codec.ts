@@ -11,6 +11,8 @@ import type { StateLog } from './store.js';
  *           body:octet[bodySize]                    ; the body is last, so recovery reads sizes without decoding
  * str     = n:u32 utf8[n]        bytes = n:u32 octet[n]
  * properties = present:u16 field*   ; one bit per MessageProperties field, in PROPERTY_ORDER
+ * ref     = flags:u8 seq:f64 expiresAt:f64 priority:u8 bodySize:u32 bodyLocation:f64
+ *                                   ; flags has FLAG_REF: the message itself is a record of the shared body log
  * ```
  * Header values keep their type (string, integer/double, bigint, boolean, null, bytes, timestamp, decimal, array,
  * table) so a recovered message is the message that was published. Numbers are little-endian.
@@ -20,6 +22,13 @@ import type { StateLog } from './store.js';
 export const RECORD_HEADER = 8;
 /** flags bit: the message was persistent (delivery mode 2) when written. */
 export const FLAG_PERSISTENT = 1;
+/**
+ * flags bit (2 marks a stream's chunk start): a reference record, whose payload ends with the location of the message
+ * in the shared body log.
+ */
+export const FLAG_REF = 4;
+/** Payload bytes of a reference record. */
+const REF_PAYLOAD = 1 + 8 + 8 + 1 + 4 + 8;
 
 const PROPERTY_ORDER = [
   'contentType',
@@ -132,6 +141,33 @@ export function writeRecord(w: ByteWriter, flags: number, seq: number, expiresAt
   return w.length - start;
 }
 
+/**
+ * Append one reference record to `w`: a queue entry whose message lives at `bodyLocation` in the shared body log
+ * (written once for every durable queue a persistent message was routed to). Returns its total size.
+ */
+export function writeRef(w: ByteWriter, flags: number, seq: number, expiresAt: number, priority: number, bodySize: number, bodyLocation: number): number {
+  const start = w.length;
+  w.ensure(RECORD_HEADER + REF_PAYLOAD);
+  const b = w.buf;
+  let p = start + RECORD_HEADER;
+  b[p] = flags | FLAG_REF;
+  b.writeDoubleLE(seq, p + 1);
+  b.writeDoubleLE(expiresAt, p + 9);
+  b[p + 17] = priority;
+  b.writeUInt32LE(bodySize, p + 18);
+  b.writeDoubleLE(bodyLocation, p + 22);
+  p += REF_PAYLOAD;
+  b.writeUInt32LE(REF_PAYLOAD, start);
+  b.writeUInt32LE(crc32(b.subarray(start + RECORD_HEADER, p)), start + 4);
+  w.length = p;
+  return p - start;
+}
+
+/** The body location of a checked reference record (flags has {@link FLAG_REF}). */
+export function refLocation(buf: Buffer, offset: number): number {
+  return buf.readDoubleLE(offset + RECORD_HEADER + 22);
+}
+
 function writeProperties(w: ByteWriter, p: MessageProperties): void {
   let present = 0;
   for (let i = 0; i < PROPERTY_ORDER.length; i++) if (p[PROPERTY_ORDER[i]!] !== undefined) present |= 1 << i;
@@ -210,8 +246,10 @@ export function checkRecord(buf: Buffer, offset: number): number | RecordProblem
   const len = buf.readUInt32LE(offset);
   const end = offset + RECORD_HEADER + len;
   if (end > buf.length) return 'truncated';
-  if (len < MIN_PAYLOAD) return 'malformed';
+  if (len < REF_PAYLOAD) return 'malformed';
   if (crc32(buf.subarray(offset + RECORD_HEADER, end)) !== buf.readUInt32LE(offset + 4)) return 'checksum';
+  const ref = (buf[offset + RECORD_HEADER]! & FLAG_REF) !== 0;
+  if (ref ? len !== REF_PAYLOAD : len < MIN_PAYLOAD) return 'malformed';
   return RECORD_HEADER + len;
 }
 

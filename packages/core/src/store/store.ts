@@ -79,6 +79,16 @@ export interface MessageStore {
    * in-memory store confirms at once; a durable store waits for its group commit. Confirms to one sink stay in order.
    */
   confirm(sink: ConfirmSink, sequence: number, ack: boolean): void;
+  /**
+   * Optional: the router is about to enqueue `message` (persistent, the same object) in several durable queues in
+   * this turn, so a durable store may write its body once and have each queue refer to it.
+   */
+  shareBody?(message: Message): void;
+  /**
+   * Optional: every durable queue an earlier run left has been opened (the broker restored its definitions), so what
+   * no opened queue refers to is garbage.
+   */
+  recoveryComplete?(): void;
   close(): void;
 }
 
