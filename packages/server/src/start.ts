@@ -1,7 +1,6 @@
 /**
  * The composition root: configuration → data directory → logger → core broker → listeners, and the reverse on stop.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
@@ -15,6 +14,7 @@ import { createManagementApp, defaultClusterName, startPrometheusServer, type Li
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
+import { makeDataDirPrivate } from './data-dir.js';
 import { WARREN_VERSION } from './version.js';
 import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
 
@@ -71,8 +71,11 @@ export async function startBroker(
   startOptions: StartOptions = {},
 ): Promise<RunningBroker> {
   const config = mergeConfig(checkConfigInput(input, 'startBroker options'));
-  await mkdir(config.dataDir, { recursive: true });
   const logger = startOptions.logger ?? createLogger({ level: config.log.level });
+  const privacy = await makeDataDirPrivate(config.dataDir);
+  if (privacy.tightened > 0) {
+    logger.warn({ dataDir: config.dataDir, entries: privacy.tightened }, 'data directory was readable by other users: made private (0700 directories, 0600 files)');
+  }
 
   const broker = (startOptions.createBroker ?? ((options: BrokerOptions) => new Broker(options)))({
     logger: logger.child({ component: 'core' }),
