@@ -622,7 +622,8 @@ export class FileQueueStore implements QueueStore {
     if (!this.#dirCreated) {
       fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
       if (this.#durable) {
-        fs.writeFileSync(path.join(this.#dir, 'queue.json'), JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n', { mode: PRIVATE_FILE });
+        const meta = JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n';
+        fs.writeFileSync(path.join(this.#dir, 'queue.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
       }
       this.#dirCreated = true;
     }

@@ -57,7 +57,8 @@ export class FileStreamStorage implements StreamStorage {
     if (this.#wfd >= 0) this.#store.closeFd(this.#wfd);
     if (!this.#dirMade) {
       fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
-      fs.writeFileSync(path.join(this.#dir, 'stream.json'), JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n', { mode: PRIVATE_FILE });
+      const meta = JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n';
+      fs.writeFileSync(path.join(this.#dir, 'stream.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
       this.#dirMade = true;
     }
     this.#wid = id;
