@@ -117,6 +117,8 @@ export interface ConnectionInfo {
    * checks as a client's, but are not listed, counted against limits or shown to operators.
    */
   internal?: boolean;
+  /** MQTT's client identifier, once known (RabbitMQ's topic permission variable client_id). */
+  clientId?: string;
 }
 
 /** An authenticated user. */
@@ -292,6 +294,14 @@ export interface CoreChannel {
   unbindExchange(destination: string, source: string, routingKey: string, args?: FieldTable): void;
   /** Route a message. Confirms and returns are reported through the host. */
   publish(message: Message, options: PublishOptions): void;
+  /**
+   * For a user an external backend authenticated: ask now the questions a publish to `exchange` with `routingKey`
+   * will ask (throws AuthorizationPending until the answers are cached, ACCESS_REFUSED when refused). A no-op for
+   * internal users. Adapters call it where they can still wait (before the message's content is assembled).
+   */
+  authorizePublish?(exchange: string, routingKey: string): void;
+  /** True when an external backend authenticated the channel's user (see {@link authorizePublish}). */
+  readonly externalAuth?: boolean;
   /** Returns the consumer tag. */
   consume(queue: string, options: ConsumeOptions): string;
   cancel(consumerTag: string): void;
@@ -341,8 +351,10 @@ export interface BrokerApi {
    * Check a user's password. Throws BrokerError ACCESS_REFUSED when the user is unknown, the password is wrong, or
    * the user may only connect from loopback and `remoteAddress` is not a loopback address. `protocol` (the
    * ConnectionInfo.protocol, or 'http' for the management API) files the attempt under that protocol's auth counters.
+   * With an external backend configured this may throw AuthorizationPending: wait for its `ready` and call again.
+   * `extra` holds further credentials the protocol knows (MQTT's client_id), passed to an external backend.
    */
-  authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User;
+  authenticate(username: string, password: string, remoteAddress: string, protocol?: string, extra?: Readonly<Record<string, string>>): User;
   /** Throws BrokerError NOT_ALLOWED when the vhost does not exist or the user has no permission on it. */
   openConnection(info: ConnectionInfo, user: User, vhost: string, host: ConnectionHost): CoreConnection;
   /** True while a resource alarm blocks publishers. */

@@ -68,6 +68,7 @@ describe('defaults', () => {
       webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
       management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
       prometheus: { port: 15692 },
+      auth: { backends: ['internal'], httpMethod: 'get', httpTimeoutMs: 15000, cacheTtlMs: 15000 },
       tls: { selfSigned: true },
     });
   });
@@ -160,6 +161,14 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_MANAGEMENT_TLS_PORT: 'off',
       WARREN_MANAGEMENT_MAX_BODY_SIZE: '1MB',
       WARREN_PROMETHEUS_PORT: '8',
+      WARREN_AUTH_BACKEND: 'internal,http',
+      WARREN_AUTH_HTTP_USER_PATH: 'http://a.example/u',
+      WARREN_AUTH_HTTP_VHOST_PATH: 'http://a.example/v',
+      WARREN_AUTH_HTTP_RESOURCE_PATH: 'http://a.example/r',
+      WARREN_AUTH_HTTP_TOPIC_PATH: 'http://a.example/t',
+      WARREN_AUTH_HTTP_METHOD: 'post',
+      WARREN_AUTH_HTTP_TIMEOUT: '2000',
+      WARREN_AUTH_CACHE_TTL: '60000',
     };
     const expected = {
       dataDir: '/e',
@@ -205,6 +214,11 @@ describe('precedence: flag > env > config file > default', () => {
       webMqtt: { port: 4, tlsPort: 5, path: '/mqtt', allowedOrigins: ['http://c.example'], trustProxy: true },
       management: { port: 7, tlsPort: null, maxBodySize: 1_000_000 },
       prometheus: { port: 8 },
+      auth: {
+        backends: ['internal', 'http'], httpUserPath: 'http://a.example/u', httpVhostPath: 'http://a.example/v',
+        httpResourcePath: 'http://a.example/r', httpTopicPath: 'http://a.example/t', httpMethod: 'post',
+        httpTimeoutMs: 2000, cacheTtlMs: 60000,
+      },
       tls: { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem', selfSigned: false },
     };
     expect(mergeConfig(configFromEnv(env))).toEqual(expected);

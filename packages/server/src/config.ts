@@ -120,6 +120,28 @@ export interface WarrenConfig {
   prometheus: {
     port: PortSetting; // 15692
   };
+  /**
+   * Authentication and authorisation backends (RabbitMQ's auth_backends, rabbitmq_auth_backend_http and
+   * rabbitmq_auth_backend_cache). Internal users only by default.
+   */
+  auth: {
+    /** Backends in the order they are tried: 'internal', 'http'. Default ['internal']. */
+    backends: string[];
+    /** rabbitmq_auth_backend_http's user_path (required with the http backend). */
+    httpUserPath?: string;
+    /** vhost_path; unset: every vhost is allowed to a user the backend authenticated. */
+    httpVhostPath?: string;
+    /** resource_path; unset: every resource is allowed. */
+    httpResourcePath?: string;
+    /** topic_path; unset: every routing key is allowed. */
+    httpTopicPath?: string;
+    /** 'get' (query string, RabbitMQ's default) or 'post' (form body, keeps passwords out of access logs). */
+    httpMethod: string;
+    /** Time a backend request may take before it counts as a refusal (ms). Default 15000. */
+    httpTimeoutMs: number;
+    /** How long backend answers are cached (ms; rabbitmq_auth_backend_cache's cache_ttl). Default 15000. */
+    cacheTtlMs: number;
+  };
   tls: {
     certFile?: string;
     keyFile?: string;
@@ -178,6 +200,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
   management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
   prometheus: { port: 15692 },
+  auth: { backends: ['internal'], httpMethod: 'get', httpTimeoutMs: 15000, cacheTtlMs: 15000 },
   tls: { selfSigned: true },
 });
 
@@ -208,6 +231,8 @@ export interface Setting {
   kind: Kind;
   min?: number;
   max?: number;
+  /** May be left unset (no default). */
+  optional?: boolean;
 }
 
 /** Every setting. Order is the order of `--help`. */
@@ -322,9 +347,28 @@ export const SETTINGS: readonly Setting[] = [
     description: "that user's password" },
   { path: 'loopbackUsers', flag: 'loopback-users', env: 'WARREN_LOOPBACK_USERS', arg: '<a,b>', kind: 'list',
     description: "users allowed to connect from loopback addresses only ('' = none)" },
+  { path: 'auth.backends', flag: 'auth-backend', env: 'WARREN_AUTH_BACKEND', arg: '<a,b>', kind: 'list',
+    description: "authentication backends tried in order: internal, http (e.g. 'internal,http')" },
+  { path: 'auth.httpUserPath', flag: 'auth-http-user-path', env: 'WARREN_AUTH_HTTP_USER_PATH', arg: '<url>',
+    kind: 'string', optional: true, description: 'http backend: URL asked to authenticate a user (RabbitMQ user_path)' },
+  { path: 'auth.httpVhostPath', flag: 'auth-http-vhost-path', env: 'WARREN_AUTH_HTTP_VHOST_PATH', arg: '<url>',
+    kind: 'string', optional: true, description: 'http backend: URL asked for vhost access (vhost_path; unset = allowed)' },
+  { path: 'auth.httpResourcePath', flag: 'auth-http-resource-path', env: 'WARREN_AUTH_HTTP_RESOURCE_PATH',
+    arg: '<url>', kind: 'string', optional: true,
+    description: 'http backend: URL asked for queue/exchange access (resource_path; unset = allowed)' },
+  { path: 'auth.httpTopicPath', flag: 'auth-http-topic-path', env: 'WARREN_AUTH_HTTP_TOPIC_PATH', arg: '<url>',
+    kind: 'string', optional: true, description: 'http backend: URL asked for routing-key access (topic_path; unset = allowed)' },
+  { path: 'auth.httpMethod', flag: 'auth-http-method', env: 'WARREN_AUTH_HTTP_METHOD', arg: '<get|post>',
+    kind: 'string', description: 'http backend: GET with a query string, or POST with a form body' },
+  { path: 'auth.httpTimeoutMs', flag: 'auth-http-timeout', env: 'WARREN_AUTH_HTTP_TIMEOUT', arg: '<ms>', kind: 'int',
+    min: 1, max: 600000, description: 'http backend: a request slower than this is a refusal' },
+  { path: 'auth.cacheTtlMs', flag: 'auth-cache-ttl', env: 'WARREN_AUTH_CACHE_TTL', arg: '<ms>', kind: 'int',
+    min: 0, max: 86400000, description: 'how long external backend answers are cached (at least 1000 ms)' },
 ];
 
-const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'tls'] as const;
+const SECTIONS = [
+  'log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'auth', 'tls',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -639,7 +683,7 @@ export function validateConfig(config: WarrenConfig): void {
   const record = config as unknown as Record<string, unknown>;
   for (const setting of SETTINGS) {
     const value = getPath(record, setting.path);
-    if (value === undefined && (setting.kind === 'file')) continue;
+    if (value === undefined && (setting.kind === 'file' || setting.optional === true)) continue;
     checkValue(setting, value, 'the merged configuration');
   }
   const { certFile, keyFile, selfSigned } = config.tls;

@@ -15,6 +15,7 @@ import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInpu
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
 import { makeDataDirPrivate } from './data-dir.js';
+import { createAuthBackends } from './auth-http-backend.js';
 import { WARREN_VERSION } from './version.js';
 import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
 
@@ -82,6 +83,7 @@ export async function startBroker(
     // RabbitMQ's default user is an administrator.
     users: [{ name: config.defaultUser.username, password: config.defaultUser.password, tags: ['administrator'] }],
     loopbackUsers: config.loopbackUsers,
+    authBackends: createAuthBackends(config.auth, logger.child({ component: 'auth' })),
     // Durable definitions live in <dataDir>/definitions.json; a corrupt file makes this throw (no silent loss).
     definitions: new FileDefinitionsStore(config.dataDir, { logger: logger.child({ component: 'definitions' }) }),
     // Persistent messages of durable queues, and paged-out messages of every queue, live in <dataDir>/messages.

@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import {
+  isAuthorizationPending,
   isBrokerError,
   KeyedQueue,
   type ChannelDetails,
@@ -29,6 +30,7 @@ import {
   filterToBindingKey,
   parseSharedFilter,
   topicMatches,
+  topicToRoutingKey,
 } from '../topic.js';
 import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
@@ -488,6 +490,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       wait.backlog.push(packet);
       return;
     }
+    const authReady = this.#prepareAuth(packet);
+    if (authReady !== undefined) {
+      this.#waitForAuth([packet], authReady);
+      return;
+    }
     // Counted when handled (a backlogged packet comes through here again).
     this.#rt.stats.packetsIn++;
     const broker = this.#rt.broker;
@@ -501,10 +508,39 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#handle(packet);
     } catch (err) {
       this.#releaseCapture(false, false);
-      this.#internalError(err);
+      if (isAuthorizationPending(err) && packet.cmd !== 'publish') this.#waitForAuth([packet], err.ready);
+      else this.#internalError(err);
       return;
     }
     if (before !== undefined) this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
+  }
+
+  /**
+   * For a user an external auth backend authenticated: have the answers a PUBLISH will need cached before it is
+   * handled (handling it has effects, a retained message among them, that must not happen twice). The promise when
+   * the packet must wait for them; undefined to handle it now.
+   */
+  #prepareAuth(packet: Packet): Promise<void> | undefined {
+    if (packet.cmd !== 'publish' || this.#ch === undefined || this.#ch.externalAuth !== true) return undefined;
+    let topic = packet.topic;
+    const alias = packet.properties?.topicAlias;
+    if (topic === '' && alias !== undefined) topic = this.#inAliases.get(alias) ?? '';
+    if (checkTopicName(topic) !== undefined) return undefined;
+    try {
+      this.#ch.authorizePublish?.(this.#rt.options.exchange, topicToRoutingKey(topic));
+    } catch (err) {
+      if (isAuthorizationPending(err)) return err.ready;
+      // A refusal: the PUBLISH's own handling meets it (the answer is cached) and answers as for internal users.
+    }
+    return undefined;
+  }
+
+  /** Handle `packets` (in order, after any already waiting) once an external auth backend answered. */
+  #waitForAuth(packets: Packet[], ready: Promise<void>): void {
+    const wait = (this.#defsWait ??= { pending: 0, held: [], backlog: [] });
+    wait.backlog.unshift(...packets);
+    if (wait.pending++ === 0) this.#io.pause();
+    void ready.then(() => this.#definitionsDurable());
   }
 
   /**
@@ -553,13 +589,26 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     const before = broker.definitionsVersion;
     const stateBefore = this.#rt.stateChanges();
     this.#capture = [];
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (this.#phase === Phase.Closed) break;
-      try {
-        this.#handle(packet);
-      } catch (err) {
-        this.#releaseCapture(false, false);
-        this.#internalError(err);
+      let authReady = this.#prepareAuth(packet);
+      if (authReady === undefined) {
+        try {
+          this.#handle(packet);
+        } catch (err) {
+          if (!isAuthorizationPending(err) || packet.cmd === 'publish') {
+            this.#releaseCapture(false, false);
+            this.#internalError(err);
+            return;
+          }
+          authReady = err.ready;
+        }
+      }
+      if (authReady !== undefined) {
+        // This packet and the rest wait for the auth backend (after the replies so far reach the disk if need be).
+        this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
+        this.#waitForAuth(packets.slice(i), authReady);
         return;
       }
     }
@@ -701,7 +750,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let user: User;
     try {
-      user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol);
+      // RabbitMQ's MQTT plugin gives an external backend the client id (and vhost) with the credentials.
+      user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol, { client_id: clientId, vhost });
     } catch (err) {
       if (!isBrokerError(err)) throw err;
       refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, err.message);
@@ -709,6 +759,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let conn: CoreConnection;
     try {
+      this.info.clientId = clientId;
       conn = this.#rt.broker.openConnection(this.info, user, vhost, this);
     } catch (err) {
       if (!isBrokerError(err)) throw err;
