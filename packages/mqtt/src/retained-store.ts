@@ -29,19 +29,25 @@ export class RetainedStore {
   /** The same topics per vhost as a trie, for wildcard filters. */
   readonly #tries = new Map<string, TopicTrie<RetainedMessage>>();
   readonly #log: StateLog;
+  /** Bytes of the stored records (bodies, properties and a little framing), which memory and the log both hold. */
+  #bytes = 0;
+  /** Cap on {@link bytes}: a retained message that would take the total past it is refused. */
+  maxBytes: number;
 
   /**
    * @param log Where retained messages are kept (its `r`-prefixed keys); the default keeps them in memory only.
    * @param onBadRecord Told about a stored record that cannot be decoded (it is skipped).
+   * @param maxBytes Cap on the total retained bytes (default: none). Messages already stored load whatever it is.
    */
-  constructor(log: StateLog = new MemoryStateLog(), onBadRecord?: (key: string, err: unknown) => void) {
+  constructor(log: StateLog = new MemoryStateLog(), onBadRecord?: (key: string, err: unknown) => void, maxBytes = Infinity) {
     this.#log = log;
+    this.maxBytes = maxBytes;
     for (const [key, value] of log.entries()) {
       if (!key.startsWith(KEY_PREFIX)) continue;
       const sep = key.indexOf('\u0000');
       try {
         if (sep < 0 || value.length < 1) throw new RangeError('malformed retained record');
-        this.#put(key.slice(1, sep), { topic: key.slice(sep + 1), qos: value[0] as 0 | 1 | 2, message: decodeMessage(value, 1) });
+        this.#put(key.slice(1, sep), { topic: key.slice(sep + 1), qos: value[0] as 0 | 1 | 2, message: decodeMessage(value, 1) }, value.length);
       } catch (err) {
         onBadRecord?.(key, err);
       }
@@ -53,23 +59,36 @@ export class RetainedStore {
     return this.#byVhost.get(vhost)?.size ?? 0;
   }
 
+  /** Total bytes of the retained messages stored now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /**
    * Store (or, with an empty payload, clear) the retained message of a topic ([MQTT-3.3.1-10], [MQTT-3.3.1-11]).
-   * The change is in the log at once and on disk after the log's next sync.
+   * The change is in the log at once and on disk after the log's next sync. False, and nothing stored, when the
+   * message would take the total past {@link maxBytes} (a replacement counts only what it adds; clearing always works).
    */
-  set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message): void {
+  set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message): boolean {
     const map = this.#byVhost.get(vhost);
+    const old = map?.get(topic);
     if (message.body.length === 0) {
-      if (map?.delete(topic) !== true) return;
+      if (old === undefined) return true;
+      map!.delete(topic);
+      this.#bytes -= this.#sizes.get(old) ?? 0;
       this.#tries.get(vhost)?.delete(topic);
       this.#log.delete(retainedKey(vhost, topic));
-      return;
+      return true;
     }
     const value = encodeMessage(message, Buffer.of(qos));
+    const oldSize = old === undefined ? 0 : (this.#sizes.get(old) ?? 0);
+    if (this.#bytes - oldSize + value.length > this.maxBytes) return false;
     this.#log.set(retainedKey(vhost, topic), value);
     // The kept copy's body is a view of the stored record, so a retained body is held in memory once.
     const kept: Message = { ...message, body: value.subarray(value.length - message.body.length) };
-    this.#put(vhost, { topic, qos, message: kept });
+    this.#bytes -= oldSize;
+    this.#put(vhost, { topic, qos, message: kept }, value.length);
+    return true;
   }
 
   /** The retained message of exactly `topic`. */
@@ -104,7 +123,12 @@ export class RetainedStore {
     return out;
   }
 
-  #put(vhost: string, r: RetainedMessage): void {
+  /** Record size of each stored message (a WeakMap: no field on the message objects subscribers receive). */
+  readonly #sizes = new WeakMap<RetainedMessage, number>();
+
+  #put(vhost: string, r: RetainedMessage, size: number): void {
+    this.#sizes.set(r, size);
+    this.#bytes += size;
     let map = this.#byVhost.get(vhost);
     if (map === undefined) this.#byVhost.set(vhost, (map = new Map()));
     map.set(r.topic, r);

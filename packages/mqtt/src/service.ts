@@ -215,7 +215,7 @@ export class MqttServiceImpl implements MqttRuntime {
     this.limits = options.limits;
     this.stateLog = options.stateLog ?? (options.stateDir === undefined ? undefined : openMqttStateLog(options.stateDir, logger));
     const bad = (key: string, err: unknown): void => logger.error({ err, key }, 'unreadable MQTT state record skipped');
-    this.retained = new RetainedStore(this.stateLog, bad);
+    this.retained = new RetainedStore(this.stateLog, bad, options.maxRetainedBytes);
     this.sessions = new SessionStore(this.stateLog, bad);
     this.#sysInterval = options.sysInterval;
     if (options.sysInterval > 0) {
@@ -354,8 +354,8 @@ export class MqttServiceImpl implements MqttRuntime {
     const message = publishToMessage(this.options.exchange, will.topic, payload, qos, false, will.properties);
     const publish = (channel: CoreChannel): void => {
       if (will.retain === true) {
-        this.retained.set(vhost, will.topic, qos, message);
-        this.retainedMessages.add(message);
+        if (this.retained.set(vhost, will.topic, qos, message)) this.retainedMessages.add(message);
+        else this.logger.warn({ clientId, vhost, topic: will.topic, maxRetainedBytes: this.retained.maxBytes }, 'MQTT will not retained: retained messages are at their byte cap');
       }
       try {
         channel.publish(message, {});

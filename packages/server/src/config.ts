@@ -78,6 +78,8 @@ export interface WarrenConfig {
     maxPacketSize: number;
     /** Bound on each persistent session's queue while offline (oldest dropped); 0 = none. Default 0. */
     maxOfflineMessages: number;
+    /** Cap on the bytes of all retained messages; a retained PUBLISH past it is refused. Default 1 GiB. */
+    maxRetainedBytes: number;
     /** Cap on the session expiry interval (and the expiry of 3.1.1 persistent sessions), seconds. Default 86400. */
     maxSessionExpiry: number;
     /** Largest MQTT 5 client keep-alive, seconds (Server Keep Alive; Mosquitto's max_keepalive); 0 = none. Default 0. */
@@ -192,6 +194,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     allowAnonymous: true,
     maxPacketSize: 268435455,
     maxOfflineMessages: 0,
+    maxRetainedBytes: 1024 ** 3,
     maxSessionExpiry: 86400,
     maxKeepAlive: 0,
     sysInterval: 10,
@@ -295,6 +298,9 @@ export const SETTINGS: readonly Setting[] = [
   // MQTT's remaining length is at most 268435455 (four 7-bit bytes).
   { path: 'mqtt.maxPacketSize', flag: 'mqtt-max-packet-size', env: 'WARREN_MQTT_MAX_PACKET_SIZE', arg: '<bytes>',
     kind: 'int', min: 1024, max: 268435455, description: 'largest MQTT packet accepted after CONNECT' },
+  { path: 'mqtt.maxRetainedBytes', flag: 'mqtt-max-retained-bytes', env: 'WARREN_MQTT_MAX_RETAINED_BYTES',
+    arg: '<bytes>', kind: 'bytes',
+    description: 'cap on all retained MQTT messages; past it a retained PUBLISH is refused (MQTT 5: 0x97 quota exceeded)' },
   { path: 'mqtt.maxOfflineMessages', flag: 'mqtt-max-offline-messages', env: 'WARREN_MQTT_MAX_OFFLINE_MESSAGES',
     arg: '<n>', kind: 'int', min: 0, description: 'bound on each persistent MQTT session queue (0 = none)' },
   { path: 'mqtt.maxSessionExpiry', flag: 'mqtt-max-session-expiry', env: 'WARREN_MQTT_MAX_SESSION_EXPIRY',

@@ -300,6 +300,7 @@ export async function startBroker(
           allowAnonymous: config.mqtt.allowAnonymous,
           anonymousUser: { username: config.defaultUser.username, password: config.defaultUser.password },
           maxOfflineMessages: config.mqtt.maxOfflineMessages,
+          maxRetainedBytes: config.mqtt.maxRetainedBytes,
           maxSessionExpiry: config.mqtt.maxSessionExpiry,
           maxKeepAlive: config.mqtt.maxKeepAlive,
           sysInterval: config.mqtt.sysInterval,

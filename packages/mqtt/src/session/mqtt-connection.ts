@@ -970,7 +970,10 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (this.#rt.noLocalCount > 0) this.#rt.origin.set(message, this);
     if (p.retain) {
       // [MQTT-3.3.1-5] store (or, for an empty payload, clear [MQTT-3.3.1-10]) the retained message.
-      this.#rt.retained.set(this.vhost, topic, qos, message);
+      if (!this.#rt.retained.set(this.vhost, topic, qos, message)) {
+        this.#retainedQuotaExceeded(topic, qos, packetId, v5);
+        return;
+      }
       this.#rt.retainedMessages.add(message);
     }
     let sequence: number | undefined;
@@ -1017,6 +1020,24 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#persistQos2();
       this.#send({ cmd: 'pubrec', messageId: packetId });
     }
+  }
+
+  /**
+   * A retained PUBLISH past the retained-bytes cap is refused whole (neither retained nor routed): MQTT 5 answers QoS
+   * 1/2 with 0x97 Quota exceeded and closes a QoS 0 sender with DISCONNECT 0x97 (it has no ack to carry a reason);
+   * MQTT 3.1.1 has no way to refuse a PUBLISH, so the connection is closed, as RabbitMQ does for a refused publish.
+   * (Mosquitto has no such cap: its retained messages grow until memory runs out.)
+   */
+  #retainedQuotaExceeded(topic: string, qos: number, packetId: number, v5: boolean): void {
+    const text = `retained messages are at their cap of ${this.#rt.retained.maxBytes} bytes`;
+    if (v5 && qos > 0) {
+      this.#log(`retained PUBLISH to '${topic}' refused: ${text}`);
+      const ack = this.#encodeWithReason({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: ReasonCode.QuotaExceeded } as Packet, text);
+      if (this.#capture !== undefined) this.#capture.push(ack);
+      else this.#io.write(ack);
+      return;
+    }
+    this.disconnect(ReasonCode.QuotaExceeded, `retained PUBLISH to '${topic}' refused: ${text}`);
   }
 
   #onPubrel(packetId: number): void {

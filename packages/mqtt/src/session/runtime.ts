@@ -16,6 +16,8 @@ export interface RuntimeOptions {
   anonymousUser: { username: string; password: string };
   /** x-max-length of a persistent session's queues; 0 = unbounded. */
   maxOfflineMessages: number;
+  /** Cap on the bytes of all retained messages. */
+  maxRetainedBytes: number;
 }
 
 /** Counters behind the `$SYS/broker/...` statistics (Mosquitto's names in comments). */
