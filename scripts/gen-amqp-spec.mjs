@@ -88,7 +88,8 @@ emit("import type { FieldTable, MessageProperties } from '@warren/core';");
 emit("import { rdTable, tableSize, writeTable } from './field-table.js';");
 emit("import { AmqpProtocolError, SYNTAX_ERROR } from './errors.js';");
 emit('import {');
-emit('  cur, rdLong, rdLonglong, rdLongstr, rdOctet, rdShort, rdShortstr, shortstrSize, wrLonglong, wrLongstr, wrShortstr,');
+emit('  cur, rdLong, rdLonglong, rdLongstr, rdOctet, rdShort, rdShortstr, rdShortstrLossy, shortstrSize, wrLonglong, wrLongstr,');
+emit('  wrShortstr,');
 emit("} from './wire.js';");
 emit();
 
@@ -184,7 +185,8 @@ for (const m of methods) {
     const v = `f${n++}`;
     const reader = {
       octet: 'rdOctet', short: 'rdShort', long: 'rdLong', longlong: 'rdLonglong', timestamp: 'rdLonglong',
-      shortstr: 'rdShortstr', longstr: 'rdLongstr', table: 'rdTable',
+      // RabbitMQ 3.10 checks the UTF-8 of every shortstr argument except basic.publish's (see wire.ts).
+      shortstr: m.name === 'basic.publish' ? 'rdShortstrLossy' : 'rdShortstr', longstr: 'rdLongstr', table: 'rdTable',
     }[f.type];
     emit(`  const ${v} = ${reader}(b, e, ${c}, ${mm});`);
     values.push(`${f.key}: ${v}`);
@@ -288,7 +290,8 @@ emit('  const p: MessageProperties = {};');
 props.forEach((p, i) => {
   const reader = {
     octet: 'rdOctet', short: 'rdShort', long: 'rdLong', longlong: 'rdLonglong', timestamp: 'rdLonglong',
-    shortstr: 'rdShortstr', longstr: 'rdLongstr', table: 'rdTable',
+    // Content properties pass through unchecked, as in RabbitMQ (the publish path).
+    shortstr: 'rdShortstrLossy', longstr: 'rdLongstr', table: 'rdTable',
   }[p.type];
   emit(`  if ((flags & ${hex(1 << (15 - i), 4)}) !== 0) p.${p.key} = ${reader}(b, e, ${basic.id}, 0);`);
 });

@@ -1,4 +1,5 @@
-import { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from './auth/users.js';
+import { isLoopbackAddress, Permissions, UserStore, type PermissionCheck, type PermissionSpec } from './auth/users.js';
+import { ExternalPermissions, type AuthCache } from './auth/backend.js';
 import type { BrokerApi, ConnectionHost, ConnectionInfo, CoreConnection, Logger, User } from './contract.js';
 import { CoreConnectionImpl, type ConnectionOwner } from './connection.js';
 import { BrokerError } from './errors.js';
@@ -40,6 +41,12 @@ export interface BrokerOptions {
    * and vhost only on a fresh node). Default: none (nothing survives the process).
    */
   definitions?: DefinitionsStore;
+  /**
+   * Authentication backends in the order they are tried (RabbitMQ's auth_backends): 'internal' is the user database;
+   * an {@link AuthCache} wraps an external backend. The first that accepts the credentials authenticates the user and
+   * answers every later check for it (vhost, resources, topics). Default ['internal'].
+   */
+  authBackends?: readonly ('internal' | AuthCache)[];
 }
 
 /** The runtime settings of a definitions document, as RabbitMQ names them (see {@link Broker.importRuntimeDefinitions}). */
@@ -79,6 +86,9 @@ export class Broker implements BrokerApi, ConnectionOwner {
   /** False while definitions are being restored (nothing to write back). */
   #recording = false;
   #definitionsVersion = 0;
+  readonly #authBackends: readonly ('internal' | AuthCache)[];
+  /** Users an external backend authenticated, and that backend. */
+  readonly #externalUsers = new WeakMap<User, AuthCache>();
   readonly #snapshotBound = () => captureDefinitions(this);
   readonly #definitionsChangedBound = (): void => this.#definitionsChanged();
 
@@ -87,6 +97,7 @@ export class Broker implements BrokerApi, ConnectionOwner {
     this.store = options.store ?? new MemoryMessageStore();
     this.#loopbackUsers = new Set(options.loopbackUsers ?? ['guest']);
     this.#definitions = options.definitions;
+    this.#authBackends = options.authBackends ?? ['internal'];
     // Throws DefinitionsError for an unreadable file: refusing to start beats silently losing definitions.
     const stored = this.#definitions?.load();
     if (stored !== undefined) {
@@ -375,9 +386,24 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   // ---- BrokerApi ---------------------------------------------------------------------------------------------
 
-  authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User {
+  authenticate(
+    username: string, password: string, remoteAddress: string, protocol?: string, extra?: Readonly<Record<string, string>>,
+  ): User {
     const counters = protocol === undefined ? undefined : this.stats.protocol(protocol);
-    const user = this.users.verify(username, password);
+    let user: User | undefined;
+    for (const backend of this.#authBackends) {
+      if (backend === 'internal') {
+        user = this.users.verify(username, password);
+      } else {
+        // May throw AuthorizationPending: the caller repeats the call once the backend answered.
+        const tags = backend.login(extra === undefined ? { username, password } : { username, password, extra });
+        if (tags !== undefined) {
+          user = Object.freeze({ name: username, tags: Object.freeze(tags) });
+          this.#externalUsers.set(user, backend);
+        }
+      }
+      if (user !== undefined) break;
+    }
     if (user === undefined || (this.#loopbackUsers.has(username) && !isLoopbackAddress(remoteAddress))) {
       if (counters !== undefined) counters.authFailed++;
       throw new BrokerError(
@@ -407,7 +433,8 @@ export class Broker implements BrokerApi, ConnectionOwner {
     const v = this.#vhosts.get(vhost);
     // RabbitMQ's two texts (rabbit_access_control:check_vhost_access).
     if (v === undefined) throw new BrokerError('NOT_ALLOWED', `vhost ${vhost} not found`);
-    if (this.permissionsOf(user.name, vhost) === undefined) {
+    const external = this.#externalUsers.get(user);
+    if (external !== undefined ? !external.vhost(user, vhost, info.remoteAddress) : this.permissionsOf(user.name, vhost) === undefined) {
       throw new BrokerError('NOT_ALLOWED', `access to vhost '${vhost}' refused for user '${user.name}'`);
     }
     if (info.internal !== true) this.#checkConnectionLimits(user.name, vhost, v);
@@ -496,6 +523,14 @@ export class Broker implements BrokerApi, ConnectionOwner {
 
   permissionGeneration(): number {
     return this.users.generation;
+  }
+
+  externalPermissions(user: User, vhost: string, info: ConnectionInfo): PermissionCheck | undefined {
+    const cache = this.#externalUsers.get(user);
+    if (cache === undefined) return undefined;
+    const variables: Record<string, string> = { username: user.name, vhost };
+    if (info.clientId !== undefined) variables.client_id = info.clientId;
+    return new ExternalPermissions(cache, user, vhost, variables);
   }
 
   connectionClosed(connection: CoreConnectionImpl): void {

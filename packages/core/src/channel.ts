@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Permissions } from './auth/users.js';
+import type { PermissionCheck } from './auth/users.js';
 import type {
   ChannelHost,
   ConsumeOptions,
@@ -43,7 +43,9 @@ export interface ChannelContext {
   /** Broker-wide counters of the connection's protocol. */
   readonly counters: ProtocolCounters;
   /** Current permissions of the user on the vhost (undefined = none). */
-  permissions(): Permissions | undefined;
+  permissions(): PermissionCheck | undefined;
+  /** Set when an external backend authenticated the user (its checks may throw AuthorizationPending). */
+  readonly external?: PermissionCheck | undefined;
   /** Changes whenever any permission changes, so cached checks can be dropped. */
   permissionGeneration(): number;
   /** The channel closed: forget it. */
@@ -109,6 +111,8 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   #replyTag = '';
   #permGeneration = -1;
   #writeOk: Set<string> = EMPTY_SET as Set<string>;
+  #topicMemoKey = '';
+  #topicMemo = false;
 
   constructor(id: number, ctx: ChannelContext, host: ChannelHost) {
     this.id = id;
@@ -217,7 +221,7 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
   #check(perm: 'configure' | 'write' | 'read', kind: 'queue' | 'exchange', name: string): void {
     const resource = kind === 'exchange' && name === '' ? 'amq.default' : name;
     const p = this.#ctx.permissions();
-    if (p === undefined || !p[perm](resource)) throw this.#refused(kind, resource);
+    if (p === undefined || !p[perm](resource, kind)) throw this.#refused(kind, resource);
   }
 
   #checkWriteCached(exchange: string): void {
@@ -238,16 +242,64 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
    */
   #checkTopic(exchange: Exchange, perm: 'write' | 'read', routingKey: string): void {
     if (exchange.type !== 'topic') return;
-    const tp = this.#ctx.topicPermission?.(exchange.name);
-    if (tp === undefined) return;
-    // rabbit_channel:build_topic_variable_map: the connection's variables, then username and vhost over them.
-    const vars = { ...this.#ctx.topicVariables, username: this.#ctx.user.name, vhost: this.#vhost.name };
-    if (!topicAllowed(tp[perm], routingKey, vars)) {
-      throw new BrokerError(
-        'ACCESS_REFUSED',
-        // rabbit_access_control:check_topic_access's words in 3.10.
-        `access to topic '${routingKey}' in exchange '${exchange.name}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
-      );
+    const external = this.#ctx.external;
+    if (external !== undefined) {
+      if (this.#checkExternalTopic(external, exchange.name, perm, routingKey)) return;
+    } else {
+      const tp = this.#ctx.topicPermission?.(exchange.name);
+      if (tp === undefined) return;
+      // rabbit_channel:build_topic_variable_map: the connection's variables, then username and vhost over them.
+      const vars = { ...this.#ctx.topicVariables, username: this.#ctx.user.name, vhost: this.#vhost.name };
+      if (topicAllowed(tp[perm], routingKey, vars)) return;
+    }
+    throw this.#topicRefused(exchange.name, routingKey);
+  }
+
+  #topicRefused(exchange: string, routingKey: string): BrokerError {
+    return new BrokerError(
+      'ACCESS_REFUSED',
+      // rabbit_access_control:check_topic_access's words in 3.10.
+      `access to topic '${routingKey}' in exchange '${exchange}' in vhost '${this.#vhost.name}' refused for user '${this.#ctx.user.name}'`,
+    );
+  }
+
+  /**
+   * An external backend's topic decision. {@link authorizePublish} keeps its answer for the one publish that follows
+   * (its content arrives a few frames later, and the cached answer must not expire in between).
+   */
+  #checkExternalTopic(external: PermissionCheck, exchange: string, perm: 'write' | 'read', routingKey: string, keep = false): boolean {
+    const key = `${perm}\0${exchange}\0${routingKey}`;
+    if (this.#topicMemoKey === key) {
+      this.#topicMemoKey = '';
+      return this.#topicMemo;
+    }
+    const allowed = external.topic === undefined || external.topic(exchange, perm, routingKey);
+    if (keep) {
+      this.#topicMemoKey = key;
+      this.#topicMemo = allowed;
+    }
+    return allowed;
+  }
+
+  /**
+   * Ask, before a publish's content arrives, every question its authorisation will ask (write on the exchange, the
+   * topic check), so that an external backend's answers are cached when the publish is made. Throws
+   * AuthorizationPending (repeat the call once it is ready) or the publish's ACCESS_REFUSED. Nothing for internal
+   * users.
+   */
+  get externalAuth(): boolean {
+    return this.#ctx.external !== undefined;
+  }
+
+  authorizePublish(exchangeName: string, routingKey: string): void {
+    if (this.#ctx.external === undefined) return;
+    this.#assertOpen();
+    this.#checkWriteCached(exchangeName);
+    const exchange = this.#vhost.exchange(exchangeName);
+    if (exchange === undefined || exchange.type !== 'topic') return;
+    if (!this.#checkExternalTopic(this.#ctx.external, exchange.name, 'write', routingKey, true)) {
+      this.#topicMemoKey = '';
+      throw this.#topicRefused(exchange.name, routingKey);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { ChannelHost, ConnectionHost, ConnectionInfo, CoreChannel, CoreConnection, User } from './contract.js';
 import { CoreChannelImpl, type ChannelContext } from './channel.js';
-import type { Permissions } from './auth/users.js';
+import type { PermissionCheck, Permissions } from './auth/users.js';
 import type { MessageStore } from './store/store.js';
 import type { TopicPermission } from './runtime-parameters.js';
 import type { BrokerStats, ProtocolCounters } from './stats/counters.js';
@@ -18,6 +18,8 @@ export interface ConnectionOwner {
   channelOpening?(connection: CoreConnectionImpl): void;
   /** The user's topic permission on an exchange (undefined = every routing key allowed). */
   topicPermission?(user: string, vhost: string, exchange: string): TopicPermission | undefined;
+  /** For a user an external backend authenticated: its permissions on the vhost (undefined for internal users). */
+  externalPermissions?(user: User, vhost: string, info: ConnectionInfo): PermissionCheck | undefined;
 }
 
 /** One client connection: its channels and exclusive queues. */
@@ -87,6 +89,8 @@ class ConnectionChannelContext implements ChannelContext {
   readonly connectionId: string;
   readonly counters: ProtocolCounters;
   readonly topicVariables: Readonly<Record<string, string>> | undefined;
+  /** Set for a user an external backend authenticated: every check goes to it. */
+  readonly external: PermissionCheck | undefined;
   readonly #internal: boolean;
   readonly #owner: ConnectionOwner;
   readonly #channels: CoreChannelImpl[];
@@ -100,14 +104,15 @@ class ConnectionChannelContext implements ChannelContext {
     this.#internal = info.internal === true;
     this.#owner = owner;
     this.#channels = channels;
+    this.external = owner.externalPermissions?.(user, vhost.name, info);
   }
 
   get store(): MessageStore {
     return this.#owner.store;
   }
 
-  permissions(): Permissions | undefined {
-    return this.#owner.permissionsOf(this.user.name, this.vhost.name);
+  permissions(): PermissionCheck | undefined {
+    return this.external ?? this.#owner.permissionsOf(this.user.name, this.vhost.name);
   }
 
   permissionGeneration(): number {

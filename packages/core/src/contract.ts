@@ -123,6 +123,8 @@ export interface ConnectionInfo {
    * there a `{client_id}` stays as written).
    */
   topicVariables?: Readonly<Record<string, string>>;
+  /** MQTT's client identifier, once known (RabbitMQ's topic permission variable client_id). */
+  clientId?: string;
   /** The client's TLS certificate, present only when it verified against the listener's CA (`--tls-verify peer`). */
   peerCertificate?: PeerCertificate;
 }
@@ -314,6 +316,14 @@ export interface CoreChannel {
   checkTopicAccess(exchange: string, permission: 'read' | 'write', routingKey: string): void;
   /** Route a message. Confirms and returns are reported through the host. */
   publish(message: Message, options: PublishOptions): void;
+  /**
+   * For a user an external backend authenticated: ask now the questions a publish to `exchange` with `routingKey`
+   * will ask (throws AuthorizationPending until the answers are cached, ACCESS_REFUSED when refused). A no-op for
+   * internal users. Adapters call it where they can still wait (before the message's content is assembled).
+   */
+  authorizePublish?(exchange: string, routingKey: string): void;
+  /** True when an external backend authenticated the channel's user (see {@link authorizePublish}). */
+  readonly externalAuth?: boolean;
   /** Returns the consumer tag. */
   consume(queue: string, options: ConsumeOptions): string;
   cancel(consumerTag: string): void;
@@ -365,8 +375,10 @@ export interface BrokerApi {
    * Check a user's password. Throws BrokerError ACCESS_REFUSED when the user is unknown, the password is wrong, or
    * the user may only connect from loopback and `remoteAddress` is not a loopback address. `protocol` (the
    * ConnectionInfo.protocol, or 'http' for the management API) files the attempt under that protocol's auth counters.
+   * With an external backend configured this may throw AuthorizationPending: wait for its `ready` and call again.
+   * `extra` holds further credentials the protocol knows (MQTT's client_id), passed to an external backend.
    */
-  authenticate(username: string, password: string, remoteAddress: string, protocol?: string): User;
+  authenticate(username: string, password: string, remoteAddress: string, protocol?: string, extra?: Readonly<Record<string, string>>): User;
   /**
    * Log in a user whose identity something else proved (a verified TLS client certificate): no password is checked,
    * but the user must exist and loopback-only users must come from loopback. Throws BrokerError ACCESS_REFUSED.

@@ -16,7 +16,11 @@ export {
   passwordHashProblem,
   DEFAULT_HASHING_ALGORITHM,
 } from './auth/password.js';
-export { isLoopbackAddress, Permissions, UserStore, type PermissionSpec } from './auth/users.js';
+export { isLoopbackAddress, Permissions, UserStore, type PermissionCheck, type PermissionSpec } from './auth/users.js';
+export {
+  AuthCache, AuthorizationPending, ExternalPermissions, isAuthorizationPending,
+  type AccessLevel, type AuthBackend, type LoginRequest, type ResourceKind,
+} from './auth/backend.js';
 export { TopicTrie, topicWords } from './routing/topic-trie.js';
 export { MemoryMessageStore, MemoryQueueStore } from './store/memory-store.js';
 export { FileMessageStore, FileQueueStore, type FileMessageStoreOptions } from './store/file-message-store.js';

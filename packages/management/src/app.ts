@@ -4,7 +4,7 @@
  */
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { authenticate, type Principal } from './auth.js';
+import { authenticateRequest, type Principal } from './auth.js';
 import type { ManagementContext } from './context.js';
 import { badRequest, HttpError, methodNotAllowed, toHttpError } from './http-error.js';
 import { JsonStream } from './json-stream.js';
@@ -161,7 +161,7 @@ export async function createManagementApp(ctx: ManagementContext, options: Manag
           url: path,
           handler: async (request, reply) => {
             if (opts.public !== true) {
-              request.principal = authenticate(ctx.broker, request.headers.authorization, request.socket.remoteAddress ?? '');
+              request.principal = await authenticateRequest(ctx.broker, request.headers.authorization, request.socket.remoteAddress ?? '');
             }
             if (handler === undefined) {
               throw methodNotAllowed(allowed.filter((m) => m !== 'HEAD'));

@@ -6,7 +6,7 @@
  * - `management`: the objects of the vhosts it has permissions on, and its own connections;
  * - anything else (no tag, `impersonator` alone): no access to the API (401).
  */
-import type { Broker, User } from '@warren/core';
+import { isAuthorizationPending, type Broker, type User } from '@warren/core';
 import { loginFailed, loginRequired, notAuthorisedFor, notFound } from './http-error.js';
 
 /** The authenticated user of one request and what its tags allow. */
@@ -86,9 +86,22 @@ export function authenticate(broker: Broker, authorization: string | undefined, 
   let user: User;
   try {
     user = broker.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), remoteAddress, 'http');
-  } catch {
+  } catch (err) {
+    if (isAuthorizationPending(err)) throw err;
     throw loginFailed();
   }
   if (!user.tags.some((t) => MANAGEMENT_TAGS.includes(t))) throw notAuthorisedFor('Not management user');
   return new Principal(user, broker);
+}
+
+/** {@link authenticate}, waiting for an external auth backend when the broker has one (its answer is then cached). */
+export async function authenticateRequest(broker: Broker, authorization: string | undefined, remoteAddress: string): Promise<Principal> {
+  for (;;) {
+    try {
+      return authenticate(broker, authorization, remoteAddress);
+    } catch (err) {
+      if (!isAuthorizationPending(err)) throw err;
+      await err.ready;
+    }
+  }
 }

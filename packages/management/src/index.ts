@@ -2,7 +2,7 @@
  * @warren/management: RabbitMQ's management HTTP API (port 15672) over the core's query and administration methods.
  */
 export { createManagementApp, type ApiRequest, type ApiResult, type Handler, type ManagementAppOptions, type Resource, type Routes } from './app.js';
-export { authenticate, Principal } from './auth.js';
+export { authenticate, authenticateRequest, Principal } from './auth.js';
 export type { CertificateDescription, ListenerDescription, ManagementContext, NodeResources } from './context.js';
 export { connectionName, DEFAULT_CLOSE_REASON } from './routes/connections.js';
 export { HttpError, badRequest, notFound, toHttpError } from './http-error.js';

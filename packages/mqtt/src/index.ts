@@ -23,6 +23,11 @@ export interface MqttServerOptions {
   anonymousUser?: { username: string; password: string };
   /** Bound on each persistent session's queue (x-max-length; oldest dropped). 0 = unbounded. Default 0. */
   maxOfflineMessages?: number;
+  /**
+   * Cap on the bytes of all retained messages: a retained PUBLISH past it is refused (MQTT 5: PUBACK/PUBREC 0x97
+   * Quota exceeded, DISCONNECT 0x97 for QoS 0; 3.1.1: the connection is closed). Default 1 GiB.
+   */
+  maxRetainedBytes?: number;
   /** Cap on the session expiry interval, seconds; also the expiry of MQTT 3.1.1 persistent sessions. Default 86400. */
   maxSessionExpiry?: number;
   /** Receive Maximum announced to MQTT 5 clients (inbound QoS ≥ 1 in flight). Default 65535. */
@@ -91,6 +96,7 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
     allowAnonymous: o.allowAnonymous ?? true,
     anonymousUser: o.anonymousUser ?? { username: 'guest', password: 'guest' },
     maxOfflineMessages: o.maxOfflineMessages ?? 0,
+    maxRetainedBytes: o.maxRetainedBytes ?? 1024 ** 3,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
     sysInterval: o.sysInterval ?? 10,
     sslCertLogin: o.sslCertLogin ?? false,

@@ -37,13 +37,19 @@ export class RetainedStore {
   /** The same topics per vhost as a trie, for wildcard filters. */
   readonly #tries = new Map<string, TopicTrie<RetainedMessage>>();
   readonly #log: StateLog;
+  /** Bytes of the stored records (bodies, properties and a little framing), which memory and the log both hold. */
+  #bytes = 0;
+  /** Cap on {@link bytes}: a retained message that would take the total past it is refused. */
+  maxBytes: number;
 
   /**
    * @param log Where retained messages are kept (its `r`-prefixed keys); the default keeps them in memory only.
    * @param onBadRecord Told about a stored record that cannot be decoded (it is skipped).
+   * @param maxBytes Cap on the total retained bytes (default: none). Messages already stored load whatever it is.
    */
-  constructor(log: StateLog = new MemoryStateLog(), onBadRecord?: (key: string, err: unknown) => void) {
+  constructor(log: StateLog = new MemoryStateLog(), onBadRecord?: (key: string, err: unknown) => void, maxBytes = Infinity) {
     this.#log = log;
+    this.maxBytes = maxBytes;
     for (const [key, value] of log.entries()) {
       if (!key.startsWith(KEY_PREFIX)) continue;
       const sep = key.indexOf('\u0000');
@@ -55,7 +61,7 @@ export class RetainedStore {
           (flags & HAS_EXPIRY) === 0
             ? { topic: key.slice(sep + 1), qos, message: decodeMessage(value, 1) }
             : { topic: key.slice(sep + 1), qos, message: decodeMessage(value, 9), expiresAt: value.readDoubleBE(1) };
-        this.#put(key.slice(1, sep), r);
+        this.#put(key.slice(1, sep), r, value.length);
       } catch (err) {
         onBadRecord?.(key, err);
       }
@@ -67,18 +73,27 @@ export class RetainedStore {
     return this.#byVhost.get(vhost)?.size ?? 0;
   }
 
+  /** Total bytes of the retained messages stored now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /**
    * Store (or, with an empty payload, clear) the retained message of a topic ([MQTT-3.3.1-10], [MQTT-3.3.1-11]).
-   * The change is in the log at once and on disk after the log's next sync. A message with an expiration (MQTT 5
-   * Message Expiry Interval) is kept until `now` plus that interval.
+   * The change is in the log at once and on disk after the log's next sync. False, and nothing stored, when the
+   * message would take the total past {@link maxBytes} (a replacement counts only what it adds; clearing always works).
+   * A message with an expiration (MQTT 5 Message Expiry Interval) is kept until `now` plus that interval.
    */
-  set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message, now = Date.now()): void {
+  set(vhost: string, topic: string, qos: 0 | 1 | 2, message: Message, now = Date.now()): boolean {
     const map = this.#byVhost.get(vhost);
+    const old = map?.get(topic);
     if (message.body.length === 0) {
-      if (map?.delete(topic) !== true) return;
+      if (old === undefined) return true;
+      map!.delete(topic);
+      this.#bytes -= this.#sizes.get(old) ?? 0;
       this.#tries.get(vhost)?.delete(topic);
       this.#log.delete(retainedKey(vhost, topic));
-      return;
+      return true;
     }
     const ttl = message.properties.expiration === undefined ? NaN : Number(message.properties.expiration);
     let prefix: Buffer;
@@ -92,10 +107,25 @@ export class RetainedStore {
       prefix = Buffer.of(qos);
     }
     const value = encodeMessage(message, prefix);
+    const oldSize = old === undefined ? 0 : (this.#sizes.get(old) ?? 0);
+    if (this.#bytes - oldSize + value.length > this.maxBytes) return false;
     this.#log.set(retainedKey(vhost, topic), value);
     // The kept copy's body is a view of the stored record, so a retained body is held in memory once.
     const kept: Message = { ...message, body: value.subarray(value.length - message.body.length) };
-    this.#put(vhost, expiresAt === undefined ? { topic, qos, message: kept } : { topic, qos, message: kept, expiresAt });
+    this.#bytes -= oldSize;
+    this.#put(vhost, expiresAt === undefined ? { topic, qos, message: kept } : { topic, qos, message: kept, expiresAt }, value.length);
+    return true;
+  }
+
+  /**
+   * Whether storing `message` as `topic`'s retained message would take the total past {@link maxBytes}, counting its
+   * body and properties as {@link set} would store them, less what it replaces. Clearing never would.
+   */
+  wouldExceed(vhost: string, topic: string, message: Message): boolean {
+    if (message.body.length === 0 || this.maxBytes === Infinity) return false;
+    const old = this.#byVhost.get(vhost)?.get(topic);
+    const oldSize = old === undefined ? 0 : (this.#sizes.get(old) ?? 0);
+    return this.#bytes - oldSize + encodedSize(message) > this.maxBytes;
   }
 
   /** The retained message of exactly `topic`. */
@@ -129,8 +159,10 @@ export class RetainedStore {
   }
 
   #expire(vhost: string, r: RetainedMessage): void {
-    if (this.#byVhost.get(vhost)?.get(r.topic) !== r) return;
-    this.#byVhost.get(vhost)?.delete(r.topic);
+    const map = this.#byVhost.get(vhost);
+    if (map?.get(r.topic) !== r) return;
+    map.delete(r.topic);
+    this.#bytes -= this.#sizes.get(r) ?? 0;
     this.#tries.get(vhost)?.delete(r.topic);
     this.#log.delete(retainedKey(vhost, r.topic));
   }
@@ -147,7 +179,12 @@ export class RetainedStore {
     return out;
   }
 
-  #put(vhost: string, r: RetainedMessage): void {
+  /** Record size of each stored message (a WeakMap: no field on the message objects subscribers receive). */
+  readonly #sizes = new WeakMap<RetainedMessage, number>();
+
+  #put(vhost: string, r: RetainedMessage, size: number): void {
+    this.#sizes.set(r, size);
+    this.#bytes += size;
     let map = this.#byVhost.get(vhost);
     if (map === undefined) this.#byVhost.set(vhost, (map = new Map()));
     map.set(r.topic, r);
@@ -155,4 +192,12 @@ export class RetainedStore {
     if (trie === undefined) this.#tries.set(vhost, (trie = new TopicTrie()));
     trie.set(r.topic, r);
   }
+}
+
+/**
+ * About what {@link RetainedStore.set} stores for `message`: its body plus a record header and typical properties.
+ * Close enough to refuse a publish before routing it; `set` then counts the exact size.
+ */
+function encodedSize(message: Message): number {
+  return message.body.length + 128;
 }

@@ -215,7 +215,7 @@ export class MqttServiceImpl implements MqttRuntime {
     this.limits = options.limits;
     this.stateLog = options.stateLog ?? (options.stateDir === undefined ? undefined : openMqttStateLog(options.stateDir, logger));
     const bad = (key: string, err: unknown): void => logger.error({ err, key }, 'unreadable MQTT state record skipped');
-    this.retained = new RetainedStore(this.stateLog, bad);
+    this.retained = new RetainedStore(this.stateLog, bad, options.maxRetainedBytes);
     this.sessions = new SessionStore(this.stateLog, bad);
     this.#sysInterval = options.sysInterval;
     if (options.sysInterval > 0) {
@@ -361,8 +361,11 @@ export class MqttServiceImpl implements MqttRuntime {
         this.logger.warn({ clientId, vhost, err: err.message }, 'MQTT will refused');
         return;
       }
-      // Retained only once the core accepted it (a will refused by a topic permission leaves the topic as it was).
-      if (will.retain === true) this.retained.set(vhost, will.topic, qos, message);
+      // Retained only once the core accepted it (a will refused by a topic permission leaves the topic as it was),
+      // and only within the retained byte cap (the will is still delivered to current subscribers).
+      if (will.retain === true && !this.retained.set(vhost, will.topic, qos, message)) {
+        this.logger.warn({ clientId, vhost, topic: will.topic, maxRetainedBytes: this.retained.maxBytes }, 'MQTT will not retained: retained messages are at their byte cap');
+      }
     };
     if (delaySeconds <= 0) {
       publish(ch);

@@ -64,6 +64,7 @@ describe('defaults', () => {
         defaultPass: 'guest',
         maxPacketSize: 268435455,
         maxOfflineMessages: 0,
+        maxRetainedBytes: 1024 ** 3,
         maxSessionExpiry: 86400,
         maxKeepAlive: 0,
         sysInterval: 10,
@@ -74,6 +75,7 @@ describe('defaults', () => {
       webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
       management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
       prometheus: { port: 15692 },
+      auth: { backends: ['internal'], httpMethod: 'get', httpTimeoutMs: 15000, cacheTtlMs: 15000 },
       // RabbitMQ's: verify_none, fail_if_no_peer_cert false, ssl_cert_login_from distinguished_name.
       tls: { selfSigned: true, verify: 'none', failIfNoPeerCert: false, certLoginFrom: 'distinguished_name', reloadIntervalMs: 10000 },
     });
@@ -161,6 +163,7 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_MQTT_DEFAULT_PASS: 'anon-pass',
       WARREN_MQTT_MAX_PACKET_SIZE: '4096',
       WARREN_MQTT_MAX_OFFLINE_MESSAGES: '100',
+      WARREN_MQTT_MAX_RETAINED_BYTES: '2MiB',
       WARREN_MQTT_MAX_SESSION_EXPIRY: '3600',
       WARREN_MQTT_MAX_KEEP_ALIVE: '120',
       WARREN_MQTT_SYS_INTERVAL: '0',
@@ -179,6 +182,14 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_MANAGEMENT_TLS_PORT: 'off',
       WARREN_MANAGEMENT_MAX_BODY_SIZE: '1MB',
       WARREN_PROMETHEUS_PORT: '8',
+      WARREN_AUTH_BACKEND: 'internal,http',
+      WARREN_AUTH_HTTP_USER_PATH: 'http://a.example/u',
+      WARREN_AUTH_HTTP_VHOST_PATH: 'http://a.example/v',
+      WARREN_AUTH_HTTP_RESOURCE_PATH: 'http://a.example/r',
+      WARREN_AUTH_HTTP_TOPIC_PATH: 'http://a.example/t',
+      WARREN_AUTH_HTTP_METHOD: 'post',
+      WARREN_AUTH_HTTP_TIMEOUT: '2000',
+      WARREN_AUTH_CACHE_TTL: '60000',
     };
     const expected = {
       dataDir: '/e',
@@ -213,6 +224,7 @@ describe('precedence: flag > env > config file > default', () => {
         defaultPass: 'anon-pass',
         maxPacketSize: 4096,
         maxOfflineMessages: 100,
+        maxRetainedBytes: 2 * 1024 ** 2,
         maxSessionExpiry: 3600,
         maxKeepAlive: 120,
         sysInterval: 0,
@@ -230,6 +242,11 @@ describe('precedence: flag > env > config file > default', () => {
       webMqtt: { port: 4, tlsPort: 5, path: '/mqtt', allowedOrigins: ['http://c.example'], trustProxy: true },
       management: { port: 7, tlsPort: null, maxBodySize: 1_000_000 },
       prometheus: { port: 8 },
+      auth: {
+        backends: ['internal', 'http'], httpUserPath: 'http://a.example/u', httpVhostPath: 'http://a.example/v',
+        httpResourcePath: 'http://a.example/r', httpTopicPath: 'http://a.example/t', httpMethod: 'post',
+        httpTimeoutMs: 2000, cacheTtlMs: 60000,
+      },
       tls: {
         certFile: '/c.pem',
         keyFile: '/k.pem',

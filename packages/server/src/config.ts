@@ -97,6 +97,8 @@ export interface WarrenConfig {
     maxPacketSize: number;
     /** Bound on each persistent session's queue while offline (oldest dropped); 0 = none. Default 0. */
     maxOfflineMessages: number;
+    /** Cap on the bytes of all retained messages; a retained PUBLISH past it is refused. Default 1 GiB. */
+    maxRetainedBytes: number;
     /** Cap on the session expiry interval (and the expiry of 3.1.1 persistent sessions), seconds. Default 86400. */
     maxSessionExpiry: number;
     /** Largest MQTT 5 client keep-alive, seconds (Server Keep Alive; Mosquitto's max_keepalive); 0 = none. Default 0. */
@@ -142,6 +144,28 @@ export interface WarrenConfig {
   /** Prometheus metrics (RabbitMQ's rabbitmq_prometheus plugin). */
   prometheus: {
     port: PortSetting; // 15692
+  };
+  /**
+   * Authentication and authorisation backends (RabbitMQ's auth_backends, rabbitmq_auth_backend_http and
+   * rabbitmq_auth_backend_cache). Internal users only by default.
+   */
+  auth: {
+    /** Backends in the order they are tried: 'internal', 'http'. Default ['internal']. */
+    backends: string[];
+    /** rabbitmq_auth_backend_http's user_path (required with the http backend). */
+    httpUserPath?: string;
+    /** vhost_path; unset: every vhost is allowed to a user the backend authenticated. */
+    httpVhostPath?: string;
+    /** resource_path; unset: every resource is allowed. */
+    httpResourcePath?: string;
+    /** topic_path; unset: every routing key is allowed. */
+    httpTopicPath?: string;
+    /** 'get' (query string, RabbitMQ's default) or 'post' (form body, keeps passwords out of access logs). */
+    httpMethod: string;
+    /** Time a backend request may take before it counts as a refusal (ms). Default 15000. */
+    httpTimeoutMs: number;
+    /** How long backend answers are cached (ms; rabbitmq_auth_backend_cache's cache_ttl). Default 15000. */
+    cacheTtlMs: number;
   };
   tls: {
     certFile?: string;
@@ -207,6 +231,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
     defaultPass: 'guest',
     maxPacketSize: 268435455,
     maxOfflineMessages: 0,
+    maxRetainedBytes: 1024 ** 3,
     maxSessionExpiry: 86400,
     maxKeepAlive: 0,
     sysInterval: 10,
@@ -217,6 +242,7 @@ export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
   webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
   management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
   prometheus: { port: 15692 },
+  auth: { backends: ['internal'], httpMethod: 'get', httpTimeoutMs: 15000, cacheTtlMs: 15000 },
   // RabbitMQ's (Erlang ssl's) defaults: verify_none, fail_if_no_peer_cert false; ssl_cert_login_from distinguished_name.
   tls: { selfSigned: true, verify: 'none' as const, failIfNoPeerCert: false, certLoginFrom: 'distinguished_name' as const, reloadIntervalMs: 10000 },
 });
@@ -250,6 +276,8 @@ export interface Setting {
   max?: number;
   /** The allowed values of a 'choice'. */
   choices?: readonly string[];
+  /** May be left unset (no default). */
+  optional?: boolean;
 }
 
 /** Every setting. Order is the order of `--help`. */
@@ -325,6 +353,9 @@ export const SETTINGS: readonly Setting[] = [
   // MQTT's remaining length is at most 268435455 (four 7-bit bytes).
   { path: 'mqtt.maxPacketSize', flag: 'mqtt-max-packet-size', env: 'WARREN_MQTT_MAX_PACKET_SIZE', arg: '<bytes>',
     kind: 'int', min: 1024, max: 268435455, description: 'largest MQTT packet accepted after CONNECT' },
+  { path: 'mqtt.maxRetainedBytes', flag: 'mqtt-max-retained-bytes', env: 'WARREN_MQTT_MAX_RETAINED_BYTES',
+    arg: '<bytes>', kind: 'bytes',
+    description: 'cap on all retained MQTT messages; past it a retained PUBLISH is refused (MQTT 5: 0x97 quota exceeded)' },
   { path: 'mqtt.maxOfflineMessages', flag: 'mqtt-max-offline-messages', env: 'WARREN_MQTT_MAX_OFFLINE_MESSAGES',
     arg: '<n>', kind: 'int', min: 0, description: 'bound on each persistent MQTT session queue (0 = none)' },
   { path: 'mqtt.maxSessionExpiry', flag: 'mqtt-max-session-expiry', env: 'WARREN_MQTT_MAX_SESSION_EXPIRY',
@@ -391,12 +422,31 @@ export const SETTINGS: readonly Setting[] = [
     description: "that user's password" },
   { path: 'loopbackUsers', flag: 'loopback-users', env: 'WARREN_LOOPBACK_USERS', arg: '<a,b>', kind: 'list',
     description: "users allowed to connect from loopback addresses only ('' = none)" },
+  { path: 'auth.backends', flag: 'auth-backend', env: 'WARREN_AUTH_BACKEND', arg: '<a,b>', kind: 'list',
+    description: "authentication backends tried in order: internal, http (e.g. 'internal,http')" },
+  { path: 'auth.httpUserPath', flag: 'auth-http-user-path', env: 'WARREN_AUTH_HTTP_USER_PATH', arg: '<url>',
+    kind: 'string', optional: true, description: 'http backend: URL asked to authenticate a user (RabbitMQ user_path)' },
+  { path: 'auth.httpVhostPath', flag: 'auth-http-vhost-path', env: 'WARREN_AUTH_HTTP_VHOST_PATH', arg: '<url>',
+    kind: 'string', optional: true, description: 'http backend: URL asked for vhost access (vhost_path; unset = allowed)' },
+  { path: 'auth.httpResourcePath', flag: 'auth-http-resource-path', env: 'WARREN_AUTH_HTTP_RESOURCE_PATH',
+    arg: '<url>', kind: 'string', optional: true,
+    description: 'http backend: URL asked for queue/exchange access (resource_path; unset = allowed)' },
+  { path: 'auth.httpTopicPath', flag: 'auth-http-topic-path', env: 'WARREN_AUTH_HTTP_TOPIC_PATH', arg: '<url>',
+    kind: 'string', optional: true, description: 'http backend: URL asked for routing-key access (topic_path; unset = allowed)' },
+  { path: 'auth.httpMethod', flag: 'auth-http-method', env: 'WARREN_AUTH_HTTP_METHOD', arg: '<get|post>',
+    kind: 'string', description: 'http backend: GET with a query string, or POST with a form body' },
+  { path: 'auth.httpTimeoutMs', flag: 'auth-http-timeout', env: 'WARREN_AUTH_HTTP_TIMEOUT', arg: '<ms>', kind: 'int',
+    min: 1, max: 600000, description: 'http backend: a request slower than this is a refusal' },
+  { path: 'auth.cacheTtlMs', flag: 'auth-cache-ttl', env: 'WARREN_AUTH_CACHE_TTL', arg: '<ms>', kind: 'int',
+    min: 0, max: 86400000, description: 'how long external backend answers are cached (at least 1000 ms)' },
 ];
 
 /** String settings that may be empty: passwords (a passwordless user). */
 const EMPTY_ALLOWED: ReadonlySet<string> = new Set(['defaultUser.password', 'mqtt.defaultPass']);
 
-const SECTIONS = ['log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'tls'] as const;
+const SECTIONS = [
+  'log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'auth', 'tls',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -715,7 +765,7 @@ export function validateConfig(config: WarrenConfig): void {
   const record = config as unknown as Record<string, unknown>;
   for (const setting of SETTINGS) {
     const value = getPath(record, setting.path);
-    if (value === undefined && (setting.kind === 'file')) continue;
+    if (value === undefined && (setting.kind === 'file' || setting.optional === true)) continue;
     checkValue(setting, value, 'the merged configuration');
   }
   const { certFile, keyFile, selfSigned } = config.tls;

@@ -1,7 +1,6 @@
 /**
  * The composition root: configuration → data directory → logger → core broker → listeners, and the reverse on stop.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
@@ -16,6 +15,8 @@ import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInpu
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
 import { TlsReloader, type TlsTarget } from './tls-reload.js';
+import { makeDataDirPrivate } from './data-dir.js';
+import { createAuthBackends } from './auth-http-backend.js';
 import { WARREN_VERSION } from './version.js';
 import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
 
@@ -72,14 +73,18 @@ export async function startBroker(
   startOptions: StartOptions = {},
 ): Promise<RunningBroker> {
   const config = mergeConfig(checkConfigInput(input, 'startBroker options'));
-  await mkdir(config.dataDir, { recursive: true });
   const logger = startOptions.logger ?? createLogger({ level: config.log.level });
+  const privacy = await makeDataDirPrivate(config.dataDir);
+  if (privacy.tightened > 0) {
+    logger.warn({ dataDir: config.dataDir, entries: privacy.tightened }, 'data directory was readable by other users: made private (0700 directories, 0600 files)');
+  }
 
   const broker = (startOptions.createBroker ?? ((options: BrokerOptions) => new Broker(options)))({
     logger: logger.child({ component: 'core' }),
     // RabbitMQ's default user is an administrator.
     users: [{ name: config.defaultUser.username, password: config.defaultUser.password, tags: ['administrator'] }],
     loopbackUsers: config.loopbackUsers,
+    authBackends: createAuthBackends(config.auth, logger.child({ component: 'auth' })),
     // Durable definitions live in <dataDir>/definitions.json; a corrupt file makes this throw (no silent loss).
     definitions: new FileDefinitionsStore(config.dataDir, { logger: logger.child({ component: 'definitions' }) }),
     // Persistent messages of durable queues, and paged-out messages of every queue, live in <dataDir>/messages.
@@ -311,6 +316,7 @@ export async function startBroker(
           // Its own credentials, never the broker's default user (an administrator): RabbitMQ's mqtt.default_user.
           anonymousUser: { username: config.mqtt.defaultUser, password: config.mqtt.defaultPass },
           maxOfflineMessages: config.mqtt.maxOfflineMessages,
+          maxRetainedBytes: config.mqtt.maxRetainedBytes,
           maxSessionExpiry: config.mqtt.maxSessionExpiry,
           maxKeepAlive: config.mqtt.maxKeepAlive,
           maxSubscriptions: config.mqtt.maxSubscriptions,

@@ -5,7 +5,8 @@ import type { FieldTable, MessageProperties } from '@warren/core';
 import { rdTable, tableSize, writeTable } from './field-table.js';
 import { AmqpProtocolError, SYNTAX_ERROR } from './errors.js';
 import {
-  cur, rdLong, rdLonglong, rdLongstr, rdOctet, rdShort, rdShortstr, shortstrSize, wrLonglong, wrLongstr, wrShortstr,
+  cur, rdLong, rdLonglong, rdLongstr, rdOctet, rdShort, rdShortstr, rdShortstrLossy, shortstrSize, wrLonglong, wrLongstr,
+  wrShortstr,
 } from './wire.js';
 
 /** connection.start (class 10, method 10). */
@@ -2011,8 +2012,8 @@ export function writeBasicPublish(b: Buffer, o: number, m: BasicPublish): number
 /** Decode basic.publish arguments from the shared cursor up to `e` (ids already read). */
 export function decodeBasicPublish(b: Buffer, e: number): BasicPublish {
   const f0 = rdShort(b, e, 60, 40);
-  const f1 = rdShortstr(b, e, 60, 40);
-  const f2 = rdShortstr(b, e, 60, 40);
+  const f1 = rdShortstrLossy(b, e, 60, 40);
+  const f2 = rdShortstrLossy(b, e, 60, 40);
   const bits3 = rdOctet(b, e, 60, 40);
   return {
     name: 'basic.publish',
@@ -2764,20 +2765,20 @@ export function decodeBasicProperties(b: Buffer, o: number, e: number): MessageP
     throw new AmqpProtocolError(SYNTAX_ERROR, `unsupported property flags 0x${flags.toString(16)}`, 60, 0);
   }
   const p: MessageProperties = {};
-  if ((flags & 0x8000) !== 0) p.contentType = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x4000) !== 0) p.contentEncoding = rdShortstr(b, e, 60, 0);
+  if ((flags & 0x8000) !== 0) p.contentType = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x4000) !== 0) p.contentEncoding = rdShortstrLossy(b, e, 60, 0);
   if ((flags & 0x2000) !== 0) p.headers = rdTable(b, e, 60, 0);
   if ((flags & 0x1000) !== 0) p.deliveryMode = rdOctet(b, e, 60, 0);
   if ((flags & 0x0800) !== 0) p.priority = rdOctet(b, e, 60, 0);
-  if ((flags & 0x0400) !== 0) p.correlationId = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x0200) !== 0) p.replyTo = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x0100) !== 0) p.expiration = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x0080) !== 0) p.messageId = rdShortstr(b, e, 60, 0);
+  if ((flags & 0x0400) !== 0) p.correlationId = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x0200) !== 0) p.replyTo = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x0100) !== 0) p.expiration = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x0080) !== 0) p.messageId = rdShortstrLossy(b, e, 60, 0);
   if ((flags & 0x0040) !== 0) p.timestamp = rdLonglong(b, e, 60, 0);
-  if ((flags & 0x0020) !== 0) p.type = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x0010) !== 0) p.userId = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x0008) !== 0) p.appId = rdShortstr(b, e, 60, 0);
-  if ((flags & 0x0004) !== 0) p.clusterId = rdShortstr(b, e, 60, 0);
+  if ((flags & 0x0020) !== 0) p.type = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x0010) !== 0) p.userId = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x0008) !== 0) p.appId = rdShortstrLossy(b, e, 60, 0);
+  if ((flags & 0x0004) !== 0) p.clusterId = rdShortstrLossy(b, e, 60, 0);
   if (cur.pos !== e) {
     throw new AmqpProtocolError(SYNTAX_ERROR, `${e - cur.pos} unexpected bytes after the content properties`, 60, 0);
   }

@@ -7,7 +7,8 @@
  * Every reader checks the bytes it needs against `e` (the end of the method payload) and throws a 502 SYNTAX_ERROR
  * naming the method (`c`/`m` = class/method id, used only for the error) when they are missing.
  */
-import { AmqpProtocolError, SYNTAX_ERROR } from './errors.js';
+import { isUtf8 } from 'node:buffer';
+import { AmqpProtocolError, FRAME_ERROR, SYNTAX_ERROR } from './errors.js';
 
 /** The shared read cursor: the offset of the next byte to read. */
 export const cur = { pos: 0 };
@@ -54,8 +55,31 @@ export function rdLonglong(b: Buffer, e: number, c: number, m: number): number {
   return b.readUInt32BE(p) * TWO_32 + b.readUInt32BE(p + 4);
 }
 
-/** Read a short string (octet length + UTF-8 bytes) at the cursor. */
+/**
+ * Read a short string (octet length + UTF-8 bytes) at the cursor. Malformed UTF-8 is a 501 FRAME_ERROR, as RabbitMQ
+ * answers it: decoding it with replacement characters would let two different byte strings name the same queue,
+ * exchange, binding key or consumer tag.
+ */
 export function rdShortstr(b: Buffer, e: number, c: number, m: number): string {
+  const p = cur.pos;
+  if (p + 1 > e) throw truncated(c, m);
+  const end = p + 1 + b[p]!;
+  if (end > e) throw truncated(c, m);
+  cur.pos = end;
+  const s = asciiOrUtf8(b, p + 1, end);
+  // A decode replaces malformed bytes with U+FFFD; only then (or for a genuine U+FFFD) are the bytes checked.
+  if (s.includes('\ufffd') && !isUtf8(b.subarray(p + 1, end))) {
+    throw new AmqpProtocolError(FRAME_ERROR, 'Malformed UTF-8 in shortstr', c, m);
+  }
+  return s;
+}
+
+/**
+ * Read a short string without checking its UTF-8 (malformed bytes become U+FFFD): basic.publish's exchange and routing
+ * key and the content properties, which RabbitMQ 3.10 passes through unchecked (it answers a malformed exchange name
+ * with 404, not a frame error), so the publish path pays nothing for the check.
+ */
+export function rdShortstrLossy(b: Buffer, e: number, c: number, m: number): string {
   const p = cur.pos;
   if (p + 1 > e) throw truncated(c, m);
   const end = p + 1 + b[p]!;

@@ -408,6 +408,8 @@ export class AmqpChannel implements ChannelHost {
           // RabbitMQ 3.x: rabbit_channel refuses immediate=true as a connection error.
           throw new AmqpError(540, 'immediate=true', BASIC_CLASS, 40);
         }
+        // An external auth backend answers here, while the connection can still wait and repeat this frame.
+        this.#coreChannel().authorizePublish?.(method.exchange, method.routingKey);
         this.#publish = method;
         this.#expect = Expect.Header;
         return;

@@ -16,7 +16,7 @@ import type {
   Logger,
   User,
 } from '@warren/core';
-import { BrokerError, isBrokerError } from '@warren/core';
+import { BrokerError, isAuthorizationPending, isBrokerError } from '@warren/core';
 import {
   AmqpProtocolError,
   encodeMethod,
@@ -115,6 +115,9 @@ const PAUSE_WRITER = 2;
 /** A reply waits for the durable definitions to reach the disk (issue 3). */
 const PAUSE_DEFINITIONS = 4;
 
+/** A frame waits for an external authentication backend's answer. */
+const PAUSE_AUTH = 8;
+
 /** Methods that may change durable definitions; handled (replies held) even while an earlier one waits for fsync. */
 const DEFINITION_METHODS: ReadonlySet<string> = new Set([
   'exchange.declare',
@@ -169,6 +172,8 @@ export class AmqpConnection implements ChannelOwner {
   #defsPending = 0;
   /** Frames that arrived (in the chunk being parsed, or before the pause took effect) while waiting. */
   #backlog: Frame[] = [];
+  /** True while a frame waits for an external auth backend: it and every later frame wait in #backlog. */
+  #authWait = false;
   /** Replies to write once the definitions are on disk, in order. */
   #heldReplies: Buffer[] = [];
   /** True while a definitions method is handled during a wait: everything it writes joins #heldReplies. */
@@ -282,6 +287,11 @@ export class AmqpConnection implements ChannelOwner {
     const held = this.#heldReplies;
     this.#heldReplies = [];
     for (const r of held) this.write(r);
+    if (this.#authWait) {
+      // The backlog waits for the auth backend now; #authReady handles it.
+      this.#setPause(PAUSE_DEFINITIONS, false);
+      return;
+    }
     const backlog = this.#backlog;
     this.#backlog = [];
     this.#inReceive = true;
@@ -415,6 +425,10 @@ export class AmqpConnection implements ChannelOwner {
   // Frames
 
   #onFrame(frame: Frame): void {
+    if (this.#authWait) {
+      this.#backlog.push(frame);
+      return;
+    }
     if (this.#defsPending > 0) {
       // While replies wait for the definitions fsync, more declares/binds (as pipelined over many channels) are
       // still handled, their replies held behind the earlier ones, so that one fsync round answers them all. Any
@@ -440,8 +454,38 @@ export class AmqpConnection implements ChannelOwner {
     try {
       this.#dispatch(frame);
     } catch (err) {
-      this.#frameError(err, frame);
+      if (isAuthorizationPending(err)) this.#waitForAuth(frame, err.ready);
+      else this.#frameError(err, frame);
     }
+  }
+
+  /**
+   * The frame's authentication or authorisation waits for an external backend: stop reading, keep it (first) and
+   * every later frame in order, and handle them again once the backend answered (the cache then has the answer).
+   */
+  #waitForAuth(frame: Frame, ready: Promise<void>): void {
+    this.#authWait = true;
+    this.#backlog.unshift(frame);
+    this.#setPause(PAUSE_AUTH, true);
+    void ready.then(() => this.#authReady());
+  }
+
+  #authReady(): void {
+    this.#authWait = false;
+    if (this.#state === State.Closed) return;
+    // While replies wait for a definitions fsync, #definitionsDurable handles the backlog.
+    if (this.#defsPending === 0) {
+      const backlog = this.#backlog;
+      this.#backlog = [];
+      this.#inReceive = true;
+      try {
+        for (const f of backlog) this.#onFrame(f);
+      } finally {
+        this.#inReceive = false;
+        this.#flushConfirmsNow();
+      }
+    }
+    if (!this.#authWait && (this.#state as State) !== State.Closed) this.#setPause(PAUSE_AUTH, false);
   }
 
   #dispatch(frame: Frame): void {

@@ -9,8 +9,20 @@ export interface PermissionSpec {
   read: string;
 }
 
+/**
+ * What the channel asks of a user's permissions on its vhost: internal {@link Permissions}, or an external backend's
+ * (which also needs the kind of resource, since RabbitMQ's resource_path names it).
+ */
+export interface PermissionCheck {
+  configure(name: string, kind: 'queue' | 'exchange'): boolean;
+  write(name: string, kind: 'queue' | 'exchange'): boolean;
+  read(name: string, kind: 'queue' | 'exchange'): boolean;
+  /** Only for external backends: the topic check replaces the internal topic permissions. */
+  topic?(exchange: string, level: 'write' | 'read', routingKey: string): boolean;
+}
+
 /** Compiled permissions of one user on one vhost. */
-export class Permissions {
+export class Permissions implements PermissionCheck {
   readonly spec: PermissionSpec;
   readonly #configure: RegExp | undefined;
   readonly #write: RegExp | undefined;

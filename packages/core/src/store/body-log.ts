@@ -4,6 +4,7 @@ import type { Message } from '../contract.js';
 import type { FileMessageStore } from './file-message-store.js';
 import { ByteWriter, checkRecord, FLAG_PERSISTENT, readRecord, writeRecord } from './record-codec.js';
 import { Segment } from './segment.js';
+import { PRIVATE_DIR } from './private-mode.js';
 import { syncDir } from '../util/sync-dir.js';
 
 /** Locations pack segment id and offset into one number: id × 2^32 + offset (as queue locations do). */
@@ -237,7 +238,7 @@ export class SharedBodyLog {
       if (old.live === 0) this.#dead.push(old);
     }
     if (!this.#dirMade) {
-      fs.mkdirSync(this.#dir, { recursive: true });
+      fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
       syncDir(path.dirname(this.#dir));
       this.#dirMade = true;
     }

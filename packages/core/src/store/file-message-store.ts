@@ -24,6 +24,7 @@ import { StreamLog, type StreamSettings } from '../queue/stream-log.js';
 import { FileStreamStorage } from './file-stream-store.js';
 import { syncAll } from './sync-all.js';
 import { syncDir } from '../util/sync-dir.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from './private-mode.js';
 
 /**
  * The embedded durable message store (DESIGN.md §5): one directory per durable queue holding append-only segment
@@ -133,11 +134,11 @@ export class FileMessageStore implements MessageStore {
     this.maxOpenFiles = Math.max(2, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.logger = options.logger ?? silentLogger;
     if (this.segmentSize > 0x7fff_ffff) throw new RangeError('segmentSize must be below 2 GiB');
-    fs.mkdirSync(path.join(this.dir, 'queues'), { recursive: true });
+    fs.mkdirSync(path.join(this.dir, 'queues'), { recursive: true, mode: PRIVATE_DIR });
     // Paging files of transient queues and deleted queues' directories are worthless after a restart.
     for (const sub of ['transient', 'trash']) fs.rmSync(path.join(this.dir, sub), { recursive: true, force: true });
-    fs.mkdirSync(path.join(this.dir, 'transient'));
-    fs.mkdirSync(path.join(this.dir, 'trash'));
+    fs.mkdirSync(path.join(this.dir, 'transient'), PRIVATE_DIR);
+    fs.mkdirSync(path.join(this.dir, 'trash'), PRIVATE_DIR);
     this.bodies = new SharedBodyLog(this, path.join(this.dir, 'bodies'));
     if (this.bodies.recover()) {
       for (const name of fs.readdirSync(path.join(this.dir, 'queues'))) this.#unopened.add(name);
@@ -276,7 +277,7 @@ export class FileMessageStore implements MessageStore {
   /** Create `seg`'s file (it must not exist) and keep it open. */
   createSegmentFile(seg: Segment): void {
     this.#makeRoom();
-    seg.fd = fs.openSync(seg.file, 'wx+');
+    seg.fd = fs.openSync(seg.file, 'wx+', PRIVATE_FILE);
     this.#opened(seg);
   }
 
@@ -295,7 +296,7 @@ export class FileMessageStore implements MessageStore {
   ackFd(seg: Segment): number {
     if (seg.ackFd === undefined) {
       this.#makeRoom();
-      seg.ackFd = fs.openSync(seg.ackFile, 'a');
+      seg.ackFd = fs.openSync(seg.ackFile, 'a', PRIVATE_FILE);
       this.#opened(seg);
     }
     seg.used = true;
@@ -699,9 +700,10 @@ export class FileQueueStore implements QueueStore {
       if (old.live === 0) this.#dropSegment(old);
     }
     if (!this.#dirCreated) {
-      fs.mkdirSync(this.#dir, { recursive: true });
+      fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
       if (this.#durable) {
-        fs.writeFileSync(path.join(this.#dir, 'queue.json'), JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n');
+        const meta = JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n';
+        fs.writeFileSync(path.join(this.#dir, 'queue.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
       }
       this.#dirCreated = true;
     }

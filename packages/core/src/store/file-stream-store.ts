@@ -5,6 +5,7 @@ import type { ChunkInfo, SegmentInfo, StreamStorage } from '../queue/stream-log.
 import { syncDir } from '../util/sync-dir.js';
 import type { FileMessageStore } from './file-message-store.js';
 import { ByteWriter, checkRecord, FLAG_PERSISTENT, readRecord, recordHead, writeRecord } from './record-codec.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from './private-mode.js';
 
 /** Record flag of a stream's message that starts a chunk. */
 export const FLAG_CHUNK_START = 2;
@@ -55,12 +56,13 @@ export class FileStreamStorage implements StreamStorage {
     this.flush();
     if (this.#wfd >= 0) this.#store.closeFd(this.#wfd);
     if (!this.#dirMade) {
-      fs.mkdirSync(this.#dir, { recursive: true });
-      fs.writeFileSync(path.join(this.#dir, 'stream.json'), JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n');
+      fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
+      const meta = JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n';
+      fs.writeFileSync(path.join(this.#dir, 'stream.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
       this.#dirMade = true;
     }
     this.#wid = id;
-    this.#wfd = fs.openSync(this.#file(id), 'w+');
+    this.#wfd = fs.openSync(this.#file(id), 'w+', PRIVATE_FILE);
     this.#written = 0;
     syncDir(this.#dir);
   }

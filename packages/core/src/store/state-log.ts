@@ -7,6 +7,7 @@ import { crc32 } from './crc32.js';
 import { ByteWriter, RECORD_HEADER } from './record-codec.js';
 import type { StateLog } from './store.js';
 import { syncAll } from './sync-all.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from './private-mode.js';
 
 /**
  * Durable keyed state of adapters (DESIGN.md §5): opaque values under string keys, for state that is not a queue
@@ -140,11 +141,11 @@ export class FileStateLog implements StateLog {
     this.name = options.name;
     this.compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
     this.#logger = options.logger ?? silentLogger;
-    fs.mkdirSync(this.dir, { recursive: true });
+    fs.mkdirSync(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const { files, reuse } = this.#recover();
     if (reuse !== undefined) {
       // The newest generation read back whole and not worth compacting: keep appending to it.
-      this.#fd = fs.openSync(reuse.file, 'a');
+      this.#fd = fs.openSync(reuse.file, 'a', PRIVATE_FILE);
       this.#fileBytes = reuse.bytes;
     } else {
       // Start a new generation from what was read (synchronously synced), so appends never follow damaged bytes.
@@ -357,7 +358,7 @@ export class FileStateLog implements StateLog {
     appendRecord(w, OP_BEGIN, '', undefined);
     for (const [k, v] of this.#map) appendRecord(w, OP_SET, k, v);
     appendRecord(w, OP_END, '', undefined);
-    const fd = fs.openSync(file, 'wx');
+    const fd = fs.openSync(file, 'wx', PRIVATE_FILE);
     writeAll(fd, w.buf, w.length);
     this.#fd = fd;
     this.#fileBytes = w.length;

@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import {
   BrokerError,
+  isAuthorizationPending,
   isBrokerError,
   KeyedQueue,
   type ChannelDetails,
@@ -30,6 +31,7 @@ import {
   filterToBindingKey,
   parseSharedFilter,
   topicMatches,
+  topicToRoutingKey,
 } from '../topic.js';
 import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
@@ -537,6 +539,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       wait.backlog.push(packet);
       return;
     }
+    const authReady = this.#prepareAuth(packet);
+    if (authReady !== undefined) {
+      this.#waitForAuth([packet], authReady);
+      return;
+    }
     // Counted when handled (a backlogged packet comes through here again).
     this.#rt.stats.packetsIn++;
     const broker = this.#rt.broker;
@@ -553,10 +560,39 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
       this.#handle(packet);
     } catch (err) {
       this.#releaseCapture(false, false);
-      this.#internalError(err);
+      if (isAuthorizationPending(err) && packet.cmd !== 'publish') this.#waitForAuth([packet], err.ready);
+      else this.#internalError(err);
       return;
     }
     if (before !== undefined) this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
+  }
+
+  /**
+   * For a user an external auth backend authenticated: have the answers a PUBLISH will need cached before it is
+   * handled (handling it has effects, a retained message among them, that must not happen twice). The promise when
+   * the packet must wait for them; undefined to handle it now.
+   */
+  #prepareAuth(packet: Packet): Promise<void> | undefined {
+    if (packet.cmd !== 'publish' || this.#ch === undefined || this.#ch.externalAuth !== true) return undefined;
+    let topic = packet.topic;
+    const alias = packet.properties?.topicAlias;
+    if (topic === '' && alias !== undefined) topic = this.#inAliases.get(alias) ?? '';
+    if (checkTopicName(topic) !== undefined) return undefined;
+    try {
+      this.#ch.authorizePublish?.(this.#rt.options.exchange, topicToRoutingKey(topic));
+    } catch (err) {
+      if (isAuthorizationPending(err)) return err.ready;
+      // A refusal: the PUBLISH's own handling meets it (the answer is cached) and answers as for internal users.
+    }
+    return undefined;
+  }
+
+  /** Handle `packets` (in order, after any already waiting) once an external auth backend answered. */
+  #waitForAuth(packets: Packet[], ready: Promise<void>): void {
+    const wait = (this.#defsWait ??= { pending: 0, held: [], backlog: [] });
+    wait.backlog.unshift(...packets);
+    if (wait.pending++ === 0) this.#io.pause();
+    void ready.then(() => this.#definitionsDurable());
   }
 
   /**
@@ -606,12 +642,25 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     const stateBefore = this.#rt.stateChanges();
     this.#capture = [];
     for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (this.#phase === Phase.Closed) break;
-      try {
-        this.#handle(packets[i] as Packet);
-      } catch (err) {
-        this.#releaseCapture(false, false);
-        this.#internalError(err);
+      let authReady = this.#prepareAuth(packet);
+      if (authReady === undefined) {
+        try {
+          this.#handle(packet);
+        } catch (err) {
+          if (!isAuthorizationPending(err) || packet.cmd === 'publish') {
+            this.#releaseCapture(false, false);
+            this.#internalError(err);
+            return;
+          }
+          authReady = err.ready;
+        }
+      }
+      if (authReady !== undefined) {
+        // This packet and the rest wait for the auth backend (after the replies so far reach the disk if need be).
+        this.#releaseCapture(broker.definitionsVersion !== before, this.#rt.stateChanges() !== stateBefore);
+        this.#waitForAuth(packets.slice(i), authReady);
         return;
       }
       // A huge SUBSCRIBE goes on over later turns: the packets after it wait for it.
@@ -793,7 +842,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
         if (this.#rt.broker.authenticateExternal === undefined) throw new BrokerError('ACCESS_REFUSED', 'certificate login is not supported');
         user = this.#rt.broker.authenticateExternal(certUser, this.info.remoteAddress, this.info.protocol);
       } else {
-        user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol);
+        // RabbitMQ's MQTT plugin gives an external backend the client id (and vhost) with the credentials.
+        user = this.#rt.broker.authenticate(username, password ?? '', this.info.remoteAddress, this.info.protocol, { client_id: clientId, vhost });
       }
     } catch (err) {
       if (!isBrokerError(err)) throw err;
@@ -802,6 +852,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     let conn: CoreConnection;
     try {
+      this.info.clientId = clientId;
       // RabbitMQ's MQTT plugin adds the client id to the variables of topic permission patterns ({client_id}).
       conn = this.#rt.broker.openConnection({ ...this.info, topicVariables: { client_id: clientId } }, user, vhost, this);
     } catch (err) {
@@ -1023,8 +1074,16 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     }
     const message = publishToMessage(this.#rt.options.exchange, topic, payload, qos, p.dup, props);
     if (this.#rt.noLocalCount > 0) this.#rt.origin.set(message, this);
-    // Marked before the publish, whose deliveries may happen at once (Retain As Published reads the mark).
-    if (p.retain) this.#rt.retainedMessages.add(message);
+    if (p.retain) {
+      // Refused before it is routed when it cannot be retained within the byte cap (it is stored after the core
+      // accepted it, below).
+      if (this.#rt.retained.wouldExceed(this.vhost, topic, message)) {
+        this.#retainedQuotaExceeded(topic, qos, packetId, v5);
+        return;
+      }
+      // Marked before the publish, whose deliveries may happen at once (Retain As Published reads the mark).
+      this.#rt.retainedMessages.add(message);
+    }
     let sequence: number | undefined;
     if (qos === 1) {
       sequence = this.#nextSequence++;
@@ -1067,13 +1126,31 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     if (p.retain) {
       // [MQTT-3.3.1-5] store (or, for an empty payload, clear [MQTT-3.3.1-10]) the retained message: only once the
       // core accepted the publish, so a refused one (permissions, topic permissions) neither sets nor clears it.
-      this.#rt.retained.set(this.vhost, topic, qos, message);
+      if (!this.#rt.retained.set(this.vhost, topic, qos, message)) this.#log(`retained message for ${topic} not kept: the retained byte cap was reached meanwhile`);
     }
     if (qos === 2) {
       this.#qos2InW().add(packetId);
       this.#persistQos2();
       this.#send({ cmd: 'pubrec', messageId: packetId });
     }
+  }
+
+  /**
+   * A retained PUBLISH past the retained-bytes cap is refused whole (neither retained nor routed): MQTT 5 answers QoS
+   * 1/2 with 0x97 Quota exceeded and closes a QoS 0 sender with DISCONNECT 0x97 (it has no ack to carry a reason);
+   * MQTT 3.1.1 has no way to refuse a PUBLISH, so the connection is closed, as RabbitMQ does for a refused publish.
+   * (Mosquitto has no such cap: its retained messages grow until memory runs out.)
+   */
+  #retainedQuotaExceeded(topic: string, qos: number, packetId: number, v5: boolean): void {
+    const text = `retained messages are at their cap of ${this.#rt.retained.maxBytes} bytes`;
+    if (v5 && qos > 0) {
+      this.#log(`retained PUBLISH to '${topic}' refused: ${text}`);
+      const ack = this.#encodeWithReason({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: ReasonCode.QuotaExceeded } as Packet, text);
+      if (this.#capture !== undefined) this.#capture.push(ack);
+      else this.#io.write(ack);
+      return;
+    }
+    this.disconnect(ReasonCode.QuotaExceeded, `retained PUBLISH to '${topic}' refused: ${text}`);
   }
 
   #onPubrel(packetId: number): void {

@@ -20,6 +20,8 @@ export interface RuntimeOptions {
   sslCertLogin?: boolean;
   /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
   certLoginFrom?: 'distinguished_name' | 'common_name';
+  /** Cap on the bytes of all retained messages. */
+  maxRetainedBytes: number;
 }
 
 /** Counters behind the `$SYS/broker/...` statistics (Mosquitto's names in comments). */

@@ -9,6 +9,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   BrokerError,
+  isAuthorizationPending,
   isBrokerError,
   type BrokerApi,
   type ChannelDetails,
@@ -262,6 +263,14 @@ export class StompSession implements ChannelHost, ConnectionHost {
       if (defer) this.#flushDeferred();
     } catch (err) {
       if (defer) this.#flushDeferred();
+      if (isAuthorizationPending(err)) {
+        // An external auth backend answers later: this frame (first) and every later one wait, then run again.
+        this.#releaseCapture(false);
+        this.#backlog.unshift(frame);
+        if (this.#defsPending++ === 0) this.#io.pause();
+        void err.ready.then(() => this.#definitionsDurable());
+        return true;
+      }
       if (err instanceof StompError && !err.fatal && this.#state === 'connected') {
         // Not fatal: the ERROR goes out, the frame is dropped, the connection reads on (RabbitMQ's behaviour).
         this.#error(err.summary, err.message);
@@ -528,6 +537,8 @@ export class StompSession implements ChannelHost, ConnectionHost {
   }
 
   #publish(channel: CoreChannel, message: Message, receipt: string | undefined, tracked: boolean): void {
+    // An external auth backend's answers before anything is recorded: the SEND may be handled again once they came.
+    channel.authorizePublish?.(message.exchange, message.routingKey);
     this.#published = true;
     if (receipt === undefined && !tracked) {
       channel.publish(message, {});
