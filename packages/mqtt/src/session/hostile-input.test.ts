@@ -119,6 +119,12 @@ describe('packets the fuzzer found', () => {
       c.sendBytes([0x30, 7, 0, 1, 0x74, 3, 0x03, 0x00, 0x05]);
       await c.waitClosed();
       expect(c.packets.find((p) => p.cmd === 'disconnect')).toMatchObject({ reasonCode: 0x81 });
+      // A PUBLISH with its Content Type twice (0x03 'a', 0x03 'b'): mqtt-packet makes it an array.
+      const twice = new RawClient(service, 5);
+      await twice.connect({ clientId: 'twice', protocolVersion: 5 });
+      twice.sendBytes([0x31, 13, 0, 1, 0x74, 8, 0x03, 0, 1, 0x61, 0x03, 0, 1, 0x62, 0x78]);
+      await twice.waitClosed();
+      expect(twice.packets.find((p) => p.cmd === 'disconnect')).toMatchObject({ reasonCode: 0x81 });
       // A PUBREL with one byte where its packet identifier needs two: mqtt-packet reads the identifier as -1.
       for (const version of [4, 5] as const) {
         const d = new RawClient(service, version);

@@ -1815,6 +1815,8 @@ function unreadableField(packet: Packet): string | undefined {
     if (props === undefined || props === null || typeof props !== 'object') continue;
     for (const [name, value] of Object.entries(props)) {
       if (value === null) return `property ${name}`;
+      // mqtt-packet turns a property given twice into an array; only these two may repeat (MQTT 5 §2.2.2.2).
+      if (Array.isArray(value) && name !== 'subscriptionIdentifier' && name !== 'userProperties') return `property ${name} (given twice)`;
       if (name === 'userProperties') {
         for (const [k, v] of Object.entries(value as object)) {
           const values: unknown[] = Array.isArray(v) ? v : [v];
