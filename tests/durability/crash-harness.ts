@@ -75,7 +75,7 @@ export async function startChild(dataDir: string, budget?: number): Promise<Chil
 }
 
 /** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

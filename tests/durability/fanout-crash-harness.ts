@@ -7,7 +7,7 @@
  * one queue across restarts while the others have settled them.
  */
 import amqp from 'amqplib';
-import { startChild } from './crash-harness.js';
+import { prng, startChild } from './crash-harness.js';
 
 const EXCHANGE = 'fanout-crash';
 const QUEUES = Array.from({ length: 10 }, (_, i) => `fanout-crash-${i}`);
@@ -28,17 +28,6 @@ export interface FanoutCrashReport {
   /** Deliveries checked after the restarts, over all queues. */
   recovered: number;
   violations: string[];
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The body of message n: its number, padded to a size that varies with n. */
