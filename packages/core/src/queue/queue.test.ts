@@ -342,3 +342,23 @@ describe('quorum queues on one node', () => {
     expect((dead.properties.headers!['x-death'] as FieldTable[])[0]).toMatchObject({ reason: 'delivery_limit', queue: 'qq' });
   });
 });
+
+describe('timers longer than setTimeout can wait (2^31 - 1 ms)', () => {
+  it('a 30-day message TTL and a 30-day x-expires neither fire at once nor spin', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const thirtyDays = 30 * 24 * 3600 * 1000;
+      c.ch.declareQueue('long-ttl', {});
+      pub('long-ttl', 'kept', { expiration: String(thirtyDays) });
+      c.ch.declareQueue('long-expires', { arguments: { 'x-expires': thirtyDays } });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(count('long-ttl')).toBe(1);
+      expect(count('long-expires')).toBe(0);
+      expect(warnings.filter((n) => n === 'TimeoutOverflowWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

@@ -8,6 +8,9 @@ import type { QueueSettings } from './arguments.js';
 import type { Consumer } from './consumers.js';
 import { DEFAULT_STREAM_SEGMENT_BYTES, StreamLog, type StreamSettings } from './stream-log.js';
 
+/** The longest wait setTimeout honours (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 0x7fffffff;
+
 /** Deliveries per dispatch run before yielding to the event loop (STYLE.md habit 9). */
 export const DISPATCH_BUDGET = 256;
 
@@ -101,8 +104,14 @@ export class Queue {
   };
   readonly #onIdle = (): void => {
     this.#idleTimer = undefined;
-    if (!this.deleted && this.consumers.length === 0) this.owner.removeQueue(this);
+    if (this.deleted || this.consumers.length !== 0) return;
+    // A timer waits at most MAX_TIMER_MS: an x-expires beyond it is reached in several waits.
+    const left = this.#idleDeadline - Date.now();
+    if (left > 0) this.#idleTimer = setTimeout(this.#onIdle, Math.min(left, MAX_TIMER_MS));
+    else this.owner.removeQueue(this);
   };
+  /** When an unused queue with x-expires is deleted (ms since the epoch). */
+  #idleDeadline = 0;
 
   /** `stream` is the log of a stream queue (from the message store); a stream without one lives in memory. */
   constructor(name: string, owner: QueueOwner, props: QueueProperties, store: QueueStore, stream?: StreamLog) {
@@ -438,7 +447,10 @@ export class Queue {
     const expires = this.settings.expires;
     if (expires === undefined || this.deleted) return;
     this.#clearIdle();
-    if (this.consumers.length === 0) this.#idleTimer = setTimeout(this.#onIdle, expires);
+    if (this.consumers.length === 0) {
+      this.#idleDeadline = Date.now() + expires;
+      this.#idleTimer = setTimeout(this.#onIdle, Math.min(expires, MAX_TIMER_MS));
+    }
   }
 
   #clearIdle(): void {
@@ -457,7 +469,8 @@ export class Queue {
       clearTimeout(this.#expiryTimer);
     }
     this.#expiryAt = head.expiresAt;
-    this.#expiryTimer = setTimeout(this.#onExpiryTimer, Math.max(0, head.expiresAt - now));
+    // Past MAX_TIMER_MS Node would fire at once (and this would spin); the timer re-arms when it fires early.
+    this.#expiryTimer = setTimeout(this.#onExpiryTimer, Math.min(Math.max(0, head.expiresAt - now), MAX_TIMER_MS));
   }
 
   /** Mark deleted, stop timers, and return the consumers to cancel. The vhost removes bindings and notifies. */
