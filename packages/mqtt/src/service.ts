@@ -327,6 +327,11 @@ export class MqttServiceImpl implements MqttRuntime {
     const timer = setTimeout(() => {
       this.#expiryTimers.delete(key);
       if (this.#clients.has(key)) return;
+      // A timer waits at most 2^31 - 1 ms: a longer expiry is reached in several waits.
+      if (due > 0x7fffffff) {
+        this.scheduleExpiry(session);
+        return;
+      }
       this.logger.info({ clientId: session.clientId, vhost: session.vhost }, 'MQTT session expired');
       this.#withInternalConnection(session.vhost, session.user, (conn) => this.endSession(session, conn));
     }, Math.max(0, Math.min(due, 0x7fffffff)));
@@ -381,7 +386,8 @@ export class MqttServiceImpl implements MqttRuntime {
         publish(c);
         c.close();
       });
-    }, delaySeconds * 1000);
+      // Within setTimeout's reach (2^31 - 1 ms); a will delay is never longer than its session's expiry anyway.
+    }, Math.min(delaySeconds * 1000, 0x7fffffff));
     timer.unref();
     this.#willTimers.set(key, timer);
   }

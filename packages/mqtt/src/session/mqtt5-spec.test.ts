@@ -135,6 +135,24 @@ describe('session resumption (MQTT 5 §3.1.2.4, §3.1.2.11)', () => {
   });
 });
 
+describe('a session expiry longer than a timer can wait', () => {
+  it('a 30-day session is still there after 25 days and gone after 31', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const day = 24 * 3600;
+    const s = serviceWith({ maxSessionExpiry: 30 * day });
+    const a = new RawClient(s, 5);
+    await a.connect({ clientId: 'long', clean: false, properties: { sessionExpiryInterval: 30 * day } });
+    a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'long/#', qos: 1 }] });
+    await a.next('suback');
+    a.send({ cmd: 'disconnect' });
+    await a.waitClosed();
+    await vi.advanceTimersByTimeAsync(25 * day * 1000);
+    expect(queues()).toEqual(['mqtt-subscription-longqos1']);
+    await vi.advanceTimersByTimeAsync(6 * day * 1000);
+    expect(queues()).toEqual([]);
+  });
+});
+
 describe('Message Expiry Interval (MQTT 5 §3.3.2.3.3)', () => {
   it('a queued message is sent with the interval less the time it waited; an expired one is not sent', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
