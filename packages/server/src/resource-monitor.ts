@@ -6,6 +6,7 @@
 import { statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { AlarmResource, Logger } from '@warren/core';
+import { PeriodicCheck } from './periodic-check.js';
 
 /** What the monitor needs of the broker. */
 export interface AlarmTarget {
@@ -53,10 +54,9 @@ export class ResourceMonitor {
   readonly #target: AlarmTarget;
   readonly #freeDisk: (dir: string) => Promise<number>;
   readonly #rss: () => number;
-  #timer: NodeJS.Timeout | undefined;
   #memoryAlarm = false;
   #diskAlarm = false;
-  #checking: Promise<void> | undefined;
+  readonly #periodic = new PeriodicCheck(() => this.#check());
   #diskErrorLogged = false;
 
   constructor(target: AlarmTarget, options: ResourceMonitorOptions) {
@@ -73,7 +73,7 @@ export class ResourceMonitor {
   async setMemoryHighWatermark(watermark: number): Promise<void> {
     this.memoryLimit = memoryLimitBytes(watermark, this.#totalMemory());
     // A check already running may have compared against the old limit: run a fresh one after it.
-    await this.#checking;
+    await this.#periodic.running;
     await this.check();
   }
 
@@ -98,23 +98,17 @@ export class ResourceMonitor {
   /** Check now, then every interval. */
   async start(): Promise<void> {
     await this.check();
-    if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? 1000);
-    this.#timer.unref();
+    this.#periodic.every(this.#o.intervalMs ?? 1000);
   }
 
   /** Stop checking (alarms stay as they are; the broker is going away). */
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#periodic.stop();
   }
 
   /** One check of both resources; overlapping calls share one run. */
   check(): Promise<void> {
-    this.#checking ??= this.#check().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
+    return this.#periodic.now();
   }
 
   async #check(): Promise<void> {

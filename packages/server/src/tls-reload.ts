@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import type { TlsOptions } from '@warren/transport';
 import type { WarrenConfig } from './config.js';
 import type { WarrenLogger } from './logger.js';
+import { PeriodicCheck } from './periodic-check.js';
 import { loadTls, selfSignedPaths, type LoadedTls } from './tls.js';
 
 /** Something serving TLS whose material can be replaced (a listener, the management HTTPS server). */
@@ -52,8 +53,7 @@ export class TlsReloader {
   readonly #onReload: (loaded: LoadedTls) => void;
   readonly #files: string[];
   #last = '';
-  #timer: NodeJS.Timeout | undefined;
-  #checking: Promise<void> | undefined;
+  readonly #periodic = new PeriodicCheck(() => this.#check());
 
   constructor(
     config: WarrenConfig,
@@ -72,22 +72,16 @@ export class TlsReloader {
   async start(): Promise<void> {
     this.#last = await signature(this.#files);
     const interval = this.#config.tls.reloadIntervalMs;
-    if (interval <= 0) return;
-    this.#timer = setInterval(() => void this.check(), interval);
-    this.#timer.unref();
+    if (interval > 0) this.#periodic.every(interval);
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#periodic.stop();
   }
 
   /** Check now; resolves when any reload is done. Checks never overlap. */
   check(): Promise<void> {
-    this.#checking ??= this.#check().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
+    return this.#periodic.now();
   }
 
   async #check(): Promise<void> {
