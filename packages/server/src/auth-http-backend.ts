@@ -15,6 +15,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { AuthCache, type AccessLevel, type AuthBackend, type Logger, type LoginRequest, type ResourceKind, type User } from '@warren/core';
+import type { WarrenConfig } from './config.js';
 
 /** Options of {@link HttpAuthBackend}. */
 export interface HttpAuthBackendOptions {
@@ -120,17 +121,8 @@ export class HttpAuthBackend implements AuthBackend {
   }
 }
 
-/** The auth section of the configuration. */
-export interface AuthSettings {
-  backends: string[];
-  httpUserPath?: string;
-  httpVhostPath?: string;
-  httpResourcePath?: string;
-  httpTopicPath?: string;
-  httpMethod: string;
-  httpTimeoutMs: number;
-  cacheTtlMs: number;
-}
+/** The auth section of the configuration (documented there). */
+export type AuthSettings = WarrenConfig['auth'];
 
 /**
  * The broker's authBackends from the settings: 'internal' as is, 'http' as an {@link HttpAuthBackend} behind an
