@@ -2,7 +2,8 @@
  * RabbitMQ's HTTP auth backend contract (rabbitmq_auth_backend_http) with the cache in front (rabbitmq_auth_backend_cache),
  * against a small node:http backend on port 0: user_path, vhost_path, resource_path and topic_path asked with
  * RabbitMQ's parameters and obeyed on AMQP (amqplib), MQTT (mqtt.js) and STOMP; answers cached for the TTL; a backend
- * that is down refuses, with a log line. Internal users keep working when the chain is 'internal,http'.
+ * that is down refuses, with a log line. Internal users keep working when the chain is 'internal,http', and keep their
+ * round trips under the bound of bystanders.ts while the backend is slow.
  */
 import { createServer, type Server } from 'node:http';
 import { connect as netConnect } from 'node:net';
@@ -11,6 +12,7 @@ import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, startEmbeddedBroker, type RunningBroker } from '@warren/server';
+import { expectBystandersUnhurt, logReport, withBystanders } from './bystanders.js';
 
 interface Asked {
   path: string;
@@ -231,6 +233,41 @@ describe('http auth backend: cache and failures', () => {
       await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${b.ports.amqp!}`)).rejects.toThrow();
     } finally {
       await b.stop();
+    }
+  });
+
+  it('a slow backend holds up only its own logins: internal users keep their round trips', async () => {
+    const DELAY_MS = 500;
+    const slowAsked: string[] = [];
+    const slow = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      slowAsked.push(url.searchParams.get('username') ?? '');
+      setTimeout(() => res.end('allow'), DELAY_MS);
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const slowBase = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const b = await startEmbeddedBroker({
+      auth: {
+        backends: ['internal', 'http'], httpMethod: 'get',
+        httpUserPath: `${slowBase}/auth/user`, httpVhostPath: `${slowBase}/auth/vhost`,
+        httpResourcePath: `${slowBase}/auth/resource`, httpTopicPath: `${slowBase}/auth/topic`,
+      },
+    } as never);
+    try {
+      // Backend users logging in, each waiting for user_path then vhost_path, while guest (internal) does round trips.
+      const r = await withBystanders(b.ports, async () => {
+        await Promise.all([0, 1, 2, 3].map(async (i) => {
+          const conn = await amqp.connect(`amqp://slow-${i}:pw@127.0.0.1:${b.ports.amqp!}`);
+          await conn.close();
+        }));
+      });
+      logReport(`backend answering after ${DELAY_MS} ms`, r);
+      expect(r.attackMs).toBeGreaterThanOrEqual(DELAY_MS);
+      expect(new Set(slowAsked)).toEqual(new Set(['slow-0', 'slow-1', 'slow-2', 'slow-3']));
+      expectBystandersUnhurt(r);
+    } finally {
+      await b.stop();
+      await new Promise((r) => slow.close(r));
     }
   });
 });

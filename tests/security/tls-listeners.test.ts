@@ -3,7 +3,8 @@
  * to a TLS port that sends no ClientHello, or to a WebSocket port that sends no HTTP request, is closed at the
  * handshake deadline with one log line and no stack trace; past `maxUnauthenticatedConnections` new connections are
  * closed; a Web MQTT client cannot make the server buffer a big WebSocket message before CONNECT; and replaced
- * certificate files are served to new connections without a restart.
+ * certificate files are served to new connections without a restart. During each attack a bystander on AMQP, MQTT
+ * and STOMP (plain listeners, logged in before it) keeps its round trips under the bound of bystanders.ts.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -15,6 +16,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { createTestPki, type TestPki } from '../support/pki.js';
+import { expectBystandersUnhurt, hold, logReport, withBystanders } from './bystanders.js';
 
 // mqtt.js over ws:// in vitest needs ws's CommonJS static (as tests/interop/management-connections.test.ts).
 (WebSocket as unknown as { createWebSocketStream?: typeof createWebSocketStream }).createWebSocketStream ??= createWebSocketStream;
@@ -78,9 +80,9 @@ describe('idle and excess connections', () => {
       {
         host: '127.0.0.1',
         maxUnauthenticatedConnections: 3,
-        amqp: { port: null, tlsPort: 0, handshakeTimeoutMs: 200 },
-        stomp: { port: null, tlsPort: 0, connectTimeoutMs: 200 },
-        mqtt: { port: null, tlsPort: 0 },
+        amqp: { port: 0, tlsPort: 0, handshakeTimeoutMs: 200 },
+        stomp: { port: 0, tlsPort: 0, connectTimeoutMs: 200 },
+        mqtt: { port: 0, tlsPort: 0 },
         webStomp: { port: 0 },
         webMqtt: { port: null },
         management: { port: null },
@@ -93,36 +95,58 @@ describe('idle and excess connections', () => {
   afterAll(() => running.stop());
 
   it('closes TLS connections that send no ClientHello at the deadline, one log line each, no stack trace', async () => {
-    for (const port of [running.ports.amqps!, running.ports.stomps!]) {
-      const before = log.lines.length;
-      const clients = await Promise.all([1, 2, 3].map(() => tcpConnect(port)));
-      await Promise.all(clients.map(closed));
-      const mine = log.lines.slice(before).filter((l) => l['level'] === 'warn');
+    const seen: Array<Array<Record<string, unknown>>> = [];
+    const r = await withBystanders(running.ports, async () => {
+      for (const port of [running.ports.amqps!, running.ports.stomps!]) {
+        const before = log.lines.length;
+        const clients = await Promise.all([1, 2, 3].map(() => tcpConnect(port)));
+        await Promise.all(clients.map(closed));
+        seen.push(log.lines.slice(before).filter((l) => l['level'] === 'warn'));
+      }
+    });
+    logReport('silent TLS sockets', r);
+    for (const mine of seen) {
       expect(mine.map((l) => l['msg'])).toEqual(['handshake timed out', 'handshake timed out', 'handshake timed out']);
       expect(mine[0]!['err']).toMatch(/^handshake from 127\.0\.0\.1 timed out after 200 ms$/);
       expect(JSON.stringify(mine)).not.toMatch(/stack|    at /);
     }
+    expect(seen).toHaveLength(2);
+    expectBystandersUnhurt(r);
   });
 
   it('closes WebSocket connections that send no HTTP request at the deadline', async () => {
-    const before = log.lines.length;
-    const client = await tcpConnect(running.ports.webStomp!);
-    await closed(client);
-    const mine = log.lines.slice(before).filter((l) => l['listener'] === 'web-stomp');
+    let mine: Array<Record<string, unknown>> = [];
+    const r = await withBystanders(running.ports, async () => {
+      const before = log.lines.length;
+      const client = await tcpConnect(running.ports.webStomp!);
+      await closed(client);
+      mine = log.lines.slice(before).filter((l) => l['listener'] === 'web-stomp');
+    });
+    logReport('silent WebSocket socket', r);
     expect(mine.map((l) => [l['msg'], l['err']])).toEqual([
       ['WebSocket connection refused', 'handshake from 127.0.0.1 timed out after 200 ms'],
     ]);
+    expectBystandersUnhurt(r);
   });
 
   it('refuses connections past maxUnauthenticatedConnections, with a log line', async () => {
     const port = running.ports.mqtts!; // MQTT's TLS deadline is the 10 s default: these stay pending meanwhile
-    const held = await Promise.all([1, 2, 3].map(() => tcpConnect(port)));
-    const extra = await tcpConnect(port);
-    await closed(extra);
-    const refused = await log.waitFor('connection refused');
+    let refused: Record<string, unknown> = {};
+    let heldOpen = false;
+    // The bystanders logged in before: the limit counts only connections still waiting to authenticate.
+    const r = await withBystanders(running.ports, async () => {
+      const held = await Promise.all([1, 2, 3].map(() => tcpConnect(port)));
+      const extra = await tcpConnect(port);
+      await closed(extra);
+      refused = await log.waitFor('connection refused');
+      await hold(300); // the held connections stay pending while the bystanders measure
+      heldOpen = held.every((s) => !s.destroyed);
+      for (const s of held) s.destroy();
+    });
+    logReport('connections past maxUnauthenticatedConnections', r);
     expect(refused['err']).toBe('refused a connection from 127.0.0.1: 3 connections are already waiting to authenticate');
-    expect(held.every((s) => !s.destroyed)).toBe(true);
-    for (const s of held) s.destroy();
+    expect(heldOpen).toBe(true);
+    expectBystandersUnhurt(r);
   });
 });
 
@@ -131,9 +155,9 @@ describe('Web MQTT before CONNECT', () => {
   beforeAll(async () => {
     running = await startEmbeddedBroker({
       host: '127.0.0.1',
-      amqp: { port: null },
-      stomp: { port: null },
-      mqtt: { port: null },
+      amqp: { port: 0 },
+      stomp: { port: 0 },
+      mqtt: { port: 0 },
       webStomp: { port: null },
       webMqtt: { port: 0 },
       management: { port: null },
@@ -143,10 +167,19 @@ describe('Web MQTT before CONNECT', () => {
   afterAll(() => running.stop());
 
   it('closes with 1009 a WebSocket message over 64 KiB before CONNECT; after CONNECT big messages pass', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${running.ports.webMqtt}/ws`, ['mqtt']);
-    await new Promise((resolve) => ws.once('open', resolve));
-    ws.send(Buffer.alloc(1024 * 1024, 0x30)); // 1 MiB: the default packet limit (256 MiB) would buffer it whole
-    expect(await new Promise((resolve) => ws.once('close', (code) => resolve(code)))).toBe(1009);
+    // Ten hostile clients one after the other, so the bystanders get round trips in while they send.
+    const codes: unknown[] = [];
+    const r = await withBystanders(running.ports, async () => {
+      for (let i = 0; i < 10; i++) {
+        const ws = new WebSocket(`ws://127.0.0.1:${running.ports.webMqtt}/ws`, ['mqtt']);
+        await new Promise((resolve) => ws.once('open', resolve));
+        ws.send(Buffer.alloc(1024 * 1024, 0x30)); // 1 MiB: the default packet limit (256 MiB) would buffer it whole
+        codes.push(await new Promise((resolve) => ws.once('close', (code) => resolve(code))));
+      }
+    });
+    logReport('Web MQTT 1 MiB before CONNECT', r);
+    expect(codes).toEqual(Array(10).fill(1009));
+    expectBystandersUnhurt(r);
 
     const c = await mqtt.connectAsync(`ws://127.0.0.1:${running.ports.webMqtt}/ws`, { reconnectPeriod: 0, username: 'guest', password: 'guest' });
     try {
