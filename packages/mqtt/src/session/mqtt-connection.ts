@@ -142,9 +142,11 @@ interface SubscribeJob {
 
 /**
  * Filters of one SUBSCRIBE handled per event-loop turn. A SUBSCRIBE with more is handled over several turns, so one
- * client subscribing 100,000 filters at once delays the others by a slice (a few ms), not by the whole packet.
+ * client subscribing 100,000 filters at once delays the others by a slice (about 2 ms), not by the whole packet.
+ * 64 rather than 256: with 256, bystanders' p99 during a 40,000-filter flood was 50–64 ms; with 64 it is 27–36 ms
+ * and the flood takes no longer (bench/src/security/flood-bench.ts).
  */
-const SUBSCRIBE_SLICE = 256;
+const SUBSCRIBE_SLICE = 64;
 
 /** Outbound QoS ≥ 1 delivery awaiting PUBACK / PUBREC. */
 interface Outbound {
