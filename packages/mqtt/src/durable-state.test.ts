@@ -168,3 +168,28 @@ describe('acknowledgements wait for the MQTT state on disk', () => {
     expect(log.size).toBe(0);
   });
 });
+
+describe('a resource alarm outlasts a wait for the disk', () => {
+  it('a persistent SUBSCRIBE answered during an alarm does not start reading again; the PUBLISH after it waits for the alarm to clear', async () => {
+    const c = new RawClient(service);
+    const connack = c.connect({ clientId: 'alarm-1', clean: false });
+    await settle();
+    log.release();
+    await connack;
+    c.packets.length = 0;
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'alarm/#', qos: 1 }] });
+    await settle();
+    // The SUBACK waits for the session on disk; meanwhile the broker raises a memory alarm (reading stops).
+    broker.setAlarm('memory', true);
+    log.release();
+    await settle();
+    expect(cmds(c)).toEqual(['suback']);
+    c.send({ cmd: 'publish', topic: 'other/x', payload: Buffer.from('1'), qos: 1, messageId: 2, retain: false, dup: false });
+    await settle();
+    // Still blocked: the PUBLISH is not read, so no PUBACK.
+    expect(cmds(c)).toEqual(['suback']);
+    broker.setAlarm('memory', false);
+    await settle();
+    expect(cmds(c)).toEqual(['suback', 'puback']);
+  });
+});

@@ -476,12 +476,17 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
 
   /** The core blocked publishers (resource alarm): stop reading (DESIGN.md §5). */
   blocked(): void {
+    this.#alarmBlocked = true;
     this.#io.pause();
   }
 
   unblocked(): void {
+    this.#alarmBlocked = false;
     if (this.#defsWait === undefined) this.#io.resume();
   }
+
+  /** A resource alarm is in force: reading stays paused whatever else finishes meanwhile. */
+  #alarmBlocked = false;
 
   /** Management's view of this connection: RabbitMQ lists the client id in client_properties and variable_map. */
   connectionDetails(): ConnectionDetails {
@@ -630,7 +635,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#defsWait = undefined;
     for (const b of held) this.#io.write(b);
     if (backlog.length > 0) this.#handleBatch(backlog);
-    if (this.#defsWait === undefined && (this.#phase as Phase) !== Phase.Closed) this.#io.resume();
+    // Not while a resource alarm holds the connection: it resumes when the alarm clears (unblocked).
+    if (this.#defsWait === undefined && (this.#phase as Phase) !== Phase.Closed && !this.#alarmBlocked) this.#io.resume();
   }
 
   /**
