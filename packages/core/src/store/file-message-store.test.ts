@@ -1,43 +1,26 @@
 import fc from 'fast-check';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { pbkdf2 } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger, Message, MessageProperties } from '../contract.js';
+import type { Message, MessageProperties } from '../contract.js';
 import { makeMessage } from '../testing/fake-host.js';
 import { TestBroker, type TestChannel } from '../testing/setup.js';
 import { crc32, crc32Fallback } from './crc32.js';
 import { ENTRY_OVERHEAD, FileMessageStore, type FileMessageStoreOptions, type FileQueueStore } from './file-message-store.js';
 import { ByteWriter, checkRecord, readRecord, writeRecord } from './record-codec.js';
 import type { QueueEntry } from './store.js';
+import { recordingLogger, tempDirs } from '../testing/temp-store.js';
 
-const dirs: string[] = [];
+const temp = tempDirs('warren-store-');
+const tmpDir = temp.make;
 const open: TestBroker[] = [];
-
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-store-'));
-  dirs.push(d);
-  return d;
-}
 
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-/** A logger that records `level: message` lines. */
-function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug: (o, m) => void lines.push(`debug: ${m ?? o}`),
-    info: (o, m) => void lines.push(`info: ${m ?? o}`),
-    warn: (o, m) => void lines.push(`warn: ${m ?? o}`),
-    error: (o, m) => void lines.push(`error: ${m ?? o}`),
-    child: () => l,
-  };
-  return l;
-}
 
 /** A broker on a file store in `dir`, with the durable queue `q` declared (as the definitions store will). */
 function boot(dir: string, options: Partial<FileMessageStoreOptions> = {}, queueArgs = {}): { tb: TestBroker; store: FileMessageStore; c: TestChannel } {

@@ -1,38 +1,22 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FieldValue, Logger } from '../contract.js';
+import type { FieldValue } from '../contract.js';
 import type { StreamLog } from '../queue/stream-log.js';
 import { makeMessage } from '../testing/fake-host.js';
 import { TestBroker, type TestChannel } from '../testing/setup.js';
 import { FileMessageStore, type FileMessageStoreOptions } from './file-message-store.js';
+import { recordingLogger, tempDirs } from '../testing/temp-store.js';
 
-const dirs: string[] = [];
+const temp = tempDirs('warren-stream-');
+const tmpDir = temp.make;
 const open: TestBroker[] = [];
-
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-stream-'));
-  dirs.push(d);
-  return d;
-}
 
 afterEach(() => {
   vi.useRealTimers();
   for (const b of open.splice(0)) b.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug: (o, m) => void lines.push(`debug: ${m ?? o}`),
-    info: (o, m) => void lines.push(`info: ${m ?? o}`),
-    warn: (o, m) => void lines.push(`warn: ${m ?? o}`),
-    error: (o, m) => void lines.push(`error: ${m ?? o}`),
-    child: () => l,
-  };
-  return l;
-}
 
 /** A broker on a file store in `dir` with the stream `s` declared (as the definitions store does at boot). */
 function boot(dir: string, options: Partial<FileMessageStoreOptions> = {}, args: Record<string, FieldValue> = {}): { tb: TestBroker; store: FileMessageStore; c: TestChannel } {

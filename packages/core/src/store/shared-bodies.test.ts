@@ -1,42 +1,26 @@
 import fc from 'fast-check';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger, MessageProperties } from '../contract.js';
+import type { MessageProperties } from '../contract.js';
 import { makeMessage } from '../testing/fake-host.js';
 import { TestBroker, type TestChannel } from '../testing/setup.js';
 import { FileDefinitionsStore } from './definitions.js';
 import { ENTRY_OVERHEAD, FileMessageStore, type FileMessageStoreOptions } from './file-message-store.js';
 import type { QueueEntry } from './store.js';
 import { ByteWriter, checkRecord, FLAG_PERSISTENT, FLAG_REF, recordHead, refLocation, writeRef } from './record-codec.js';
+import { recordingLogger, tempDirs } from '../testing/temp-store.js';
 
 const require = createRequire(import.meta.url);
-const dirs: string[] = [];
+const temp = tempDirs('warren-bodies-');
+const tmpDir = temp.make;
 const open: TestBroker[] = [];
-
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-bodies-'));
-  dirs.push(d);
-  return d;
-}
 
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug: (o, m) => void lines.push(`debug: ${m ?? o}`),
-    info: (o, m) => void lines.push(`info: ${m ?? o}`),
-    warn: (o, m) => void lines.push(`warn: ${m ?? o}`),
-    error: (o, m) => void lines.push(`error: ${m ?? o}`),
-    child: () => l,
-  };
-  return l;
-}
 
 const N = 10;
 const persistent: MessageProperties = { deliveryMode: 2 };

@@ -1,35 +1,19 @@
 import * as fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger, Message } from '../contract.js';
 import { decodeMessage, encodeMessage } from './record-codec.js';
 import { FileStateLog, MemoryStateLog } from './state-log.js';
+import { recordingLogger, tempDirs } from '../testing/temp-store.js';
 
-const dirs: string[] = [];
+const temp = tempDirs('warren-statelog-');
+const tmp = temp.make;
 const logs: FileStateLog[] = [];
 afterEach(() => {
   for (const l of logs.splice(0)) l.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-statelog-'));
-  dirs.push(d);
-  return d;
-}
-
-function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug: (o, m) => void lines.push(`debug: ${m ?? o}`),
-    info: (o, m) => void lines.push(`info: ${m ?? o}`),
-    warn: (o, m) => void lines.push(`warn: ${m ?? o}`),
-    error: (o, m) => void lines.push(`error: ${m ?? o}`),
-    child: () => l,
-  };
-  return l;
-}
 
 function open(dir: string, extra: { compactBytes?: number; logger?: Logger } = {}): FileStateLog {
   const l = new FileStateLog({ dir, name: 'state', ...extra });
