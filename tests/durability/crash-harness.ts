@@ -38,32 +38,40 @@ export interface CrashReport {
   violations: string[];
 }
 
-interface Child {
+export interface Child {
   proc: ChildProcess;
+  /** The AMQP port. */
   port: number;
+  /** The MQTT port, when started with `mqtt`. */
+  mqttPort?: number;
   exited: Promise<void>;
 }
 
-/** Start the broker child on `dataDir` and wait for its port. */
-export async function startChild(dataDir: string, budget?: number): Promise<Child> {
+/**
+ * Start the broker child on `dataDir` and wait for its port (and, with `mqtt`, for the MQTT listener it then starts
+ * too). `budget` is the queue memory budget.
+ */
+export async function startChild(dataDir: string, budget?: number, opts: { mqtt?: boolean } = {}): Promise<Child> {
   const bin = path.join(ROOT, 'node_modules/.bin/vite-node');
   const args = ['-c', path.join(ROOT, 'vitest.config.ts'), path.join(ROOT, 'tests/durability/broker-child.ts'), '--', dataDir];
   if (budget !== undefined) args.push(String(budget));
-  const proc = spawn(bin, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = opts.mqtt === true ? { ...process.env, WARREN_CHILD_MQTT: '1' } : process.env;
+  const proc = spawn(bin, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, mqttPort] = await new Promise<[number, number | undefined]>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`broker child did not start: ${err}`)), 60_000);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /\{"port":(\d+)\}/.exec(out);
-      if (m !== null) {
+      const mq = /\{"mqtt":(\d+)\}/.exec(out);
+      if (m !== null && (opts.mqtt !== true || mq !== null)) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve([Number(m[1]), mq === null ? undefined : Number(mq[1])]);
       }
     });
     proc.once('exit', (code) => {
@@ -71,7 +79,7 @@ export async function startChild(dataDir: string, budget?: number): Promise<Chil
       reject(new Error(`broker child exited (${code}) before starting: ${err}`));
     });
   });
-  return { proc, port, exited };
+  return { proc, port, ...(mqttPort !== undefined ? { mqttPort } : {}), exited };
 }
 
 /** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */

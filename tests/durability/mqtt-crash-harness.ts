@@ -7,13 +7,9 @@
  * - every session whose SUBACK arrived is there: CONNECT clean=0 answers Session Present 1, and a message published
  *   to its filter reaches it (then the session is ended with a clean connect).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { prng } from './crash-harness.js';
+import { prng, startChild, type Child } from './crash-harness.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TOPICS = 40;
 
 export interface MqttCrashOptions {
@@ -35,38 +31,10 @@ export interface MqttCrashReport {
   violations: string[];
 }
 
-interface Child {
-  proc: ChildProcess;
-  mqttUrl: string;
-  exited: Promise<void>;
-}
-
-async function startChild(dataDir: string): Promise<Child> {
-  const bin = path.join(ROOT, 'node_modules/.bin/vite-node');
-  const args = ['-c', path.join(ROOT, 'vitest.config.ts'), path.join(ROOT, 'tests/durability/broker-child.ts'), '--', dataDir];
-  const proc = spawn(bin, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARREN_CHILD_MQTT: '1' } });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`broker child did not start: ${err}`)), 60_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /\{"mqtt":(\d+)\}/.exec(out);
-      if (m !== null && /\{"port":\d+\}/.test(out)) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker child exited (${code}) before starting: ${err}`));
-    });
-  });
-  return { proc, mqttUrl: `mqtt://127.0.0.1:${port}`, exited };
+/** The broker child with its MQTT listener, and the URL to reach it. */
+async function startMqttChild(dataDir: string): Promise<Child & { mqttUrl: string }> {
+  const child = await startChild(dataDir, undefined, { mqtt: true });
+  return { ...child, mqttUrl: `mqtt://127.0.0.1:${child.mqttPort!}` };
 }
 
 /** One retained operation: a value, or a clear (undefined). */
@@ -145,7 +113,7 @@ export async function runMqttCrashRounds(o: MqttCrashOptions): Promise<MqttCrash
   let sessionsChecked = 0;
 
   for (let round = 0; round <= o.rounds; round++) {
-    const child = await startChild(o.dataDir);
+    const child = await startMqttChild(o.dataDir);
     try {
       // ---- check what the previous round left ----
       const stored = await readRetained(child.mqttUrl);
