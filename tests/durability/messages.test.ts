@@ -2,29 +2,12 @@
  * Persistent messages through the real server (startBroker, amqplib) across a clean restart on the same data
  * directory: order, redelivered for delivered-but-unacked, transient messages dropped, acked ones gone.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import amqp from 'amqplib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listenersOff, startEmbeddedBroker as startBroker, type RunningBroker } from '@warren/server';
+import { describe, expect, it } from 'vitest';
+import { restartableBroker } from './restartable-broker.js';
 
-let dataDir = '';
-let running: RunningBroker | undefined;
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'warren-messages-'));
-});
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-async function start(): Promise<number> {
-    running = await startBroker({ ...listenersOff(), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
-  return running.ports.amqp!;
-}
+const broker = restartableBroker('warren-messages-');
+const start = broker.start;
 
 describe('persistent messages across a restart (amqplib)', () => {
   it('come back in order; delivered-unacked ones redelivered; acked and transient ones gone', async () => {
@@ -39,8 +22,7 @@ describe('persistent messages across a restart (amqplib)', () => {
     ch.ack(a); // acked: gone for good
     await ch.get('jobs', { noAck: false }); // b: delivered, not acked
     await ch.waitForConfirms();
-    await running!.stop();
-    running = undefined;
+    await broker.stop();
 
     conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${await start()}`);
     ch = await conn.createConfirmChannel();

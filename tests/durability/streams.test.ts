@@ -2,29 +2,12 @@
  * Stream queues through the real server (startBroker, amqplib) across a restart on the same data directory: confirmed
  * messages are all there, offsets are kept, and x-stream-offset `first`, a number and `last` read as RabbitMQ's do.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import amqp from 'amqplib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listenersOff, startEmbeddedBroker as startBroker, type RunningBroker } from '@warren/server';
+import { describe, expect, it } from 'vitest';
+import { restartableBroker } from './restartable-broker.js';
 
-let dataDir = '';
-let running: RunningBroker | undefined;
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'warren-streams-'));
-});
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-async function start(): Promise<number> {
-  running = await startBroker({ ...listenersOff(), dataDir, host: '127.0.0.1', log: { level: 'silent' }, amqp: { port: 0, tlsPort: null } });
-  return running.ports.amqp!;
-}
+const broker = restartableBroker('warren-streams-');
+const start = broker.start;
 
 const STREAM_ARGS = { 'x-queue-type': 'stream' };
 
@@ -65,8 +48,7 @@ describe('stream queues across a restart (amqplib)', () => {
     ch.sendToQueue('events', Buffer.from('e7'));
     await pub0.waitForConfirms();
     await conn.close();
-    await running!.stop();
-    running = undefined;
+    await broker.stop();
 
     conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${await start()}`);
     ch = await conn.createChannel();
