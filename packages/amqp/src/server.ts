@@ -5,8 +5,8 @@
 import type { Duplex } from 'node:stream';
 import type { ConnectionInfo } from '@warren/core';
 import { OutboundWriter, StreamIo, type OutboundStream } from '@warren/transport';
-import { AmqpConnection, type AmqpConnectionContext } from './connection/connection.js';
-import type { AmqpIo } from './connection/io.js';
+import { AmqpConnection, type AmqpConnectionContext } from './session/connection.js';
+import type { AmqpIo } from './session/io.js';
 
 /** The writer's high-water mark (the transport's default, 1 MiB): deliveries stop there. */
 const HIGH_WATER_MARK = 1024 * 1024;
