@@ -16,7 +16,7 @@ export type { AmqpConnectionContext, AmqpConnectionOptions } from './session/con
 export type { AmqpIo } from './session/io.js';
 /** The codec's frame reader and its error (the fuzzer and other tools feed it bytes directly). */
 export { FrameParser, AmqpProtocolError, type Frame } from './codec/index.js';
-export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './mapping.js';
+export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './errors.js';
 
 /** Per-listener AMQP settings (RabbitMQ's defaults). */
 export interface AmqpServerOptions {
