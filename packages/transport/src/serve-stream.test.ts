@@ -97,6 +97,13 @@ describe('serveStream', () => {
     }
   });
 
+  it('hands the per-stream context to the shared options’ createSession', () => {
+    const [server] = streamPair();
+    const options = { createSession: (io: ConnectionIo, _stream: Duplex, info: { id: string }) => Object.assign(new RecordingSession(io), { id: info.id }) };
+    expect(serveStream(server, options, { id: 'c-1' }).session.id).toBe('c-1');
+    expect(serveStream(streamPair()[0], options, { id: 'c-2' }).session.id).toBe('c-2');
+  });
+
   it('uses the adapter’s own ConnectionIo subclass when given', () => {
     class CountingIo extends ConnectionIo {
       writes = 0;

@@ -33,9 +33,13 @@ export interface SessionTracker<S> {
  * How to serve streams. Meant to be made once per service and shared by all its connections (nothing in it is
  * per connection).
  */
-export interface ServeStreamOptions<S extends StreamSession, I extends ConnectionIo = ConnectionIo> {
-  /** Create the session over its I/O. May throw: the stream is then destroyed and the error rethrown. */
-  createSession(io: I, stream: Duplex): S;
+export interface ServeStreamOptions<S extends StreamSession, I extends ConnectionIo = ConnectionIo, X = undefined> {
+  /**
+   * Create the session over its I/O. `context` is what the caller passed to {@link serveStream} for this stream
+   * (typically its connection info), so that this options object need not be made per connection. May throw: the
+   * stream is then destroyed and the error rethrown.
+   */
+  createSession(io: I, stream: Duplex, context: X): S;
   /** Make the I/O object (an adapter's subclass of {@link ConnectionIo}); default a plain ConnectionIo. */
   createIo?(stream: Duplex, writer: OutboundWriter): I;
   /** Water marks, batch size and stall timeout of the writer; `onStalled` is wired to the session's. */
@@ -49,14 +53,14 @@ export interface ServeStreamOptions<S extends StreamSession, I extends Connectio
 }
 
 /** What one served stream holds: found by the shared listeners through {@link SERVED}. */
-interface Served<S extends StreamSession, I extends ConnectionIo> {
+interface Served<S extends StreamSession, I extends ConnectionIo, X> {
   readonly io: I;
   session: S;
-  readonly options: ServeStreamOptions<S, I>;
+  readonly options: ServeStreamOptions<S, I, X>;
 }
 
 const SERVED = Symbol('warren.transport.served');
-type ServedStream = Duplex & { [SERVED]: Served<StreamSession, ConnectionIo> };
+type ServedStream = Duplex & { [SERVED]: Served<StreamSession, ConnectionIo, unknown> };
 
 function onData(this: ServedStream, chunk: Buffer | string): void {
   const s = this[SERVED];
@@ -83,15 +87,17 @@ function onClose(this: ServedStream): void {
 }
 
 /**
- * Serve `stream` with a new session until it closes: creates the writer (with the stall timeout wired to
+ * Serve `stream` with a new session until it closes (`context`, e.g. its connection info, is handed to
+ * `createSession`): creates the writer (with the stall timeout wired to
  * `session.onStalled`) and the I/O, creates the session, registers it, and forwards data, end, error and close.
  * Returns the session and its I/O (for tests and metrics).
  */
-export function serveStream<S extends StreamSession, I extends ConnectionIo = ConnectionIo>(
+export function serveStream<S extends StreamSession, I extends ConnectionIo = ConnectionIo, X = undefined>(
   stream: Duplex,
-  options: ServeStreamOptions<S, I>,
+  options: ServeStreamOptions<S, I, X>,
+  context?: X,
 ): { session: S; io: I } {
-  let served: Served<S, I> | undefined;
+  let served: Served<S, I, X> | undefined;
   const writerOptions: OutboundWriterOptions = { ...options.writer };
   if ((options.writer?.stallTimeoutMs ?? 0) > 0) writerOptions.onStalled = () => served?.session.onStalled?.();
   const writer = new OutboundWriter(stream as unknown as OutboundStream, writerOptions);
@@ -100,13 +106,13 @@ export function serveStream<S extends StreamSession, I extends ConnectionIo = Co
     : (new ConnectionIo(stream, writer, options.readPauseBytes !== undefined ? { readPauseBytes: options.readPauseBytes } : {}) as I);
   let session: S;
   try {
-    session = options.createSession(io, stream);
+    session = options.createSession(io, stream, context as X);
   } catch (err) {
     io.destroy();
     throw err;
   }
   served = { io, session, options };
-  (stream as unknown as { [SERVED]: Served<S, I> })[SERVED] = served;
+  (stream as unknown as { [SERVED]: Served<S, I, X> })[SERVED] = served;
   options.registry?.add(session);
   writer.onDrain(() => session.onWritable());
   stream.on('data', onData);
