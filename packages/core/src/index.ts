@@ -60,9 +60,6 @@ export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';
 export type { Binding, Destination } from './exchange/index.js';
 export { REPLY_TO_QUEUE, type CoreChannelImpl } from './channel.js';
 export type { Consumer } from './queue/consumers.js';
-export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from './testing/fake-host.js';
-export { TestBroker, type TestChannel } from './testing/setup.js';
-export { SlowDefinitionsStore } from './testing/slow-definitions.js';
 export { KeyedQueue } from './util/keyed-queue.js';
 export {
   BrokerStats,
