@@ -38,7 +38,7 @@ export {
   type DefinitionsStore,
   type FileDefinitionsStoreOptions,
 } from './store/definitions.js';
-export { captureDefinitions, restoreDefinitions, type CaptureOptions, type DefinitionsHost } from './store/definitions-snapshot.js';
+export { captureDefinitions, restoreDefinitions, type CaptureOptions, type DefinitionsHost } from './definitions-snapshot.js';
 export { VHost, type VhostLimits } from './vhost.js';
 export {
   erlangTerm,
