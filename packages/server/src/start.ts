@@ -124,7 +124,7 @@ export async function startBroker(
       heartbeat: config.amqp.heartbeat,
       maxMessageSize: config.amqp.maxMessageSize,
       handshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
-      slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
+      slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
       consumerMaxPerChannel: config.amqp.consumerMaxPerChannel,
       certLoginFrom: config.tls.certLoginFrom,
     };
@@ -249,7 +249,7 @@ export async function startBroker(
           connectTimeoutMs: config.stomp.connectTimeoutMs,
           maxSubscriptions: config.stomp.maxSubscriptions,
           // One setting for every protocol's slow consumers (--slow-consumer-timeout).
-          slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
+          slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
           sslCertLogin: config.stomp.sslCertLogin,
           certLoginFrom: config.tls.certLoginFrom,
         },
