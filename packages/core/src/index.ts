@@ -61,6 +61,7 @@ export type { Binding, Destination } from './exchange/index.js';
 export { REPLY_TO_QUEUE, type CoreChannelImpl } from './channel.js';
 export type { Consumer } from './queue/consumers.js';
 export { KeyedQueue } from './util/keyed-queue.js';
+export { DefinitionsBarrier, type DefinitionsBarrierHooks } from './definitions-barrier.js';
 export {
   BrokerStats,
   DeliveryCounters,
