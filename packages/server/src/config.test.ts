@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_AMQP_OPTIONS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/amqp';
+import { DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/transport';
 import { WEB_MQTT_PORT, WEB_MQTT_TLS_PORT } from '@warren/web-mqtt';
 import { WEB_STOMP_PORT, WEB_STOMP_TLS_PORT } from '@warren/web-stomp';
 import {

@@ -8,7 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { DEFAULT_AMQP_OPTIONS, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/amqp';
+import { DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/transport';
 import { WEB_MQTT_PORT, WEB_MQTT_TLS_PORT } from '@warren/web-mqtt';
 import { WEB_STOMP_PORT, WEB_STOMP_TLS_PORT } from '@warren/web-stomp';
 
