@@ -16,13 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Broker,
-  FakeChannelHost,
-  FakeConnectionHost,
   FileMessageStore,
-  fakeConnectionInfo,
   type CoreChannel,
   type Logger,
 } from '@warren/core';
+import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo } from '@warren/core/testing';
 
 const QUEUE = 'store-bench';
 

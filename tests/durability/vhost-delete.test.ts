@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { FileMessageStore, makeMessage, TestBroker } from '@warren/core';
+import { FileMessageStore } from '@warren/core';
+import { makeMessage, TestBroker } from '@warren/core/testing';
 
 let dir = '';
 beforeEach(async () => {

@@ -6,7 +6,7 @@ import { BrokerError } from './errors.js';
 import { MemoryMessageStore } from './store/memory-store.js';
 import type { MessageStore } from './store/store.js';
 import type { DefinitionsStore } from './store/definitions.js';
-import { captureDefinitions, restoreDefinitions } from './store/definitions-snapshot.js';
+import { captureDefinitions, restoreDefinitions } from './definitions-snapshot.js';
 import { VHost, type VhostLimits } from './vhost.js';
 import { validatePolicy, type PolicyInput } from './policy/policy.js';
 import { RuntimeParameters, type TopicPermission, type UserLimits } from './runtime-parameters.js';

@@ -38,7 +38,7 @@ export {
   type DefinitionsStore,
   type FileDefinitionsStoreOptions,
 } from './store/definitions.js';
-export { captureDefinitions, restoreDefinitions, type CaptureOptions, type DefinitionsHost } from './store/definitions-snapshot.js';
+export { captureDefinitions, restoreDefinitions, type CaptureOptions, type DefinitionsHost } from './definitions-snapshot.js';
 export { VHost, type VhostLimits } from './vhost.js';
 export {
   erlangTerm,
@@ -60,9 +60,6 @@ export { Exchange, EXCHANGE_TYPES } from './exchange/index.js';
 export type { Binding, Destination } from './exchange/index.js';
 export { REPLY_TO_QUEUE, type CoreChannelImpl } from './channel.js';
 export type { Consumer } from './queue/consumers.js';
-export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from './testing/fake-host.js';
-export { TestBroker, type TestChannel } from './testing/setup.js';
-export { SlowDefinitionsStore } from './testing/slow-definitions.js';
 export { KeyedQueue } from './util/keyed-queue.js';
 export { DefinitionsBarrier, type DefinitionsBarrierHooks } from './definitions-barrier.js';
 export {

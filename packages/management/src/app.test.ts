@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeMessage } from '@warren/core';
+import { makeMessage } from '@warren/core/testing';
 import { managementHarness, type Harness } from './testing/harness.js';
 
 let h: Harness;

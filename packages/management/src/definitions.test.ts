@@ -68,7 +68,7 @@ describe('GET /api/definitions', () => {
       'ref',
       { blocked() {}, unblocked() {} },
     );
-    const { FakeChannelHost } = await import('@warren/core');
+    const { FakeChannelHost } = await import('@warren/core/testing');
     ch.openChannel(new FakeChannelHost()).declareQueue('ref-exclusive', { exclusive: true, durable: false, autoDelete: false, arguments: {} });
     const body = (await h.request('GET', '/api/definitions')).json() as Obj;
     const queues = (body['queues'] as Obj[]).map((q) => q['name']).sort();

@@ -1,4 +1,5 @@
-import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage, type CoreChannel } from '@warren/core';
+import { type CoreChannel } from '@warren/core';
+import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from '@warren/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatQueue } from './format.js';
 import { queueJson } from './format-queue-json.js';

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { makeMessage } from '@warren/core';
+import { makeMessage } from '@warren/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { topicFilterToBindingKey } from './routes/tail.js';
 import { basicAuth, managementHarness, type Harness } from './testing/harness.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, mergeConfig, parseFlags, parseInformationUnit, resolveCommandLine } from './config.js';
+import { checkConfigInput, ConfigError, mergeConfig, parseFlags, parseInformationUnit, resolveCommandLine } from './config.js';
 
 describe('resource limits and slow-consumer settings', () => {
   it("parse sizes with RabbitMQ's information units", () => {
@@ -20,7 +20,7 @@ describe('resource limits and slow-consumer settings', () => {
     expect(mergeConfig(args.config)).toMatchObject({
       vmMemoryHighWatermark: 0.6,
       diskFreeLimit: 1_000_000_000,
-      amqp: { slowConsumerTimeoutMs: 0 },
+      slowConsumerTimeoutMs: 0,
     });
     expect(mergeConfig(parseFlags(['--vm-memory-high-watermark', '2GB']).config).vmMemoryHighWatermark).toBe(2e9);
   });
@@ -33,6 +33,21 @@ describe('resource limits and slow-consumer settings', () => {
     expect(() => mergeConfig({ vmMemoryHighWatermark: 1.5 })).toThrow(/fraction of total memory/);
   });
 
+  it('one slow-consumer timeout for every protocol, at the top of a config file; the old amqp section name still works', async () => {
+    expect(checkConfigInput({ slowConsumerTimeoutMs: 5 }, 'test')).toEqual({ slowConsumerTimeoutMs: 5 });
+    expect(checkConfigInput({ amqp: { slowConsumerTimeoutMs: 7 } }, 'test')).toEqual({ slowConsumerTimeoutMs: 7 });
+    expect(mergeConfig(checkConfigInput({ amqp: { slowConsumerTimeoutMs: 7, heartbeat: 3 } }, 'test'))).toMatchObject({
+      slowConsumerTimeoutMs: 7,
+      amqp: { heartbeat: 3 },
+    });
+    expect('slowConsumerTimeoutMs' in mergeConfig().amqp).toBe(false);
+    expect(() => checkConfigInput({ slowConsumerTimeoutMs: 5, amqp: { slowConsumerTimeoutMs: 7 } }, 'config file c.json')).toThrow(
+      new ConfigError(
+        'Both amqp.slowConsumerTimeoutMs and slowConsumerTimeoutMs are set in config file c.json: amqp.slowConsumerTimeoutMs is the old name of slowConsumerTimeoutMs; keep only slowConsumerTimeoutMs',
+      ),
+    );
+  });
+
   it('accept sizes with units in a config file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'warren-cfg-'));
     try {
@@ -41,7 +56,7 @@ describe('resource limits and slow-consumer settings', () => {
       const { config } = await resolveCommandLine(['--config', file], {});
       expect(config.diskFreeLimit).toBe(100_000_000);
       expect(config.vmMemoryHighWatermark).toBe(1024 ** 3);
-      expect(config.amqp.slowConsumerTimeoutMs).toBe(1000);
+      expect(config.slowConsumerTimeoutMs).toBe(1000);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

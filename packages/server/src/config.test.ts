@@ -2,6 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/transport';
+import { WEB_MQTT_PORT, WEB_MQTT_TLS_PORT } from '@warren/web-mqtt';
+import { WEB_STOMP_PORT, WEB_STOMP_TLS_PORT } from '@warren/web-stomp';
 import {
   ConfigError,
   DEFAULT_CONFIG,
@@ -42,6 +46,7 @@ describe('defaults', () => {
       queueMemoryBudget: 8388608,
       maxOpenFiles: 4096,
       maxUnauthenticatedConnections: 1000,
+      slowConsumerTimeoutMs: 60000,
       amqp: {
         port: 5672,
         tlsPort: 5671,
@@ -50,7 +55,6 @@ describe('defaults', () => {
         heartbeat: 60,
         maxMessageSize: 134217728,
         handshakeTimeoutMs: 10000,
-        slowConsumerTimeoutMs: 60000,
         consumerMaxPerChannel: 50000,
       },
       stomp: { port: 61613, tlsPort: 61614, defaultVhost: '/', maxFrameSize: 16777216, connectTimeoutMs: 10000, maxSubscriptions: 50000, sslCertLogin: false },
@@ -79,6 +83,34 @@ describe('defaults', () => {
       // RabbitMQ's: verify_none, fail_if_no_peer_cert false, ssl_cert_login_from distinguished_name.
       tls: { selfSigned: true, verify: 'none', failIfNoPeerCert: false, certLoginFrom: 'distinguished_name', reloadIntervalMs: 10000 },
     });
+  });
+
+  it('come from the settings table: every row carries its default, and DEFAULT_CONFIG is built from them', () => {
+    const record = DEFAULT_CONFIG as unknown as Record<string, Record<string, unknown>>;
+    for (const s of SETTINGS) {
+      const [a, b] = s.path.split('.') as [string, string | undefined];
+      const value = b === undefined ? record[a] : record[a]?.[b];
+      if (s.kind === 'file' || s.optional === true) {
+        expect(s.default, s.path).toBeUndefined();
+        continue;
+      }
+      expect(s.default, s.path).toBeDefined();
+      expect(value, s.path).toEqual(s.default);
+    }
+  });
+
+  it("take the AMQP adapter's and the web listeners' own defaults, so each number lives in one place", () => {
+    expect(DEFAULT_CONFIG.amqp).toMatchObject({
+      frameMax: DEFAULT_AMQP_OPTIONS.frameMax,
+      channelMax: DEFAULT_AMQP_OPTIONS.channelMax,
+      heartbeat: DEFAULT_AMQP_OPTIONS.heartbeat,
+      maxMessageSize: DEFAULT_AMQP_OPTIONS.maxMessageSize,
+      handshakeTimeoutMs: DEFAULT_AMQP_OPTIONS.handshakeTimeoutMs,
+      consumerMaxPerChannel: DEFAULT_AMQP_OPTIONS.consumerMaxPerChannel,
+    });
+    expect(DEFAULT_CONFIG.slowConsumerTimeoutMs).toBe(DEFAULT_SLOW_CONSUMER_TIMEOUT_MS);
+    expect(DEFAULT_CONFIG.webStomp).toMatchObject({ port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT });
+    expect(DEFAULT_CONFIG.webMqtt).toMatchObject({ port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT });
   });
 
   it('merging never mutates the defaults', () => {
@@ -202,6 +234,7 @@ describe('precedence: flag > env > config file > default', () => {
       queueMemoryBudget: 1024 * 1024,
       maxOpenFiles: 100,
       maxUnauthenticatedConnections: 50,
+      slowConsumerTimeoutMs: 5000,
       amqp: {
         port: 1,
         tlsPort: null,
@@ -210,7 +243,6 @@ describe('precedence: flag > env > config file > default', () => {
         heartbeat: 0,
         maxMessageSize: 1000,
         handshakeTimeoutMs: 500,
-        slowConsumerTimeoutMs: 5000,
         consumerMaxPerChannel: 11,
       },
       stomp: { port: 2, tlsPort: null, defaultVhost: 'v', maxFrameSize: 8192, connectTimeoutMs: 700, maxSubscriptions: 12, sslCertLogin: true },

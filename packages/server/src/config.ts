@@ -8,6 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/transport';
 import { WEB_MQTT_PORT, WEB_MQTT_TLS_PORT } from '@warren/web-mqtt';
 import { WEB_STOMP_PORT, WEB_STOMP_TLS_PORT } from '@warren/web-stomp';
 
@@ -47,6 +49,11 @@ export interface WarrenConfig {
    * login); further ones are closed as they arrive. Default 1000.
    */
   maxUnauthenticatedConnections: number;
+  /**
+   * Disconnect a client of any protocol (AMQP, STOMP, MQTT) whose output stays above the high-water mark this long,
+   * requeueing its unacked messages (ms; 0 = never). Default 60000.
+   */
+  slowConsumerTimeoutMs: number;
   amqp: {
     port: PortSetting; // 5672
     tlsPort: PortSetting; // 5671
@@ -55,8 +62,6 @@ export interface WarrenConfig {
     heartbeat: number;
     maxMessageSize: number;
     handshakeTimeoutMs: number;
-    /** Disconnect a client that has not drained its output for this long (ms; 0 = never). Default 60000. */
-    slowConsumerTimeoutMs: number;
     /** Consumers one channel may have (RabbitMQ's consumer_max_per_channel); 0 = no cap. Default 50000. */
     consumerMaxPerChannel: number;
   };
@@ -189,64 +194,6 @@ export type WarrenConfigInput = {
   [K in keyof WarrenConfig]?: WarrenConfig[K] extends object ? Partial<WarrenConfig[K]> : WarrenConfig[K];
 };
 
-/** RabbitMQ's defaults (ports, frame size, channel max, heartbeat, message size, guest/guest from loopback). */
-export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze({
-  dataDir: './data',
-  log: { level: 'info' },
-  host: '::',
-  defaultUser: { username: 'guest', password: 'guest' },
-  loopbackUsers: ['guest'],
-  diskFreeLimit: 50_000_000,
-  vmMemoryHighWatermark: 0.4,
-  queueMemoryBudget: 8 * 1024 * 1024,
-  maxOpenFiles: 4096,
-  maxUnauthenticatedConnections: 1000,
-  amqp: {
-    port: 5672,
-    tlsPort: 5671,
-    frameMax: 131072,
-    channelMax: 2047,
-    heartbeat: 60,
-    maxMessageSize: 134217728,
-    handshakeTimeoutMs: 10000,
-    slowConsumerTimeoutMs: 60000,
-    consumerMaxPerChannel: 50000,
-  },
-  stomp: {
-    port: 61613,
-    tlsPort: 61614,
-    defaultVhost: '/',
-    maxFrameSize: 16 * 1024 * 1024,
-    connectTimeoutMs: 10000,
-    maxSubscriptions: 50000,
-    sslCertLogin: false,
-  },
-  mqtt: {
-    port: 1883,
-    tlsPort: 8883,
-    defaultVhost: '/',
-    exchange: 'amq.topic',
-    allowAnonymous: true,
-    defaultUser: 'guest',
-    defaultPass: 'guest',
-    maxPacketSize: 268435455,
-    maxOfflineMessages: 0,
-    maxRetainedBytes: 1024 ** 3,
-    maxSessionExpiry: 86400,
-    maxKeepAlive: 0,
-    sysInterval: 10,
-    maxSubscriptions: 50000,
-    sslCertLogin: false,
-  },
-  webStomp: { port: WEB_STOMP_PORT, tlsPort: WEB_STOMP_TLS_PORT, path: '/ws', binaryFrames: false, allowedOrigins: ['*'], trustProxy: false },
-  webMqtt: { port: WEB_MQTT_PORT, tlsPort: WEB_MQTT_TLS_PORT, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
-  management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
-  prometheus: { port: 15692 },
-  auth: { backends: ['internal'], httpMethod: 'get', httpTimeoutMs: 15000, cacheTtlMs: 15000 },
-  // RabbitMQ's (Erlang ssl's) defaults: verify_none, fail_if_no_peer_cert false; ssl_cert_login_from distinguished_name.
-  tls: { selfSigned: true, verify: 'none' as const, failIfNoPeerCert: false, certLoginFrom: 'distinguished_name' as const, reloadIntervalMs: 10000 },
-});
-
 /** A configuration problem; `message` says which setting, what is wrong and where the value came from. */
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -278,126 +225,132 @@ export interface Setting {
   choices?: readonly string[];
   /** May be left unset (no default). */
   optional?: boolean;
+  /**
+   * The value when nothing sets it; {@link DEFAULT_CONFIG} is built from these. Absent only for settings that may
+   * stay unset (files, optional URLs). Where an adapter needs the same default when used on its own, the row takes
+   * the adapter's exported constant, so the number lives in one place.
+   */
+  default?: string | number | boolean | readonly string[];
 }
 
 /** Every setting. Order is the order of `--help`. */
 export const SETTINGS: readonly Setting[] = [
   { path: 'dataDir', flag: 'data-dir', env: 'WARREN_DATA_DIR', arg: '<dir>', kind: 'string',
-    description: 'directory for state and the generated TLS certificate' },
+    default: './data', description: 'directory for state and the generated TLS certificate' },
   { path: 'log.level', flag: 'log-level', env: 'WARREN_LOG_LEVEL', arg: '<level>', kind: 'level',
-    description: `log level: ${LOG_LEVELS.join(', ')}` },
+    default: 'info', description: `log level: ${LOG_LEVELS.join(', ')}` },
   { path: 'host', flag: 'host', env: 'WARREN_HOST', arg: '<addr>', kind: 'string',
-    description: "address every listener binds ('::' = all interfaces, IPv4 and IPv6)" },
+    default: '::', description: "address every listener binds ('::' = all interfaces, IPv4 and IPv6)" },
   { path: 'amqp.port', flag: 'amqp-port', env: 'WARREN_AMQP_PORT', arg: '<n|off>', kind: 'port',
-    description: "AMQP 0-9-1 port (0 = any free port, 'off' = disabled)" },
+    default: 5672, description: "AMQP 0-9-1 port (0 = any free port, 'off' = disabled)" },
   { path: 'amqp.tlsPort', flag: 'amqps-port', env: 'WARREN_AMQPS_PORT', arg: '<n|off>', kind: 'port',
-    description: "AMQP 0-9-1 over TLS port (0 = any free port, 'off' = disabled)" },
+    default: 5671, description: "AMQP 0-9-1 over TLS port (0 = any free port, 'off' = disabled)" },
   // AMQP 0-9-1 §4.2.3: frame-min-size is 4096; frame-max is a long (32 bits).
   { path: 'amqp.frameMax', flag: 'frame-max', env: 'WARREN_FRAME_MAX', arg: '<bytes>', kind: 'int',
-    min: 4096, max: 0xffffffff, description: 'largest AMQP frame, proposed in connection.tune' },
+    min: 4096, max: 0xffffffff, default: DEFAULT_AMQP_OPTIONS.frameMax, description: 'largest AMQP frame, proposed in connection.tune' },
   // channel-max is a short; 0 means "no limit" in connection.tune.
   { path: 'amqp.channelMax', flag: 'channel-max', env: 'WARREN_CHANNEL_MAX', arg: '<n>', kind: 'int',
-    min: 0, max: 0xffff, description: 'highest channel number, proposed in connection.tune (0 = 65535)' },
+    min: 0, max: 0xffff, default: DEFAULT_AMQP_OPTIONS.channelMax, description: 'highest channel number, proposed in connection.tune (0 = 65535)' },
   { path: 'amqp.heartbeat', flag: 'heartbeat', env: 'WARREN_HEARTBEAT', arg: '<s>', kind: 'int',
-    min: 0, max: 0xffff, description: 'heartbeat interval proposed in connection.tune, seconds (0 = off)' },
+    min: 0, max: 0xffff, default: DEFAULT_AMQP_OPTIONS.heartbeat, description: 'heartbeat interval proposed in connection.tune, seconds (0 = off)' },
   // RabbitMQ refuses max_message_size above 512 MiB.
   { path: 'amqp.maxMessageSize', flag: 'max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', arg: '<bytes>',
-    kind: 'int', min: 1, max: 536870912, description: 'largest message body accepted' },
+    kind: 'int', min: 1, max: 536870912, default: DEFAULT_AMQP_OPTIONS.maxMessageSize, description: 'largest message body accepted' },
   { path: 'amqp.handshakeTimeoutMs', flag: 'handshake-timeout', env: 'WARREN_HANDSHAKE_TIMEOUT', arg: '<ms>',
-    kind: 'int', min: 1, max: 3600000, description: 'time a client has to finish the AMQP (and TLS) handshake' },
-  { path: 'amqp.slowConsumerTimeoutMs', flag: 'slow-consumer-timeout', env: 'WARREN_SLOW_CONSUMER_TIMEOUT',
+    kind: 'int', min: 1, max: 3600000, default: DEFAULT_AMQP_OPTIONS.handshakeTimeoutMs, description: 'time a client has to finish the AMQP (and TLS) handshake' },
+  { path: 'slowConsumerTimeoutMs', flag: 'slow-consumer-timeout', env: 'WARREN_SLOW_CONSUMER_TIMEOUT',
     arg: '<ms>', kind: 'int', min: 0, max: 86400000,
-    description: 'disconnect a client whose output stays above the high-water mark this long, requeueing its unacked messages (0 = never)' },
+    default: DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, description: 'disconnect a client whose output stays above the high-water mark this long, requeueing its unacked messages (0 = never)' },
   { path: 'amqp.consumerMaxPerChannel', flag: 'consumer-max-per-channel', env: 'WARREN_CONSUMER_MAX_PER_CHANNEL',
-    arg: '<n>', kind: 'int', min: 0, description: 'consumers one AMQP channel may have; one more closes the connection with 530 (0 = no cap)' },
+    arg: '<n>', kind: 'int', min: 0, default: DEFAULT_AMQP_OPTIONS.consumerMaxPerChannel!, description: 'consumers one AMQP channel may have; one more closes the connection with 530 (0 = no cap)' },
   { path: 'diskFreeLimit', flag: 'disk-free-limit', env: 'WARREN_DISK_FREE_LIMIT', arg: '<bytes>', kind: 'bytes',
-    description: 'disk alarm (publishers blocked) when the data directory has less free space; units kB, MB, GB, KiB, MiB, GiB' },
+    default: 50_000_000, description: 'disk alarm (publishers blocked) when the data directory has less free space; units kB, MB, GB, KiB, MiB, GiB' },
   { path: 'vmMemoryHighWatermark', flag: 'vm-memory-high-watermark', env: 'WARREN_VM_MEMORY_HIGH_WATERMARK',
     arg: '<f|bytes>', kind: 'watermark',
-    description: 'memory alarm (publishers blocked) above this RSS: a fraction of total memory (<= 1) or bytes (e.g. 2GB)' },
+    default: 0.4, description: 'memory alarm (publishers blocked) above this RSS: a fraction of total memory (<= 1) or bytes (e.g. 2GB)' },
   { path: 'queueMemoryBudget', flag: 'queue-memory-budget', env: 'WARREN_QUEUE_MEMORY_BUDGET', arg: '<bytes>',
-    kind: 'bytes', description: 'message bytes each queue keeps in memory; the rest stay on disk until consumers catch up' },
+    kind: 'bytes', default: 8 * 1024 * 1024, description: 'message bytes each queue keeps in memory; the rest stay on disk until consumers catch up' },
   { path: 'maxOpenFiles', flag: 'max-open-files', env: 'WARREN_MAX_OPEN_FILES', arg: '<n>', kind: 'int',
-    description: 'message store files kept open at once (idle ones beyond it are closed and reopened when needed)' },
+    default: 4096, description: 'message store files kept open at once (idle ones beyond it are closed and reopened when needed)' },
   { path: 'maxUnauthenticatedConnections', flag: 'max-unauthenticated-connections', env: 'WARREN_MAX_UNAUTHENTICATED_CONNECTIONS',
     arg: '<n>', kind: 'int', min: 1,
-    description: 'connections each listener holds before their client logs in (TLS handshake, protocol login); more are closed' },
+    default: 1000, description: 'connections each listener holds before their client logs in (TLS handshake, protocol login); more are closed' },
   { path: 'stomp.port', flag: 'stomp-port', env: 'WARREN_STOMP_PORT', arg: '<n|off>', kind: 'port',
-    description: "STOMP port (0 = any free port, 'off' = disabled)" },
+    default: 61613, description: "STOMP port (0 = any free port, 'off' = disabled)" },
   { path: 'stomp.tlsPort', flag: 'stomps-port', env: 'WARREN_STOMPS_PORT', arg: '<n|off>', kind: 'port',
-    description: "STOMP over TLS port (0 = any free port, 'off' = disabled)" },
+    default: 61614, description: "STOMP over TLS port (0 = any free port, 'off' = disabled)" },
   { path: 'stomp.defaultVhost', flag: 'stomp-default-vhost', env: 'WARREN_STOMP_DEFAULT_VHOST', arg: '<vhost>',
-    kind: 'string', description: 'vhost of a STOMP CONNECT without a host header' },
+    kind: 'string', default: '/', description: 'vhost of a STOMP CONNECT without a host header' },
   { path: 'stomp.maxFrameSize', flag: 'stomp-max-frame-size', env: 'WARREN_STOMP_MAX_FRAME_SIZE', arg: '<bytes>',
-    kind: 'int', min: 4096, max: 536870912, description: 'largest STOMP frame accepted after CONNECT' },
+    kind: 'int', min: 4096, max: 536870912, default: 16 * 1024 * 1024, description: 'largest STOMP frame accepted after CONNECT' },
   { path: 'stomp.connectTimeoutMs', flag: 'stomp-connect-timeout', env: 'WARREN_STOMP_CONNECT_TIMEOUT', arg: '<ms>',
-    kind: 'int', min: 1, max: 3600000, description: 'time a STOMP client has to send CONNECT' },
+    kind: 'int', min: 1, max: 3600000, default: 10000, description: 'time a STOMP client has to send CONNECT' },
   { path: 'stomp.maxSubscriptions', flag: 'stomp-max-subscriptions', env: 'WARREN_STOMP_MAX_SUBSCRIPTIONS', arg: '<n>',
-    kind: 'int', min: 0, description: 'subscriptions one STOMP connection may have; one more gets an ERROR frame (0 = no cap)' },
+    kind: 'int', min: 0, default: 50000, description: 'subscriptions one STOMP connection may have; one more gets an ERROR frame (0 = no cap)' },
   { path: 'stomp.sslCertLogin', flag: 'stomp-ssl-cert-login', env: 'WARREN_STOMP_SSL_CERT_LOGIN', arg: '', kind: 'bool',
-    description: 'a STOMP client with a verified certificate and no login connects as the certificate\'s user' },
+    default: false, description: 'a STOMP client with a verified certificate and no login connects as the certificate\'s user' },
   { path: 'mqtt.port', flag: 'mqtt-port', env: 'WARREN_MQTT_PORT', arg: '<n|off>', kind: 'port',
-    description: "MQTT port (0 = any free port, 'off' = disabled)" },
+    default: 1883, description: "MQTT port (0 = any free port, 'off' = disabled)" },
   { path: 'mqtt.tlsPort', flag: 'mqtts-port', env: 'WARREN_MQTTS_PORT', arg: '<n|off>', kind: 'port',
-    description: "MQTT over TLS port (0 = any free port, 'off' = disabled)" },
+    default: 8883, description: "MQTT over TLS port (0 = any free port, 'off' = disabled)" },
   { path: 'mqtt.defaultVhost', flag: 'mqtt-default-vhost', env: 'WARREN_MQTT_DEFAULT_VHOST', arg: '<vhost>',
-    kind: 'string', description: "vhost of an MQTT username without 'vhost:'" },
+    kind: 'string', default: '/', description: "vhost of an MQTT username without 'vhost:'" },
   { path: 'mqtt.exchange', flag: 'mqtt-exchange', env: 'WARREN_MQTT_EXCHANGE', arg: '<name>', kind: 'string',
-    description: 'topic exchange MQTT publishes to and subscribes from' },
+    default: 'amq.topic', description: 'topic exchange MQTT publishes to and subscribes from' },
   { path: 'mqtt.allowAnonymous', flag: 'mqtt-allow-anonymous', env: 'WARREN_MQTT_ALLOW_ANONYMOUS', arg: '', kind: 'bool',
-    description: 'accept MQTT connections without a username, as --mqtt-default-user' },
+    default: true, description: 'accept MQTT connections without a username, as --mqtt-default-user' },
   { path: 'mqtt.defaultUser', flag: 'mqtt-default-user', env: 'WARREN_MQTT_DEFAULT_USER', arg: '<name>', kind: 'string',
-    description: 'user of MQTT connections without a username (checked as any login; not --default-user)' },
+    default: 'guest', description: 'user of MQTT connections without a username (checked as any login; not --default-user)' },
   { path: 'mqtt.defaultPass', flag: 'mqtt-default-pass', env: 'WARREN_MQTT_DEFAULT_PASS', arg: '<pass>', kind: 'string',
-    description: 'password of --mqtt-default-user' },
+    default: 'guest', description: 'password of --mqtt-default-user' },
   // MQTT's remaining length is at most 268435455 (four 7-bit bytes).
   { path: 'mqtt.maxPacketSize', flag: 'mqtt-max-packet-size', env: 'WARREN_MQTT_MAX_PACKET_SIZE', arg: '<bytes>',
-    kind: 'int', min: 1024, max: 268435455, description: 'largest MQTT packet accepted after CONNECT' },
+    kind: 'int', min: 1024, max: 268435455, default: 268435455, description: 'largest MQTT packet accepted after CONNECT' },
   { path: 'mqtt.maxRetainedBytes', flag: 'mqtt-max-retained-bytes', env: 'WARREN_MQTT_MAX_RETAINED_BYTES',
     arg: '<bytes>', kind: 'bytes',
-    description: 'cap on all retained MQTT messages; past it a retained PUBLISH is refused (MQTT 5: 0x97 quota exceeded)' },
+    default: 1024 ** 3, description: 'cap on all retained MQTT messages; past it a retained PUBLISH is refused (MQTT 5: 0x97 quota exceeded)' },
   { path: 'mqtt.maxOfflineMessages', flag: 'mqtt-max-offline-messages', env: 'WARREN_MQTT_MAX_OFFLINE_MESSAGES',
-    arg: '<n>', kind: 'int', min: 0, description: 'bound on each persistent MQTT session queue (0 = none)' },
+    arg: '<n>', kind: 'int', min: 0, default: 0, description: 'bound on each persistent MQTT session queue (0 = none)' },
   { path: 'mqtt.maxSessionExpiry', flag: 'mqtt-max-session-expiry', env: 'WARREN_MQTT_MAX_SESSION_EXPIRY',
-    arg: '<s>', kind: 'int', min: 0, max: 0xffffffff, description: 'cap on MQTT session expiry intervals, seconds' },
+    arg: '<s>', kind: 'int', min: 0, max: 0xffffffff, default: 86400, description: 'cap on MQTT session expiry intervals, seconds' },
   { path: 'mqtt.maxKeepAlive', flag: 'mqtt-max-keep-alive', env: 'WARREN_MQTT_MAX_KEEP_ALIVE', arg: '<s>', kind: 'int',
-    min: 0, max: 65535, description: 'largest MQTT 5 keep-alive, seconds, sent as Server Keep Alive (0 = none)' },
+    min: 0, max: 65535, default: 0, description: 'largest MQTT 5 keep-alive, seconds, sent as Server Keep Alive (0 = none)' },
   { path: 'mqtt.sysInterval', flag: 'mqtt-sys-interval', env: 'WARREN_MQTT_SYS_INTERVAL', arg: '<s>', kind: 'int',
-    min: 0, max: 86400, description: 'seconds between $SYS/broker/... MQTT statistics (0 = off)' },
+    min: 0, max: 86400, default: 10, description: 'seconds between $SYS/broker/... MQTT statistics (0 = off)' },
   { path: 'mqtt.maxSubscriptions', flag: 'mqtt-max-subscriptions', env: 'WARREN_MQTT_MAX_SUBSCRIPTIONS', arg: '<n>',
-    kind: 'int', min: 0, description: 'topic filters one MQTT session may subscribe; more get a failure code in SUBACK (0 = no cap)' },
+    kind: 'int', min: 0, default: 50000, description: 'topic filters one MQTT session may subscribe; more get a failure code in SUBACK (0 = no cap)' },
   { path: 'mqtt.sslCertLogin', flag: 'mqtt-ssl-cert-login', env: 'WARREN_MQTT_SSL_CERT_LOGIN', arg: '', kind: 'bool',
-    description: 'an MQTT client with a verified certificate and no username connects as the certificate\'s user' },
+    default: false, description: 'an MQTT client with a verified certificate and no username connects as the certificate\'s user' },
   { path: 'webStomp.port', flag: 'web-stomp-port', env: 'WARREN_WEB_STOMP_PORT', arg: '<n|off>', kind: 'port',
-    description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
+    default: WEB_STOMP_PORT, description: "STOMP over WebSocket port (0 = any free port, 'off' = disabled)" },
   { path: 'webStomp.tlsPort', flag: 'web-stomp-tls-port', env: 'WARREN_WEB_STOMP_TLS_PORT', arg: '<n|off>',
-    kind: 'port', description: 'STOMP over secure WebSocket port, used when --tls-cert is given' },
+    kind: 'port', default: WEB_STOMP_TLS_PORT, description: 'STOMP over secure WebSocket port, used when --tls-cert is given' },
   { path: 'webStomp.path', flag: 'web-stomp-path', env: 'WARREN_WEB_STOMP_PATH', arg: '<path>', kind: 'string',
-    description: 'URL path of the STOMP WebSocket endpoint' },
+    default: '/ws', description: 'URL path of the STOMP WebSocket endpoint' },
   { path: 'webStomp.binaryFrames', flag: 'web-stomp-binary', env: 'WARREN_WEB_STOMP_BINARY', arg: '', kind: 'bool',
-    description: 'send STOMP frames in binary WebSocket messages (default: text, as RabbitMQ)' },
+    default: false, description: 'send STOMP frames in binary WebSocket messages (default: text, as RabbitMQ)' },
   { path: 'webStomp.allowedOrigins', flag: 'web-stomp-origins', env: 'WARREN_WEB_STOMP_ORIGINS', arg: '<a,b>',
-    kind: 'list', description: "browser origins allowed on the STOMP WebSocket ('*' = any)" },
+    kind: 'list', default: ['*'], description: "browser origins allowed on the STOMP WebSocket ('*' = any)" },
   { path: 'webStomp.trustProxy', flag: 'web-stomp-trust-proxy', env: 'WARREN_WEB_STOMP_TRUST_PROXY', arg: '',
-    kind: 'bool', description: 'take STOMP WebSocket peer addresses from X-Forwarded-For' },
+    kind: 'bool', default: false, description: 'take STOMP WebSocket peer addresses from X-Forwarded-For' },
   { path: 'webMqtt.port', flag: 'web-mqtt-port', env: 'WARREN_WEB_MQTT_PORT', arg: '<n|off>', kind: 'port',
-    description: "MQTT over WebSocket port (0 = any free port, 'off' = disabled)" },
+    default: WEB_MQTT_PORT, description: "MQTT over WebSocket port (0 = any free port, 'off' = disabled)" },
   { path: 'webMqtt.tlsPort', flag: 'web-mqtt-tls-port', env: 'WARREN_WEB_MQTT_TLS_PORT', arg: '<n|off>',
-    kind: 'port', description: 'MQTT over secure WebSocket port, used when --tls-cert is given' },
+    kind: 'port', default: WEB_MQTT_TLS_PORT, description: 'MQTT over secure WebSocket port, used when --tls-cert is given' },
   { path: 'webMqtt.path', flag: 'web-mqtt-path', env: 'WARREN_WEB_MQTT_PATH', arg: '<path>', kind: 'string',
-    description: 'URL path of the MQTT WebSocket endpoint' },
+    default: '/ws', description: 'URL path of the MQTT WebSocket endpoint' },
   { path: 'webMqtt.allowedOrigins', flag: 'web-mqtt-origins', env: 'WARREN_WEB_MQTT_ORIGINS', arg: '<a,b>',
-    kind: 'list', description: "browser origins allowed on the MQTT WebSocket ('*' = any)" },
+    kind: 'list', default: ['*'], description: "browser origins allowed on the MQTT WebSocket ('*' = any)" },
   { path: 'webMqtt.trustProxy', flag: 'web-mqtt-trust-proxy', env: 'WARREN_WEB_MQTT_TRUST_PROXY', arg: '',
-    kind: 'bool', description: 'take MQTT WebSocket peer addresses from X-Forwarded-For' },
+    kind: 'bool', default: false, description: 'take MQTT WebSocket peer addresses from X-Forwarded-For' },
   { path: 'management.port', flag: 'management-port', env: 'WARREN_MANAGEMENT_PORT', arg: '<n|off>', kind: 'port',
-    description: "management HTTP API port (0 = any free port, 'off' = disabled)" },
+    default: 15672, description: "management HTTP API port (0 = any free port, 'off' = disabled)" },
   { path: 'management.tlsPort', flag: 'management-tls-port', env: 'WARREN_MANAGEMENT_TLS_PORT', arg: '<n|off>',
-    kind: 'port', description: 'management HTTP API over TLS port, used when --tls-cert is given' },
+    kind: 'port', default: 15671, description: 'management HTTP API over TLS port, used when --tls-cert is given' },
   { path: 'management.maxBodySize', flag: 'management-max-body-size', env: 'WARREN_MANAGEMENT_MAX_BODY_SIZE',
-    arg: '<bytes>', kind: 'bytes', description: 'largest management API request body accepted' },
+    arg: '<bytes>', kind: 'bytes', default: 10 * 1024 * 1024, description: 'largest management API request body accepted' },
   { path: 'prometheus.port', flag: 'prometheus-port', env: 'WARREN_PROMETHEUS_PORT', arg: '<n|off>', kind: 'port',
-    description: "Prometheus metrics port (0 = any free port, 'off' = disabled)" },
+    default: 15692, description: "Prometheus metrics port (0 = any free port, 'off' = disabled)" },
   { path: 'tls.certFile', flag: 'tls-cert', env: 'WARREN_TLS_CERT', arg: '<file>', kind: 'file',
     description: 'server certificate (PEM) for the TLS listeners' },
   { path: 'tls.keyFile', flag: 'tls-key', env: 'WARREN_TLS_KEY', arg: '<file>', kind: 'file',
@@ -406,24 +359,24 @@ export const SETTINGS: readonly Setting[] = [
     description: 'CA bundle (PEM) that client certificates must chain to (with --tls-verify peer)' },
   { path: 'tls.verify', flag: 'tls-verify', env: 'WARREN_TLS_VERIFY', arg: '<peer|none>', kind: 'choice',
     choices: ['peer', 'none'],
-    description: "client certificates (ssl_options.verify): 'peer' asks for one and refuses untrusted ones; 'none' asks for none" },
+    default: 'none', description: "client certificates (ssl_options.verify): 'peer' asks for one and refuses untrusted ones; 'none' asks for none" },
   { path: 'tls.failIfNoPeerCert', flag: 'tls-fail-if-no-peer-cert', env: 'WARREN_TLS_FAIL_IF_NO_PEER_CERT', arg: '',
-    kind: 'bool', description: 'with --tls-verify peer, also refuse clients that send no certificate' },
+    kind: 'bool', default: false, description: 'with --tls-verify peer, also refuse clients that send no certificate' },
   { path: 'tls.certLoginFrom', flag: 'ssl-cert-login-from', env: 'WARREN_SSL_CERT_LOGIN_FROM',
     arg: '<distinguished_name|common_name>', kind: 'choice', choices: ['distinguished_name', 'common_name'],
-    description: 'user name of a certificate login (SASL EXTERNAL, MQTT/STOMP cert login): subject DN (RFC 4514) or CN' },
+    default: 'distinguished_name', description: 'user name of a certificate login (SASL EXTERNAL, MQTT/STOMP cert login): subject DN (RFC 4514) or CN' },
   { path: 'tls.reloadIntervalMs', flag: 'tls-reload-interval', env: 'WARREN_TLS_RELOAD_INTERVAL', arg: '<ms>', kind: 'int',
-    min: 0, max: 86400000, description: 'check the certificate, key and CA files this often and serve new connections the new ones (0 = never)' },
+    min: 0, max: 86400000, default: 10000, description: 'check the certificate, key and CA files this often and serve new connections the new ones (0 = never)' },
   { path: 'tls.selfSigned', flag: 'self-signed', env: 'WARREN_SELF_SIGNED', arg: '', kind: 'bool',
-    description: 'without --tls-cert/--tls-key, generate a localhost certificate into <data-dir>/tls' },
+    default: true, description: 'without --tls-cert/--tls-key, generate a localhost certificate into <data-dir>/tls' },
   { path: 'defaultUser.username', flag: 'default-user', env: 'WARREN_DEFAULT_USER', arg: '<name>', kind: 'string',
-    description: 'user created at start' },
+    default: 'guest', description: 'user created at start' },
   { path: 'defaultUser.password', flag: 'default-pass', env: 'WARREN_DEFAULT_PASS', arg: '<pass>', kind: 'string',
-    description: "that user's password" },
+    default: 'guest', description: "that user's password" },
   { path: 'loopbackUsers', flag: 'loopback-users', env: 'WARREN_LOOPBACK_USERS', arg: '<a,b>', kind: 'list',
-    description: "users allowed to connect from loopback addresses only ('' = none)" },
+    default: ['guest'], description: "users allowed to connect from loopback addresses only ('' = none)" },
   { path: 'auth.backends', flag: 'auth-backend', env: 'WARREN_AUTH_BACKEND', arg: '<a,b>', kind: 'list',
-    description: "authentication backends tried in order: internal, http (e.g. 'internal,http')" },
+    default: ['internal'], description: "authentication backends tried in order: internal, http (e.g. 'internal,http')" },
   { path: 'auth.httpUserPath', flag: 'auth-http-user-path', env: 'WARREN_AUTH_HTTP_USER_PATH', arg: '<url>',
     kind: 'string', optional: true, description: 'http backend: URL asked to authenticate a user (RabbitMQ user_path)' },
   { path: 'auth.httpVhostPath', flag: 'auth-http-vhost-path', env: 'WARREN_AUTH_HTTP_VHOST_PATH', arg: '<url>',
@@ -434,12 +387,32 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'auth.httpTopicPath', flag: 'auth-http-topic-path', env: 'WARREN_AUTH_HTTP_TOPIC_PATH', arg: '<url>',
     kind: 'string', optional: true, description: 'http backend: URL asked for routing-key access (topic_path; unset = allowed)' },
   { path: 'auth.httpMethod', flag: 'auth-http-method', env: 'WARREN_AUTH_HTTP_METHOD', arg: '<get|post>',
-    kind: 'string', description: 'http backend: GET with a query string, or POST with a form body' },
+    kind: 'string', default: 'get', description: 'http backend: GET with a query string, or POST with a form body' },
   { path: 'auth.httpTimeoutMs', flag: 'auth-http-timeout', env: 'WARREN_AUTH_HTTP_TIMEOUT', arg: '<ms>', kind: 'int',
-    min: 1, max: 600000, description: 'http backend: a request slower than this is a refusal' },
+    min: 1, max: 600000, default: 15000, description: 'http backend: a request slower than this is a refusal' },
   { path: 'auth.cacheTtlMs', flag: 'auth-cache-ttl', env: 'WARREN_AUTH_CACHE_TTL', arg: '<ms>', kind: 'int',
-    min: 0, max: 86400000, description: 'how long external backend answers are cached (at least 1000 ms)' },
+    min: 0, max: 86400000, default: 15000, description: 'how long external backend answers are cached (at least 1000 ms)' },
 ];
+
+/**
+ * The defaults (RabbitMQ's: ports, frame size, channel max, heartbeat, message size, guest/guest from loopback),
+ * gathered from the `default` of every row of {@link SETTINGS}.
+ */
+export const DEFAULT_CONFIG: Readonly<WarrenConfig> = Object.freeze(defaultsOf(SETTINGS));
+
+function defaultsOf(settings: readonly Setting[]): WarrenConfig {
+  const out: Record<string, unknown> = {};
+  for (const s of settings) {
+    if (s.default !== undefined) setPath(out, s.path, Array.isArray(s.default) ? [...s.default] : s.default);
+  }
+  return out as unknown as WarrenConfig;
+}
+
+/**
+ * Config-file paths that were renamed, and their new path. The slow-consumer timeout applies to every protocol, so it
+ * left the `amqp` section; a config file written for the old layout keeps working.
+ */
+const LEGACY_PATHS: ReadonlyMap<string, string> = new Map([['amqp.slowConsumerTimeoutMs', 'slowConsumerTimeoutMs']]);
 
 /** String settings that may be empty: passwords (a passwordless user). */
 const EMPTY_ALLOWED: ReadonlySet<string> = new Set(['defaultUser.password', 'mqtt.defaultPass']);
@@ -602,6 +575,14 @@ export function checkConfigInput(input: unknown, source: string): WarrenConfigIn
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError(`Invalid configuration from ${source}: expected a JSON object`);
   }
+  for (const [legacy, path] of LEGACY_PATHS) {
+    const [section, field] = legacy.split('.') as [string, string];
+    const inSection = (input as Record<string, unknown>)[section];
+    const old = typeof inSection === 'object' && inSection !== null ? (inSection as Record<string, unknown>)[field] : undefined;
+    if (old !== undefined && (input as Record<string, unknown>)[path] !== undefined) {
+      throw new ConfigError(`Both ${legacy} and ${path} are set in ${source}: ${legacy} is the old name of ${path}; keep only ${path}`);
+    }
+  }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
@@ -611,7 +592,7 @@ export function checkConfigInput(input: unknown, source: string): WarrenConfigIn
       }
       for (const [field, fieldValue] of Object.entries(value)) {
         if (fieldValue === undefined) continue;
-        checkField(`${key}.${field}`, fieldValue, source, out);
+        checkField(LEGACY_PATHS.get(`${key}.${field}`) ?? `${key}.${field}`, fieldValue, source, out);
       }
     } else {
       checkField(key, value, source, out);

@@ -4,12 +4,9 @@
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
-import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext, type AmqpServerOptions } from '@warren/amqp';
-import { createStompService, type StompService } from '@warren/stomp';
-import { createMqttService, type MqttService } from '@warren/mqtt';
+import type { AmqpContext } from '@warren/amqp';
+import type { MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
-import { listenWebMqtt } from '@warren/web-mqtt';
-import { listenWebStomp } from '@warren/web-stomp';
 import { createManagementApp, defaultClusterName, startPrometheusServer, type ListenerDescription, type ManagementContext } from '@warren/management';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
@@ -19,9 +16,18 @@ import { makeDataDirPrivate } from './data-dir.js';
 import { createAuthBackends } from './auth-http-backend.js';
 import { WARREN_VERSION } from './version.js';
 import { ResourceMonitor, type AlarmTarget } from './resource-monitor.js';
+import { amqpProtocol } from './protocols/amqp.js';
+import { mqttProtocol } from './protocols/mqtt.js';
+import type { ProtocolModule, ServerService } from './protocols/protocol-module.js';
+import { stompProtocol } from './protocols/stomp.js';
 
-/** How long a stopping broker waits for clients to answer its connection.close (RabbitMQ-like, brief). */
-const SHUTDOWN_CLOSE_TIMEOUT_MS = 3000;
+/** The protocols, in the order their listeners start. */
+const PROTOCOLS: readonly ProtocolModule<ServerService>[] = [amqpProtocol, stompProtocol, mqttProtocol];
+/**
+ * The order their services close in on stop, after the HTTP servers and before the listeners: AMQP last, since its
+ * close waits (briefly) for every client to answer connection.close.
+ */
+const SHUTDOWN_ORDER: readonly ProtocolModule<ServerService>[] = [stompProtocol, mqttProtocol, amqpProtocol];
 
 /** The core broker as the server uses it: the adapters' API plus an optional close for shutdown. */
 export type BrokerLike = BrokerApi & { close?(): void | Promise<void> };
@@ -97,10 +103,9 @@ export async function startBroker(
   });
 
   const listeners: Listener[] = [];
-  const amqpConnections = new AmqpConnectionRegistry();
   let monitor: ResourceMonitor | undefined;
-  let stomp: StompService | undefined;
-  let mqtt: MqttService | undefined;
+  /** The service of each protocol that has a listener on. */
+  const services = new Map<ProtocolModule<ServerService>, ServerService>();
   /** HTTP servers (management, Prometheus): closed before the broker. */
   const httpServers: { close(): Promise<unknown> }[] = [];
   let reloader: TlsReloader | undefined;
@@ -108,29 +113,14 @@ export async function startBroker(
     monitor?.stop();
     reloader?.stop();
     await Promise.allSettled(httpServers.map((h) => h.close()));
-    await stomp?.close().catch(() => {});
-    // MQTT 5 clients get DISCONNECT 0x8B (server shutting down); persistent-session and retained state is flushed.
-    await mqtt?.close().catch(() => {});
-    // Tell AMQP clients why (320 CONNECTION_FORCED 'shutdown') and give them a moment to answer, then drop sockets.
-    await amqpConnections.closeAll(SHUTDOWN_CLOSE_TIMEOUT_MS).catch(() => {});
+    // STOMP and MQTT close at once (MQTT 5 clients get DISCONNECT 0x8B, persistent-session and retained state is
+    // flushed); AMQP clients are told why (320 CONNECTION_FORCED 'shutdown') and get a moment to answer.
+    for (const m of SHUTDOWN_ORDER) await services.get(m)?.close().catch(() => {});
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close?.();
   };
 
   try {
-    const amqpOptions: AmqpServerOptions = {
-      frameMax: config.amqp.frameMax,
-      channelMax: config.amqp.channelMax,
-      heartbeat: config.amqp.heartbeat,
-      maxMessageSize: config.amqp.maxMessageSize,
-      handshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
-      slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
-      consumerMaxPerChannel: config.amqp.consumerMaxPerChannel,
-      certLoginFrom: config.tls.certLoginFrom,
-    };
-    const amqpLogger = logger.child({ component: 'amqp' });
-    const ctx: AmqpContext = { broker, logger: amqpLogger, options: amqpOptions, connections: amqpConnections };
-
     // Alarms are checked once before the first listener opens, so an over-limit node starts blocked.
     if (typeof (broker as Partial<AlarmTarget>).setAlarm === 'function') {
       monitor = new ResourceMonitor(broker as unknown as AlarmTarget, {
@@ -141,11 +131,10 @@ export async function startBroker(
       });
       await monitor.start();
     }
-    const handler = startOptions.amqpHandler ?? handleAmqpConnection;
 
     const startListener = async (
       options: ListenerOptions,
-      onConnection: (socket: Duplex, info: ConnectionInfo) => void = (socket, info) => handler(socket, info, ctx),
+      onConnection: (socket: Duplex, info: ConnectionInfo) => void,
     ): Promise<Listener> => {
       const listenerLogger = logger.child({ listener: options.name });
       const listener = await listen(
@@ -191,22 +180,6 @@ export async function startBroker(
     const ports: RunningBroker['ports'] = {};
     /** TLS servers other than the listeners (management HTTPS) whose certificate reloads too. */
     const tlsTargets: TlsTarget[] = [];
-    if (config.amqp.port !== null) {
-      const l = await startListener({ name: 'amqp', protocol: 'amqp', host: config.host, port: config.amqp.port });
-      ports.amqp = l.port;
-    }
-    if (config.amqp.tlsPort !== null) {
-      const tls = await requireTls('AMQPS');
-      const l = await startListener({
-        name: 'amqps',
-        protocol: 'amqp',
-        host: config.host,
-        port: config.amqp.tlsPort,
-        tls: tls.options,
-        tlsHandshakeTimeoutMs: config.amqp.handshakeTimeoutMs,
-      });
-      ports.amqps = l.port;
-    }
 
     /**
      * Logs and bookkeeping for a WebSocket listener. Refused upgrades (wrong path, origin) and failed TLS handshakes
@@ -229,138 +202,69 @@ export async function startBroker(
         .info({ protocol, host: config.host, port: listener.port, tls, websocket: true }, 'listener started');
     };
     // The web listeners' wss:// variants need a certificate configured explicitly, as RabbitMQ's web plugins do.
-    const webTls = config.tls.certFile !== undefined ? await sharedTls() : undefined;
+    // Loaded when the first protocol with WebSocket listeners comes up (after AMQP's, as the log has always shown).
+    let webTls: Awaited<ReturnType<typeof loadTls>>;
+    let webTlsChecked = false;
     const webPorts = (section: { port: number | null; tlsPort: number | null }) => {
       const out: Array<{ port: number; secure: boolean }> = [];
       if (section.port !== null) out.push({ port: section.port, secure: false });
       if (section.tlsPort !== null && webTls !== undefined) out.push({ port: section.tlsPort, secure: true });
       return out;
     };
-    const webStompPorts = webPorts(config.webStomp);
 
-    if (config.stomp.port !== null || config.stomp.tlsPort !== null || webStompPorts.length > 0) {
-      // One STOMP service for every STOMP listener (TCP, TLS; web-stomp hands its streams to the same service).
-      const service = createStompService({
-        broker,
-        logger: logger.child({ component: 'stomp' }),
-        options: {
-          maxFrameSize: config.stomp.maxFrameSize,
-          defaultVhost: config.stomp.defaultVhost,
-          connectTimeoutMs: config.stomp.connectTimeoutMs,
-          maxSubscriptions: config.stomp.maxSubscriptions,
-          // One setting for every protocol's slow consumers (--slow-consumer-timeout).
-          slowConsumerTimeoutMs: config.amqp.slowConsumerTimeoutMs,
-          sslCertLogin: config.stomp.sslCertLogin,
-          certLoginFrom: config.tls.certLoginFrom,
-        },
-        dataDir: config.dataDir,
-      });
-      stomp = service;
-      const onStomp = (socket: Duplex, info: ConnectionInfo): void => service.handleConnection(socket, info);
-      if (config.stomp.port !== null) {
-        const l = await startListener({ name: 'stomp', protocol: 'stomp', host: config.host, port: config.stomp.port }, onStomp);
-        ports.stomp = l.port;
+    for (const m of PROTOCOLS) {
+      if (m.web !== undefined && !webTlsChecked) {
+        webTls = config.tls.certFile !== undefined ? await sharedTls() : undefined;
+        webTlsChecked = true;
       }
-      if (config.stomp.tlsPort !== null) {
-        const tls = await requireTls('STOMPS');
+      const tcpPort = m.tcp.port(config);
+      const tlsPort = m.tls.port(config);
+      const web = m.web !== undefined ? webPorts(m.web.section(config)) : [];
+      if (m.alwaysOn !== true && tcpPort === null && tlsPort === null && web.length === 0) continue;
+      // One service for every listener of the protocol (TCP, TLS, and the WebSocket streams of its web listeners).
+      const service = m.createService({ broker, logger, config, startOptions });
+      services.set(m, service);
+      const onConnection = (socket: Duplex, info: ConnectionInfo): void => service.handleConnection(socket, info);
+      if (tcpPort !== null) {
+        const l = await startListener({ name: m.tcp.name, protocol: m.protocol, host: config.host, port: tcpPort }, onConnection);
+        ports[m.tcp.portKey] = l.port;
+      }
+      if (tlsPort !== null) {
+        const tls = await requireTls(m.tls.label);
+        const handshakeTimeoutMs = m.tls.handshakeTimeoutMs?.(config);
         const l = await startListener(
           {
-            name: 'stomps',
-            protocol: 'stomp',
+            name: m.tls.name,
+            protocol: m.protocol,
             host: config.host,
-            port: config.stomp.tlsPort,
+            port: tlsPort,
             tls: tls.options,
-            tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs,
+            ...(handshakeTimeoutMs !== undefined ? { tlsHandshakeTimeoutMs: handshakeTimeoutMs } : {}),
           },
-          onStomp,
+          onConnection,
         );
-        ports.stomps = l.port;
+        ports[m.tls.portKey] = l.port;
       }
-      // STOMP over WebSocket: the same service, fed a byte stream per WebSocket.
-      const web = config.webStomp;
-      for (const { port, secure } of webStompPorts) {
-        const name = secure ? 'web-stomp-tls' : 'web-stomp';
-        const l = await listenWebStomp(service, {
-          name,
-          host: config.host,
-          port,
-          path: web.path,
-          maxPayload: config.stomp.maxFrameSize,
-          // Not binary: text frames, and binary ones for bodies that are not UTF-8 (issue 12 §4).
-          messageType: web.binaryFrames ? 'binary' : 'auto',
-          allowedOrigins: web.allowedOrigins,
-          trustProxy: web.trustProxy,
-          maxUnauthenticated: config.maxUnauthenticatedConnections,
-          // The deadline for the TLS handshake and the HTTP upgrade request.
-          tlsHandshakeTimeoutMs: config.stomp.connectTimeoutMs,
-          ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
-          onError: webListenerErrors(name),
-        });
-        webStarted(l, 'stomp', secure);
-        if (secure) ports.webStompTls = l.port;
-        else ports.webStomp = l.port;
+      for (const { port, secure } of web) {
+        const w = m.web!;
+        const name = secure ? w.tlsName : w.name;
+        const l = await w.listen(
+          service,
+          {
+            name,
+            host: config.host,
+            port,
+            maxUnauthenticated: config.maxUnauthenticatedConnections,
+            ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
+            onError: webListenerErrors(name),
+          },
+          config,
+        );
+        webStarted(l, m.protocol, secure);
+        ports[secure ? w.tlsPortKey : w.portKey] = l.port;
       }
     }
-
-    const webMqttPorts = webPorts(config.webMqtt);
-    if (config.mqtt.port !== null || config.mqtt.tlsPort !== null || webMqttPorts.length > 0) {
-      // One MQTT service for every MQTT listener (TCP, TLS; web-mqtt hands its WebSocket streams to the same one).
-      const service = createMqttService({
-        broker,
-        logger: logger.child({ component: 'mqtt' }),
-        options: {
-          maxFrameSize: config.mqtt.maxPacketSize,
-          defaultVhost: config.mqtt.defaultVhost,
-          exchange: config.mqtt.exchange,
-          allowAnonymous: config.mqtt.allowAnonymous,
-          // Its own credentials, never the broker's default user (an administrator): RabbitMQ's mqtt.default_user.
-          anonymousUser: { username: config.mqtt.defaultUser, password: config.mqtt.defaultPass },
-          maxOfflineMessages: config.mqtt.maxOfflineMessages,
-          maxRetainedBytes: config.mqtt.maxRetainedBytes,
-          maxSessionExpiry: config.mqtt.maxSessionExpiry,
-          maxKeepAlive: config.mqtt.maxKeepAlive,
-          maxSubscriptions: config.mqtt.maxSubscriptions,
-          sysInterval: config.mqtt.sysInterval,
-          sslCertLogin: config.mqtt.sslCertLogin,
-          certLoginFrom: config.tls.certLoginFrom,
-        },
-        dataDir: config.dataDir,
-      });
-      mqtt = service;
-      const onMqtt = (socket: Duplex, info: ConnectionInfo): void => service.handleConnection(socket, info);
-      if (config.mqtt.port !== null) {
-        const l = await startListener({ name: 'mqtt', protocol: 'mqtt', host: config.host, port: config.mqtt.port }, onMqtt);
-        ports.mqtt = l.port;
-      }
-      if (config.mqtt.tlsPort !== null) {
-        const tls = await requireTls('MQTTS');
-        const l = await startListener(
-          { name: 'mqtts', protocol: 'mqtt', host: config.host, port: config.mqtt.tlsPort, tls: tls.options },
-          onMqtt,
-        );
-        ports.mqtts = l.port;
-      }
-      // MQTT over WebSocket: the same service, fed a byte stream per WebSocket.
-      const web = config.webMqtt;
-      for (const { port, secure } of webMqttPorts) {
-        const name = secure ? 'web-mqtt-tls' : 'web-mqtt';
-        const l = await listenWebMqtt(service, {
-          name,
-          host: config.host,
-          port,
-          path: web.path,
-          maxPayload: config.mqtt.maxPacketSize,
-          allowedOrigins: web.allowedOrigins,
-          trustProxy: web.trustProxy,
-          maxUnauthenticated: config.maxUnauthenticatedConnections,
-          ...(secure && webTls !== undefined ? { tls: webTls.options } : {}),
-          onError: webListenerErrors(name),
-        });
-        webStarted(l, 'mqtt', secure);
-        if (secure) ports.webMqttTls = l.port;
-        else ports.webMqtt = l.port;
-      }
-    }
+    const mqtt = services.get(mqttProtocol) as MqttService | undefined;
 
     // The management API (RabbitMQ's management plugin) on 15672, and 15671 with TLS when a certificate is
     // configured. It needs the real core (a test's substitute broker has no administration methods).

@@ -21,6 +21,8 @@ export type { ProtocolService, ServeStreamOptions, SessionTracker, StreamSession
 export { FLUSH_AFTER_MS, FlushPacer } from './flush-pacer.js';
 export type { Flushable } from './flush-pacer.js';
 export { forwardedFor, listenWebSocket, webSocketStream } from './websocket-listener.js';
+export { bundleExamplePage, listenWebProtocol } from './web-protocol.js';
+export type { StreamConnectionHandler, WebProtocol, WebProtocolListenerOptions } from './web-protocol.js';
 export type {
   WebSocketConnectionHandler,
   WebSocketListener,

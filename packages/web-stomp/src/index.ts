@@ -5,11 +5,10 @@
  */
 import type { StompService } from '@warren/stomp';
 import {
-  listenWebSocket,
-  serveStaticFiles,
+  listenWebProtocol,
   type Listener,
-  type TlsOptions,
-  type WebSocketListenerOptions,
+  type WebProtocol,
+  type WebProtocolListenerOptions,
   type WebSocketMessageType,
 } from '@warren/transport';
 import { EXAMPLES_DIR } from './examples.js';
@@ -29,55 +28,29 @@ export const WEB_STOMP_TLS_PORT = 15673;
  */
 export const WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT = 65536;
 
-/** Where and how to listen. */
-export interface WebStompOptions {
-  /** Listener name in logs and connection ids. Default 'web-stomp' ('web-stomp-tls' with `tls`). */
-  name?: string;
-  host?: string;
-  port: number;
-  /** Default '/ws'. */
-  path?: string;
-  tls?: TlsOptions;
-  tlsHandshakeTimeoutMs?: number;
-  /**
-   * Largest inbound WebSocket message before the client's CONNECT is accepted. Default
-   * {@link WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT}: ws buffers a whole message before the adapter sees a byte, so
-   * without it a client that never logs in could make the server hold `maxPayload` bytes.
-   */
-  maxPayloadBeforeConnect?: number;
-  /** Connections held before their client logged in; more are closed as they arrive. Default 1000. */
-  maxUnauthenticated?: number;
-  /** Largest inbound WebSocket message: the STOMP adapter's frame limit. */
-  maxPayload: number;
+/** Where and how to listen (transport's shared web listener options, plus the outbound message type). */
+export interface WebStompOptions extends WebProtocolListenerOptions {
   /**
    * Outbound WebSocket message type. Default 'auto': text, as RabbitMQ's web_stomp (`ws_frame = text`), except a
    * MESSAGE whose bytes are not valid UTF-8, which goes as a binary message so binary bodies reach browsers intact.
    */
   messageType?: WebSocketMessageType;
-  allowedOrigins?: readonly string[];
-  trustProxy?: boolean;
-  pingIntervalMs?: number;
-  /** Serve the example page at '/'. Default true. */
-  examples?: boolean;
-  onError?: NonNullable<WebSocketListenerOptions['onError']>;
 }
+
+const WEB_STOMP: WebProtocol = {
+  name: 'web-stomp',
+  protocol: 'stomp',
+  subprotocols: WEB_STOMP_SUBPROTOCOLS,
+  maxPayloadBeforeConnect: WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT,
+  messageType: 'auto',
+  examplesDir: EXAMPLES_DIR,
+};
 
 /** Bind a web-stomp listener whose connections are served by `service` (the STOMP adapter). */
 export function listenWebStomp(
   service: Pick<StompService, 'handleConnection'>,
   options: WebStompOptions,
 ): Promise<Listener> {
-  const { name, examples, maxPayloadBeforeConnect, ...rest } = options;
-  const wsOptions: WebSocketListenerOptions = {
-    ...rest,
-    maxPayloadBeforeAuth: maxPayloadBeforeConnect ?? WEB_STOMP_MAX_PAYLOAD_BEFORE_CONNECT,
-    name: name ?? (options.tls !== undefined ? 'web-stomp-tls' : 'web-stomp'),
-    protocol: 'stomp',
-    subprotocols: WEB_STOMP_SUBPROTOCOLS,
-    messageType: options.messageType ?? 'auto',
-  };
-  if (examples !== false) {
-    wsOptions.onRequest = serveStaticFiles(EXAMPLES_DIR, 'The web-stomp example page is not built: run npm run build.');
-  }
-  return listenWebSocket(wsOptions, (stream, info) => service.handleConnection(stream, info));
+  const { messageType, ...rest } = options;
+  return listenWebProtocol(service, messageType === undefined ? WEB_STOMP : { ...WEB_STOMP, messageType }, rest);
 }

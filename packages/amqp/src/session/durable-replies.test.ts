@@ -3,7 +3,8 @@
  * definitions are on disk, and the connection handles nothing after it until then (it stops reading). Transient
  * declares and redeclares answer at once. A slow definitions store whose flush the test releases proves it.
  */
-import { Broker, SlowDefinitionsStore } from '@warren/core';
+import { Broker } from '@warren/core';
+import { SlowDefinitionsStore } from '@warren/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeMethod, type AmqpMethod } from '../codec/index.js';
 import { AmqpSession } from '../testing/session.js';

@@ -2,14 +2,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  FakeChannelHost,
-  FakeConnectionHost,
-  fakeConnectionInfo,
   type ChannelDetails,
   type ConnectionDetails,
   type ConnectionInfo,
   type CoreConnection,
 } from '@warren/core';
+import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo } from '@warren/core/testing';
 import { managementHarness, type Harness } from '../testing/harness.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../tests/fixtures/rabbitmq-3.10/', import.meta.url));

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage, type CoreChannel } from '@warren/core';
+import { type CoreChannel } from '@warren/core';
+import { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } from '@warren/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { managementHarness, type Harness } from '../testing/harness.js';
 import { StatsSampler } from './sampler.js';

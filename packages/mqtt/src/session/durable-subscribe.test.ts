@@ -2,7 +2,8 @@
  * Issue 3: a SUBSCRIBE of a persistent session declares a durable queue and durable bindings; its SUBACK (and the
  * packets after it) waits until the definitions are fsynced. A clean session's QoS 0 subscription does not wait.
  */
-import { Broker, silentLogger, SlowDefinitionsStore } from '@warren/core';
+import { Broker, silentLogger } from '@warren/core';
+import { SlowDefinitionsStore } from '@warren/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMqttService, type MqttService } from '../index.js';
 import { RawClient } from '../testing/mqtt-test-server.js';

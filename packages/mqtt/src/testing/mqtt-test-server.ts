@@ -3,7 +3,8 @@
  * in-memory duplex pair (for raw-packet session tests). Not part of the public entry.
  */
 import { Duplex } from 'node:stream';
-import { Broker, fakeConnectionInfo, silentLogger, type ConnectionInfo, type Logger } from '@warren/core';
+import { Broker, silentLogger, type ConnectionInfo, type Logger } from '@warren/core';
+import { fakeConnectionInfo } from '@warren/core/testing';
 import { listen, streamPair, type Listener } from '@warren/transport';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { createMqttService, type MqttServerOptions, type MqttService } from '../index.js';

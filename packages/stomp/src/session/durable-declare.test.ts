@@ -3,7 +3,8 @@
  * every later frame, until the definitions are fsynced; frames that declare nothing durable answer at once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, fakeConnectionInfo, silentLogger, SlowDefinitionsStore } from '@warren/core';
+import { Broker, silentLogger } from '@warren/core';
+import { fakeConnectionInfo, SlowDefinitionsStore } from '@warren/core/testing';
 import { MemoryIo, raw } from '../testing/memory-io.js';
 import { StompSession } from './stomp-session.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Broker, fakeConnectionInfo, MemoryMessageStore, silentLogger, type ConfirmSink, type CoreChannel } from '@warren/core';
-import { FakeChannelHost } from '@warren/core';
+import { Broker, MemoryMessageStore, silentLogger, type ConfirmSink, type CoreChannel } from '@warren/core';
+import { FakeChannelHost, fakeConnectionInfo } from '@warren/core/testing';
 import { MemoryIo, raw } from '../testing/memory-io.js';
 import { StompSession, subscriptionQueueName, type StompSessionOptions } from './stomp-session.js';
 import type { StompFrame } from '../codec/frame.js';

@@ -8,13 +8,13 @@
  * and every binding touching them are gone after a restart. The predeclared `amq.*` exchanges are re-created by every
  * vhost and are not stored; bindings from or to them are.
  */
-import type { UserStore } from '../auth/users.js';
-import { policyToJson, validatePolicy, type Policy } from '../policy/policy.js';
-import { RuntimeParameters, type UserLimits } from '../runtime-parameters.js';
-import type { Exchange } from '../exchange/exchange.js';
-import type { VHost } from '../vhost.js';
-import { isSupportedHashingAlgorithm } from '../auth/password.js';
-import type { Definitions, PolicyDefinitionRecord, VhostDefinition } from './definitions.js';
+import type { UserStore } from './auth/users.js';
+import { policyToJson, validatePolicy, type Policy } from './policy/policy.js';
+import { RuntimeParameters, type UserLimits } from './runtime-parameters.js';
+import type { Exchange } from './exchange/exchange.js';
+import type { VHost } from './vhost.js';
+import { isSupportedHashingAlgorithm } from './auth/password.js';
+import type { Definitions, PolicyDefinitionRecord, VhostDefinition } from './store/definitions.js';
 
 /** What the snapshot and restore need of the broker. */
 export interface DefinitionsHost {
