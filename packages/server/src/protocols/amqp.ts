@@ -1,9 +1,9 @@
 /**
- * AMQP 0-9-1 on 5672 and 5671 (no WebSocket listener). The service wraps the adapter's connection handler (or the
- * one a test passes in `StartOptions.amqpHandler`) and its connection registry, whose close tells every client why
+ * AMQP 0-9-1 on 5672 and 5671 (no WebSocket listener). The service is the adapter's (or, for a test that passes
+ * `StartOptions.amqpHandler`, that handler over a connection registry); its close tells every client why
  * (320 CONNECTION_FORCED) and waits briefly for their answer.
  */
-import { AmqpConnectionRegistry, handleAmqpConnection, type AmqpContext } from '@warren/amqp';
+import { AmqpConnectionRegistry, createAmqpService, type AmqpContext } from '@warren/amqp';
 import type { ProtocolModule, ServerService } from './protocol-module.js';
 
 /** How long a stopping broker waits for clients to answer its connection.close (RabbitMQ-like, brief). */
@@ -37,7 +37,8 @@ export const amqpProtocol: ProtocolModule<ServerService> = {
       },
       connections,
     };
-    const handler = startOptions.amqpHandler ?? handleAmqpConnection;
+    const handler = startOptions.amqpHandler;
+    if (handler === undefined) return createAmqpService({ ...ctx, shutdownTimeoutMs: SHUTDOWN_CLOSE_TIMEOUT_MS });
     return {
       handleConnection: (stream, info) => handler(stream, info, ctx),
       close: () => connections.closeAll(SHUTDOWN_CLOSE_TIMEOUT_MS),
