@@ -11,12 +11,12 @@ export {
   DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
   SERVER_VERSION,
   SHUTDOWN_REPLY_TEXT,
-} from './connection/connection.js';
-export type { AmqpConnectionContext, AmqpConnectionOptions } from './connection/connection.js';
-export type { AmqpIo } from './connection/io.js';
+} from './session/connection.js';
+export type { AmqpConnectionContext, AmqpConnectionOptions } from './session/connection.js';
+export type { AmqpIo } from './session/io.js';
 /** The codec's frame reader and its error (the fuzzer and other tools feed it bytes directly). */
 export { FrameParser, AmqpProtocolError, type Frame } from './codec/index.js';
-export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './mapping.js';
+export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './errors.js';
 
 /** Per-listener AMQP settings (RabbitMQ's defaults). */
 export interface AmqpServerOptions {

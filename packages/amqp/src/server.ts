@@ -5,8 +5,8 @@
 import type { Duplex } from 'node:stream';
 import type { ConnectionInfo } from '@warren/core';
 import { OutboundWriter, StreamIo, type OutboundStream } from '@warren/transport';
-import { AmqpConnection, type AmqpConnectionContext } from './connection/connection.js';
-import type { AmqpIo } from './connection/io.js';
+import { AmqpConnection, type AmqpConnectionContext } from './session/connection.js';
+import type { AmqpIo } from './session/io.js';
 
 /** The writer's high-water mark (the transport's default, 1 MiB): deliveries stop there. */
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -53,7 +53,7 @@ export class AmqpConnectionRegistry {
 /** Adapts a socket and its writer to the state machine's {@link AmqpIo}. */
 class SocketIo extends StreamIo implements AmqpIo {
   /** Enough output pending that reading more input should wait. */
-  get overloaded(): boolean {
+  override get overloaded(): boolean {
     return this.writer.pendingBytes >= READ_PAUSE_BYTES;
   }
 }

@@ -11,8 +11,8 @@ import {
   type AmqpMethod,
   type Frame,
 } from '../codec/index.js';
-import { AmqpConnection, type AmqpConnectionOptions } from '../connection/connection.js';
-import type { AmqpIo } from '../connection/io.js';
+import { AmqpConnection, type AmqpConnectionOptions } from '../session/connection.js';
+import type { AmqpIo } from '../session/io.js';
 
 /** An {@link AmqpIo} that records everything. */
 export class MemoryIo implements AmqpIo {

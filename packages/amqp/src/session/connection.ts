@@ -27,8 +27,7 @@ import {
   type AmqpMethod,
   type Frame,
 } from '../codec/index.js';
-import { amqpReplyFor, isHardError, replyText } from '../mapping.js';
-import { AmqpError } from './amqp-error.js';
+import { AmqpError, amqpReplyFor, isHardError, replyText } from '../errors.js';
 import { AmqpChannel, type ChannelOwner } from './channel.js';
 import type { AmqpIo } from './io.js';
 import { certificateUserName, parseSaslResponse, SASL_MECHANISMS, SASL_MECHANISMS_WITH_CERTIFICATE, type CertLoginFrom } from './sasl.js';

@@ -1,5 +1,6 @@
 /**
- * Broker error codes → AMQP 0-9-1 reply codes and scope (DESIGN.md §3: errors are mapped to the wire at the edge).
+ * AMQP's error table: broker error codes → AMQP 0-9-1 reply codes and scope (DESIGN.md §3: errors are mapped to the
+ * wire at the edge), the reply-text RabbitMQ words, and {@link AmqpError}, the state machine's own error.
  *
  * The scope follows RabbitMQ 3.10: soft errors (4xx) close only the channel, hard errors (5xx) close the connection
  * (AMQP 0-9-1 §1.2 "reply-code" constants, rabbit_framing_amqp_0_9_1).
@@ -71,4 +72,31 @@ export function replyText(replyCode: number, message: string): string {
 /** Whether a reply code is a hard (connection) error: every 5xx code of AMQP 0-9-1 §1.2. */
 export function isHardError(replyCode: number): boolean {
   return replyCode >= 500;
+}
+
+/**
+ * An error raised by the AMQP state machine itself (as opposed to the codec's AmqpProtocolError or the core's
+ * BrokerError). Its scope follows from the reply code: 5xx close the connection, 4xx close the channel.
+ */
+export class AmqpError extends Error {
+  /** AMQP reply code (spec §1.2). */
+  readonly replyCode: number;
+  /** The offending method's class, 0 when not about a method. */
+  readonly classId: number;
+  /** The offending method's id, 0 when not about a method. */
+  readonly methodId: number;
+
+  /** @param message The text after the reply name, e.g. "expected 'channel.open'". */
+  constructor(replyCode: number, message: string, classId = 0, methodId = 0) {
+    super(message);
+    this.name = 'AmqpError';
+    this.replyCode = replyCode;
+    this.classId = classId;
+    this.methodId = methodId;
+  }
+
+  /** The reply-text to send: `CHANNEL_ERROR - expected 'channel.open'`. */
+  get replyText(): string {
+    return replyText(this.replyCode, this.message);
+  }
 }

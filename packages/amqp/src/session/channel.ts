@@ -26,7 +26,7 @@ import {
   type BasicPublish,
   type Frame,
 } from '../codec/index.js';
-import { AmqpError } from './amqp-error.js';
+import { AmqpError } from '../errors.js';
 
 /** What a channel needs of its connection. */
 export interface ChannelOwner {
