@@ -1,39 +1,32 @@
 /**
  * The STOMP service: {@link createStompService} serves each accepted byte stream (TCP, TLS, or any Duplex such as a
- * WebSocket stream) with a {@link StompSession} behind the transport's {@link OutboundWriter}.
+ * WebSocket stream) with a {@link StompSession}, through the transport's serveStream (writer, I/O, stream events).
  */
 import type { Duplex } from 'node:stream';
 import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
-import { OutboundWriter, StreamIo, type OutboundStream } from '@warren/transport';
-import type { StompIo } from './session/io.js';
+import {
+  DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
+  serveStream,
+  type ConnectionIo,
+  type ServeStreamOptions,
+} from '@warren/transport';
 import { StompSession, type StompSessionOptions } from './session/stomp-session.js';
 
-/** The STOMP session's I/O: the transport's stream-and-writer adapter as is. */
-class StompStreamIo extends StreamIo implements StompIo {}
-
-/** Serve one STOMP connection on `stream` until it closes. Never throws. Returns the session (tests, metrics). */
-export function serveStompConnection(
-  stream: Duplex,
-  info: ConnectionInfo,
+/**
+ * How a service serves its streams: made once per service. The writer's stall timeout is the slow-consumer timeout
+ * (the session drops the client in `onStalled`).
+ */
+function serveOptions(
   broker: BrokerApi,
   logger: Logger,
   options: StompSessionOptions,
-): StompSession {
-  const writer = new OutboundWriter(stream as unknown as OutboundStream);
-  const io = new StompStreamIo(stream, writer);
-  const session = new StompSession(io, info, broker, logger, options);
-  writer.onDrain(() => session.onWritable());
-  stream.on('data', (chunk: Buffer | string) => {
-    io.received(chunk.length);
-    session.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  });
-  stream.on('end', () => {
-    session.transportClosed();
-    writer.end();
-  });
-  stream.on('error', (err: Error) => session.transportClosed(err));
-  stream.on('close', () => session.transportClosed());
-  return session;
+  registry: Set<StompSession>,
+): ServeStreamOptions<StompSession, ConnectionIo, ConnectionInfo> {
+  return {
+    createSession: (io, _stream, info) => new StompSession(io, info, broker, logger, options),
+    writer: { stallTimeoutMs: options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS },
+    registry,
+  };
 }
 
 /** Settings of the Stomp adapter (shared by its TCP, TLS and WebSocket listeners). */
@@ -93,7 +86,8 @@ export interface StompService {
 
 /** Create the STOMP service of one broker: the adapter's entry for every listener (TCP, TLS, WebSocket). */
 export function createStompService(ctx: StompServiceContext): StompService {
-  const live = new Map<Duplex, StompSession>();
+  const live = new Set<StompSession>();
+  const serve = serveOptions(ctx.broker, ctx.logger, ctx.options, live);
   let closed = false;
   return {
     get connectionCount(): number {
@@ -105,9 +99,7 @@ export function createStompService(ctx: StompServiceContext): StompService {
         return;
       }
       try {
-        const session = serveStompConnection(stream, info, ctx.broker, ctx.logger, ctx.options);
-        live.set(stream, session);
-        stream.once('close', () => live.delete(stream));
+        serveStream(stream, serve, info);
       } catch (err) {
         ctx.logger.error({ err, connection: info.id }, 'STOMP connection setup failed');
         stream.destroy();
@@ -115,10 +107,7 @@ export function createStompService(ctx: StompServiceContext): StompService {
     },
     async close(): Promise<void> {
       closed = true;
-      for (const [stream, session] of live) {
-        session.transportClosed();
-        stream.destroy();
-      }
+      for (const session of live) void session.shutdown();
       live.clear();
     },
   };

@@ -3,6 +3,7 @@
  * with a `transaction` header wait for COMMIT and are dropped on ABORT.
  */
 import type { CoreChannel, Message, MessageProperties } from '@warren/core';
+import { PauseReason } from '@warren/transport';
 import type { StompFrame } from '../codec/frame.js';
 import { StompError } from '../errors.js';
 import { HeaderValueError, propertiesFromHeaders } from '../mapping.js';
@@ -92,7 +93,7 @@ export class Publisher {
     } else {
       channel.publish(message, { sequence: this.#receipts.track(receipt) });
     }
-    if (ctx.blocked) ctx.io.pause();
+    if (ctx.blocked) ctx.io.pause(PauseReason.Alarm);
   }
 
   /** The open transaction a frame names (its `transaction` header), or undefined without one. */

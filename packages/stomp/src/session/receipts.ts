@@ -62,7 +62,7 @@ export class Receipts {
     const ctx = this.#ctx;
     // While a frame's replies wait for the definitions fsync, no receipt may overtake them (a RECEIPT for a SEND to a
     // just-declared durable queue means the queue is on disk too).
-    if (ctx.defsPending > 0 || this.hold) return;
+    if (ctx.barrier.waiting || this.hold) return;
     const pending = this.#pending;
     let n = 0;
     while (n < pending.length && pending[n]!.done) {

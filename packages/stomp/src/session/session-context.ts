@@ -3,6 +3,7 @@
  * its output path. Owned by {@link StompSession}; the family modules read and change it, never the transport.
  */
 import { randomBytes } from 'node:crypto';
+import { DefinitionsBarrier } from '@warren/core';
 import type {
   BrokerApi,
   ChannelHost,
@@ -13,6 +14,7 @@ import type {
   Logger,
   User,
 } from '@warren/core';
+import { PauseReason } from '@warren/transport';
 import { encodeFrame } from '../codec/encoder.js';
 import type { StompVersion } from '../codec/frame.js';
 import { StompError } from '../errors.js';
@@ -21,6 +23,19 @@ import type { StompSessionOptions } from './options.js';
 
 /** The `version` header of an ERROR frame: every version this server speaks. */
 export const ERROR_VERSION_HEADER = '1.0,1.1,1.2';
+
+/** The reasons a wait of the definitions barrier pauses reading for; they end together with its last wait. */
+const BARRIER_REASONS = PauseReason.Definitions | PauseReason.Auth | PauseReason.Turn;
+
+/** What the session does for the barrier once a wait ends or fails. */
+export interface SessionFlow {
+  /** Every wait ended and the held replies are out: send due receipts and handle the frames read meanwhile. */
+  replay(): void;
+  /** A definitions write failed: fail the connection. */
+  failed(err: unknown): void;
+  /** Release the connection's resources. */
+  teardown(): void;
+}
 
 /** Where a connection is in its life. */
 export type SessionState = 'connecting' | 'connected' | 'closing' | 'closed';
@@ -36,8 +51,15 @@ export class SessionContext {
   readonly host: ChannelHost & ConnectionHost;
   /** The CONNECTED `session` header; also the middle of every message-id. */
   readonly sessionId = 'session-' + randomBytes(16).toString('base64url').slice(0, 22);
-  /** Release the connection's resources (the session's teardown). */
-  readonly #teardown: () => void;
+  /**
+   * Replies held until the durable definitions are on disk, and the waits that keep reading paused meanwhile (a
+   * definitions fsync, an external authorization answer, a turn yield); frames read meanwhile wait in the session's
+   * backlog.
+   */
+  readonly barrier: DefinitionsBarrier;
+  /** The reason the next barrier wait pauses reading for. */
+  waitReason: number = PauseReason.Definitions;
+  readonly #flow: SessionFlow;
 
   state: SessionState = 'connecting';
   version: StompVersion = '1.0';
@@ -50,18 +72,10 @@ export class SessionContext {
   published = false;
   /** A resource alarm is on. */
   blocked = false;
-  /**
-   * Waits that hold replies and reading: a frame's definitions fsync, an external authorization answer, a turn yield.
-   * While above 0, receipts may not overtake the held replies.
-   */
-  defsPending = 0;
-  /** Writes made while handling a frame that may change definitions; undefined when not capturing. */
-  capture: Buffer[] | undefined;
   /** Deliveries made while a frame other than SEND is handled: written after its reply. */
   deferred: Buffer[] | undefined;
   lastRead = Date.now();
   lastWrite = Date.now();
-  #slowTimer: NodeJS.Timeout | undefined;
 
   constructor(
     io: StompIo,
@@ -70,7 +84,7 @@ export class SessionContext {
     logger: Logger,
     options: StompSessionOptions,
     host: ChannelHost & ConnectionHost,
-    teardown: () => void,
+    flow: SessionFlow,
   ) {
     this.host = host;
     this.io = io;
@@ -78,7 +92,16 @@ export class SessionContext {
     this.broker = broker;
     this.logger = logger;
     this.options = options;
-    this.#teardown = teardown;
+    this.#flow = flow;
+    this.barrier = new DefinitionsBarrier({
+      pause: () => io.pause(this.waitReason),
+      resume: () => {
+        if (this.state === 'connected') io.resume(BARRIER_REASONS);
+      },
+      write: (buf) => this.write(buf),
+      replay: () => flow.replay(),
+      failed: (err) => flow.failed(err),
+    });
   }
 
   /** True while frames are still handled (not closing or closed). */
@@ -95,13 +118,12 @@ export class SessionContext {
 
   /** Write a frame: captured while a frame that may change definitions is handled, else to the transport. */
   write(buf: Buffer): void {
-    if (this.capture !== undefined) {
-      this.capture.push(buf);
+    if (this.barrier.capturing) {
+      this.barrier.capture(buf);
       return;
     }
     this.lastWrite = Date.now();
     this.io.write(buf);
-    if (this.#slowTimer === undefined && !this.io.writable) this.#watchSlowConsumer();
   }
 
   /** Write a delivery, after the reply of the frame being handled when there is one. */
@@ -128,42 +150,16 @@ export class SessionContext {
     this.write(encodeFrame('ERROR', headers, Buffer.from(detail), this.version));
   }
 
-  /** The writer drained: stop the slow-consumer clock. */
-  drained(): void {
-    if (this.#slowTimer !== undefined) {
-      clearTimeout(this.#slowTimer);
-      this.#slowTimer = undefined;
-    }
-  }
-
   /** Drop the connection now (no frame). */
   closeNow(): void {
     this.io.destroy();
-    this.#teardown();
+    this.#flow.teardown();
   }
 
   /** End after what is written (DISCONNECT). */
   endGracefully(): void {
     if (this.state === 'closed') return;
     this.io.end();
-    this.#teardown();
-  }
-
-  /** Stop the timers this context owns (teardown). */
-  stopTimers(): void {
-    if (this.#slowTimer !== undefined) clearTimeout(this.#slowTimer);
-  }
-
-  /** The output is over the high-water mark: drop the client unless it drains in time (DESIGN.md §5). */
-  #watchSlowConsumer(): void {
-    const timeout = this.options.slowConsumerTimeoutMs ?? 60_000;
-    if (timeout <= 0 || this.state === 'closed') return;
-    this.#slowTimer = setTimeout(() => {
-      this.#slowTimer = undefined;
-      if (this.state === 'closed' || this.io.writable) return;
-      this.logger.warn({ connection: this.info.id, timeoutMs: timeout }, 'slow consumer: closing the STOMP connection');
-      this.closeNow();
-    }, timeout);
-    this.#slowTimer.unref?.();
+    this.#flow.teardown();
   }
 }

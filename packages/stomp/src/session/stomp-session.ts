@@ -21,6 +21,7 @@ import {
   type Delivery,
   type Logger,
 } from '@warren/core';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, PauseReason } from '@warren/transport';
 import { StompDecoder, PRE_CONNECT_LIMITS } from '../codec/decoder.js';
 import { encodeFrame } from '../codec/encoder.js';
 import { StompProtocolError, type StompFrame, type StompVersion } from '../codec/frame.js';
@@ -54,16 +55,18 @@ export class StompSession implements ChannelHost, ConnectionHost {
   readonly #publisher: Publisher;
   readonly #deliveries: Deliveries;
   readonly #heartBeats = new HeartBeats();
-  /** Frames read while waiting, handled in order once the wait is over. */
+  /** Frames read while the barrier waits, handled in order once the wait is over. */
   #backlog: StompFrame[] = [];
-  /** Replies waiting for the definitions fsync. */
-  #held: Buffer[] = [];
   /** SUBSCRIBE/UNSUBSCRIBE frames handled since this connection last yielded the event loop (see #onFrame). */
   #turnSubscribes = 0;
   #connectTimer: NodeJS.Timeout | undefined;
 
   constructor(io: StompIo, info: ConnectionInfo, broker: BrokerApi, logger: Logger, options: StompSessionOptions) {
-    const ctx = new SessionContext(io, info, broker, logger, options, this, () => this.#teardown());
+    const ctx = new SessionContext(io, info, broker, logger, options, this, {
+      replay: () => this.#replay(),
+      failed: (err) => this.#fail(err, undefined),
+      teardown: () => this.#teardown(),
+    });
     this.#ctx = ctx;
     this.#receipts = new Receipts(ctx);
     this.#subs = new Subscriptions(ctx, this.#receipts);
@@ -113,14 +116,34 @@ export class StompSession implements ChannelHost, ConnectionHost {
 
   /** The writer drained below its low-water mark: let the core deliver again. */
   onWritable(): void {
-    this.#ctx.drained();
     this.#ctx.channel?.resume();
+  }
+
+  /**
+   * The output stayed over the writer's high-water mark for the slow-consumer timeout: drop the client, so that its
+   * unacked messages are requeued for other consumers (DESIGN.md §5).
+   */
+  onStalled(): void {
+    const ctx = this.#ctx;
+    if (ctx.state === 'closed') return;
+    ctx.logger.warn(
+      { connection: ctx.info.id, timeoutMs: ctx.options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS },
+      'slow consumer: closing the STOMP connection',
+    );
+    ctx.closeNow();
+  }
+
+  /** The broker is stopping: close this connection now (STOMP has no server-side close frame for it). */
+  shutdown(): Promise<void> {
+    this.#teardown();
+    this.#ctx.io.destroy();
+    return Promise.resolve();
   }
 
   readonly #onFrame = (frame: StompFrame): boolean => {
     const ctx = this.#ctx;
     if (!ctx.live) return false;
-    if (ctx.defsPending > 0) {
+    if (ctx.barrier.waiting) {
       this.#backlog.push(frame);
       return true;
     }
@@ -132,7 +155,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
       command === 'SEND' || command === 'SUBSCRIBE' || command === 'UNSUBSCRIBE' || command === 'COMMIT'
         ? ctx.broker.definitionsVersion
         : undefined;
-    if (before !== undefined) ctx.capture = [];
+    if (before !== undefined) ctx.barrier.beginCapture();
     // RabbitMQ answers a frame (its RECEIPT) before the deliveries it causes (a redelivery after NACK, the backlog of
     // a new subscription, the messages of a COMMIT): those come from queue processes, after the reply. SEND is the
     // exception: its RECEIPT waits for the publish confirm, which follows the delivery.
@@ -145,61 +168,51 @@ export class StompSession implements ChannelHost, ConnectionHost {
       if (defer) ctx.flushDeferred();
       if (isAuthorizationPending(err)) {
         // An external auth backend answers later: this frame (first) and every later one wait, then run again.
-        this.#releaseCapture(false);
+        ctx.barrier.endCapture();
         this.#backlog.unshift(frame);
-        if (ctx.defsPending++ === 0) ctx.io.pause();
-        void err.ready.then(() => this.#definitionsDurable());
+        ctx.waitReason = PauseReason.Auth;
+        ctx.barrier.holdUntil(err.ready);
         return true;
       }
       if (err instanceof StompError && !err.fatal && ctx.state === 'connected') {
         // Not fatal: the ERROR goes out, the frame is dropped, the connection reads on (RabbitMQ's behaviour).
         ctx.error(err.summary, err.message);
-        if (before !== undefined) this.#releaseCapture(ctx.broker.definitionsVersion !== before);
+        if (before !== undefined) this.#endCapture(before);
         return true;
       }
-      this.#releaseCapture(false);
+      ctx.barrier.endCapture();
       // A failed SUBSCRIBE still has its RECEIPT sent after the ERROR (RabbitMQ's order), then the connection closes.
       this.#fail(err, ctx.state === 'connecting' ? receipt : undefined, command === 'SUBSCRIBE' ? receipt : undefined);
       return false;
     }
-    if (before !== undefined) this.#releaseCapture(ctx.broker.definitionsVersion !== before);
+    if (before !== undefined) this.#endCapture(before);
     if ((command === 'SUBSCRIBE' || command === 'UNSUBSCRIBE') && ++this.#turnSubscribes >= SUBSCRIBES_PER_TURN) {
       // Each (un)subscription declares, binds and consumes: thousands of them read at once would hold the event loop
       // for every other client. The rest of what was read waits for the next turn, in order, as while definitions
       // are flushed.
       this.#turnSubscribes = 0;
-      if (ctx.defsPending++ === 0) ctx.io.pause();
-      setImmediate(() => this.#definitionsDurable());
+      ctx.waitReason = PauseReason.Turn;
+      ctx.barrier.yieldTurn();
     }
     return ctx.live;
   };
 
-  /** End capturing: write what was captured, or hold it (and every later frame) until the definitions are on disk. */
-  #releaseCapture(hold: boolean): void {
+  /**
+   * End capturing the output of a frame that may have changed durable definitions (`before` is the definitions
+   * version it started with): if it did, its replies, and every later frame, wait until they are on disk.
+   */
+  #endCapture(before: number): void {
     const ctx = this.#ctx;
-    const captured = ctx.capture;
-    ctx.capture = undefined;
-    if (captured === undefined) return;
-    if (!hold || !ctx.live) {
-      for (const b of captured) ctx.write(b);
+    if (ctx.broker.definitionsVersion === before) {
+      ctx.barrier.endCapture();
       return;
     }
-    for (const b of captured) this.#held.push(b);
-    if (ctx.defsPending++ === 0) ctx.io.pause();
-    const flushed = ctx.broker.flushDefinitions?.() ?? Promise.resolve();
-    flushed.then(
-      () => this.#definitionsDurable(),
-      (err: unknown) => this.#fail(err, undefined),
-    );
+    ctx.waitReason = PauseReason.Definitions;
+    ctx.barrier.endCapture(ctx.broker.flushDefinitions?.() ?? Promise.resolve());
   }
 
-  /** The definitions are on disk: send held replies and receipts, handle the frames that waited, read again. */
-  #definitionsDurable(): void {
-    const ctx = this.#ctx;
-    if (--ctx.defsPending > 0 || !ctx.live) return;
-    const held = this.#held;
-    this.#held = [];
-    for (const b of held) ctx.write(b);
+  /** Every wait is over and the held replies are out: send due receipts, then handle the frames that waited. */
+  #replay(): void {
     this.#receipts.flush();
     const backlog = this.#backlog;
     this.#backlog = [];
@@ -207,7 +220,6 @@ export class StompSession implements ChannelHost, ConnectionHost {
       // A frame may start another wait (#onFrame then backlogs the rest, in order) or close the connection.
       if (!this.#onFrame(frame)) break;
     }
-    if (ctx.defsPending === 0 && !(ctx.blocked && ctx.published) && ctx.state === 'connected') ctx.io.resume();
   }
 
   #handle(frame: StompFrame): void {
@@ -309,7 +321,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     }
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     this.#heartBeats.stop();
-    ctx.stopTimers();
+    ctx.barrier.close();
     try {
       ctx.channel?.close();
       ctx.connection?.close();
@@ -320,7 +332,6 @@ export class StompSession implements ChannelHost, ConnectionHost {
     this.#publisher.clear();
     this.#receipts.clear();
     this.#backlog = [];
-    this.#held = [];
   }
 
   // ---- ChannelHost / ConnectionHost ----------------------------------------------------------------------------
@@ -409,13 +420,14 @@ export class StompSession implements ChannelHost, ConnectionHost {
     const ctx = this.#ctx;
     ctx.blocked = true;
     // Stop reading from publishers only: a pure consumer keeps acking while the alarm lasts.
-    if (ctx.published) ctx.io.pause();
+    if (ctx.published) ctx.io.pause(PauseReason.Alarm);
   }
 
   unblocked(): void {
     const ctx = this.#ctx;
     ctx.blocked = false;
-    if (ctx.defsPending === 0) ctx.io.resume();
+    // Only the alarm's reason: replies still waiting for the disk keep reading paused.
+    ctx.io.resume(PauseReason.Alarm);
   }
 }
 
