@@ -1,93 +1,137 @@
 /**
- * Listener glue: wires one accepted byte stream (TCP, TLS, or any Duplex) to an {@link AmqpConnection} through the
- * transport's {@link OutboundWriter}. Reading is paused and resumed by the connection (backpressure, alarms).
+ * The AMQP service: wires each accepted byte stream (TCP, TLS, or any Duplex) to an {@link AmqpConnection} through
+ * the transport's {@link serveStream} (outbound writer with its slow-consumer stall timeout, {@link ConnectionIo}
+ * with its pause reasons), and closes the live connections RabbitMQ's way when the broker stops.
  */
 import type { Duplex } from 'node:stream';
-import type { ConnectionInfo } from '@warren/core';
-import { OutboundWriter, StreamIo, type OutboundStream } from '@warren/transport';
-import { AmqpConnection, type AmqpConnectionContext } from './session/connection.js';
-import type { AmqpIo } from './session/io.js';
+import type { BrokerApi, ConnectionInfo, Logger } from '@warren/core';
+import {
+  ConnectionRegistry,
+  serveStream,
+  type ConnectionIo,
+  type ProtocolService,
+  type ServeStreamOptions,
+} from '@warren/transport';
+import { AmqpConnection, DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, type AmqpConnectionContext } from './session/connection.js';
 
-/** The writer's high-water mark (the transport's default, 1 MiB): deliveries stop there. */
-const HIGH_WATER_MARK = 1024 * 1024;
-/** Reading stops only at this many pending output bytes ("well over" the mark, see AmqpConnection.receive). */
-const READ_PAUSE_BYTES = 4 * HIGH_WATER_MARK;
+/** Per-listener AMQP settings (RabbitMQ's defaults). */
+export interface AmqpServerOptions {
+  /** Largest frame the server accepts and proposes in connection.tune (bytes). Default 131072. */
+  frameMax: number;
+  /** Highest channel number proposed in connection.tune. Default 2047. */
+  channelMax: number;
+  /** Heartbeat interval proposed in connection.tune, seconds; 0 disables. Default 60. */
+  heartbeat: number;
+  /** Largest message body accepted (bytes). Default 134217728 (128 MiB). */
+  maxMessageSize: number;
+  /** A client must finish the handshake (connection.open) within this many ms. Default 10000. */
+  handshakeTimeoutMs: number;
+  /** Disconnect clients that do not drain their output for this long (ms; 0 = never). Default 60000. */
+  slowConsumerTimeoutMs?: number;
+  /** Consumers one channel may have (RabbitMQ's consumer_max_per_channel); 0 = no cap. Default 50000. */
+  consumerMaxPerChannel?: number;
+  /**
+   * The user name of a SASL EXTERNAL login, from the verified client certificate (RabbitMQ's ssl_cert_login_from):
+   * the subject DN, RFC 4514 style, or its CN. Default 'distinguished_name', as RabbitMQ's.
+   */
+  certLoginFrom?: 'distinguished_name' | 'common_name';
+}
+
+/** RabbitMQ's defaults. */
+export const DEFAULT_AMQP_OPTIONS: AmqpServerOptions = {
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  maxMessageSize: 134217728,
+  handshakeTimeoutMs: 10000,
+  slowConsumerTimeoutMs: DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
+  consumerMaxPerChannel: 50000,
+};
+
+/**
+ * How long {@link AmqpService.close} waits for the clients' close-ok before leaving the sockets to the caller.
+ */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 3000;
 
 /**
  * The live AMQP connections of a server, so that a stopping broker can close each one properly (connection.close
  * 320 CONNECTION_FORCED) before the sockets go.
  */
-export class AmqpConnectionRegistry {
-  readonly #connections = new Set<AmqpConnection>();
+export class AmqpConnectionRegistry extends ConnectionRegistry<AmqpConnection> {}
 
-  /** Number of live connections. */
-  get size(): number {
-    return this.#connections.size;
-  }
-
-  add(connection: AmqpConnection): void {
-    this.#connections.add(connection);
-  }
-
-  delete(connection: AmqpConnection): void {
-    this.#connections.delete(connection);
-  }
-
-  /**
-   * Send every live connection RabbitMQ's shutdown close and wait for the clients' close-ok, at most `timeoutMs`
-   * (connections that have not answered by then are left to the caller, which destroys the sockets).
-   */
-  async closeAll(timeoutMs: number): Promise<void> {
-    const all = [...this.#connections].map((c) => c.shutdown());
-    if (all.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
-    });
-    await Promise.race([Promise.all(all), timeout]);
-    clearTimeout(timer);
-  }
+/** What {@link createAmqpService} needs. */
+export interface AmqpServiceContext {
+  broker: BrokerApi;
+  logger: Logger;
+  options: AmqpServerOptions;
+  /** Where live connections are registered; a new registry when absent. */
+  connections?: AmqpConnectionRegistry;
+  /** {@link DEFAULT_SHUTDOWN_TIMEOUT_MS} unless given. */
+  shutdownTimeoutMs?: number;
 }
 
-/** Adapts a socket and its writer to the state machine's {@link AmqpIo}. */
-class SocketIo extends StreamIo implements AmqpIo {
-  /** Enough output pending that reading more input should wait. */
-  override get overloaded(): boolean {
-    return this.writer.pendingBytes >= READ_PAUSE_BYTES;
-  }
+/** The AMQP {@link ProtocolService}, with its registry of live connections. */
+export interface AmqpService extends ProtocolService {
+  /** Serve one accepted stream; returns the connection, or undefined when its setup failed (logged, stream destroyed). */
+  handleConnection(stream: Duplex, info: ConnectionInfo): AmqpConnection | undefined;
+  readonly connections: AmqpConnectionRegistry;
 }
 
 /**
- * Serve one AMQP connection on `socket` until it closes. Never throws: failures close this connection only.
- * Returns the connection (for tests and metrics).
+ * Create the AMQP service. `close()` sends every live connection RabbitMQ's shutdown close (320 CONNECTION_FORCED
+ * "broker forced connection closure with reason 'shutdown'") and waits for the clients' close-ok, at most the
+ * shutdown timeout; connections that have not answered by then are left to the listener, which destroys them.
  */
-export function serveAmqpConnection(
-  socket: Duplex,
-  info: ConnectionInfo,
-  ctx: AmqpConnectionContext,
-  registry?: AmqpConnectionRegistry,
-): AmqpConnection {
-  const writer = new OutboundWriter(socket as unknown as OutboundStream, { highWaterMark: HIGH_WATER_MARK });
-  const io = new SocketIo(socket, writer);
-  const connection = new AmqpConnection(io, info, ctx);
-  registry?.add(connection);
-  writer.onDrain(() => connection.onWritable());
-  socket.on('data', (chunk: Buffer | string) => {
-    io.received(chunk.length);
-    connection.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  });
-  // The peer half-closed: nothing more will come; answer with our FIN (the writer destroys after a grace period).
-  socket.on('end', () => {
-    connection.transportClosed();
-    writer.end();
-  });
-  socket.on('error', (err: Error) => {
-    connection.transportClosed(err);
-  });
-  socket.on('close', () => {
-    connection.transportClosed();
-    registry?.delete(connection);
-  });
-  return connection;
+export function createAmqpService(ctx: AmqpServiceContext): AmqpService {
+  const connections = ctx.connections ?? new AmqpConnectionRegistry();
+  const connectionContext: AmqpConnectionContext = { broker: ctx.broker, logger: ctx.logger, options: ctx.options };
+  // One options object for every connection: the stream listeners find their connection through the stream.
+  const serveOptions: ServeStreamOptions<AmqpConnection, ConnectionIo, ConnectionInfo> = {
+    createSession: (io, _stream, info) => new AmqpConnection(io, info, connectionContext),
+    writer: { stallTimeoutMs: ctx.options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS },
+    registry: connections,
+  };
+  return {
+    connections,
+    handleConnection(stream: Duplex, info: ConnectionInfo): AmqpConnection | undefined {
+      try {
+        return serveStream(stream, serveOptions, info).session;
+      } catch (err) {
+        ctx.logger.error({ err, conn: info.id }, 'AMQP connection setup failed');
+        stream.destroy();
+        return undefined;
+      }
+    },
+    close(): Promise<void> {
+      return connections.closeAll(ctx.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    },
+    get connectionCount(): number {
+      return connections.size;
+    },
+  };
+}
+
+/** The context of {@link handleAmqpConnection}. */
+export interface AmqpContext {
+  broker: BrokerApi;
+  logger: Logger;
+  options: AmqpServerOptions;
+  /** Live connections are registered here (for a graceful shutdown) when given. */
+  connections?: AmqpConnectionRegistry;
+}
+
+/** The service behind each context handed to {@link handleAmqpConnection}. */
+const services = new WeakMap<AmqpContext, AmqpService>();
+
+/**
+ * Serve one accepted connection (TCP or TLS) until it closes. Never throws; errors close only this connection.
+ * The older entry point: {@link createAmqpService} once per listener is the shared adapter shape.
+ */
+export function handleAmqpConnection(socket: Duplex, info: ConnectionInfo, ctx: AmqpContext): void {
+  let service = services.get(ctx);
+  if (service === undefined) {
+    service = createAmqpService(ctx);
+    services.set(ctx, service);
+  }
+  service.handleConnection(socket, info);
 }

@@ -4,7 +4,7 @@
  *
  *   header → start → start-ok → tune → tune-ok → open → open-ok → (channels…) → close ↔ close-ok
  *
- * It takes bytes (or frames) and writes through an {@link AmqpIo}; it never touches a socket.
+ * It takes bytes (or frames) and writes through a {@link ProtocolIo}; it never touches a socket.
  */
 import type {
   BrokerApi,
@@ -16,7 +16,8 @@ import type {
   Logger,
   User,
 } from '@warren/core';
-import { BrokerError, isAuthorizationPending, isBrokerError } from '@warren/core';
+import { BrokerError, DefinitionsBarrier, isAuthorizationPending, isBrokerError } from '@warren/core';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, PauseReason, type ProtocolIo } from '@warren/transport';
 import {
   AmqpProtocolError,
   encodeMethod,
@@ -29,7 +30,6 @@ import {
 } from '../codec/index.js';
 import { AmqpError, amqpReplyFor, isHardError, replyText } from '../errors.js';
 import { AmqpChannel, type ChannelOwner } from './channel.js';
-import type { AmqpIo } from './io.js';
 import { certificateUserName, parseSaslResponse, SASL_MECHANISMS, SASL_MECHANISMS_WITH_CERTIFICATE, type CertLoginFrom } from './sasl.js';
 
 /** Settings of one connection (a subset of the listener's AmqpServerOptions). */
@@ -46,7 +46,8 @@ export interface AmqpConnectionOptions {
   /**
    * Disconnect a client whose output stays above the writer's high-water mark (no drain) for this long, requeueing
    * its unacked messages (DESIGN.md §5 slow consumers; like nats-server's write deadline, and RabbitMQ's TCP
-   * send_timeout). 0 disables. Default {@link DEFAULT_SLOW_CONSUMER_TIMEOUT_MS}.
+   * send_timeout). 0 disables. Default {@link DEFAULT_SLOW_CONSUMER_TIMEOUT_MS}. The transport's writer keeps the
+   * clock (its stall timeout) and calls {@link AmqpConnection.onStalled}.
    */
   slowConsumerTimeoutMs?: number;
   /**
@@ -61,7 +62,7 @@ export interface AmqpConnectionOptions {
 export const DEFAULT_CONSUMER_MAX_PER_CHANNEL = 50_000;
 
 /** Default slow-consumer timeout: one minute, generous enough for clients that read between long-running tasks. */
-export const DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 60_000;
+export { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS };
 
 /** RabbitMQ's reply text when the node shuts down (rabbit_networking:close_connections at shutdown). */
 export const SHUTDOWN_REPLY_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'";
@@ -108,15 +109,6 @@ interface ChannelEntry {
   state: ChannelState;
 }
 
-/** Why reading is paused (bit flags). */
-const PAUSE_BLOCKED = 1;
-const PAUSE_WRITER = 2;
-/** A reply waits for the durable definitions to reach the disk (issue 3). */
-const PAUSE_DEFINITIONS = 4;
-
-/** A frame waits for an external authentication backend's answer. */
-const PAUSE_AUTH = 8;
-
 /** Methods that may change durable definitions; handled (replies held) even while an earlier one waits for fsync. */
 const DEFINITION_METHODS: ReadonlySet<string> = new Set([
   'exchange.declare',
@@ -131,7 +123,7 @@ const DEFINITION_METHODS: ReadonlySet<string> = new Set([
 
 /** One AMQP client connection. */
 export class AmqpConnection implements ChannelOwner {
-  readonly #io: AmqpIo;
+  readonly #io: ProtocolIo;
   readonly #info: ConnectionInfo;
   readonly #broker: BrokerApi;
   readonly #options: AmqpConnectionOptions;
@@ -154,7 +146,6 @@ export class AmqpConnection implements ChannelOwner {
   #handshakeTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
-  #slowTimer: NodeJS.Timeout | undefined;
   /** Set while a resource alarm is on: the next publish blocks this connection (RabbitMQ's "blocking" state). */
   #alarmReason: string | undefined;
   #closedWaiters: (() => void)[] = [];
@@ -162,23 +153,29 @@ export class AmqpConnection implements ChannelOwner {
   #wroteSinceTick = false;
   #missedTicks = 0;
 
-  #pause = 0;
   #inReceive = false;
   #flushScheduled = false;
   readonly #dirty: AmqpChannel[] = [];
 
-  /** Flushes of the definitions store still awaited; while > 0, replies are held and frames wait in #backlog. */
-  #defsPending = 0;
+  /**
+   * Replies held until the durable definitions are on disk; while it waits, frames wait in #backlog and reading is
+   * paused for PauseReason.Definitions.
+   */
+  readonly #barrier = new DefinitionsBarrier({
+    pause: () => this.#io.pause(PauseReason.Definitions),
+    resume: () => {
+      if (this.#state !== State.Closed) this.#io.resume(PauseReason.Definitions);
+    },
+    write: (buf) => this.write(buf),
+    replay: () => this.#replayBacklog(),
+    failed: (err) => this.#internalError(err),
+  });
   /** Frames that arrived (in the chunk being parsed, or before the pause took effect) while waiting. */
   #backlog: Frame[] = [];
   /** True while a frame waits for an external auth backend: it and every later frame wait in #backlog. */
   #authWait = false;
-  /** Replies to write once the definitions are on disk, in order. */
-  #heldReplies: Buffer[] = [];
-  /** True while a definitions method is handled during a wait: everything it writes joins #heldReplies. */
+  /** True while a definitions method is handled during a wait: everything it writes is held by the barrier. */
   #holdWrites = false;
-  readonly #definitionsDurableBound = (): void => this.#definitionsDurable();
-  readonly #definitionsFailedBound = (err: unknown): void => this.#internalError(err);
 
   /** The frame sink handed to the parser, bound once (no per-frame closures). */
   readonly #sink = (frame: Frame): void => this.#onFrame(frame);
@@ -193,11 +190,11 @@ export class AmqpConnection implements ChannelOwner {
   };
 
   /**
-   * @param io The transport: writer and read switch.
+   * @param io The transport: writer, read switch with its pause reasons, counters.
    * @param info Who is connected.
    * @param ctx Broker, logger and options.
    */
-  constructor(io: AmqpIo, info: ConnectionInfo, ctx: AmqpConnectionContext) {
+  constructor(io: ProtocolIo, info: ConnectionInfo, ctx: AmqpConnectionContext) {
     this.#io = io;
     this.#info = info;
     this.#broker = ctx.broker;
@@ -215,12 +212,11 @@ export class AmqpConnection implements ChannelOwner {
   /** @inheritdoc */
   write(buf: Buffer): void {
     if (this.#holdWrites) {
-      this.#heldReplies.push(buf);
+      this.#barrier.hold(buf);
       return;
     }
     this.#wroteSinceTick = true;
     this.#io.write(buf);
-    if (this.#slowTimer === undefined && !this.#io.writable) this.#startSlowTimer();
   }
 
   /** @inheritdoc */
@@ -271,26 +267,18 @@ export class AmqpConnection implements ChannelOwner {
 
   /** @inheritdoc */
   holdUntilDefinitionsDurable(reply: Buffer | undefined): void {
-    if (reply !== undefined) this.#heldReplies.push(reply);
-    if (this.#defsPending === 0) this.#setPause(PAUSE_DEFINITIONS, true);
-    this.#defsPending++;
     // Each call asks for its own change; the store coalesces, so one fsync round answers many of them (and every
     // other connection's changes made meanwhile).
-    const flushed = this.#broker.flushDefinitions?.() ?? Promise.resolve();
-    flushed.then(this.#definitionsDurableBound, this.#definitionsFailedBound);
+    this.#barrier.holdUntilDurable(this.#broker, reply);
   }
 
-  /** One awaited flush finished; after the last: send the held replies, handle the frames that waited, read again. */
-  #definitionsDurable(): void {
-    if (--this.#defsPending > 0 || this.#state === State.Closed) return;
-    const held = this.#heldReplies;
-    this.#heldReplies = [];
-    for (const r of held) this.write(r);
-    if (this.#authWait) {
-      // The backlog waits for the auth backend now; #authReady handles it.
-      this.#setPause(PAUSE_DEFINITIONS, false);
-      return;
-    }
+  /**
+   * The definitions are on disk and the held replies written: handle the frames that waited (the barrier then
+   * reads again unless one of them started another wait).
+   */
+  #replayBacklog(): void {
+    // The backlog waits for the auth backend now; #authReady handles it.
+    if (this.#authWait || this.#state === State.Closed) return;
     const backlog = this.#backlog;
     this.#backlog = [];
     this.#inReceive = true;
@@ -301,7 +289,6 @@ export class AmqpConnection implements ChannelOwner {
       this.#inReceive = false;
       this.#flushConfirmsNow();
     }
-    if (this.#defsPending === 0 && (this.#state as State) !== State.Closed) this.#setPause(PAUSE_DEFINITIONS, false);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -340,24 +327,33 @@ export class AmqpConnection implements ChannelOwner {
       // Stop reading only when the output is far beyond its high-water mark: deliveries already stopped at the mark,
       // and replies to what the client sends (acks, confirms, declare-ok) are small, so a client that reads keeps
       // flowing; one that does not read is stopped before its replies pile up.
-      if ((this.#state as State) !== State.Closed && !this.#io.writable) {
-        if (this.#slowTimer === undefined) this.#startSlowTimer();
-        if (this.#io.overloaded ?? true) this.#setPause(PAUSE_WRITER, true);
+      if ((this.#state as State) !== State.Closed && !this.#io.writable && this.#io.overloaded) {
+        this.#io.pause(PauseReason.Backpressure);
       }
     }
   }
 
   /** The outbound writer drained below its low-water mark: resume deliveries and reading. */
   onWritable(): void {
-    if (this.#slowTimer !== undefined) {
-      clearTimeout(this.#slowTimer);
-      this.#slowTimer = undefined;
-    }
     if (this.#state === State.Closed) return;
     for (const entry of this.#channels.values()) {
       if (entry.state === ChannelState.Open) entry.channel.resume();
     }
-    this.#setPause(PAUSE_WRITER, false);
+    this.#io.resume(PauseReason.Backpressure);
+  }
+
+  /**
+   * The output stayed over the writer's high-water mark for the slow-consumer timeout (the writer's stall timeout):
+   * the client is not reading (DESIGN.md §5). Deliveries already stopped, so nothing more can be done for it:
+   * disconnect, which requeues its unacked messages for other consumers.
+   */
+  onStalled(): void {
+    if (this.#state === State.Closed || this.#io.writable) return;
+    this.#log.warn(
+      { user: this.#user?.name, vhost: this.#vhost, timeoutMs: this.#options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS },
+      'AMQP client did not drain its output in time (slow consumer); closing connection, unacked messages requeued',
+    );
+    this.#abort();
   }
 
   /** The transport closed (peer gone, ECONNRESET, destroyed): release everything quietly. */
@@ -406,7 +402,7 @@ export class AmqpConnection implements ChannelOwner {
 
   #details(): ConnectionDetails {
     const name = this.#clientProperties['connection_name'];
-    const traffic = this.#io.traffic?.();
+    const traffic = this.#io.traffic();
     return {
       protocol: 'AMQP 0-9-1',
       type: 'network',
@@ -428,7 +424,7 @@ export class AmqpConnection implements ChannelOwner {
       this.#backlog.push(frame);
       return;
     }
-    if (this.#defsPending > 0) {
+    if (this.#barrier.waiting) {
       // While replies wait for the definitions fsync, more declares/binds (as pipelined over many channels) are
       // still handled, their replies held behind the earlier ones, so that one fsync round answers them all. Any
       // other frame, and everything after it, waits in order (the socket is paused; these were already read).
@@ -465,15 +461,15 @@ export class AmqpConnection implements ChannelOwner {
   #waitForAuth(frame: Frame, ready: Promise<void>): void {
     this.#authWait = true;
     this.#backlog.unshift(frame);
-    this.#setPause(PAUSE_AUTH, true);
+    this.#io.pause(PauseReason.Auth);
     void ready.then(() => this.#authReady());
   }
 
   #authReady(): void {
     this.#authWait = false;
     if (this.#state === State.Closed) return;
-    // While replies wait for a definitions fsync, #definitionsDurable handles the backlog.
-    if (this.#defsPending === 0) {
+    // While replies wait for a definitions fsync, the barrier's release handles the backlog.
+    if (!this.#barrier.waiting) {
       const backlog = this.#backlog;
       this.#backlog = [];
       this.#inReceive = true;
@@ -484,7 +480,7 @@ export class AmqpConnection implements ChannelOwner {
         this.#flushConfirmsNow();
       }
     }
-    if (!this.#authWait && (this.#state as State) !== State.Closed) this.#setPause(PAUSE_AUTH, false);
+    if (!this.#authWait && (this.#state as State) !== State.Closed) this.#io.resume(PauseReason.Auth);
   }
 
   #dispatch(frame: Frame): void {
@@ -520,7 +516,7 @@ export class AmqpConnection implements ChannelOwner {
   }
 
   #channelFrame(frame: Frame): void {
-    if (this.#alarmReason !== undefined && (this.#pause & PAUSE_BLOCKED) === 0 && frame.type === 'method' &&
+    if (this.#alarmReason !== undefined && (this.#io.pauseReasons & PauseReason.Alarm) === 0 && frame.type === 'method' &&
         frame.method.name === 'basic.publish') {
       this.#blockPublisher();
     }
@@ -832,7 +828,7 @@ export class AmqpConnection implements ChannelOwner {
     if (this.#state === State.Closed) return;
     if (!this.#wroteSinceTick) this.#io.write(HEARTBEAT_FRAME);
     this.#wroteSinceTick = false;
-    if (this.#readSinceTick || this.#pause !== 0) {
+    if (this.#readSinceTick || this.#io.pauseReasons !== 0) {
       // While we do not read (blocked, backpressure) the client's heartbeats cannot be seen: do not count.
       this.#missedTicks = 0;
     } else if (++this.#missedTicks >= 4) {
@@ -862,25 +858,17 @@ export class AmqpConnection implements ChannelOwner {
     if (this.#capabilities['connection.blocked'] === true) {
       this.write(encodeMethod(0, { name: 'connection.blocked', reason: this.#alarmReason ?? 'resource alarm' }));
     }
-    this.#setPause(PAUSE_BLOCKED, true);
+    this.#io.pause(PauseReason.Alarm);
   }
 
   #onUnblocked(): void {
     this.#alarmReason = undefined;
     if (this.#state !== State.Open) return;
-    if ((this.#pause & PAUSE_BLOCKED) === 0) return;
+    if ((this.#io.pauseReasons & PauseReason.Alarm) === 0) return;
     if (this.#capabilities['connection.blocked'] === true) {
       this.write(encodeMethod(0, { name: 'connection.unblocked' }));
     }
-    this.#setPause(PAUSE_BLOCKED, false);
-  }
-
-  #setPause(flag: number, on: boolean): void {
-    const before = this.#pause;
-    const after = on ? before | flag : before & ~flag;
-    this.#pause = after;
-    if (before === 0 && after !== 0) this.#io.pause();
-    else if (before !== 0 && after === 0) this.#io.resume();
+    this.#io.resume(PauseReason.Alarm);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1001,7 +989,7 @@ export class AmqpConnection implements ChannelOwner {
     this.#state = State.Closing;
     // Replies still waiting for the definitions fsync would follow connection.close (§4.2.2 allows only close-ok):
     // they are dropped. One written while held stays in order before this close.
-    if (!this.#holdWrites) this.#heldReplies = [];
+    if (!this.#holdWrites) this.#barrier.dropHeld();
     this.#releaseCore();
     this.#flushConfirmsNow();
     this.write(encodeMethod(0, { name: 'connection.close', replyCode: code, replyText: clampText(text), classId, methodId }));
@@ -1026,7 +1014,7 @@ export class AmqpConnection implements ChannelOwner {
   #shutdown(why: string): void {
     this.#state = State.Closed;
     this.#backlog = [];
-    this.#heldReplies = [];
+    this.#barrier.close();
     this.#clearTimers();
     this.#releaseCore();
     if (this.#opened) {
@@ -1035,28 +1023,6 @@ export class AmqpConnection implements ChannelOwner {
     const waiters = this.#closedWaiters;
     this.#closedWaiters = [];
     for (const w of waiters) w();
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Slow consumers (DESIGN.md §5): the output went over its high-water mark; if it does not drain in time, the
-  // client is not reading. Deliveries already stopped, so nothing more can be done for it: disconnect, which
-  // requeues its unacked messages for other consumers.
-
-  #startSlowTimer(): void {
-    const ms = this.#options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS;
-    if (ms <= 0 || this.#state === State.Closed) return;
-    this.#slowTimer = setTimeout(() => this.#onSlowTimeout(ms), ms);
-    this.#slowTimer.unref?.();
-  }
-
-  #onSlowTimeout(ms: number): void {
-    this.#slowTimer = undefined;
-    if (this.#state === State.Closed || this.#io.writable) return;
-    this.#log.warn(
-      { user: this.#user?.name, vhost: this.#vhost, timeoutMs: ms },
-      'AMQP client did not drain its output in time (slow consumer); closing connection, unacked messages requeued',
-    );
-    this.#abort();
   }
 
   #releaseCore(): void {
@@ -1078,8 +1044,6 @@ export class AmqpConnection implements ChannelOwner {
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
     if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    if (this.#slowTimer !== undefined) clearTimeout(this.#slowTimer);
-    this.#slowTimer = undefined;
     this.#handshakeTimer = undefined;
     this.#heartbeatTimer = undefined;
     this.#closeTimer = undefined;

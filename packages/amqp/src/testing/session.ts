@@ -1,8 +1,9 @@
 /**
- * Test support: an AMQP connection over an in-memory {@link AmqpIo}, with raw frames in and decoded frames out.
+ * Test support: an AMQP connection over an in-memory {@link ProtocolIo}, with raw frames in and decoded frames out.
  * No sockets, no timers of its own (tests may use fake timers).
  */
 import type { BrokerApi, ConnectionInfo, FieldTable, Logger } from '@warren/core';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, PauseReason, type ProtocolIo, type TrafficCounts } from '@warren/transport';
 import {
   encodeMethod,
   encodeMethodWithContent,
@@ -12,41 +13,97 @@ import {
   type Frame,
 } from '../codec/index.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../session/connection.js';
-import type { AmqpIo } from '../session/io.js';
 
-/** An {@link AmqpIo} that records everything. */
-export class MemoryIo implements AmqpIo {
+/**
+ * A {@link ProtocolIo} that records everything, standing in for the transport's ConnectionIo and its writer: tests
+ * set `writable` (and `overloaded`) to play a client that stops reading. Like the writer, it runs the stall timeout
+ * (`stallTimeoutMs`, calling `onStalled`) from a write made while not writable, and setting `writable` back to true
+ * is a drain.
+ */
+export class MemoryIo implements ProtocolIo {
   readonly chunks: Buffer[] = [];
-  writable = true;
   ended = false;
   destroyed = false;
-  paused = false;
   pauseCalls = 0;
   resumeCalls = 0;
+  /** The writer's stall timeout (0 = never) and what it calls. */
+  stallTimeoutMs = 0;
+  onStalled: (() => void) | undefined;
+  #writable = true;
+  #overloaded: boolean | undefined;
+  #pauseReasons = 0;
+  #stallTimer: NodeJS.Timeout | undefined;
+  #stallReported = false;
+
+  get writable(): boolean {
+    return this.#writable;
+  }
+  set writable(value: boolean) {
+    this.#writable = value;
+    if (value) {
+      // Drained: the stall clock stops and may run again.
+      if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+      this.#stallReported = false;
+    }
+  }
+  /** Unless a test sets it: overloaded as soon as not writable. */
+  get overloaded(): boolean {
+    return this.#overloaded ?? !this.#writable;
+  }
+  set overloaded(value: boolean) {
+    this.#overloaded = value;
+  }
+  /** True while any pause reason holds. */
+  get paused(): boolean {
+    return this.#pauseReasons !== 0;
+  }
+  get pauseReasons(): number {
+    return this.#pauseReasons;
+  }
 
   write(buf: Buffer): void {
     if (this.ended || this.destroyed) return;
     this.chunks.push(buf);
+    if (!this.#writable && this.stallTimeoutMs > 0 && this.#stallTimer === undefined && !this.#stallReported) {
+      this.#stallTimer = setTimeout(() => {
+        this.#stallTimer = undefined;
+        if (this.#writable || this.ended || this.destroyed) return;
+        this.#stallReported = true;
+        this.onStalled?.();
+      }, this.stallTimeoutMs);
+    }
   }
   end(last?: Buffer): void {
     if (this.ended || this.destroyed) return;
     if (last !== undefined) this.chunks.push(last);
     this.ended = true;
+    this.#clearStall();
   }
   destroy(): void {
     this.destroyed = true;
+    this.#clearStall();
   }
-  pause(): void {
-    this.paused = true;
+  authenticated(): void {}
+  flush(): void {}
+  traffic(): TrafficCounts {
+    return { recvOct: 0, recvCnt: 0, sendOct: 0, sendCnt: 0, sendPend: 0 };
+  }
+  pause(reason: number = PauseReason.Unspecified): void {
+    this.#pauseReasons |= reason;
     this.pauseCalls++;
   }
-  resume(): void {
-    this.paused = false;
+  resume(reason: number = PauseReason.Unspecified): void {
+    this.#pauseReasons &= ~reason;
     this.resumeCalls++;
   }
   /** Everything written so far, as one buffer. */
   bytes(): Buffer {
     return Buffer.concat(this.chunks);
+  }
+  #clearStall(): void {
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
   }
 }
 
@@ -121,6 +178,8 @@ export class AmqpSession {
       logger: this.logger,
       options: { ...TEST_OPTIONS, ...options },
     });
+    this.io.stallTimeoutMs = options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS;
+    this.io.onStalled = () => this.connection.onStalled();
     this.#out.push(PROTOCOL_HEADER, () => undefined);
   }
 
