@@ -7,6 +7,11 @@
  * and a refused vhost are "Bad CONNECT", and a /topic/ subscription without read permission carries the bare reason.
  */
 import type { BrokerError, ErrorCode } from '@warren/core';
+import { encodeFrame } from './codec/encoder.js';
+import type { StompVersion } from './codec/frame.js';
+
+/** The `version` header of an ERROR frame: every version this server speaks. */
+export const ERROR_VERSION_HEADER = '1.0,1.1,1.2';
 
 /**
  * An error that becomes an ERROR frame: `summary` is its `message` header, the Error's message its body. RabbitMQ's
@@ -72,3 +77,38 @@ export const INTERNAL_ERROR = new StompError('internal_error', 'INTERNAL_ERROR -
 
 /** The ERROR when a queue refuses a published message (x-overflow reject-publish): RabbitMQ closes the connection. */
 export const MESSAGE_REJECTED = new StompError('Message rejected', 'A queue refused the message (x-overflow reject-publish)\n', true);
+
+/**
+ * An ERROR frame: the `message` header, `content-type:text/plain`, the versions this server speaks, the `receipt-id`
+ * of the frame that caused it (if any), and the detail as its body.
+ */
+export function errorFrame(summary: string, detail: string, version: StompVersion, receipt?: string): Buffer {
+  const headers: Array<[string, string]> = [
+    ['message', summary],
+    ['content-type', 'text/plain'],
+    ['version', ERROR_VERSION_HEADER],
+  ];
+  if (receipt !== undefined) headers.push(['receipt-id', receipt]);
+  return encodeFrame('ERROR', headers, Buffer.from(detail), version);
+}
+
+const EOL = Buffer.from('\n');
+
+/**
+ * RabbitMQ's ERROR for a connection an operator closed (management API): "AMQP channel died" with the Erlang exit
+ * reason in the body, followed by an EOL (allowed between frames, STOMP 1.2 §"Heart-beating").
+ */
+export function operatorCloseFrame(reason: string, version: StompVersion): Buffer {
+  return Buffer.concat([errorFrame('AMQP channel died', forcedCloseReason(reason), version), EOL]);
+}
+
+/**
+ * The body of RabbitMQ's ERROR frame for a connection closed by an operator: the Erlang exit reason as its
+ * pretty-printer lays it out (the last term moves to its own line when it would pass 80 columns).
+ */
+export function forcedCloseReason(reason: string): string {
+  const quoted = JSON.stringify(reason);
+  const oneLine = `                {server_initiated_close,320,${quoted}}}}`;
+  const last = oneLine.length <= 80 ? oneLine : `                {server_initiated_close,320,\n                    ${quoted}}}}`;
+  return `Reason: {shutdown,\n            {connection_closing,\n${last}`;
+}

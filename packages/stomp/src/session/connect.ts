@@ -6,9 +6,9 @@ import { BrokerError, isBrokerError, type CoreConnection, type User } from '@war
 import type { DecoderLimits, StompDecoder } from '../codec/decoder.js';
 import { encodeFrame } from '../codec/encoder.js';
 import type { StompFrame, StompVersion } from '../codec/frame.js';
-import { StompError, stompErrorOf } from '../errors.js';
+import { ERROR_VERSION_HEADER, StompError, stompErrorOf } from '../errors.js';
 import { negotiateHeartBeat, type HeartBeats } from './heart-beat.js';
-import { ERROR_VERSION_HEADER, type SessionContext } from './session-context.js';
+import type { SessionContext } from './session-context.js';
 
 /** The `server` header of CONNECTED. */
 export const SERVER_NAME = 'Warren/0.1.0';

@@ -3,26 +3,24 @@
  * its output path. Owned by {@link StompSession}; the family modules read and change it, never the transport.
  */
 import { randomBytes } from 'node:crypto';
-import { DefinitionsBarrier } from '@warren/core';
-import type {
-  BrokerApi,
-  ChannelHost,
-  ConnectionHost,
-  ConnectionInfo,
-  CoreChannel,
-  CoreConnection,
-  Logger,
-  User,
+import {
+  DefinitionsBarrier,
+  isBrokerError,
+  type BrokerApi,
+  type ChannelHost,
+  type ConnectionHost,
+  type ConnectionInfo,
+  type CoreChannel,
+  type CoreConnection,
+  type Logger,
+  type User,
 } from '@warren/core';
 import { PauseReason } from '@warren/transport';
 import { encodeFrame } from '../codec/encoder.js';
-import type { StompVersion } from '../codec/frame.js';
-import { StompError } from '../errors.js';
+import { StompProtocolError, type StompVersion } from '../codec/frame.js';
+import { errorFrame, INTERNAL_ERROR, StompError, stompErrorOf } from '../errors.js';
 import type { StompIo } from './io.js';
 import type { StompSessionOptions } from './options.js';
-
-/** The `version` header of an ERROR frame: every version this server speaks. */
-export const ERROR_VERSION_HEADER = '1.0,1.1,1.2';
 
 /** The reasons a wait of the definitions barrier pauses reading for; they end together with its last wait. */
 const BARRIER_REASONS = PauseReason.Definitions | PauseReason.Auth | PauseReason.Turn;
@@ -142,12 +140,41 @@ export class SessionContext {
   /** A non-fatal ERROR: the connection stays open. */
   error(summary: string, detail: string): void {
     this.logger.warn({ connection: this.info.id, peer: this.info.remoteAddress, message: summary, detail }, 'STOMP error');
-    const headers: Array<[string, string]> = [
-      ['message', summary],
-      ['content-type', 'text/plain'],
-      ['version', ERROR_VERSION_HEADER],
-    ];
-    this.write(encodeFrame('ERROR', headers, Buffer.from(detail), this.version));
+    this.write(errorFrame(summary, detail, this.version));
+  }
+
+  /**
+   * Answer an error with an ERROR frame, then close this connection. `receipt` becomes the ERROR's receipt-id (a
+   * failed CONNECT); `after` is a RECEIPT written after the ERROR (a failed SUBSCRIBE, as RabbitMQ orders them).
+   */
+  fail(err: unknown, receipt: string | undefined, after?: string): void {
+    const ctx = this;
+    let error: StompError | StompProtocolError;
+    if (err instanceof StompError || err instanceof StompProtocolError) {
+      error = err;
+    } else if (isBrokerError(err)) {
+      error = stompErrorOf(err, 'operation') ?? INTERNAL_ERROR;
+    } else {
+      ctx.logger.error({ err, connection: ctx.info.id }, 'STOMP connection failed with an internal error');
+      error = INTERNAL_ERROR;
+    }
+    if (!ctx.live) return;
+    const summary = error.summary;
+    const detail = error.message;
+    // Every ERROR the client gets is also a log line (a bad frame, wrong credentials, a refused operation).
+    ctx.logger.warn({ connection: ctx.info.id, peer: ctx.info.remoteAddress, message: summary, detail }, 'STOMP error: closing the connection');
+    ctx.state = 'closing';
+    let frame = errorFrame(summary, detail, ctx.version, receipt);
+    if (after !== undefined) frame = Buffer.concat([frame, encodeFrame('RECEIPT', [['receipt-id', after]], undefined, ctx.version)]);
+    const delay = ctx.options.errorCloseDelayMs ?? 500;
+    if (delay <= 0) {
+      ctx.io.end(frame);
+    } else {
+      ctx.io.write(frame);
+      const io = ctx.io;
+      setTimeout(() => io.end(), delay).unref?.();
+    }
+    this.#flow.teardown();
   }
 
   /** Drop the connection now (no frame). */

@@ -11,7 +11,6 @@
  */
 import {
   isAuthorizationPending,
-  isBrokerError,
   type BrokerApi,
   type ChannelDetails,
   type ChannelHost,
@@ -23,9 +22,8 @@ import {
 } from '@warren/core';
 import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, PauseReason } from '@warren/transport';
 import { StompDecoder, PRE_CONNECT_LIMITS } from '../codec/decoder.js';
-import { encodeFrame } from '../codec/encoder.js';
-import { StompProtocolError, type StompFrame, type StompVersion } from '../codec/frame.js';
-import { INTERNAL_ERROR, MESSAGE_REJECTED, StompError, stompErrorOf } from '../errors.js';
+import type { StompFrame, StompVersion } from '../codec/frame.js';
+import { MESSAGE_REJECTED, operatorCloseFrame, StompError } from '../errors.js';
 import { connect } from './connect.js';
 import { Deliveries } from './delivery.js';
 import { HeartBeats } from './heart-beat.js';
@@ -33,12 +31,13 @@ import type { StompIo } from './io.js';
 import type { StompSessionOptions } from './options.js';
 import { Publisher } from './publish.js';
 import { Receipts } from './receipts.js';
-import { ERROR_VERSION_HEADER, SessionContext } from './session-context.js';
+import { SessionContext } from './session-context.js';
 import { Subscriptions } from './subscriptions.js';
 
 export { SERVER_NAME } from './connect.js';
 export { DEFAULT_MAX_SUBSCRIPTIONS, type StompSessionOptions } from './options.js';
 export { subscriptionQueueName } from './subscriptions.js';
+export { forcedCloseReason } from '../errors.js';
 
 /**
  * SUBSCRIBE/UNSUBSCRIBE frames one connection handles per event-loop turn before it lets the others run. 50 rather
@@ -64,7 +63,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
   constructor(io: StompIo, info: ConnectionInfo, broker: BrokerApi, logger: Logger, options: StompSessionOptions) {
     const ctx = new SessionContext(io, info, broker, logger, options, this, {
       replay: () => this.#replay(),
-      failed: (err) => this.#fail(err, undefined),
+      failed: (err) => ctx.fail(err, undefined),
       teardown: () => this.#teardown(),
     });
     this.#ctx = ctx;
@@ -100,7 +99,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     try {
       this.#decoder.push(chunk, this.#onFrame);
     } catch (err) {
-      this.#fail(err, undefined);
+      this.#ctx.fail(err, undefined);
     }
   }
 
@@ -182,7 +181,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
       }
       ctx.barrier.endCapture();
       // A failed SUBSCRIBE still has its RECEIPT sent after the ERROR (RabbitMQ's order), then the connection closes.
-      this.#fail(err, ctx.state === 'connecting' ? receipt : undefined, command === 'SUBSCRIBE' ? receipt : undefined);
+      this.#ctx.fail(err, ctx.state === 'connecting' ? receipt : undefined, command === 'SUBSCRIBE' ? receipt : undefined);
       return false;
     }
     if (before !== undefined) this.#endCapture(before);
@@ -272,46 +271,6 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (this.#receipts.waiting === 0) this.#ctx.endGracefully();
   }
 
-  /**
-   * Answer an error with an ERROR frame, then close this connection. `receipt` becomes the ERROR's receipt-id (a
-   * failed CONNECT); `after` is a RECEIPT written after the ERROR (a failed SUBSCRIBE, as RabbitMQ orders them).
-   */
-  #fail(err: unknown, receipt: string | undefined, after?: string): void {
-    const ctx = this.#ctx;
-    let error: StompError | StompProtocolError;
-    if (err instanceof StompError || err instanceof StompProtocolError) {
-      error = err;
-    } else if (isBrokerError(err)) {
-      error = stompErrorOf(err, 'operation') ?? INTERNAL_ERROR;
-    } else {
-      ctx.logger.error({ err, connection: ctx.info.id }, 'STOMP connection failed with an internal error');
-      error = INTERNAL_ERROR;
-    }
-    if (!ctx.live) return;
-    const summary = error.summary;
-    const detail = error.message;
-    const headers: Array<[string, string]> = [
-      ['message', summary],
-      ['content-type', 'text/plain'],
-      ['version', ERROR_VERSION_HEADER],
-    ];
-    if (receipt !== undefined) headers.push(['receipt-id', receipt]);
-    // Every ERROR the client gets is also a log line (a bad frame, wrong credentials, a refused operation).
-    ctx.logger.warn({ connection: ctx.info.id, peer: ctx.info.remoteAddress, message: summary, detail }, 'STOMP error: closing the connection');
-    ctx.state = 'closing';
-    let frame = encodeFrame('ERROR', headers, Buffer.from(detail), ctx.version);
-    if (after !== undefined) frame = Buffer.concat([frame, encodeFrame('RECEIPT', [['receipt-id', after]], undefined, ctx.version)]);
-    const delay = ctx.options.errorCloseDelayMs ?? 500;
-    if (delay <= 0) {
-      ctx.io.end(frame);
-    } else {
-      ctx.io.write(frame);
-      const io = ctx.io;
-      setTimeout(() => io.end(), delay).unref?.();
-    }
-    this.#teardown();
-  }
-
   #teardown(): void {
     const ctx = this.#ctx;
     if (ctx.state === 'closed') return;
@@ -348,7 +307,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (this.#ctx.state !== 'connected') return;
     this.#receipts.confirmed(sequence);
     if (!ack) {
-      this.#fail(MESSAGE_REJECTED, undefined);
+      this.#ctx.fail(MESSAGE_REJECTED, undefined);
       return;
     }
     this.#receipts.flush();
@@ -404,14 +363,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     if (ctx.info.websocket === true) {
       ctx.io.end();
     } else {
-      const body = Buffer.from(forcedCloseReason(reason));
-      const headers: Array<[string, string]> = [
-        ['message', 'AMQP channel died'],
-        ['content-type', 'text/plain'],
-        ['version', ERROR_VERSION_HEADER],
-      ];
-      // RabbitMQ's frame is followed by an EOL (allowed between frames, STOMP 1.2 §"Heart-beating").
-      ctx.io.end(Buffer.concat([encodeFrame('ERROR', headers, body, ctx.version), EOL]));
+      ctx.io.end(operatorCloseFrame(reason, ctx.version));
     }
     this.#teardown();
   }
@@ -430,16 +382,3 @@ export class StompSession implements ChannelHost, ConnectionHost {
     ctx.io.resume(PauseReason.Alarm);
   }
 }
-
-/**
- * The body of RabbitMQ's ERROR frame for a connection closed by an operator: the Erlang exit reason as its
- * pretty-printer lays it out (the last term moves to its own line when it would pass 80 columns).
- */
-export function forcedCloseReason(reason: string): string {
-  const quoted = JSON.stringify(reason);
-  const oneLine = `                {server_initiated_close,320,${quoted}}}}`;
-  const last = oneLine.length <= 80 ? oneLine : `                {server_initiated_close,320,\n                    ${quoted}}}}`;
-  return `Reason: {shutdown,\n            {connection_closing,\n${last}`;
-}
-
-const EOL = Buffer.from('\n');
