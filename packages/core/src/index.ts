@@ -1,5 +1,6 @@
 export * from './contract.js';
 export * from './errors.js';
+export { headerText } from './message/header-text.js';
 export {
   Broker,
   RUNTIME_DEFINITION_KEYS,

@@ -5,6 +5,7 @@
  * content_type; Correlation Data ⇄ correlation_id; Response Topic ⇄ header `x-reply-to-topic` (as an MQTT topic).
  */
 import type { FieldTable, FieldValue, Message, MessageProperties } from '@warren/core';
+import { headerText } from '@warren/core';
 import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet';
 import { routingKeyToTopic, topicToRoutingKey } from './topic.js';
 
@@ -71,15 +72,11 @@ export function messageTopic(message: Message): string {
   return routingKeyToTopic(message.routingKey);
 }
 
-/** A header value as MQTT user-property text: strings as is, tables and arrays as JSON (DESIGN.md §9). */
-export function headerText(value: FieldValue): string {
-  if (typeof value === 'string') return value;
-  if (value === null) return '';
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-}
+/**
+ * A header value as MQTT user-property text: the core's one rule for text headers, shared with STOMP (byte arrays
+ * base64, timestamps in epoch seconds, tables and arrays as JSON).
+ */
+export { headerText };
 
 /** The MQTT 5 PUBLISH properties for a core message (3.1.1 subscribers get none). */
 export function messageToProperties(message: Message): PublishProperties | undefined {

@@ -6,7 +6,7 @@
  * SEND becomes an AMQP header (a long string). On the way out, AMQP headers become STOMP headers; where RabbitMQ
  * drops typed values (booleans, floats, tables, arrays, ...) Warren sends the text form of {@link headerText}.
  */
-import type { FieldTable, FieldValue, MessageProperties } from '@warren/core';
+import { headerText, type FieldTable, type MessageProperties } from '@warren/core';
 import type { HeaderList } from './codec/encoder.js';
 
 /**
@@ -104,47 +104,11 @@ export function propertiesFromHeaders(headers: ReadonlyMap<string, string>, repl
   return p;
 }
 
-function isDecimal(v: object): v is { scale: number; value: number; $decimal: true } {
-  return (v as { $decimal?: unknown }).$decimal === true;
-}
-
-/** JSON-able form of a field value, used inside arrays and tables. */
-function jsonForm(v: FieldValue): unknown {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (Buffer.isBuffer(v)) return v.toString('base64');
-  if (v instanceof Date) return Math.floor(v.getTime() / 1000);
-  if (Array.isArray(v)) return v.map(jsonForm);
-  if (isDecimal(v)) return decimalText(v.value, v.scale);
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = jsonForm(x);
-  return out;
-}
-
-function decimalText(value: number, scale: number): string {
-  if (scale <= 0) return String(value);
-  const neg = value < 0;
-  const digits = String(Math.abs(value)).padStart(scale + 1, '0');
-  return (neg ? '-' : '') + digits.slice(0, -scale) + '.' + digits.slice(-scale);
-}
-
 /**
- * The text form of a typed AMQP header value (documented in the package README): strings as they are; integers
- * (any width) in decimal; floats in JavaScript's shortest round-trip form; booleans `true`/`false`; void as the empty
- * string; byte arrays as base64; timestamps as seconds since the epoch; decimals as a decimal string; arrays and
- * tables (such as x-death) as JSON, with the same rules inside.
+ * The text form of a typed AMQP header value on a MESSAGE: the core's one rule for text headers, shared with MQTT 5
+ * user properties (documented in the package README).
  */
-export function headerText(v: FieldValue): string {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-  if (v === null) return '';
-  if (Buffer.isBuffer(v)) return v.toString('base64');
-  if (v instanceof Date) return String(Math.floor(v.getTime() / 1000));
-  if (Array.isArray(v)) return JSON.stringify(v.map(jsonForm));
-  if (isDecimal(v)) return decimalText(v.value, v.scale);
-  return JSON.stringify(jsonForm(v));
-}
+export { headerText };
 
 /**
  * Append a MESSAGE's message headers (after the server headers): AMQP headers first, then properties, skipping

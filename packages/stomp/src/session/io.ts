@@ -1,21 +1,11 @@
-import type { TrafficCounters } from '@warren/core';
+import type { ProtocolIo } from '@warren/transport';
 
-/** What a {@link StompSession} needs of its transport: the outbound writer plus read flow control. */
-export interface StompIo {
-  /** Optional: the transport's byte counters (management's recv_oct, send_oct). */
-  traffic?(): TrafficCounters;
-  /** Queue encoded bytes for writing (batched by the transport's writer). */
-  write(buf: Buffer): void;
-  /** False while the writer is above its high-water mark. */
-  readonly writable: boolean;
-  /** Flush, write `last`, and half-close. */
-  end(last?: Buffer): void;
-  /** Drop the connection now. */
-  destroy(): void;
-  /** Stop reading (resource alarm, backpressure). */
-  pause(): void;
-  /** Start reading again. */
-  resume(): void;
-  /** The client has logged in (CONNECTED sent): the transport lifts its pre-login limits. */
-  authenticated?(): void;
-}
+/**
+ * What a {@link StompSession} needs of its transport: the transport's {@link ProtocolIo} (the outbound writer plus
+ * read flow control with pause reasons). The session pauses for {@link PauseReason.Definitions} (replies wait for a
+ * durable write), {@link PauseReason.Auth} (an external auth backend), {@link PauseReason.Turn} (a slice of
+ * SUBSCRIBE frames used this turn) and {@link PauseReason.Alarm} (a resource alarm blocks a publisher).
+ *
+ * @deprecated use ProtocolIo from @warren/transport; kept so that existing imports compile.
+ */
+export type StompIo = ProtocolIo;

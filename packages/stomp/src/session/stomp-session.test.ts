@@ -549,45 +549,6 @@ describe('never a crash', () => {
   });
 });
 
-describe('slow consumers', () => {
-  it('a client whose output stays over the high-water mark for slowConsumerTimeoutMs is dropped, its messages requeued', () => {
-    vi.useFakeTimers();
-    try {
-      const { send, io } = connected();
-      send('SUBSCRIBE\ndestination:/queue/slow\nid:1\nack:client\n\n\0');
-      expect(send('SEND\ndestination:/queue/slow\n\nstuck\0')).toHaveLength(1);
-      expect(amqp().ch.declareQueue('slow', { passive: true }).messageCount).toBe(0);
-      // The client stops reading: the next write finds the writer over its high-water mark.
-      io.writable = false;
-      send('BEGIN\ntransaction:t\nreceipt:r\n\n\0');
-      vi.advanceTimersByTime(59_999);
-      expect(io.destroyed).toBe(false);
-      vi.advanceTimersByTime(1);
-      expect(io.destroyed).toBe(true);
-      expect(amqp().ch.declareQueue('slow', { passive: true }).messageCount).toBe(1);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-
-  it('draining in time keeps the connection', () => {
-    vi.useFakeTimers();
-    try {
-      const { send, io, s } = connected();
-      send('SUBSCRIBE\ndestination:/queue/slow2\nid:1\n\n\0');
-      io.writable = false;
-      send('BEGIN\ntransaction:t\nreceipt:r\n\n\0');
-      vi.advanceTimersByTime(30_000);
-      io.writable = true;
-      s.onWritable();
-      vi.advanceTimersByTime(60_000);
-      expect(io.destroyed).toBe(false);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-});
-
 describe('x-death reaches STOMP as JSON', () => {
   it('a message rejected into a dead-letter queue carries x-death as a JSON array', () => {
     const { send } = connected();

@@ -1,14 +1,15 @@
-/** Test support: a {@link StompIo} that records what the session writes, and a frame reader for it. */
+/** Test support: a {@link ProtocolIo} that records what the session writes, and a frame reader for it. */
+import { PauseReason, type ProtocolIo, type TrafficCounts } from '@warren/transport';
 import { StompDecoder, type StompFrame, type StompVersion } from '../index.js';
-import type { StompIo } from '../session/io.js';
 
-/** Records writes; decodes them on demand. */
-export class MemoryIo implements StompIo {
+/** Records writes and pause reasons; decodes the writes on demand. */
+export class MemoryIo implements ProtocolIo {
   readonly chunks: Buffer[] = [];
   writable = true;
+  overloaded = false;
   ended = false;
   destroyed = false;
-  paused = false;
+  pauseReasons = 0;
   write(buf: Buffer): void {
     if (!this.ended && !this.destroyed) this.chunks.push(buf);
   }
@@ -20,11 +21,21 @@ export class MemoryIo implements StompIo {
   destroy(): void {
     this.destroyed = true;
   }
-  pause(): void {
-    this.paused = true;
+  authenticated(): void {}
+  flush(): void {}
+  traffic(): TrafficCounts {
+    return { recvOct: 0, recvCnt: 0, sendOct: 0, sendCnt: 0, sendPend: 0 };
   }
-  resume(): void {
-    this.paused = false;
+  /** Stop reading for `reason` (a PauseReason flag). */
+  pause(reason: number = PauseReason.Unspecified): void {
+    this.pauseReasons |= reason;
+  }
+  resume(reason: number = PauseReason.Unspecified): void {
+    this.pauseReasons &= ~reason;
+  }
+  /** True while any pause reason holds. */
+  get paused(): boolean {
+    return this.pauseReasons !== 0;
   }
   /** Every frame written so far (heart-beat EOLs skipped); frames read once are not returned again. */
   readonly #decoder = new StompDecoder({ maxFrameSize: 1 << 30, maxHeaders: 1 << 20, maxHeaderLength: 1 << 30 });
