@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Broker, fakeConnectionInfo, silentLogger } from '@warren/core';
+import { Broker, silentLogger } from '@warren/core';
+import { fakeConnectionInfo } from '@warren/core/testing';
 import { streamPair } from '@warren/transport';
 import { createStompService, type StompService } from './server.js';
 

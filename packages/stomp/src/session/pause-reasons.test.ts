@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, fakeConnectionInfo, silentLogger, SlowDefinitionsStore } from '@warren/core';
+import { Broker, silentLogger } from '@warren/core';
+import { fakeConnectionInfo, SlowDefinitionsStore } from '@warren/core/testing';
 import { PauseReason } from '@warren/transport';
 import { MemoryIo, raw } from '../testing/memory-io.js';
 import { StompSession } from './stomp-session.js';
