@@ -1,5 +1,5 @@
 /**
- * Cost of a burst of 1,000 durable queue declares (issue 3: declare-ok waits for the definitions fsync), against the
+ * Cost of a burst of 1,000 durable queue declares (declare-ok waits for the definitions fsync), against the
  * broker child on a fresh data directory. Run with vite-node:
  *   node_modules/.bin/vite-node -c vitest.config.ts tests/durability/declare-burst.ts
  * Prints the time of 1,000 declares awaited one by one on one channel, and of 1,000 spread over 10 channels.

@@ -1,5 +1,5 @@
 /**
- * The definitions crash window (issue 3): durable queues are declared over several channels at once and the broker
+ * The definitions crash window: durable queues are declared over several channels at once and the broker
  * child is SIGKILLed the moment the k-th queue.declare-ok arrives. After the restart, every queue whose declare-ok
  * was received must exist: a declare-ok is sent only after the definitions file holding it was fsynced.
  */

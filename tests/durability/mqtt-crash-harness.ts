@@ -1,5 +1,5 @@
 /**
- * Crash rounds for MQTT state (issue 12): the broker runs as a child process with MQTT; while one client publishes
+ * Crash rounds for MQTT state: the broker runs as a child process with MQTT; while one client publishes
  * retained QoS 1 messages (and clears some) over a few topics and another keeps creating persistent sessions (CONNECT
  * clean=0, SUBSCRIBE QoS 1), the broker is SIGKILLed at a random moment. After each restart:
  * - every retained topic holds the value of its last acknowledged operation, or of a later one that was in flight

@@ -1,5 +1,5 @@
 /**
- * Crash test for MQTT state (issue 12), short version for CI: a few SIGKILL rounds while retained messages are set
+ * Crash test for MQTT state, short version for CI: a few SIGKILL rounds while retained messages are set
  * and cleared and persistent sessions are created (see mqtt-crash-harness.ts). Everything acknowledged is there after
  * the restart.
  */

@@ -1,5 +1,5 @@
 /**
- * Deleting a vhost deletes its queues for good (issue 3 follow-up): their stores close, so their directories (segment
+ * Deleting a vhost deletes its queues for good: their stores close, so their directories (segment
  * and ack files) are removed and their file handles released, while other vhosts' queues keep theirs.
  */
 import { readdirSync, readlinkSync } from 'node:fs';

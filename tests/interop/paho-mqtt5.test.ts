@@ -1,5 +1,5 @@
 /**
- * Interop, issue 12 §2: MQTT 5 as the specification says, through paho's Python MQTT 5 client (Debian
+ * Interop: MQTT 5 as the specification says, through paho's Python MQTT 5 client (Debian
  * python3-paho-mqtt 1.6): session resumption, Message Expiry Interval, Server Keep Alive, Receive Maximum,
  * Authentication Method and `$SYS` statistics. The scenarios are in paho/mqtt5.py.
  */
@@ -26,7 +26,7 @@ async function paho(scenario: string): Promise<Record<string, unknown>> {
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
-describe('paho MQTT 5 (issue 12 §2)', () => {
+describe('paho MQTT 5', () => {
   it('Clean Start 0 after a connection with Session Expiry 0: Session Present 0', async () => {
     expect(await paho('session_expiry_zero')).toEqual({ sessionPresent: 0 });
   });

@@ -1,5 +1,5 @@
 /**
- * Issue 12 §4: a channel that deletes a queue it consumes from hears queue.delete-ok before the consumer's
+ * A channel that deletes a queue it consumes from hears queue.delete-ok before the consumer's
  * basic.cancel, as RabbitMQ orders them. amqplib's callback API calls each callback as its frame is read, so the
  * order of the two callbacks is the order of the frames on the wire.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 12 §3: the STOMP differential. Every scenario of bench/src/stomp/stomp-differential.ts (raw frames, one TCP
+ * The STOMP differential. Every scenario of bench/src/stomp/stomp-differential.ts (raw frames, one TCP
  * socket each) runs against Warren and against a private RabbitMQ 3.10 with its STOMP plugin; the frames that come
  * back (server/session values and the run's names masked) and whether the connection stayed open must be the same.
  * Skipped where RabbitMQ is not installed. Standalone: `npm run stomp-diff -- --compare-rabbitmq`.

@@ -215,7 +215,7 @@ describe('web-stomp bad input', () => {
   );
 });
 
-describe('web-stomp message types (issue 12 §4)', () => {
+describe('web-stomp message types', () => {
   /** Every WebSocket message until the predicate holds for the bytes so far: [isBinary, bytes] each. */
   function messagesUntil(ws: WebSocket, predicate: (all: Buffer) => boolean): Promise<Array<[boolean, Buffer]>> {
     return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of MQTT retained-message persistence (issue 12): the cost of storing ONE new retained message when
+ * Micro-benchmark of MQTT retained-message persistence: the cost of storing ONE new retained message when
  * many topics are already retained.
  *
  * Run after a build: `node bench/dist/micro/mqtt-retained.js [topics] [payloadBytes]` (defaults 100000 and 100).

@@ -1,5 +1,5 @@
 /**
- * `npm run stomp-diff -- --compare-rabbitmq`: the STOMP differential of issue 12 §3 run standalone. Starts an embedded
+ * `npm run stomp-diff -- --compare-rabbitmq`: the STOMP differential run standalone. Starts an embedded
  * Warren (STOMP on a free port) and, with --compare-rabbitmq, a private RabbitMQ with its STOMP plugin; runs every
  * scenario of stomp-differential.ts on both and prints the scenarios whose frames differ (exit code 1 when any do).
  * Without --compare-rabbitmq it prints Warren's frames. `--rabbitmq-stomp-port P` uses an already running RabbitMQ.

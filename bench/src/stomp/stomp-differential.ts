@@ -1,5 +1,5 @@
 /**
- * The STOMP differential (issue 12 §3): one script of raw STOMP frames, run scenario by scenario (one TCP socket
+ * The STOMP differential: one script of raw STOMP frames, run scenario by scenario (one TCP socket
  * each) against any STOMP broker, recording the frames that come back and whether the connection stayed open. Run
  * against Warren and RabbitMQ's STOMP plugin, the two recordings must be equal once the values each broker generates
  * (server, session, queue names it invents) are masked. Plain node:net and its own frame reader: no client library
@@ -73,7 +73,7 @@ const sr = (command: string, headers: Record<string, string>, body = ''): Step =
   ...(headers['receipt'] !== undefined ? { until: hasReceipt(headers['receipt']) } : {}),
 });
 
-/** The scenarios of issue 12 §3, in run order. */
+/** The differential's scenarios, in run order. */
 export const DIFF_SCENARIOS: readonly DiffScenario[] = [
   // ---- malformed and unknown destinations --------------------------------------------------------------------
   ...['/bah/baz', '/queue/', '/topic/', '/exchange/', '/amq/queue/', '/temp-queue/'].flatMap((d) => [
@@ -470,7 +470,7 @@ function canonicalOrder(frames: readonly RawFrame[]): RawFrame[] {
 
 /**
  * `x-delivery-count: 0` on a quorum queue's first delivery: RabbitMQ 4 sends it, 3.10 does not; Warren follows 4
- * (issue 12 §4), so the comparison leaves that one value out.
+ * (clients of either version accept it), so the comparison leaves that one value out.
  */
 const ignoredValue = (k: string, v: string): boolean => k === 'x-delivery-count' && v === '0';
 

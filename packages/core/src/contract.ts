@@ -393,7 +393,7 @@ export interface BrokerApi {
    * Optional. Counts changes of durable definitions (durable exchanges and queues, bindings between durable ends,
    * vhosts, users, permissions). An adapter compares it before and after a declare/delete/bind/unbind to learn whether
    * that operation changed them, and if so holds its reply until {@link BrokerApi.flushDefinitions} resolves
-   * (issue 3: a declare-ok is sent only once the definitions are on disk). Absent: nothing is durable.
+   * (a declare-ok is sent only once the definitions are on disk, so a crash cannot lose what a client was told exists). Absent: nothing is durable.
    */
   readonly definitionsVersion?: number;
   /** Optional. Resolves once every definitions change made so far is on disk (one fsync round covers many). */

@@ -389,7 +389,7 @@ export class AmqpChannel implements ChannelHost {
   /**
    * Reply to a method that may have changed durable definitions (declare, delete, bind, unbind). When it did (the
    * broker's definitionsVersion moved while it ran), the -ok waits for the definitions file's fsync, so a client never
-   * hears declare-ok for a queue that a crash could lose (issue 3). Otherwise (transient entities, redeclares) it goes
+   * hears declare-ok for a queue that a crash could lose. Otherwise (transient entities, redeclares) it goes
    * at once. A nowait method still holds the connection's later frames: a publish right after a nowait declare must
    * not be confirmed into a queue whose definition is not yet on disk.
    */

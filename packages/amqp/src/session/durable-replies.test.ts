@@ -1,5 +1,5 @@
 /**
- * Issue 3 ("Durable by default"): an -ok for a method that changed durable definitions is written only once the
+ * Durable by default: an -ok for a method that changed durable definitions is written only once the
  * definitions are on disk, and the connection handles nothing after it until then (it stops reading). Transient
  * declares and redeclares answer at once. A slow definitions store whose flush the test releases proves it.
  */

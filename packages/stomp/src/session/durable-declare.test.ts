@@ -1,5 +1,5 @@
 /**
- * Issue 3: STOMP's implicit declare of the durable queue q (SEND or SUBSCRIBE to /queue/q) holds its RECEIPT, and
+ * STOMP's implicit declare of the durable queue q (SEND or SUBSCRIBE to /queue/q) holds its RECEIPT, and
  * every later frame, until the definitions are fsynced; frames that declare nothing durable answer at once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

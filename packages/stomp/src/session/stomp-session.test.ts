@@ -580,7 +580,7 @@ describe('logging', () => {
   });
 });
 
-describe('SUBSCRIBE headers for streams and subscription queues (issue 12 §1)', () => {
+describe('SUBSCRIBE headers for streams and subscription queues', () => {
   const sendAll = (send: (t: string) => StompFrame[], q: string, bodies: string[]): void => {
     for (const b of bodies) send(`SEND\ndestination:/queue/${q}\nx-queue-type:stream\n\n${b}\0`);
   };
