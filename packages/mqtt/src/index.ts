@@ -118,6 +118,6 @@ export function createMqttService(ctx: MqttServiceContext): MqttService {
 export { MqttServiceImpl, type MqttSessionView, type MqttStateView } from './service.js';
 export { MqttConnection, ReasonCode, sharedQueueName, subscriptionQueueName } from './session/mqtt-connection.js';
 export { RetainedStore, type RetainedMessage } from './retained-store.js';
-export { PacketScanner } from './codec/packet-scanner.js';
+export { PacketReader, ReadResult, parseWhole, type PacketSink } from './codec/packet-reader.js';
 export * from './topic.js';
 export * from './mapping.js';

@@ -17,7 +17,7 @@ export type FastPacket = IPublishPacket | IPubackPacket;
 
 /**
  * Decode the whole packet at `buf[start..end)` (fixed header included; the caller knows its boundaries from the
- * {@link PacketScanner}) if it is a well-formed PUBLISH or PUBACK the fast path handles. `version` is the
+ * {@link PacketReader}) if it is a well-formed PUBLISH or PUBACK the fast path handles. `version` is the
  * connection's protocol level. The payload is a view of `buf`: copy what you keep.
  */
 export function decodeFast(buf: Buffer, start: number, end: number, bodyStart: number, version: number): FastPacket | undefined {

@@ -22,8 +22,8 @@ import {
   type User,
 } from '@warren/core';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet, type QoS } from 'mqtt-packet';
-import { decodeFast, encodePuback, encodePublish } from '../codec/fast-path.js';
-import { PacketScanner } from '../codec/packet-scanner.js';
+import { encodePuback, encodePublish } from '../codec/fast-path.js';
+import { PacketReader, ReadResult, type PacketSink } from '../codec/packet-reader.js';
 import { messageQos, messageToProperties, messageTopic, publishToMessage, type PublishProperties } from '../mapping.js';
 import {
   checkTopicFilter,
@@ -199,16 +199,12 @@ export function sharedQueueName(group: string, filter: string): string {
 }
 
 /** One MQTT connection. */
-export class MqttConnection implements ChannelHost, KeepAliveTarget {
+export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink {
   readonly info: ConnectionInfo;
   readonly #io: MqttIo;
   readonly #rt: MqttRuntime;
-  readonly #scanner: PacketScanner;
-  /**
-   * The parser exists only while a packet is partly read: a parser that has parsed keeps about 3 KiB, and an idle
-   * connection should not (the scanner knows where packets end).
-   */
-  #parser: mqttPacket.Parser | undefined;
+  /** Finds packet boundaries and decodes packets (the codec's one reader; it holds no parser between packets). */
+  readonly #reader: PacketReader;
   #phase = Phase.AwaitConnect;
   #version: 3 | 4 | 5 = 4;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -285,7 +281,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#io = io;
     this.info = info;
     this.#rt = rt;
-    this.#scanner = new PacketScanner(rt.limits.maxPacketSizeUnauthenticated);
+    this.#reader = new PacketReader(rt.limits.maxPacketSizeUnauthenticated, this);
     this.#connectTimer = setTimeout(() => {
       if (this.#phase === Phase.AwaitConnect) this.#abort('no CONNECT within the connect timeout', undefined);
     }, rt.limits.connectTimeoutMs);
@@ -400,65 +396,25 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
   receive(chunk: Buffer): void {
     if (this.#phase === Phase.Closed) return;
     this.#lastActivity = Date.now();
-    const scan = this.#scanner.scan(chunk);
-    if (!scan.ok) {
-      if (scan.reason === 'too-large') {
-        // [MQTT-3.1.2-24] / MQTT 5 §3.2.2.3.6: close with 0x95 Packet Too Large.
-        this.#protocolError(ReasonCode.PacketTooLarge, `packet of ${scan.size} bytes exceeds the maximum`);
-      } else {
-        this.#protocolError(ReasonCode.MalformedPacket, 'malformed remaining length');
-      }
-      return;
-    }
+    let result: ReadResult;
     try {
-      let parser = this.#parser;
-      let from = 0;
-      if (parser === undefined && this.#phase === Phase.Connected) {
-        from = this.#receiveFast(chunk);
-        if (from >= chunk.length) return;
-      }
-      if (parser === undefined) {
-        // mqtt-packet reads the protocol level from CONNECT into its settings; later parsers are told it.
-        parser = this.#parser = mqttPacket.parser({ protocolVersion: this.#version });
-        // The listeners live and die with the parser, so an idle connection holds no closures for them.
-        parser.on('packet', (packet: Packet) => this.#onPacket(packet));
-        parser.on('error', (err: Error) => this.#onParseError(err));
-      }
-      parser.parse(from === 0 ? chunk : chunk.subarray(from));
-      if (this.#scanner.atBoundary) this.#parser = undefined;
+      result = this.#reader.read(chunk);
     } catch (err) {
       this.#internalError(err);
+      return;
+    }
+    if (result === ReadResult.TooLarge) {
+      // [MQTT-3.1.2-24] / MQTT 5 §3.2.2.3.6: close with 0x95 Packet Too Large.
+      this.#protocolError(ReasonCode.PacketTooLarge, `packet of ${this.#reader.tooLargeSize} bytes exceeds the maximum`);
+    } else if (result === ReadResult.MalformedLength) {
+      this.#protocolError(ReasonCode.MalformedPacket, 'malformed remaining length');
     }
   }
 
-  /**
-   * Handle the whole PUBLISH and PUBACK packets at the start of `chunk` (which starts at a packet boundary and was
-   * scanned) with the fast codec; returns the offset of the first byte left for mqtt-packet (chunk.length = none).
-   */
-  #receiveFast(chunk: Buffer): number {
-    const n = chunk.length;
-    let i = 0;
-    while (i < n) {
-      // Remaining length: at most 4 bytes, already checked by the scanner.
-      let length = 0;
-      let multiplier = 1;
-      let j = i + 1;
-      for (;;) {
-        if (j >= n) return i;
-        const b = chunk[j++] as number;
-        length += (b & 0x7f) * multiplier;
-        if ((b & 0x80) === 0) break;
-        multiplier *= 128;
-      }
-      const end = j + length;
-      if (end > n) return i;
-      const packet = decodeFast(chunk, i, end, j, this.#version);
-      if (packet === undefined) return i;
-      this.#onPacket(packet);
-      if (this.#phase !== Phase.Connected) return n;
-      i = end;
-    }
-    return n;
+  /** {@link PacketSink}: one packet from the reader. */
+  onPacket(packet: Packet): boolean {
+    this.#onPacket(packet);
+    return this.#phase !== Phase.Closed;
   }
 
   /** The transport closed (or failed). Idempotent. */
@@ -522,7 +478,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.#io.end(last);
   }
 
-  #onParseError(err: Error): void {
+  /** {@link PacketSink}: mqtt-packet refused a packet. */
+  onParseError(err: Error): void {
     if (this.#phase === Phase.Closed) return;
     const text = err.message;
     if (this.#phase === Phase.AwaitConnect && /protocol version/i.test(text)) {
@@ -885,7 +842,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget {
     this.clientId = clientId;
     this.vhost = vhost;
     this.#phase = Phase.Connected;
-    this.#scanner.maxPacketSize = limits.maxPacketSize;
+    this.#reader.maxPacketSize = limits.maxPacketSize;
+    this.#reader.version = version;
+    this.#reader.fast = true;
 
     // ---- session expiry ----
     let expiry: number;
