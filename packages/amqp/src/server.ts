@@ -53,7 +53,7 @@ export class AmqpConnectionRegistry {
 /** Adapts a socket and its writer to the state machine's {@link AmqpIo}. */
 class SocketIo extends StreamIo implements AmqpIo {
   /** Enough output pending that reading more input should wait. */
-  get overloaded(): boolean {
+  override get overloaded(): boolean {
     return this.writer.pendingBytes >= READ_PAUSE_BYTES;
   }
 }

@@ -64,6 +64,7 @@ export { FakeChannelHost, FakeConnectionHost, fakeConnectionInfo, makeMessage } 
 export { TestBroker, type TestChannel } from './testing/setup.js';
 export { SlowDefinitionsStore } from './testing/slow-definitions.js';
 export { KeyedQueue } from './util/keyed-queue.js';
+export { DefinitionsBarrier, type DefinitionsBarrierHooks } from './definitions-barrier.js';
 export {
   BrokerStats,
   DeliveryCounters,

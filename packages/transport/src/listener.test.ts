@@ -3,7 +3,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectionInfo } from '@warren/core';
+import type { PeerInfo } from './peer-info.js';
 import { listen, normalizeAddress, type Listener } from './listener.js';
 
 const open: Listener[] = [];
@@ -33,11 +33,11 @@ function closed(socket: net.Socket): Promise<void> {
 
 /** Resolves with the next accepted connection. */
 function accepted(): {
-  onConnection: (socket: net.Socket, info: ConnectionInfo) => void;
-  next: () => Promise<{ socket: net.Socket; info: ConnectionInfo }>;
+  onConnection: (socket: net.Socket, info: PeerInfo) => void;
+  next: () => Promise<{ socket: net.Socket; info: PeerInfo }>;
 } {
-  const queue: Array<{ socket: net.Socket; info: ConnectionInfo }> = [];
-  const waiters: Array<(v: { socket: net.Socket; info: ConnectionInfo }) => void> = [];
+  const queue: Array<{ socket: net.Socket; info: PeerInfo }> = [];
+  const waiters: Array<(v: { socket: net.Socket; info: PeerInfo }) => void> = [];
   return {
     onConnection(socket, info) {
       const waiter = waiters.shift();

@@ -1,10 +1,10 @@
 /**
- * TCP and TLS listeners. A listener accepts sockets, fills in a {@link ConnectionInfo} and hands each connection to
+ * TCP and TLS listeners. A listener accepts sockets, fills in a {@link PeerInfo} and hands each connection to
  * the protocol adapter; it knows no protocol itself.
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ConnectionInfo } from '@warren/core';
+import type { PeerInfo } from './peer-info.js';
 import { onConnectionAuthenticated, peerCertificateOf, PendingConnections, rawSocketOf } from './pending-connections.js';
 
 /** Server certificate material for a TLS listener (PEM strings or Buffers). */
@@ -31,9 +31,9 @@ export type ListenerErrorPhase = 'tls-handshake' | 'handshake-timeout' | 'refuse
 
 /** Where and how to listen. */
 export interface ListenerOptions {
-  /** 'amqp', 'amqps', ...: goes into {@link ConnectionInfo.listener}, connection ids and logs. */
+  /** 'amqp', 'amqps', ...: goes into {@link PeerInfo.listener}, connection ids and logs. */
   name: string;
-  /** 'amqp', 'mqtt', 'stomp': goes into {@link ConnectionInfo.protocol}. */
+  /** 'amqp', 'mqtt', 'stomp': goes into {@link PeerInfo.protocol}. */
   protocol: string;
   /**
    * Address to bind. Default '::': every interface, IPv4 and IPv6 (dual-stack; '0.0.0.0' on hosts without IPv6).
@@ -78,7 +78,7 @@ export interface Listener {
 }
 
 /** Receives each accepted connection (TLS ones after the handshake). */
-export type ConnectionHandler = (socket: net.Socket | tls.TLSSocket, info: ConnectionInfo) => void;
+export type ConnectionHandler = (socket: net.Socket | tls.TLSSocket, info: PeerInfo) => void;
 
 const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -178,7 +178,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
       }
     }
     socket.setNoDelay(true);
-    const info: ConnectionInfo = {
+    const info: PeerInfo = {
       id: `${name}-${nextId++}`,
       protocol,
       remoteAddress: normalizeAddress(socket.remoteAddress),

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { OutboundWriter } from './outbound-writer.js';
 
 /**
@@ -238,5 +238,99 @@ describe('OutboundWriter end and destroy', () => {
     await nextTurn();
     expect(sink.chunks).toHaveLength(0);
     expect(writer.writable).toBe(false);
+  });
+});
+
+describe('OutboundWriter stall timeout (slow consumers)', () => {
+  const options = (onStalled: () => void) => ({
+    highWaterMark: 100,
+    lowWaterMark: 10,
+    maxBatchBytes: 1,
+    stallTimeoutMs: 1000,
+    onStalled,
+  });
+
+  it('calls onStalled once when the output stays over the high-water mark for the timeout', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const sink = new Sink();
+      sink.hold = true;
+      let stalled = 0;
+      const writer = new OutboundWriter(sink, options(() => stalled++));
+      writer.write(Buffer.alloc(150));
+      expect(writer.writable).toBe(false);
+      vi.advanceTimersByTime(999);
+      expect(stalled).toBe(0);
+      writer.write(Buffer.alloc(10));
+      vi.advanceTimersByTime(1);
+      expect(stalled).toBe(1);
+      writer.write(Buffer.alloc(10));
+      vi.advanceTimersByTime(5000);
+      expect(stalled).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not fire when the writer drains below the low-water mark in time, and re-arms after the drain', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const sink = new Sink();
+      sink.hold = true;
+      let stalled = 0;
+      let drained = 0;
+      const writer = new OutboundWriter(sink, options(() => stalled++));
+      writer.onDrain(() => drained++);
+      writer.write(Buffer.alloc(150));
+      vi.advanceTimersByTime(500);
+      sink.release();
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      await nextTurn();
+      expect(drained).toBe(1);
+      vi.advanceTimersByTime(5000);
+      expect(stalled).toBe(0);
+      // Over the mark again: a new wait, which fires.
+      sink.hold = true;
+      writer.write(Buffer.alloc(150));
+      vi.advanceTimersByTime(1000);
+      expect(stalled).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('clears its timer on end, destroy and when the stream closes', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      for (const close of ['end', 'destroy'] as const) {
+        const sink = new Sink();
+        sink.hold = true;
+        let stalled = 0;
+        const writer = new OutboundWriter(sink, options(() => stalled++));
+        writer.write(Buffer.alloc(150));
+        if (close === 'end') writer.end(undefined, 60_000);
+        else writer.destroy();
+        vi.advanceTimersByTime(2000);
+        expect(stalled).toBe(0);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without stallTimeoutMs (or 0) never calls onStalled', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const sink = new Sink();
+      sink.hold = true;
+      let stalled = 0;
+      const writer = new OutboundWriter(sink, { ...options(() => stalled++), stallTimeoutMs: 0 });
+      writer.write(Buffer.alloc(150));
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(10_000);
+      expect(stalled).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

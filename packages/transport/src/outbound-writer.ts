@@ -15,6 +15,16 @@ export interface OutboundWriterOptions {
   lowWaterMark?: number;
   /** A batch this large is written at once instead of waiting for the end of the tick. Default 64 KiB. */
   maxBatchBytes?: number;
+  /**
+   * A client whose output stays at or over the high-water mark this long without draining below the low-water mark
+   * is not reading (a slow consumer): {@link onStalled} is called. 0 or absent: never.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Called once when the stall timeout passes; called again only after the writer drained and stalled anew. The
+   * owner typically closes the connection, which requeues its unacknowledged messages (DESIGN.md §5).
+   */
+  onStalled?: () => void;
 }
 
 /** Default {@link OutboundWriterOptions.highWaterMark}: 1 MiB. */
@@ -25,6 +35,11 @@ export const DEFAULT_LOW_WATER_MARK = 256 * 1024;
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 /** Default grace period of {@link OutboundWriter.end} before the stream is destroyed. */
 export const DEFAULT_END_GRACE_MS = 1000;
+/**
+ * The slow-consumer timeout every adapter uses by default ({@link OutboundWriterOptions.stallTimeoutMs}): a minute,
+ * as RabbitMQ's TCP send timeout gives up on a client that does not read.
+ */
+export const DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 60_000;
 
 /** The optional parts of a Node stream the writer uses when present (sockets and Writables have them). */
 interface StreamExtras {
@@ -45,6 +60,9 @@ interface StreamExtras {
  *   `onDrain` callback runs. The two marks give hysteresis so a consumer is not flipped on and off per frame.
  * - It never throws: after `end()`, `destroy()` or the stream closing, writes are dropped silently.
  *
+ * - With `stallTimeoutMs`, a writer that went over the high-water mark and has not drained below the low-water mark
+ *   when the timeout passes (and is still at or over the high-water mark then) calls `onStalled` once.
+ *
  * Leaving the over-high-water state is detected on the stream's 'drain' event, so the stream's own highWaterMark
  * must be below the writer's (true for sockets: 16 KiB against 1 MiB).
  */
@@ -53,6 +71,8 @@ export class OutboundWriter {
   readonly #highWaterMark: number;
   readonly #lowWaterMark: number;
   readonly #maxBatchBytes: number;
+  readonly #stallTimeoutMs: number;
+  readonly #onStalled: (() => void) | undefined;
 
   /** Reused: emptied in place after each write to the stream. */
   readonly #batch: Buffer[] = [];
@@ -66,6 +86,10 @@ export class OutboundWriter {
   /** end() or destroy() was called, or the stream closed: nothing more is written. */
   #closed = false;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** Runs while over the high-water mark (with a stall timeout set). */
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** onStalled was called; not again until a drain. */
+  #stallReported = false;
   readonly #drainCallbacks: Array<() => void> = [];
   #sentBytes = 0;
   #sentBatches = 0;
@@ -79,6 +103,8 @@ export class OutboundWriter {
     this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#lowWaterMark = Math.min(options.lowWaterMark ?? DEFAULT_LOW_WATER_MARK, this.#highWaterMark);
     this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    this.#stallTimeoutMs = options.onStalled !== undefined ? (options.stallTimeoutMs ?? 0) : 0;
+    this.#onStalled = options.onStalled;
     stream.on('drain', this.#onStreamDrain);
     stream.on('close', this.#onStreamClose);
   }
@@ -87,6 +113,11 @@ export class OutboundWriter {
   get pendingBytes(): number {
     const streamBytes = this.#stream.writableLength;
     return this.#batchBytes + (typeof streamBytes === 'number' ? streamBytes : 0);
+  }
+
+  /** Pending bytes at which {@link writable} becomes false. */
+  get highWaterMark(): number {
+    return this.#highWaterMark;
   }
 
   /** Bytes handed to the stream so far. */
@@ -109,7 +140,16 @@ export class OutboundWriter {
     if (this.#closed || buf.length === 0) return;
     this.#batch.push(buf);
     this.#batchBytes += buf.length;
-    if (!this.#overHighWater && this.pendingBytes >= this.#highWaterMark) this.#overHighWater = true;
+    if (!this.#overHighWater) {
+      if (this.pendingBytes >= this.#highWaterMark) {
+        this.#overHighWater = true;
+        if (this.#stallTimeoutMs > 0) this.#armStallTimer();
+      }
+    } else if (this.#stallTimer === undefined && this.#stallTimeoutMs > 0 && !this.#stallReported &&
+        this.pendingBytes >= this.#highWaterMark) {
+      // The last timer found the output just under the mark; over it again, the wait starts anew.
+      this.#armStallTimer();
+    }
     if (this.#batchBytes >= this.#maxBatchBytes) {
       this.flush();
     } else if (!this.#scheduled) {
@@ -157,6 +197,7 @@ export class OutboundWriter {
     this.#scheduled = false;
     const data = this.#batchBytes > 0 ? this.#takeBatch() : undefined;
     this.#closed = true;
+    this.#clearStallTimer();
     const stream = this.#stream;
     try {
       // Even when stalled, the final bytes are handed to the stream: end() flushes its buffer before the FIN.
@@ -193,15 +234,41 @@ export class OutboundWriter {
     return data;
   }
 
+  #armStallTimer(): void {
+    // A closure per stall, not per writer: most writers never stall.
+    this.#stallTimer = setTimeout(() => this.#stallTimeout(), this.#stallTimeoutMs);
+    // A slow client alone must not keep a process alive.
+    this.#stallTimer.unref();
+  }
+
+  #clearStallTimer(): void {
+    if (this.#stallTimer === undefined) return;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  #stallTimeout(): void {
+    this.#stallTimer = undefined;
+    if (this.#closed || !this.#overHighWater) return;
+    // Drained under the high-water mark but not yet under the low one: the client reads, slowly. The next write
+    // that reaches the mark starts another wait.
+    if (this.pendingBytes < this.#highWaterMark) return;
+    this.#stallReported = true;
+    this.#onStalled?.();
+  }
+
   #checkDrain(): void {
     if (!this.#overHighWater || this.#closed) return;
     if (this.pendingBytes >= this.#lowWaterMark) return;
     this.#overHighWater = false;
+    this.#stallReported = false;
+    this.#clearStallTimer();
     for (const callback of this.#drainCallbacks) callback();
   }
 
   #markClosed(): void {
     this.#closed = true;
+    this.#clearStallTimer();
     this.#batch.length = 0;
     this.#batchBytes = 0;
     this.#scheduled = false;

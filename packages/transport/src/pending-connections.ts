@@ -7,7 +7,7 @@
  */
 import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { PeerCertificate } from '@warren/core';
+import type { PeerCertificate } from './peer-info.js';
 
 /** What the listener does when the connection handed to an adapter authenticates. */
 const hooks = new WeakMap<object, () => void>();

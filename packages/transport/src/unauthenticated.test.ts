@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ConnectionInfo } from '@warren/core';
+import type { PeerInfo } from './peer-info.js';
 import { createTestPki, type TestPki } from '../../../tests/support/pki.js';
 import { listen, type Listener, type ListenerOptions } from './listener.js';
 import { connectionAuthenticated } from './pending-connections.js';
@@ -36,11 +36,11 @@ afterEach(async () => {
 
 interface Accepted {
   socket: Duplex;
-  info: ConnectionInfo;
+  info: PeerInfo;
 }
 
 /** A queue of handed-over connections. */
-function acceptor(): { onConnection: (socket: Duplex, info: ConnectionInfo) => void; next: () => Promise<Accepted> } {
+function acceptor(): { onConnection: (socket: Duplex, info: PeerInfo) => void; next: () => Promise<Accepted> } {
   const queue: Accepted[] = [];
   const waiters: Array<(a: Accepted) => void> = [];
   return {
@@ -59,7 +59,7 @@ function acceptor(): { onConnection: (socket: Duplex, info: ConnectionInfo) => v
 
 async function startTcp(
   options: Partial<ListenerOptions>,
-  onConnection: (socket: Duplex, info: ConnectionInfo) => void = () => {},
+  onConnection: (socket: Duplex, info: PeerInfo) => void = () => {},
 ): Promise<{ listener: Listener; errors: Array<{ phase: string; message: string }> }> {
   const errors: Array<{ phase: string; message: string }> = [];
   const listener = await listen(
@@ -79,7 +79,7 @@ async function startTcp(
 
 async function startWs(
   options: Partial<WebSocketListenerOptions>,
-  onConnection: (socket: Duplex, info: ConnectionInfo) => void = () => {},
+  onConnection: (socket: Duplex, info: PeerInfo) => void = () => {},
 ): Promise<{ listener: Listener; errors: Array<{ phase: string; message: string }> }> {
   const errors: Array<{ phase: string; message: string }> = [];
   const listener = await listenWebSocket(

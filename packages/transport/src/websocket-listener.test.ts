@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { generate } from 'selfsigned';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ConnectionInfo } from '@warren/core';
+import type { PeerInfo } from './peer-info.js';
 import type { Listener } from './listener.js';
 import { serveStaticFiles } from './static-files.js';
 import { OutboundWriter } from './outbound-writer.js';
@@ -20,7 +20,7 @@ afterEach(async () => {
 
 interface Accepted {
   stream: Duplex;
-  info: ConnectionInfo;
+  info: PeerInfo;
 }
 
 /** A listener whose handler echoes every byte back, and records accepted connections. */

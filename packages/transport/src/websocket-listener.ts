@@ -14,7 +14,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ConnectionInfo } from '@warren/core';
+import type { PeerInfo } from './peer-info.js';
 import type tls from 'node:tls';
 import {
   bindListener,
@@ -31,9 +31,9 @@ import { onConnectionAuthenticated, peerCertificateOf, PendingConnections, rawSo
 
 /** Where and how to accept WebSocket connections. */
 export interface WebSocketListenerOptions {
-  /** 'web-stomp', 'web-stomp-tls', ...: goes into {@link ConnectionInfo.listener}, connection ids and logs. */
+  /** 'web-stomp', 'web-stomp-tls', ...: goes into {@link PeerInfo.listener}, connection ids and logs. */
   name: string;
-  /** The protocol carried, 'stomp' or 'mqtt': goes into {@link ConnectionInfo.protocol}. */
+  /** The protocol carried, 'stomp' or 'mqtt': goes into {@link PeerInfo.protocol}. */
   protocol: string;
   /** Address to bind. Default '::' (every interface, IPv4 and IPv6; '0.0.0.0' on hosts without IPv6). */
   host?: string;
@@ -123,7 +123,7 @@ function setMaxPayload(ws: WebSocket, maxPayload: number): void {
 }
 
 /** Receives each accepted WebSocket connection as a byte stream. */
-export type WebSocketConnectionHandler = (stream: Duplex, info: ConnectionInfo) => void;
+export type WebSocketConnectionHandler = (stream: Duplex, info: PeerInfo) => void;
 
 /** A bound WebSocket listener. */
 export type WebSocketListener = Listener;
@@ -257,7 +257,7 @@ function refuse(socket: net.Socket, status: number, text: string): void {
 
 /**
  * Bind a WebSocket listener. Resolves once bound; rejects with the bind error (EADDRINUSE, ...). Each accepted
- * WebSocket is handed to `onConnection` as a byte stream with its {@link ConnectionInfo}.
+ * WebSocket is handed to `onConnection` as a byte stream with its {@link PeerInfo}.
  */
 export async function listenWebSocket(
   options: WebSocketListenerOptions,
@@ -352,7 +352,7 @@ export async function listenWebSocket(
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const forwarded = options.trustProxy === true ? forwardedFor(req.headers['x-forwarded-for']) : undefined;
-      const info: ConnectionInfo = {
+      const info: PeerInfo = {
         id: `${name}-${nextId++}`,
         protocol,
         remoteAddress: forwarded ?? normalizeAddress(socket.remoteAddress),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlushPacer } from './service.js';
+import { FlushPacer } from './flush-pacer.js';
 
 describe('FlushPacer (bounded output delay within one event-loop turn)', () => {
   it('flushes every connection written to once the oldest write has waited the threshold, not before', () => {
