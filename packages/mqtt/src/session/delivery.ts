@@ -9,10 +9,10 @@ import { encodePublish } from '../codec/fast-path.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import { messageQos, messageToProperties, messageTopic, type PublishProperties } from '../mapping.js';
 import { topicMatches } from '../topic.js';
-import { Phase } from './state.js';
+import { Phase, type ActiveSubscription } from './state.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { persistQos2 } from './inbound-publish.js';
-import { CONSUMER_QOS0 } from './subscription-queues.js';
+import { CONSUMER_QOS0, consumerSubscriptions } from './subscription-queues.js';
 
 export function sendDelivery(c: MqttConnection, d: Delivery): void {
   const ch = c.ch;
@@ -20,7 +20,10 @@ export function sendDelivery(c: MqttConnection, d: Delivery): void {
   const message = d.message;
   const topic = messageTopic(message);
   const tag = d.consumerTag;
-  // Which of our subscriptions does it match? (RabbitMQ: the queue's bindings; we also need their options.)
+  // Which of its consumer's subscriptions does it match? (RabbitMQ: the queue's bindings; we also need their
+  // options.) The core's trie routed it to the queue; the filters are matched again only among that consumer's
+  // subscriptions, because overlapping filters on one queue each add their options, `$` topics match no leading
+  // wildcard [MQTT-4.7.2-1] although AMQP's `#` does, and a queue may keep stale bindings.
   let qosCap: QoS = 0;
   let matched = false;
   let ids: number[] | undefined;
@@ -28,8 +31,10 @@ export function sendDelivery(c: MqttConnection, d: Delivery): void {
   let allNoLocal = true;
   // A QoS 0 consumer has no acks; a shared queue's consumer follows its subscription's QoS.
   let noAck = tag === CONSUMER_QOS0;
-  for (const s of c.subs.values()) {
-    if (s.consumerTag !== tag) continue;
+  const subs = consumerSubscriptions(c, tag);
+  const n = subs === undefined ? 0 : subs.length;
+  for (let i = 0; i < n; i++) {
+    const s = (subs as readonly ActiveSubscription[])[i] as ActiveSubscription;
     if (s.shared) noAck = s.qos === 0;
     if (!topicMatches(s.matchFilter, topic)) continue;
     matched = true;

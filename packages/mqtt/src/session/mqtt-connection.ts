@@ -13,7 +13,7 @@ import { topicMatches } from '../topic.js';
 import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState } from './session-store.js';
 import type { MqttRuntime } from './runtime.js';
-import { EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type DefsWait, type Outbound, type ConnectionLimits } from './state.js';
+import { EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type ConsumerSubscriptions, type DefsWait, type Outbound, type ConnectionLimits } from './state.js';
 import { handlePacket } from './reply-order.js';
 import { onConnect, armKeepAlive, onDisconnect, teardown, RESPONSE_TOPIC_PREFIX } from './connect.js';
 import { onPublish, onPubrel } from './inbound-publish.js';
@@ -76,6 +76,8 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   // Maps and sets start as shared empty instances and are replaced on first write: most connections never use
   // most of them, and idle connections should cost little memory.
   subs: Map<string, ActiveSubscription> = EMPTY_MAP as Map<string, ActiveSubscription>;
+  /** {@link subs} by consumer tag (see subscription-queues.ts). */
+  byConsumer: Map<string, ConsumerSubscriptions> = EMPTY_MAP as Map<string, ConsumerSubscriptions>;
   consuming: Set<string> = EMPTY_SET as Set<string>;
   declared: Set<string> = EMPTY_SET as Set<string>;
   hasNoLocal = false;
@@ -177,6 +179,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   consumingW(): Set<string> {
     if ((this.consuming as unknown) === EMPTY_SET) this.consuming = new Set();
     return this.consuming;
+  }
+
+  byConsumerW(): Map<string, ConsumerSubscriptions> {
+    if ((this.byConsumer as unknown) === EMPTY_MAP) this.byConsumer = new Map();
+    return this.byConsumer;
   }
 
   subsW(): Map<string, ActiveSubscription> {

@@ -25,6 +25,15 @@ export interface ActiveSubscription extends SubscriptionState {
   matchFilter: string;
 }
 
+/**
+ * The subscriptions one consumer tag delivers for, so a delivery finds them without walking every subscription:
+ * keyed by filter in subscription order, with an array of them built on the first delivery after a change.
+ */
+export interface ConsumerSubscriptions {
+  readonly byFilter: Map<string, ActiveSubscription>;
+  list: ActiveSubscription[] | undefined;
+}
+
 /** Replies held and packets waiting while this connection waits (for the disk, or a huge SUBSCRIBE). */
 export interface DefsWait {
   pending: number;

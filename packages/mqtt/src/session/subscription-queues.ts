@@ -6,7 +6,7 @@ import { isBrokerError, type CoreChannel } from '@warren/core';
 import type { QoS } from 'mqtt-packet';
 import { filterToBindingKey, parseSharedFilter } from '../topic.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
-import type { ActiveSubscription } from './state.js';
+import type { ActiveSubscription, ConsumerSubscriptions } from './state.js';
 import type { MqttConnection } from './mqtt-connection.js';
 
 export const CONSUMER_QOS0 = 'mqtt-qos0';
@@ -30,6 +30,47 @@ export function setSub(c: MqttConnection, filter: string, active: ActiveSubscrip
   if (old !== undefined) countSub(c, old, -1);
   subs.set(filter, active);
   countSub(c, active, 1);
+  const tag = active.consumerTag;
+  if (old !== undefined && old.consumerTag !== tag) {
+    removeFromConsumer(c, old);
+    // Moved to another consumer (a QoS change between 0 and 1/2) but kept its place in `subs`: the consumer's index
+    // is rebuilt in that order, so a delivery lists subscription identifiers as before.
+    const group = consumerGroup(c, tag);
+    group.byFilter.clear();
+    for (const s of subs.values()) if (s.consumerTag === tag) group.byFilter.set(s.filter, s);
+    group.list = undefined;
+    return;
+  }
+  const group = consumerGroup(c, tag);
+  group.byFilter.set(filter, active);
+  group.list = undefined;
+}
+
+/** The subscriptions whose deliveries come with `tag`, created on first use. */
+function consumerGroup(c: MqttConnection, tag: string): ConsumerSubscriptions {
+  let group = c.byConsumer.get(tag);
+  if (group === undefined) {
+    group = { byFilter: new Map(), list: undefined };
+    c.byConsumerW().set(tag, group);
+  }
+  return group;
+}
+
+function removeFromConsumer(c: MqttConnection, s: ActiveSubscription): void {
+  const group = c.byConsumer.get(s.consumerTag);
+  if (group === undefined || !group.byFilter.delete(s.filter)) return;
+  group.list = undefined;
+  if (group.byFilter.size === 0) c.byConsumer.delete(s.consumerTag);
+}
+
+/**
+ * The subscriptions a delivery with consumer tag `tag` came through, in subscription order (a shared group's
+ * consumer has one; the session's qos0 / qos1 consumers have every filter of that QoS). Undefined when none.
+ */
+export function consumerSubscriptions(c: MqttConnection, tag: string): readonly ActiveSubscription[] | undefined {
+  const group = c.byConsumer.get(tag);
+  if (group === undefined) return undefined;
+  return (group.list ??= [...group.byFilter.values()]);
 }
 
 /** Remove a subscription; false when there was none. */
@@ -38,6 +79,7 @@ export function deleteSub(c: MqttConnection, filter: string): boolean {
   if (old === undefined) return false;
   c.subs.delete(filter);
   countSub(c, old, -1);
+  removeFromConsumer(c, old);
   return true;
 }
 
