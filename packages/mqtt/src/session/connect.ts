@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { BrokerError, isBrokerError, type CoreChannel, type CoreConnection, type User } from '@warren/core';
 import mqttPacket, { type IConnectPacket, type Packet, type QoS } from 'mqtt-packet';
+import { wireCodeFor } from '../errors.js';
 import { ReasonCode, Connack311 } from '../codec/reason-codes.js';
 import { checkTopicName } from '../topic.js';
 import { keepAliveWheel } from './keep-alive.js';
@@ -113,7 +114,7 @@ export function onConnect(c: MqttConnection, p: IConnectPacket): void {
     }
   } catch (err) {
     if (!isBrokerError(err)) throw err;
-    refuse(Connack311.BadUserNameOrPassword, ReasonCode.BadUserNameOrPassword, err.message);
+    refuse(wireCodeFor(err, 'authenticate', false), wireCodeFor(err, 'authenticate', true), err.message);
     return;
   }
   let conn: CoreConnection;
@@ -124,7 +125,7 @@ export function onConnect(c: MqttConnection, p: IConnectPacket): void {
   } catch (err) {
     if (!isBrokerError(err)) throw err;
     // A connection limit is a quota (RabbitMQ 3.13's MQTT 5: 0x97); 3.1.1 has no such code: 5, as RabbitMQ.
-    refuse(Connack311.NotAuthorized, err.limit ? ReasonCode.QuotaExceeded : ReasonCode.NotAuthorized, err.message);
+    refuse(wireCodeFor(err, 'connect', false), wireCodeFor(err, 'connect', true), err.message);
     return;
   }
   let ch: CoreChannel;
@@ -134,7 +135,7 @@ export function onConnect(c: MqttConnection, p: IConnectPacket): void {
     // The user's max-channels: an MQTT connection is one channel.
     conn.close();
     if (!isBrokerError(err)) throw err;
-    refuse(Connack311.NotAuthorized, err.limit ? ReasonCode.QuotaExceeded : ReasonCode.NotAuthorized, err.message);
+    refuse(wireCodeFor(err, 'connect', false), wireCodeFor(err, 'connect', true), err.message);
     return;
   }
   c.user = user;

@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { isBrokerError, type CoreChannel } from '@warren/core';
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
+import { reasonCodeFor } from '../errors.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import { publishToMessage } from '../mapping.js';
 import { checkTopicName } from '../topic.js';
@@ -112,7 +113,7 @@ export function onPublish(c: MqttConnection, p: IPublishPacket): void {
       c.inflightIn--;
     }
     if (v5 && qos > 0) {
-      const reason = err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError;
+      const reason = reasonCodeFor(err, 'publish');
       c.log(`PUBLISH refused: ${err.message}`);
       const ack = c.encodeWithReason({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: reason } as Packet, err.message);
       if (c.capture !== undefined) c.capture.push(ack);
@@ -120,7 +121,7 @@ export function onPublish(c: MqttConnection, p: IPublishPacket): void {
       return;
     }
     // RabbitMQ closes a 3.1.1 connection whose publish is refused.
-    c.disconnect(err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError, `PUBLISH refused: ${err.message}`);
+    c.disconnect(reasonCodeFor(err, 'publish'), `PUBLISH refused: ${err.message}`);
     return;
   }
   if (p.retain) {

@@ -4,7 +4,8 @@
  */
 import { isBrokerError } from '@warren/core';
 import type { ISubscribePacket, Packet, QoS } from 'mqtt-packet';
-import { ReasonCode } from '../codec/reason-codes.js';
+import { wireCodeFor } from '../errors.js';
+import { ReasonCode, SUBACK_FAILURE_311 } from '../codec/reason-codes.js';
 import { checkTopicFilter, parseSharedFilter, topicMatches } from '../topic.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
 import { Phase, SUBSCRIBE_SLICE, type DefsWait, type SubscribeJob } from './state.js';
@@ -108,7 +109,7 @@ export function subscribeSlice(c: MqttConnection, job: SubscribeJob): boolean {
     if (bad !== undefined) {
       // One log line per SUBSCRIBE (see #answerSubscribe), however many filters are bad.
       if (job.invalid++ === 0) job.firstInvalid = `${JSON.stringify(filter)} (${bad})`;
-      job.granted.push(v5 ? ReasonCode.TopicFilterInvalid : 0x80);
+      job.granted.push(v5 ? ReasonCode.TopicFilterInvalid : SUBACK_FAILURE_311);
       continue;
     }
     if (shared !== undefined && shared !== null && req.nl === true) {
@@ -119,7 +120,7 @@ export function subscribeSlice(c: MqttConnection, job: SubscribeJob): boolean {
     const existing = c.subs.get(filter);
     if (existing === undefined && max > 0 && c.subs.size >= max) {
       job.overCap++;
-      job.granted.push(v5 ? ReasonCode.QuotaExceeded : 0x80);
+      job.granted.push(v5 ? ReasonCode.QuotaExceeded : SUBACK_FAILURE_311);
       continue;
     }
     const qos = Math.min(req.qos, 2) as QoS;
@@ -149,7 +150,7 @@ export function subscribeSlice(c: MqttConnection, job: SubscribeJob): boolean {
       c.log(`SUBSCRIBE to ${JSON.stringify(filter)} refused: ${err.message}`);
       if (deleteSub(c, filter)) replaces = true;
       // MQTT 5 as RabbitMQ 3.13: 0x87 for a permission or topic permission, 0x97 for the vhost's queue limit.
-      job.granted.push(v5 ? (err.code === 'ACCESS_REFUSED' ? ReasonCode.NotAuthorized : err.limit ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError) : 0x80);
+      job.granted.push(wireCodeFor(err, 'subscribe', v5));
     }
   }
   // Re-subscribing moves a filter to the end of the session's list; new filters are appended.
