@@ -269,6 +269,10 @@ export function teardown(c: MqttConnection): void {
   }
   const wasConnected = c.phase === Phase.Connected;
   c.phase = Phase.Closed;
+  // Replies still held for the disk are never sent, and the packets that waited are never handled.
+  c.barrier?.close();
+  c.barrier = undefined;
+  c.backlog = undefined;
   if (c.connectTimer !== undefined) clearTimeout(c.connectTimer);
   if (c.keepAliveSlot !== 0) keepAliveWheel.cancel(c, c.keepAliveSlot);
   c.keepAliveSlot = 0;

@@ -3,7 +3,8 @@
  * mqtt-packet parser, calls the core through one {@link CoreChannel}, and writes packets through {@link MqttIo},
  * never a socket (STYLE.md habit 1). Spec rule ids sit beside the code that enforces them.
  */
-import { KeyedQueue, type ChannelDetails, type ChannelHost, type ConnectionDetails, type CoreChannel, type CoreConnection, type Delivery, type ConnectionInfo, type TrafficCounters, type User } from '@warren/core';
+import { PauseReason, type ProtocolIo } from '@warren/transport';
+import { DefinitionsBarrier, KeyedQueue, type ChannelDetails, type ChannelHost, type ConnectionDetails, type CoreChannel, type CoreConnection, type Delivery, type ConnectionInfo, type TrafficCounters, type User } from '@warren/core';
 import mqttPacket, { type IConnectPacket, type Packet, type QoS } from 'mqtt-packet';
 import { encodePuback } from '../codec/fast-path.js';
 import { PacketReader, ReadResult, type PacketSink } from '../codec/packet-reader.js';
@@ -13,7 +14,7 @@ import { topicMatches } from '../topic.js';
 import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState } from './session-store.js';
 import type { MqttRuntime } from './runtime.js';
-import { EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type ConsumerSubscriptions, type DefsWait, type Outbound, type ConnectionLimits } from './state.js';
+import { EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type ConsumerSubscriptions, type Outbound, type ConnectionLimits } from './state.js';
 import { handlePacket } from './reply-order.js';
 import { onConnect, armKeepAlive, onDisconnect, teardown, RESPONSE_TOPIC_PREFIX } from './connect.js';
 import { onPublish, onPubrel } from './inbound-publish.js';
@@ -26,20 +27,11 @@ export type { ConnectionLimits } from './state.js';
 export { RESPONSE_TOPIC_PREFIX } from './connect.js';
 export { sharedQueueName, subscriptionQueueName } from './subscription-queues.js';
 
-/** What the state machine needs of its transport: the outbound writer plus read flow control. */
-export interface MqttIo {
-  /** Optional: the transport's byte counters (management's recv_oct, send_oct). */
-  traffic?(): TrafficCounters;
-  write(buf: Buffer): void;
-  readonly writable: boolean;
-  /** Flush, then close. */
-  end(last?: Buffer): void;
-  destroy(): void;
-  pause(): void;
-  resume(): void;
-  /** The client has logged in (CONNACK accepted sent): the transport lifts its pre-login limits. */
-  authenticated?(): void;
-}
+/**
+ * What the state machine needs of its transport: the transport's {@link ProtocolIo} (the outbound writer, read flow
+ * control with pause reasons, byte counters).
+ */
+export type MqttIo = ProtocolIo;
 
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
 // mqtt-packet's encoder otherwise builds, at its first use, a cache of 65,536 two-byte Buffers for packet ids and
@@ -123,11 +115,14 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   nextSequence = 1;
   inflightIn = 0;
   /**
-   * Issue 3: while a SUBACK/UNSUBACK that changed durable definitions (a persistent session's queue or its bindings)
-   * waits for the definitions fsync: its held writes and the packets read meanwhile. Created on first use.
+   * While a reply waits for the disk (a persistent session's queues and bindings, retained messages), an auth
+   * backend or the next turn: the core's barrier holding the replies written meanwhile (reply-order.ts). Created
+   * when a wait begins and dropped when the last one ends, so connections that never wait carry none.
    */
-  defsWait: DefsWait | undefined;
-  /** Writes captured while handling a SUBSCRIBE/UNSUBSCRIBE (they may have to wait for the definitions). */
+  barrier: DefinitionsBarrier | undefined;
+  /** Packets read while the barrier waits, handled in order when it ends. */
+  backlog: Packet[] | undefined;
+  /** Writes captured while handling a packet whose replies may have to wait for the disk. */
   capture: Buffer[] | undefined;
 
   constructor(io: MqttIo, info: ConnectionInfo, rt: MqttRuntime) {
@@ -232,7 +227,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
       const buf = encodePuback(packetId);
       if (this.capture !== undefined) this.capture.push(buf);
       // A PUBACK confirmed while an earlier reply waits for the disk goes after it ([MQTT-4.6.0-2] order).
-      else if (this.defsWait !== undefined) this.defsWait.held.push(buf);
+      else if (this.barrier !== undefined) this.barrier.hold(buf);
       else this.io.write(buf);
       return;
     }
@@ -288,19 +283,26 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
     this.ch?.resume();
   }
 
+  /**
+   * The writer stayed over its high-water mark for the slow-consumer timeout: the client is not reading. Closed
+   * without a DISCONNECT (it would not be read either), as AMQP does; its unacknowledged messages are requeued.
+   */
+  onStalled(): void {
+    if (this.phase === Phase.Closed) return;
+    this.rt.logger.warn({ connection: this.info.id, clientId: this.clientId, peer: this.info.remoteAddress }, 'MQTT client closed: it did not read its deliveries within the slow-consumer timeout');
+    teardown(this);
+    this.io.destroy();
+  }
+
   /** The core blocked publishers (resource alarm): stop reading (DESIGN.md §5). */
   blocked(): void {
-    this.alarmBlocked = true;
-    this.io.pause();
+    this.io.pause(PauseReason.Alarm);
   }
 
+  /** The alarm cleared: reading resumes unless something else (a wait for the disk) still holds it. */
   unblocked(): void {
-    this.alarmBlocked = false;
-    if (this.defsWait === undefined) this.io.resume();
+    this.io.resume(PauseReason.Alarm);
   }
-
-  /** A resource alarm is in force: reading stays paused whatever else finishes meanwhile. */
-  alarmBlocked = false;
 
   /** Management's view of this connection: RabbitMQ lists the client id in client_properties and variable_map. */
   connectionDetails(): ConnectionDetails {

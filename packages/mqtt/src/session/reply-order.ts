@@ -4,7 +4,8 @@
  * meanwhile wait, so every reply keeps its order ([MQTT-4.6.0-2]). Also where packets wait for an external auth
  * backend's answer.
  */
-import { isAuthorizationPending } from '@warren/core';
+import { DefinitionsBarrier, isAuthorizationPending } from '@warren/core';
+import { PauseReason } from '@warren/transport';
 import type { Packet } from 'mqtt-packet';
 import { checkTopicName, topicToRoutingKey } from '../topic.js';
 import { Phase } from './state.js';
@@ -12,9 +13,8 @@ import type { MqttConnection } from './mqtt-connection.js';
 
 export function handlePacket(c: MqttConnection, packet: Packet): void {
   if (c.phase === Phase.Closed) return;
-  const wait = c.defsWait;
-  if (wait !== undefined && wait.pending > 0) {
-    wait.backlog.push(packet);
+  if (c.barrier?.waiting === true) {
+    (c.backlog ??= []).push(packet);
     return;
   }
   const authReady = prepareAuth(c, packet);
@@ -67,10 +67,9 @@ export function prepareAuth(c: MqttConnection, packet: Packet): Promise<void> | 
 
 /** Handle `packets` (in order, after any already waiting) once an external auth backend answered. */
 export function waitForAuth(c: MqttConnection, packets: Packet[], ready: Promise<void>): void {
-  const wait = (c.defsWait ??= { pending: 0, held: [], backlog: [] });
-  wait.backlog.unshift(...packets);
-  if (wait.pending++ === 0) c.io.pause();
-  void ready.then(() => definitionsDurable(c));
+  const backlog = (c.backlog ??= []);
+  backlog.unshift(...packets);
+  barrierOf(c).holdUntil(ready);
 }
 
 /**
@@ -81,33 +80,45 @@ export function releaseCapture(c: MqttConnection, defs: boolean, state: boolean)
   const captured = c.capture;
   c.capture = undefined;
   if (captured === undefined || c.phase === Phase.Closed) return;
-  if (!defs && !state) {
+  const durable = durableChanges(c, defs, state);
+  if (durable === undefined) {
     for (const b of captured) c.io.write(b);
     return;
   }
-  const wait = (c.defsWait ??= { pending: 0, held: [], backlog: [] });
-  for (const b of captured) wait.held.push(b);
-  if (wait.pending++ === 0) c.io.pause();
-  const defsFlushed = defs ? (c.rt.broker.flushDefinitions?.() ?? Promise.resolve()) : undefined;
-  const stateSynced = state ? c.rt.stateSync() : undefined;
-  const flushed = defsFlushed !== undefined && stateSynced !== undefined ? Promise.all([defsFlushed, stateSynced]) : (defsFlushed ?? stateSynced)!;
-  flushed.then(
-    () => definitionsDurable(c),
-    (err: unknown) => c.internalError(err),
-  );
+  barrierOf(c).holdUntil(durable, captured);
 }
 
-/** The definitions are on disk: send the held packets, handle the packets that waited, read again. */
-export function definitionsDurable(c: MqttConnection): void {
-  const wait = c.defsWait;
-  if (wait === undefined || --wait.pending > 0 || c.phase === Phase.Closed) return;
-  const held = wait.held;
-  const backlog = wait.backlog;
-  c.defsWait = undefined;
-  for (const b of held) c.io.write(b);
-  if (backlog.length > 0) handleBatch(c, backlog);
-  // Not while a resource alarm holds the connection: it resumes when the alarm clears (unblocked).
-  if (c.defsWait === undefined && (c.phase as Phase) !== Phase.Closed && !c.alarmBlocked) c.io.resume();
+/** Settles once the definitions (`defs`) and the MQTT state (`state`) changed so far are on disk; undefined if neither. */
+export function durableChanges(c: MqttConnection, defs: boolean, state: boolean): Promise<unknown> | undefined {
+  const defsFlushed = defs ? (c.rt.broker.flushDefinitions?.() ?? Promise.resolve()) : undefined;
+  const stateSynced = state ? c.rt.stateSync() : undefined;
+  return defsFlushed !== undefined && stateSynced !== undefined ? Promise.all([defsFlushed, stateSynced]) : (defsFlushed ?? stateSynced);
+}
+
+/**
+ * The connection's barrier, made when a wait begins: reading pauses (for this reason only, so a resource alarm's
+ * pause stays in force by itself) until the last wait ends; then the held replies go out, the packets read
+ * meanwhile are handled, and reading resumes. The barrier is dropped once nothing waits.
+ */
+export function barrierOf(c: MqttConnection): DefinitionsBarrier {
+  const current = c.barrier;
+  if (current !== undefined) return current;
+  const barrier: DefinitionsBarrier = new DefinitionsBarrier({
+    pause: () => c.io.pause(PauseReason.Definitions),
+    resume: () => {
+      if (c.barrier === barrier && !barrier.waiting) c.barrier = undefined;
+      c.io.resume(PauseReason.Definitions);
+    },
+    write: (buf) => c.io.write(buf),
+    replay: () => {
+      const backlog = c.backlog;
+      c.backlog = undefined;
+      if (backlog !== undefined && backlog.length > 0 && c.phase !== Phase.Closed) handleBatch(c, backlog);
+    },
+    failed: (err) => c.internalError(err),
+  });
+  c.barrier = barrier;
+  return barrier;
 }
 
 /**
@@ -143,9 +154,9 @@ export function handleBatch(c: MqttConnection, packets: Packet[]): void {
       return;
     }
     // A huge SUBSCRIBE goes on over later turns: the packets after it wait for it.
-    const wait = c.defsWait;
-    if (wait !== undefined && wait.pending > 0) {
-      for (let j = i + 1; j < packets.length; j++) wait.backlog.push(packets[j] as Packet);
+    if (c.barrier?.waiting === true) {
+      const backlog = (c.backlog ??= []);
+      for (let j = i + 1; j < packets.length; j++) backlog.push(packets[j] as Packet);
       break;
     }
   }

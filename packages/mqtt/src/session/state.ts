@@ -34,13 +34,6 @@ export interface ConsumerSubscriptions {
   list: ActiveSubscription[] | undefined;
 }
 
-/** Replies held and packets waiting while this connection waits (for the disk, or a huge SUBSCRIBE). */
-export interface DefsWait {
-  pending: number;
-  held: Buffer[];
-  backlog: Packet[];
-}
-
 /** A SUBSCRIBE being handled (a huge one over several event-loop turns). */
 export interface SubscribeJob {
   packet: ISubscribePacket;

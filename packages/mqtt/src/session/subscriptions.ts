@@ -2,15 +2,15 @@
  * SUBSCRIBE and UNSUBSCRIBE: filters checked and subscribed (huge packets a slice per event-loop turn), SUBACK and
  * UNSUBACK, then the retained messages of new subscriptions.
  */
-import { isBrokerError } from '@warren/core';
+import { isBrokerError, type DefinitionsBarrier } from '@warren/core';
 import type { ISubscribePacket, Packet, QoS } from 'mqtt-packet';
 import { wireCodeFor } from '../errors.js';
 import { ReasonCode, SUBACK_FAILURE_311 } from '../codec/reason-codes.js';
 import { checkTopicFilter, parseSharedFilter, topicMatches } from '../topic.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
-import { Phase, SUBSCRIBE_SLICE, type DefsWait, type SubscribeJob } from './state.js';
+import { Phase, SUBSCRIBE_SLICE, type SubscribeJob } from './state.js';
 import type { MqttConnection } from './mqtt-connection.js';
-import { definitionsDurable } from './reply-order.js';
+import { barrierOf, durableChanges } from './reply-order.js';
 import { sendPublish } from './delivery.js';
 import { deleteSub, activate, ensureConsumer, unbind } from './subscription-queues.js';
 
@@ -34,8 +34,7 @@ export function onSubscribe(c: MqttConnection, p: ISubscribePacket): void {
   // A huge SUBSCRIBE is handled a slice per event-loop turn, so every other client keeps its latency. Meanwhile
   // this connection reads nothing and later packets wait (their replies must follow this SUBACK), as they do while
   // definitions are flushed.
-  const wait = (c.defsWait ??= { pending: 0, held: [], backlog: [] });
-  if (wait.pending++ === 0) c.io.pause();
+  barrierOf(c).enter();
   setImmediate(() => subscribeStep(c, job));
 }
 
@@ -47,9 +46,7 @@ export function spendTurn(c: MqttConnection, filters: number): void {
   c.turnFilters += filters;
   if (c.turnFilters < SUBSCRIBE_SLICE) return;
   c.turnFilters = 0;
-  const wait = (c.defsWait ??= { pending: 0, held: [], backlog: [] });
-  if (wait.pending++ === 0) c.io.pause();
-  setImmediate(() => definitionsDurable(c));
+  barrierOf(c).yieldTurn();
 }
 
 /** One slice of a huge SUBSCRIBE; the last one answers it and lets the packets that waited through. */
@@ -61,25 +58,17 @@ export function subscribeStep(c: MqttConnection, job: SubscribeJob): void {
       setImmediate(() => subscribeStep(c, job));
       return;
     }
-    const wait = c.defsWait as DefsWait;
+    const barrier = c.barrier as DefinitionsBarrier;
     c.capture = [];
     answerSubscribe(c, job);
     const captured = c.capture;
     c.capture = undefined;
-    for (const b of captured) wait.held.push(b);
-    const defs = (c.rt.broker.definitionsVersion ?? 0) !== job.defsStart;
-    const state = c.rt.stateChanges() !== job.stateStart;
-    if (defs || state) {
-      wait.pending++;
-      const defsFlushed = defs ? (c.rt.broker.flushDefinitions?.() ?? Promise.resolve()) : undefined;
-      const stateSynced = state ? c.rt.stateSync() : undefined;
-      void Promise.all([defsFlushed, stateSynced]).then(
-        () => definitionsDurable(c),
-        (err: unknown) => c.internalError(err),
-      );
-    }
+    // Held behind this SUBSCRIBE's own wait, then behind the disk if it changed anything there.
+    for (const b of captured) barrier.hold(b);
+    const durable = durableChanges(c, (c.rt.broker.definitionsVersion ?? 0) !== job.defsStart, c.rt.stateChanges() !== job.stateStart);
+    if (durable !== undefined) barrier.holdUntil(durable);
     // Release this SUBSCRIBE's own hold.
-    definitionsDurable(c);
+    barrier.leave();
   } catch (err) {
     c.capture = undefined;
     c.internalError(err);
