@@ -3,10 +3,10 @@
  * one MQTT connection.
  */
 import { randomBytes } from 'node:crypto';
-import { BrokerError, isBrokerError, type CoreChannel, type CoreConnection, type User } from '@warren/core';
+import { BrokerError, isBrokerError, type ChannelDetails, type ConnectionDetails, type CoreChannel, type CoreConnection, type User } from '@warren/core';
 import mqttPacket, { type IConnectPacket, type Packet, type QoS } from 'mqtt-packet';
-import { wireCodeFor } from '../errors.js';
 import { ReasonCode, Connack311 } from '../codec/reason-codes.js';
+import { wireCodeFor } from '../errors.js';
 import { checkTopicName } from '../topic.js';
 import { keepAliveWheel } from './keep-alive.js';
 import type { SessionState } from './session-store.js';
@@ -305,3 +305,22 @@ export function teardown(c: MqttConnection): void {
   }
   conn.close();
 }
+
+/** Management's view of a connection: RabbitMQ lists the client id in client_properties and variable_map. */
+export function connectionDetailsOf(c: MqttConnection): ConnectionDetails {
+  const traffic = c.io.traffic?.();
+  const version = c.version === 5 ? '5-0' : c.version === 3 ? '3.1.0' : '3.1.1';
+  return {
+    protocol: `${c.info.websocket === true ? 'Web ' : ''}MQTT ${version}`,
+    // RabbitMQ's MQTT plugin works over direct (in-node) AMQP connections.
+    type: 'direct',
+    clientProperties: { client_id: c.clientId, product: 'MQTT client' },
+    variableMap: { client_id: c.clientId },
+    frameMax: 0,
+    channelMax: 1,
+    ...(traffic !== undefined ? { traffic } : {}),
+  };
+}
+
+/** An MQTT connection's one channel, as management shows it. */
+export const MQTT_CHANNEL_DETAILS: ChannelDetails = { number: 1, confirm: false, transactional: false, messagesUncommitted: 0, acksUncommitted: 0, messagesUnconfirmed: 0 };

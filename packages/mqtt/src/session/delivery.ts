@@ -12,7 +12,7 @@ import { topicMatches } from '../topic.js';
 import { Phase, type ActiveSubscription } from './state.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { persistQos2 } from './inbound-publish.js';
-import { CONSUMER_QOS0, consumerSubscriptions } from './subscription-queues.js';
+import { consumerSubscriptions, CONSUMER_QOS0 } from './subscription-queues.js';
 
 export function sendDelivery(c: MqttConnection, d: Delivery): void {
   const ch = c.ch;
@@ -173,4 +173,22 @@ export function onPubrec(c: MqttConnection, packetId: number, reason: number): v
 
 export function onPubcomp(c: MqttConnection, packetId: number): void {
   if (c.pubrel.delete(packetId)) persistQos2(c);
+}
+
+/**
+ * The `$SYS` interval came: send the broker statistics to this connection's `$SYS` subscriptions, at QoS 0 as
+ * Mosquitto does. Never to `#` or `+/...` subscriptions [MQTT-4.7.2-1]; these messages do not go through the core.
+ */
+export function publishSys(c: MqttConnection): void {
+  if (!c.hasSys || c.phase !== Phase.Connected) return;
+  for (const e of c.rt.sysEntries(c.vhost)) {
+    let matched = false;
+    let ids: number[] | undefined;
+    for (const s of c.subs.values()) {
+      if (s.shared || !s.matchFilter.startsWith('$SYS') || !topicMatches(s.matchFilter, e.topic)) continue;
+      matched = true;
+      if (s.identifier !== undefined) (ids ??= []).push(s.identifier);
+    }
+    if (matched) sendPublish(c, e.topic, e.message, 0, false, false, ids, undefined, undefined);
+  }
 }

@@ -5,8 +5,9 @@
 import { isUtf8 } from 'node:buffer';
 import { isBrokerError, type CoreChannel } from '@warren/core';
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
-import { reasonCodeFor } from '../errors.js';
+import { encodePuback } from '../codec/fast-path.js';
 import { ReasonCode } from '../codec/reason-codes.js';
+import { reasonCodeFor } from '../errors.js';
 import { publishToMessage } from '../mapping.js';
 import { checkTopicName } from '../topic.js';
 import type { MqttConnection } from './mqtt-connection.js';
@@ -168,4 +169,29 @@ export function persistQos2(c: MqttConnection): void {
   s.qos2Inbound = [...c.qos2In];
   s.qos2Pubrel = [...c.pubrel];
   c.rt.sessions.changed(s);
+}
+
+/** The core confirmed (or refused, by a queue limit) the QoS 1 PUBLISH of `sequence`: PUBACK it. */
+export function confirmPublish(c: MqttConnection, sequence: number, ack: boolean): void {
+  let packetId: number | undefined;
+  if (sequence === c.publishingSeq) {
+    packetId = c.publishingId;
+    c.publishingSeq = -1;
+  } else {
+    packetId = c.pendingAcks.get(sequence);
+    if (packetId === undefined) return;
+    c.pendingAcks.delete(sequence);
+    c.pendingIds.delete(packetId);
+  }
+  c.inflightIn--;
+  // The core refused it (a queue limit): MQTT 5 can say so; 3.1.1 has no negative PUBACK.
+  if (ack) {
+    const buf = encodePuback(packetId);
+    if (c.capture !== undefined) c.capture.push(buf);
+    // A PUBACK confirmed while an earlier reply waits for the disk goes after it ([MQTT-4.6.0-2] order).
+    else if (c.barrier !== undefined) c.barrier.hold(buf);
+    else c.io.write(buf);
+    return;
+  }
+  c.send({ cmd: 'puback', messageId: packetId, reasonCode: ReasonCode.QuotaExceeded } as Packet);
 }

@@ -4,23 +4,19 @@
  * never a socket (STYLE.md habit 1). Spec rule ids sit beside the code that enforces them.
  */
 import { PauseReason, type ProtocolIo } from '@warren/transport';
-import { DefinitionsBarrier, KeyedQueue, type ChannelDetails, type ChannelHost, type ConnectionDetails, type CoreChannel, type CoreConnection, type Delivery, type ConnectionInfo, type TrafficCounters, type User } from '@warren/core';
-import mqttPacket, { type IConnectPacket, type Packet, type QoS } from 'mqtt-packet';
-import { encodePuback } from '../codec/fast-path.js';
+import { DefinitionsBarrier, KeyedQueue, type ChannelDetails, type ChannelHost, type ConnectionDetails, type CoreChannel, type CoreConnection, type Delivery, type ConnectionInfo, type User } from '@warren/core';
+import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import { PacketReader, ReadResult, type PacketSink } from '../codec/packet-reader.js';
-import { ReasonCode, Connack311 } from '../codec/reason-codes.js';
-import { unreadableField } from '../codec/unreadable-field.js';
-import { topicMatches } from '../topic.js';
+import { ReasonCode } from '../codec/reason-codes.js';
 import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState } from './session-store.js';
 import type { MqttRuntime } from './runtime.js';
 import { EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type ConsumerSubscriptions, type Outbound, type ConnectionLimits } from './state.js';
+import { dispatch, onParseError } from './dispatch.js';
 import { handlePacket } from './reply-order.js';
-import { onConnect, armKeepAlive, onDisconnect, teardown, RESPONSE_TOPIC_PREFIX } from './connect.js';
-import { onPublish, onPubrel } from './inbound-publish.js';
-import { sendDelivery, sendPublish, onPuback, onPubrec, onPubcomp } from './delivery.js';
-import { onSubscribe, onUnsubscribe } from './subscriptions.js';
-import { subscriptionQueueName, sharedQueueName } from './subscription-queues.js';
+import { connectionDetailsOf, MQTT_CHANNEL_DETAILS, armKeepAlive, teardown } from './connect.js';
+import { confirmPublish } from './inbound-publish.js';
+import { publishSys, sendDelivery } from './delivery.js';
 
 export { ReasonCode } from '../codec/reason-codes.js';
 export type { ConnectionLimits } from './state.js';
@@ -38,8 +34,6 @@ const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp'
 // lengths: 6.3 MB of heap (0.6 KiB per connection at 10,000) and 65k objects for every full collection to mark. Its
 // encoder is off the hot path here (PUBLISH and PUBACK have their own), so it computes them instead.
 mqttPacket.writeToStream.cacheNumbers = false;
-
-
 
 /** One MQTT connection. */
 export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink {
@@ -73,9 +67,9 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   consuming: Set<string> = EMPTY_SET as Set<string>;
   declared: Set<string> = EMPTY_SET as Set<string>;
   hasNoLocal = false;
-  /** Filters (un)subscribed since this connection last yielded the event loop (see #spendTurn). */
+  /** Filters (un)subscribed since this connection last yielded the event loop (see spendTurn). */
   turnFilters = 0;
-  /** Subscriptions with No Local, and `$SYS` ones: counted as they come and go (see #setSub). */
+  /** Subscriptions with No Local, and `$SYS` ones: counted as they come and go (see setSub). */
   noLocalSubs = 0;
   sysSubs = 0;
   /** Subscriptions per queue and binding key (`queue\0key`): UNSUBSCRIBE unbinds when the last one goes. */
@@ -95,7 +89,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   outAliases: Map<string, number> = EMPTY_MAP as Map<string, number>;
   inAliases: Map<number, string> = EMPTY_MAP as Map<number, string>;
   nextPacketId = 1;
-  /** Packet id allocation steps so far: ids repeat only every 65,535 steps (see #allocatePacketId). */
+  /** Packet id allocation steps so far: ids repeat only every 65,535 steps (see allocatePacketId). */
   idStep = 0;
   /**
    * The sequence of the QoS 1 PUBLISH being handed to the core right now, and its packet id: a core confirm that
@@ -110,7 +104,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   qos2In: Set<number> = EMPTY_SET as Set<number>;
   /** Inbound QoS 1 publishes awaiting their confirm: sequence → packet id. */
   pendingAcks: Map<number, number> = EMPTY_MAP as Map<number, number>;
-  /** The packet ids of {@link #pendingAcks}. */
+  /** The packet ids of {@link pendingAcks}. */
   pendingIds: Set<number> = EMPTY_SET as Set<number>;
   nextSequence = 1;
   inflightIn = 0;
@@ -136,66 +130,45 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
     this.connectTimer.unref();
   }
 
+  // Writable views of the shared empty placeholders above: the real map or set is made on the first write.
   outAliasesW(): Map<string, number> {
-    if ((this.outAliases as unknown) === EMPTY_MAP) this.outAliases = new Map();
-    return this.outAliases;
+    return (this.outAliases as unknown) === EMPTY_MAP ? (this.outAliases = new Map()) : this.outAliases;
   }
-
   inAliasesW(): Map<number, string> {
-    if ((this.inAliases as unknown) === EMPTY_MAP) this.inAliases = new Map();
-    return this.inAliases;
+    return (this.inAliases as unknown) === EMPTY_MAP ? (this.inAliases = new Map()) : this.inAliases;
   }
-
   pubrelW(): Set<number> {
-    if ((this.pubrel as unknown) === EMPTY_SET) this.pubrel = new Set();
-    return this.pubrel;
+    return (this.pubrel as unknown) === EMPTY_SET ? (this.pubrel = new Set()) : this.pubrel;
   }
-
   qos2InW(): Set<number> {
-    if ((this.qos2In as unknown) === EMPTY_SET) this.qos2In = new Set();
-    return this.qos2In;
+    return (this.qos2In as unknown) === EMPTY_SET ? (this.qos2In = new Set()) : this.qos2In;
   }
-
   outboundW(): KeyedQueue<Outbound> {
     // Keyed by packet id, in the order they were sent (ids wrap, so not sorted); PUBACKs mostly come in order.
     return (this.outbound ??= new KeyedQueue(false));
   }
 
   pendingAcksW(): Map<number, number> {
-    if ((this.pendingAcks as unknown) === EMPTY_MAP) this.pendingAcks = new Map();
-    return this.pendingAcks;
+    return (this.pendingAcks as unknown) === EMPTY_MAP ? (this.pendingAcks = new Map()) : this.pendingAcks;
   }
-
   declaredW(): Set<string> {
-    if ((this.declared as unknown) === EMPTY_SET) this.declared = new Set();
-    return this.declared;
+    return (this.declared as unknown) === EMPTY_SET ? (this.declared = new Set()) : this.declared;
   }
-
   consumingW(): Set<string> {
-    if ((this.consuming as unknown) === EMPTY_SET) this.consuming = new Set();
-    return this.consuming;
+    return (this.consuming as unknown) === EMPTY_SET ? (this.consuming = new Set()) : this.consuming;
   }
-
   byConsumerW(): Map<string, ConsumerSubscriptions> {
-    if ((this.byConsumer as unknown) === EMPTY_MAP) this.byConsumer = new Map();
-    return this.byConsumer;
+    return (this.byConsumer as unknown) === EMPTY_MAP ? (this.byConsumer = new Map()) : this.byConsumer;
   }
-
   subsW(): Map<string, ActiveSubscription> {
-    if ((this.subs as unknown) === EMPTY_MAP) this.subs = new Map();
-    return this.subs;
+    return (this.subs as unknown) === EMPTY_MAP ? (this.subs = new Map()) : this.subs;
   }
-
   bindingRefsW(): Map<string, number> {
-    if ((this.bindingRefs as unknown) === EMPTY_MAP) this.bindingRefs = new Map();
-    return this.bindingRefs;
+    return (this.bindingRefs as unknown) === EMPTY_MAP ? (this.bindingRefs = new Map()) : this.bindingRefs;
   }
-
   pendingIdsW(): Set<number> {
-    if ((this.pendingIds as unknown) === EMPTY_SET) this.pendingIds = new Set();
-    return this.pendingIds;
+    return (this.pendingIds as unknown) === EMPTY_SET ? (this.pendingIds = new Set()) : this.pendingIds;
   }
-
   // ---- ChannelHost ---------------------------------------------------------------------------------------------
 
   get writable(): boolean {
@@ -211,27 +184,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   }
 
   confirm(sequence: number, ack: boolean): void {
-    let packetId: number | undefined;
-    if (sequence === this.publishingSeq) {
-      packetId = this.publishingId;
-      this.publishingSeq = -1;
-    } else {
-      packetId = this.pendingAcks.get(sequence);
-      if (packetId === undefined) return;
-      this.pendingAcks.delete(sequence);
-      this.pendingIds.delete(packetId);
-    }
-    this.inflightIn--;
-    // The core refused it (a queue limit): MQTT 5 can say so; 3.1.1 has no negative PUBACK.
-    if (ack) {
-      const buf = encodePuback(packetId);
-      if (this.capture !== undefined) this.capture.push(buf);
-      // A PUBACK confirmed while an earlier reply waits for the disk goes after it ([MQTT-4.6.0-2] order).
-      else if (this.barrier !== undefined) this.barrier.hold(buf);
-      else this.io.write(buf);
-      return;
-    }
-    this.send({ cmd: 'puback', messageId: packetId, reasonCode: ReasonCode.QuotaExceeded } as Packet);
+    confirmPublish(this, sequence, ack);
   }
 
   returned(): void {
@@ -306,22 +259,11 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
 
   /** Management's view of this connection: RabbitMQ lists the client id in client_properties and variable_map. */
   connectionDetails(): ConnectionDetails {
-    const traffic = this.io.traffic?.();
-    const version = this.version === 5 ? '5-0' : this.version === 3 ? '3.1.0' : '3.1.1';
-    return {
-      protocol: `${this.info.websocket === true ? 'Web ' : ''}MQTT ${version}`,
-      // RabbitMQ's MQTT plugin works over direct (in-node) AMQP connections.
-      type: 'direct',
-      clientProperties: { client_id: this.clientId, product: 'MQTT client' },
-      variableMap: { client_id: this.clientId },
-      frameMax: 0,
-      channelMax: 1,
-      ...(traffic !== undefined ? { traffic } : {}),
-    };
+    return connectionDetailsOf(this);
   }
 
   channelDetails(): ChannelDetails {
-    return { number: 1, confirm: false, transactional: false, messagesUncommitted: 0, acksUncommitted: 0, messagesUnconfirmed: 0 };
+    return MQTT_CHANNEL_DETAILS;
   }
 
   /** An operator closed this connection (management API): MQTT 5 clients get DISCONNECT 0x98 Administrative action. */
@@ -340,126 +282,21 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
 
   /** {@link PacketSink}: mqtt-packet refused a packet. */
   onParseError(err: Error): void {
-    if (this.phase === Phase.Closed) return;
-    const text = err.message;
-    if (this.phase === Phase.AwaitConnect && /protocol version/i.test(text)) {
-      // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 (3.1.1) / 0x84 (5), then close.
-      this.io.end(mqttPacket.generate({ cmd: 'connack', returnCode: Connack311.UnacceptableProtocolVersion, sessionPresent: false }, { protocolVersion: 4 }));
-      this.log('unsupported MQTT protocol version');
-      teardown(this);
-      return;
-    }
-    if (/protocolId/i.test(text) && this.phase === Phase.AwaitConnect) {
-      this.abort(`invalid protocol name: ${text}`, undefined);
-      return;
-    }
-    this.protocolError(ReasonCode.MalformedPacket, `malformed packet: ${text}`);
+    onParseError(this, err);
   }
 
-
-
-
-
-
-
+  /** Handle one packet now (reply-order.ts decides when). */
   dispatch(packet: Packet): void {
-    // mqtt-packet leaves a property it could not read as null, and a packet identifier cut short as -1, instead of
-    // failing the packet: that is a malformed packet (MQTT 5 §4.13), refused here before any handler trusts it.
-    const unreadable = unreadableField(packet);
-    if (unreadable !== undefined) {
-      this.protocolError(ReasonCode.MalformedPacket, `malformed ${packet.cmd.toUpperCase()}: unreadable ${unreadable}`);
-      return;
-    }
-    if (this.phase === Phase.AwaitConnect) {
-      // [MQTT-3.1.0-1] the first packet must be CONNECT.
-      if (packet.cmd !== 'connect') {
-        this.abort(`first packet was ${packet.cmd}, not CONNECT`, undefined);
-        return;
-      }
-      onConnect(this, packet);
-      return;
-    }
-    switch (packet.cmd) {
-      case 'publish':
-        onPublish(this, packet);
-        return;
-      case 'puback':
-        onPuback(this, packet.messageId ?? 0);
-        return;
-      case 'pubrec':
-        onPubrec(this, packet.messageId ?? 0, packet.reasonCode ?? 0);
-        return;
-      case 'pubrel':
-        onPubrel(this, packet.messageId ?? 0);
-        return;
-      case 'pubcomp':
-        onPubcomp(this, packet.messageId ?? 0);
-        return;
-      case 'subscribe':
-        // [MQTT-3.8.3-3] at least one filter (mqtt-packet parses an empty list, and then cannot encode its SUBACK).
-        if (packet.subscriptions.length === 0) {
-          this.protocolError(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter');
-          return;
-        }
-        onSubscribe(this, packet);
-        return;
-      case 'unsubscribe':
-        // [MQTT-3.10.3-2] at least one filter.
-        if (packet.unsubscriptions.length === 0) {
-          this.protocolError(ReasonCode.ProtocolError, 'UNSUBSCRIBE without a topic filter');
-          return;
-        }
-        onUnsubscribe(this, packet.messageId ?? 0, packet.unsubscriptions);
-        return;
-      case 'pingreq':
-        // [MQTT-3.12.4-1]
-        this.send({ cmd: 'pingresp' });
-        return;
-      case 'disconnect':
-        onDisconnect(this, packet.reasonCode ?? 0, packet.properties?.sessionExpiryInterval);
-        return;
-      case 'connect':
-        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
-        this.protocolError(ReasonCode.ProtocolError, 'second CONNECT');
-        return;
-      case 'auth':
-        // Enhanced authentication is not offered, so an AUTH packet is a protocol error (MQTT 5 §4.12).
-        this.protocolError(ReasonCode.ProtocolError, 'AUTH without an authentication method');
-        return;
-      case 'connack':
-      case 'suback':
-      case 'unsuback':
-      case 'pingresp':
-        this.protocolError(ReasonCode.ProtocolError, `${packet.cmd} sent by a client`);
-        return;
-      default: {
-        const never: never = packet;
-        this.protocolError(ReasonCode.MalformedPacket, `unknown packet ${String((never as Packet).cmd)}`);
-      }
-    }
+    dispatch(this, packet);
   }
-
-  // ---- CONNECT -------------------------------------------------------------------------------------------------
-
 
   /**
    * The `$SYS` interval came: send the broker statistics to this connection's `$SYS` subscriptions, at QoS 0 as
    * Mosquitto does. Never to `#` or `+/...` subscriptions [MQTT-4.7.2-1]; these messages do not go through the core.
    */
   publishSys(): void {
-    if (!this.hasSys || this.phase !== Phase.Connected) return;
-    for (const e of this.rt.sysEntries(this.vhost)) {
-      let matched = false;
-      let ids: number[] | undefined;
-      for (const s of this.subs.values()) {
-        if (s.shared || !s.matchFilter.startsWith('$SYS') || !topicMatches(s.matchFilter, e.topic)) continue;
-        matched = true;
-        if (s.identifier !== undefined) (ids ??= []).push(s.identifier);
-      }
-      if (matched) sendPublish(this, e.topic, e.message, 0, false, false, ids, undefined, undefined);
-    }
+    publishSys(this);
   }
-
 
   /** Called by the shared keep-alive wheel ({@link keepAliveWheel}) when this connection's deadline has passed. */
   keepAliveDue(): void {
@@ -472,42 +309,6 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
     }
     armKeepAlive(this, this.keepAliveMs - idle);
   }
-
-  // ---- PUBLISH (inbound) ---------------------------------------------------------------------------------------
-
-
-
-
-
-  // ---- PUBLISH (outbound) --------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-  // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-  // ---- DISCONNECT and teardown ---------------------------------------------------------------------------------
-
-
 
   // ---- errors --------------------------------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@
  * meanwhile wait, so every reply keeps its order ([MQTT-4.6.0-2]). Also where packets wait for an external auth
  * backend's answer.
  */
-import { DefinitionsBarrier, isAuthorizationPending } from '@warren/core';
 import { PauseReason } from '@warren/transport';
+import { DefinitionsBarrier, isAuthorizationPending } from '@warren/core';
 import type { Packet } from 'mqtt-packet';
 import { checkTopicName, topicToRoutingKey } from '../topic.js';
 import { Phase } from './state.js';

@@ -2,10 +2,10 @@
  * SUBSCRIBE and UNSUBSCRIBE: filters checked and subscribed (huge packets a slice per event-loop turn), SUBACK and
  * UNSUBACK, then the retained messages of new subscriptions.
  */
-import { isBrokerError, type DefinitionsBarrier } from '@warren/core';
+import { DefinitionsBarrier, isBrokerError } from '@warren/core';
 import type { ISubscribePacket, Packet, QoS } from 'mqtt-packet';
-import { wireCodeFor } from '../errors.js';
 import { ReasonCode, SUBACK_FAILURE_311 } from '../codec/reason-codes.js';
+import { wireCodeFor } from '../errors.js';
 import { checkTopicFilter, parseSharedFilter, topicMatches } from '../topic.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
 import { Phase, SUBSCRIBE_SLICE, type SubscribeJob } from './state.js';
