@@ -61,7 +61,7 @@ function readAll(chunks: Uint8Array[], max: number, fast = false): { packets: Pa
   const errors: Error[] = [];
   const results: ReadResult[] = [];
   const sink: PacketSink = {
-    onPacket: (p) => packets.push(p) > 0,
+    onPacket: (p) => packets.push({ ...p }) > 0, // copied: fast-path packets are reused objects
     onParseError: (e) => void errors.push(e),
   };
   const reader = new PacketReader(max, sink);
@@ -101,7 +101,7 @@ describe('PacketReader', () => {
     const expected = plain(parseAll(version, [stream]).packets);
     const at = (chunks: Buffer[]): object[] => {
       const packets: Packet[] = [];
-      const reader = new PacketReader(1 << 20, { onPacket: (p) => packets.push(p) > 0, onParseError: (e) => expect.fail(e.message) });
+      const reader = new PacketReader(1 << 20, { onPacket: (p) => packets.push({ ...p }) > 0, onParseError: (e) => expect.fail(e.message) });
       reader.version = version;
       reader.fast = true;
       for (const c of chunks) expect(reader.read(c)).toBe(ReadResult.Ok);
@@ -134,5 +134,30 @@ describe('PacketReader', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('PacketReader fast path', () => {
+  it('reuses one PUBLISH object whose payload is a copy (not a view of the read buffer), released after each packet', () => {
+    const bytes = mqttPacket.generate({ cmd: 'publish', topic: 't/1', payload: Buffer.from('abc'), qos: 1, messageId: 3, retain: false, dup: false });
+    const seen: Packet[] = [];
+    const payloads: Buffer[] = [];
+    const reader = new PacketReader(1000, {
+      onPacket: (p) => {
+        seen.push(p);
+        if (p.cmd === 'publish') payloads.push(p.payload as Buffer);
+        return true;
+      },
+      onParseError: (e) => expect.fail(e.message),
+    });
+    reader.fast = true;
+    const chunk = Buffer.concat([bytes, bytes]);
+    reader.read(chunk);
+    expect(seen[0]).toBe(seen[1]);
+    expect(reader.isScratch(seen[0] as Packet)).toBe(true);
+    expect(reader.retainable(seen[0] as Packet)).not.toBe(seen[0]);
+    expect((seen[0] as { payload: Buffer }).payload.length).toBe(0);
+    chunk.fill(0);
+    expect(payloads.map((b) => b.toString())).toEqual(['abc', 'abc']);
   });
 });

@@ -11,11 +11,14 @@
  * connection holds one between packets. A partly read packet is held as views of its chunks until it is whole.
  */
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { decodeFast } from './fast-path.js';
+import { decodeFast, fastScratch, releaseScratch, type FastScratch } from './fast-path.js';
 
 /** Where the reader hands what it read. */
 export interface PacketSink {
-  /** One packet, in stream order. Return false to stop reading (the connection closed). */
+  /**
+   * One packet, in stream order. Return false to stop reading (the connection closed). A PUBLISH or PUBACK from the
+   * fast path is a reused object, valid until this returns (see {@link PacketReader.retainable}).
+   */
   onPacket(packet: Packet): boolean;
   /** mqtt-packet refused a packet (its message is the reason); reading stops. */
   onParseError(err: Error): void;
@@ -101,6 +104,8 @@ export class PacketReader {
   /** The size of the packet refused with {@link ReadResult.TooLarge}. */
   tooLargeSize = 0;
   readonly #sink: PacketSink;
+  /** The reused PUBLISH and PUBACK objects (made on the first fast packet: idle connections that never publish have none). */
+  #scratch: FastScratch | undefined;
   /** The chunks of a packet partly read (views), or its first bytes while its fixed header is incomplete. */
   #parts: Buffer[] | undefined;
   #have = 0;
@@ -110,6 +115,20 @@ export class PacketReader {
   constructor(maxPacketSize: number, sink: PacketSink) {
     this.maxPacketSize = maxPacketSize;
     this.#sink = sink;
+  }
+
+  /**
+   * True when `packet` is one of this reader's reused objects: valid only until the next packet, so whoever keeps it
+   * longer must copy it ({@link retainable}); its PUBLISH payload is already a copy of the read buffer.
+   */
+  isScratch(packet: Packet): boolean {
+    const s = this.#scratch;
+    return s !== undefined && (packet === s.publish || packet === s.puback);
+  }
+
+  /** `packet`, or a copy of it when it is one of the reader's reused objects, to keep past the current packet. */
+  retainable(packet: Packet): Packet {
+    return this.isScratch(packet) ? { ...packet } : packet;
   }
 
   /** True between packets (no packet partly read). */
@@ -183,8 +202,13 @@ export class PacketReader {
   /** Decode the whole packet at `buf[start..end)` and hand it on; false to stop reading. */
   #packet(buf: Buffer, start: number, end: number, bodyStart: number): boolean {
     if (this.fast) {
-      const p = decodeFast(buf, start, end, bodyStart, this.version);
-      if (p !== undefined) return this.#sink.onPacket(p);
+      const scratch = (this.#scratch ??= fastScratch());
+      const p = decodeFast(buf, start, end, bodyStart, this.version, scratch);
+      if (p !== undefined) {
+        const more = this.#sink.onPacket(p);
+        releaseScratch(scratch);
+        return more;
+      }
     }
     const result = parseWhole(start === 0 && end === buf.length ? buf : buf.subarray(start, end), this.version);
     if (result instanceof Error) {

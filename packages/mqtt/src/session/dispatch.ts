@@ -4,7 +4,6 @@
  * protocol error.
  */
 import mqttPacket, { type Packet } from 'mqtt-packet';
-
 import { ReasonCode, Connack311 } from '../codec/reason-codes.js';
 import { unreadableField } from '../codec/unreadable-field.js';
 import { Phase } from './state.js';

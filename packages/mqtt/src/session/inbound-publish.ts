@@ -74,7 +74,7 @@ export function onPublish(c: MqttConnection, p: IPublishPacket): void {
     c.protocolError(ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 as its format indicator says');
     return;
   }
-  const message = publishToMessage(c.rt.options.exchange, topic, payload, qos, p.dup, props);
+  const message = publishToMessage(c.rt.options.exchange, topic, payload, qos, p.dup, props, c.reader.isScratch(p));
   if (c.rt.noLocalCount > 0) c.rt.origin.set(message, c);
   if (p.retain) {
     // Refused before it is routed when it cannot be retained within the byte cap (it is stored after the core

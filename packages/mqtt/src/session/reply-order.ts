@@ -14,12 +14,12 @@ import type { MqttConnection } from './mqtt-connection.js';
 export function handlePacket(c: MqttConnection, packet: Packet): void {
   if (c.phase === Phase.Closed) return;
   if (c.barrier?.waiting === true) {
-    (c.backlog ??= []).push(packet);
+    (c.backlog ??= []).push(c.reader.retainable(packet));
     return;
   }
   const authReady = prepareAuth(c, packet);
   if (authReady !== undefined) {
-    waitForAuth(c, [packet], authReady);
+    waitForAuth(c, [c.reader.retainable(packet)], authReady);
     return;
   }
   // Counted when handled (a backlogged packet comes through here again).
@@ -38,7 +38,7 @@ export function handlePacket(c: MqttConnection, packet: Packet): void {
     c.dispatch(packet);
   } catch (err) {
     releaseCapture(c, false, false);
-    if (isAuthorizationPending(err) && packet.cmd !== 'publish') waitForAuth(c, [packet], err.ready);
+    if (isAuthorizationPending(err) && packet.cmd !== 'publish') waitForAuth(c, [c.reader.retainable(packet)], err.ready);
     else c.internalError(err);
     return;
   }
