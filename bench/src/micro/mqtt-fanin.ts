@@ -6,6 +6,8 @@
  * (defaults 50, 500000 and 10: each publisher writes `batch` PUBLISHes in one chunk per round, and a round ends when
  * the subscriber has them all and every publisher has its PUBACKs).
  *
+ * CPU time per message is reported too (steadier than msgs/s when the machine is shared).
+ *
  * Allocation is measured with v8's GCProfiler: the heap growth between collections plus the growth after the last
  * one. It counts the whole process (the bench's own clients too, which do the same work in every version measured).
  */
@@ -141,7 +143,9 @@ profiler.start();
 const used0 = process.memoryUsage().heapUsed;
 const start = received;
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await run(total);
+const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
 const used1 = process.memoryUsage().heapUsed;
 const stats = profiler.stop().statistics;
@@ -160,6 +164,8 @@ console.log(
     messages: n,
     msgsPerSec: Math.round((n / ms) * 1000),
     bytesAllocatedPerMessage: Math.round(allocated / n),
+    // CPU time of the process per message: steadier than msgs/s on a shared machine.
+    cpuMicrosPerMessage: Number(((cpu.user + cpu.system) / n).toFixed(2)),
     gcs: stats.length,
   }),
 );
