@@ -11,10 +11,9 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { FrameParser, AmqpProtocolError, handleAmqpConnection, DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
 import { Broker, type ConnectionInfo, type Logger } from '@warren/core';
-import { createMqttService, PacketScanner } from '@warren/mqtt';
+import { createMqttService, PacketReader, ReadResult } from '@warren/mqtt';
 import { createStompService, PRE_CONNECT_LIMITS, StompDecoder, StompProtocolError } from '@warren/stomp';
 import { streamPair } from '@warren/transport';
-import mqttPacket from 'mqtt-packet';
 
 /** An input was handled by a path that was not meant for it. */
 export class CatchAll extends Error {}
@@ -73,28 +72,30 @@ function stompCodec(): Target {
   };
 }
 
-/** MQTT's reading path: the scanner finds packet boundaries and sizes, then mqtt-packet parses (one per version). */
+/** MQTT's reading path: the packet reader finds boundaries and sizes, decodes the hot packets and hands the rest to mqtt-packet. */
 function mqttCodec(): Target {
   return {
     seeds: ['mqtt-', 'web-mqtt-'],
     prepare: webSocketPayloads,
     run(chunks) {
       for (const protocolVersion of [3, 4, 5] as const) {
-        const scanner = new PacketScanner(65536);
-        const parser = mqttPacket.parser({ protocolVersion });
-        let failed = false;
-        parser.on('error', () => {
-          failed = true;
-        });
-        parser.on('packet', () => {});
-        for (const c of chunks) {
-          if (failed) break;
-          const r = scanner.scan(c);
-          if (!r.ok) break;
-          try {
-            parser.parse(c);
-          } catch (err) {
-            throw new CatchAll(`mqtt-packet v${protocolVersion} threw ${errorText(err)}`);
+        for (const fast of [false, true]) {
+          let failed = false;
+          const reader = new PacketReader(65536, {
+            onPacket: () => true,
+            onParseError: () => {
+              failed = true;
+            },
+          });
+          reader.version = protocolVersion;
+          reader.fast = fast;
+          for (const c of chunks) {
+            if (failed) break;
+            try {
+              if (reader.read(Buffer.from(c)) !== ReadResult.Ok) break;
+            } catch (err) {
+              throw new CatchAll(`packet reader v${protocolVersion} threw ${errorText(err)}`);
+            }
           }
         }
       }

@@ -21,7 +21,10 @@ export const PAYLOAD_FORMAT_HEADER = 'x-mqtt-payload-format-indicator';
 /** The MQTT 5 properties of a PUBLISH that Warren maps (a subset of mqtt-packet's). */
 export type PublishProperties = NonNullable<IPublishPacket['properties']>;
 
-/** Build the core message for an inbound PUBLISH (or a will). `topic` is already resolved from any alias. */
+/**
+ * Build the core message for an inbound PUBLISH (or a will). `topic` is already resolved from any alias.
+ * `payloadOwned`: the payload is already a copy of its own (the fast path's), so it is kept as the body.
+ */
 export function publishToMessage(
   exchange: string,
   topic: string,
@@ -29,6 +32,7 @@ export function publishToMessage(
   qos: QoS,
   dup: boolean,
   props: PublishProperties | undefined,
+  payloadOwned = false,
 ): Message {
   const headers: FieldTable = {};
   const properties: MessageProperties = { headers, deliveryMode: qos > 0 ? 2 : 1 };
@@ -56,7 +60,7 @@ export function publishToMessage(
     properties,
     rawProperties: undefined,
     // Copy: the payload is a view of the socket chunk and the message outlives it (STYLE.md "copy what you keep").
-    body: Buffer.from(payload),
+    body: payloadOwned ? payload : Buffer.from(payload),
   };
 }
 

@@ -17,12 +17,12 @@ import {
   type StateLog,
   type User,
 } from '@warren/core';
-import { FlushPacer, OutboundWriter, StreamIo as TransportStreamIo, type OutboundStream } from '@warren/transport';
+import { ConnectionIo, FlushPacer, serveStream, type OutboundWriter, type ServeStreamOptions } from '@warren/transport';
 import type { IConnectPacket } from 'mqtt-packet';
 import { publishToMessage } from './mapping.js';
 import { RetainedStore } from './retained-store.js';
 import { openMqttStateLog } from './state-log.js';
-import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits, type MqttIo } from './session/mqtt-connection.js';
+import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits } from './session/mqtt-connection.js';
 import type { MqttRuntime, MqttStats, RuntimeOptions, SysEntry } from './session/runtime.js';
 import { sessionKey, SessionStore, type SessionState } from './session/session-store.js';
 
@@ -38,25 +38,17 @@ const NULL_CONNECTION_HOST = { blocked() {}, unblocked() {} };
 
 let internalIds = 0;
 
-/** Where a stream's shared listeners find their {@link StreamIo}. */
-const IO = Symbol('warren.mqtt.io');
-type TaggedStream = Duplex & { [IO]: StreamIo };
-
 /**
- * Adapts a stream and its writer to the state machine's {@link MqttIo}, and links the stream to its connection. The
- * stream listeners below are module-level functions shared by every connection (they find the connection through
- * the stream), so an idle connection carries no listener closures.
+ * The transport's I/O with the MQTT statistics (`$SYS`) and the output pacer: every write is counted and listed
+ * with the pacer, which flushes batches that waited while many other sockets were read in the same turn.
  */
-class StreamIo extends TransportStreamIo implements MqttIo {
-  conn!: MqttConnection;
+class MqttConnectionIo extends ConnectionIo {
   readonly service: MqttServiceImpl;
+  /** The pacer's mark ({@link Flushable}). */
   pacerMark = 0;
   constructor(stream: Duplex, writer: OutboundWriter, service: MqttServiceImpl) {
     super(stream, writer);
     this.service = service;
-  }
-  endWriter(): void {
-    this.writer.end();
   }
   override write(buf: Buffer): void {
     const stats = this.service.stats;
@@ -65,34 +57,9 @@ class StreamIo extends TransportStreamIo implements MqttIo {
     this.writer.write(buf);
     flushPacer.written(this);
   }
-  /** Hand the writer's batch to the socket now. */
-  override flush(): void {
-    this.writer.flush();
-  }
 }
 
-const flushPacer = new FlushPacer<StreamIo>();
-
-function onStreamData(this: TaggedStream, chunk: Buffer | string): void {
-  const io = this[IO];
-  io.received(chunk.length);
-  io.service.stats.bytesIn += chunk.length;
-  io.conn.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  flushPacer.afterRead();
-}
-function onStreamEnd(this: TaggedStream): void {
-  const io = this[IO];
-  io.conn.transportClosed();
-  io.endWriter();
-}
-function onStreamError(this: TaggedStream, err: Error): void {
-  this[IO].conn.transportClosed(err);
-}
-function onStreamClose(this: TaggedStream): void {
-  const io = this[IO];
-  io.conn.transportClosed();
-  io.service.connectionClosed(io);
-}
+const flushPacer = new FlushPacer<MqttConnectionIo>();
 
 /** Everything the service needs, already defaulted. */
 export interface ResolvedMqttOptions extends RuntimeOptions {
@@ -103,6 +70,8 @@ export interface ResolvedMqttOptions extends RuntimeOptions {
   sysInterval: number;
   /** A state log to use instead of the one in `stateDir`. */
   stateLog?: StateLog;
+  /** Close a client whose output stayed over the writer's high-water mark this long, ms; 0 = never. */
+  slowConsumerTimeoutMs: number;
 }
 
 /** `$SYS/broker/version`, as Mosquitto words it ("mosquitto version 2.0.11"). */
@@ -133,7 +102,9 @@ export class MqttServiceImpl implements MqttRuntime {
   offlineOverflows = 0;
   offlineDropped = 0;
   readonly #clients = new Map<string, MqttConnection>();
-  readonly #connections = new Set<StreamIo>();
+  readonly #connections = new Set<MqttConnection>();
+  /** How every stream is served (made once: nothing in it is per connection). */
+  readonly #serve: ServeStreamOptions<MqttConnection, MqttConnectionIo>;
   readonly #expiryTimers = new Map<string, NodeJS.Timeout>();
   readonly #willTimers = new Map<string, NodeJS.Timeout>();
   #closed = false;
@@ -143,6 +114,17 @@ export class MqttServiceImpl implements MqttRuntime {
     this.logger = logger;
     this.options = options;
     this.limits = options.limits;
+    const stats = this.stats;
+    this.#serve = {
+      createIo: (stream, writer) => new MqttConnectionIo(stream, writer, this),
+      createSession: (io) => new MqttConnection(io, this.#info as ConnectionInfo, this),
+      writer: { stallTimeoutMs: options.slowConsumerTimeoutMs },
+      afterRead(_conn, bytes) {
+        stats.bytesIn += bytes;
+        flushPacer.afterRead();
+      },
+      registry: this.#connections,
+    };
     this.stateLog = options.stateLog ?? (options.stateDir === undefined ? undefined : openMqttStateLog(options.stateDir, logger));
     const bad = (key: string, err: unknown): void => logger.error({ err, key }, 'unreadable MQTT state record skipped');
     this.retained = new RetainedStore(this.stateLog, bad, options.maxRetainedBytes);
@@ -193,24 +175,16 @@ export class MqttServiceImpl implements MqttRuntime {
       stream.destroy();
       return;
     }
-    const writer = new OutboundWriter(stream as unknown as OutboundStream);
-    const io = new StreamIo(stream, writer, this);
-    const conn = new MqttConnection(io, info, this);
-    io.conn = conn;
-    this.#connections.add(io);
-    writer.onDrain(() => conn.onWritable());
-    const tagged = stream as TaggedStream;
-    tagged[IO] = io;
-    stream.on('data', onStreamData);
-    stream.on('end', onStreamEnd);
-    stream.on('error', onStreamError);
-    stream.on('close', onStreamClose);
+    this.#info = info;
+    try {
+      serveStream(stream, this.#serve);
+    } finally {
+      this.#info = undefined;
+    }
   }
 
-  /** The stream of `io` closed. */
-  connectionClosed(io: StreamIo): void {
-    this.#connections.delete(io);
-  }
+  /** The connection info of the stream being served (handed to createSession, which gets only the stream). */
+  #info: ConnectionInfo | undefined;
 
   register(conn: MqttConnection): void {
     const key = sessionKey(conn.vhost, conn.clientId);
@@ -368,7 +342,7 @@ export class MqttServiceImpl implements MqttRuntime {
   /** The interval came: every connection with a `$SYS` subscription gets the new values. */
   #publishSys(): void {
     this.#sys.clear();
-    for (const io of this.#connections) io.conn.publishSys();
+    for (const conn of this.#connections) conn.publishSys();
     // Built again on the next subscribe or tick (uptime and counters move on).
     this.#sys.clear();
   }
@@ -411,9 +385,9 @@ export class MqttServiceImpl implements MqttRuntime {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#sysTimer !== undefined) clearInterval(this.#sysTimer);
-    for (const io of [...this.#connections]) {
-      io.conn.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
-      io.destroy();
+    for (const conn of [...this.#connections]) {
+      conn.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
+      conn.io.destroy();
     }
     this.#connections.clear();
     for (const t of this.#expiryTimers.values()) clearTimeout(t);

@@ -16,17 +16,53 @@ import type { IPubackPacket, IPublishPacket, QoS } from 'mqtt-packet';
 export type FastPacket = IPublishPacket | IPubackPacket;
 
 /**
+ * Packet objects one reader reuses for every PUBLISH and PUBACK it decodes, so the hot path allocates none: a packet
+ * decoded into them is valid until the reader's next packet (whoever keeps one longer copies it), and the PUBLISH's
+ * payload is already a copy the receiver may keep.
+ */
+export interface FastScratch {
+  readonly publish: IPublishPacket;
+  readonly puback: IPubackPacket;
+}
+
+/** New scratch packets for {@link decodeFast}. */
+export function fastScratch(): FastScratch {
+  return {
+    publish: { cmd: 'publish', topic: '', payload: EMPTY, qos: 0, dup: false, retain: false, messageId: 0 },
+    puback: { cmd: 'puback', messageId: 0 },
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Let go of the payload of a scratch PUBLISH (it would pin its memory while the connection idles). */
+export function releaseScratch(scratch: FastScratch): void {
+  scratch.publish.payload = EMPTY;
+}
+
+/**
  * Decode the whole packet at `buf[start..end)` (fixed header included; the caller knows its boundaries from the
- * {@link PacketScanner}) if it is a well-formed PUBLISH or PUBACK the fast path handles. `version` is the
+ * {@link PacketReader}) if it is a well-formed PUBLISH or PUBACK the fast path handles. `version` is the
  * connection's protocol level. The payload is a view of `buf`: copy what you keep.
  */
-export function decodeFast(buf: Buffer, start: number, end: number, bodyStart: number, version: number): FastPacket | undefined {
+export function decodeFast(
+  buf: Buffer,
+  start: number,
+  end: number,
+  bodyStart: number,
+  version: number,
+  scratch?: FastScratch,
+): FastPacket | undefined {
   const first = buf[start] as number;
   const type = first >> 4;
   const length = end - bodyStart;
   if (type === 4) {
     // MQTT 5 PUBACK with a reason code (length > 2) goes to mqtt-packet, which validates the code.
     if (first !== 0x40 || length !== 2) return undefined;
+    if (scratch !== undefined) {
+      scratch.puback.messageId = buf.readUInt16BE(bodyStart);
+      return scratch.puback;
+    }
     return { cmd: 'puback', messageId: buf.readUInt16BE(bodyStart) };
   }
   if (type !== 3) return undefined;
@@ -46,6 +82,20 @@ export function decodeFast(buf: Buffer, start: number, end: number, bodyStart: n
     // Only an empty property list (one zero byte); properties are mqtt-packet's job.
     if (pos >= end || buf[pos] !== 0) return undefined;
     pos++;
+  }
+  if (scratch !== undefined) {
+    const p = scratch.publish;
+    p.topic = topic;
+    // A copy made here, so the receiver need not copy the view again.
+    const payload = Buffer.allocUnsafe(end - pos);
+    buf.copy(payload, 0, pos, end);
+    p.payload = payload;
+    p.qos = qos as QoS;
+    p.dup = (first & 0x08) !== 0;
+    p.retain = (first & 0x01) !== 0;
+    // Absent for QoS 0 (mqtt-packet leaves it out); kept as a field so the object keeps its shape.
+    (p as { messageId: number | undefined }).messageId = messageId;
+    return p;
   }
   const packet: IPublishPacket = {
     cmd: 'publish',
