@@ -4,7 +4,8 @@
  * read); its unacknowledged messages go back to the queue.
  */
 import { Duplex } from 'node:stream';
-import { Broker, fakeConnectionInfo, silentLogger, type Logger } from '@warren/core';
+import { Broker, silentLogger, type Logger } from '@warren/core';
+import { fakeConnectionInfo } from '@warren/core/testing';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMqttService, type MqttService } from '../index.js';

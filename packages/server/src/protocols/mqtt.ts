@@ -38,6 +38,8 @@ export const mqttProtocol: ProtocolModule<MqttService> = {
         maxSessionExpiry: config.mqtt.maxSessionExpiry,
         maxKeepAlive: config.mqtt.maxKeepAlive,
         maxSubscriptions: config.mqtt.maxSubscriptions,
+        // One setting for every protocol's slow consumers (--slow-consumer-timeout).
+        slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
         sysInterval: config.mqtt.sysInterval,
         sslCertLogin: config.mqtt.sslCertLogin,
         certLoginFrom: config.tls.certLoginFrom,
