@@ -1,5 +1,5 @@
 /**
- * Issue 12: retained messages and persistent sessions live in the core's state log, and the acknowledgement of a
+ * Retained messages and persistent sessions live in the core's state log, and the acknowledgement of a
  * change to them (PUBACK/PUBREC of a retained PUBLISH, hence PUBCOMP; SUBACK/UNSUBACK of a persistent session) goes
  * out only once the log says it is on disk. A stand-in log whose sync is released by hand shows the order.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 3: a SUBSCRIBE of a persistent session declares a durable queue and durable bindings; its SUBACK (and the
+ * A SUBSCRIBE of a persistent session declares a durable queue and durable bindings; its SUBACK (and the
  * packets after it) waits until the definitions are fsynced. A clean session's QoS 0 subscription does not wait.
  */
 import { Broker, silentLogger } from '@warren/core';

@@ -394,7 +394,7 @@ describe('PUBLISH and SUBSCRIBE', () => {
 });
 
 describe('sessions', () => {
-  it("a clean session's subscription queues are transient and auto-delete (no disk work per message, issue 4)", async () => {
+  it("a clean session's subscription queues are transient and auto-delete (no disk work per message)", async () => {
     const c = new RawClient(service);
     await c.connect({ clientId: 'cleanq', clean: true });
     c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'c/0', qos: 0 }, { topic: 'c/1', qos: 1 }] });

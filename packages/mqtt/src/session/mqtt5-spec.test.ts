@@ -1,5 +1,5 @@
 /**
- * MQTT 5 behaviour the specification fixes and clients check (issue 12 §2): session resumption, Message Expiry
+ * MQTT 5 behaviour the specification fixes and clients check: session resumption, Message Expiry
  * Interval, Server Keep Alive, Receive Maximum, unsupported Authentication Method and `$SYS` statistics. Raw packets
  * over in-memory streams.
  */

@@ -143,7 +143,7 @@ export function declare(c: MqttConnection, queue: string, declare: () => void): 
  * Subscription queue flags. A clean session's queues are transient and auto-delete, QoS 0 and QoS 1 alike:
  * RabbitMQ 3.10 declares the qos1 one durable, but a clean session's messages die with its connection (a clean
  * reconnect deletes the queue), so writing each persistent message to disk and holding the publisher's PUBACK
- * for the group commit bought nothing and cost ~30 µs of broker CPU per message in the fan-in benchmark (issue 4).
+ * for the group commit bought nothing and cost ~30 µs of broker CPU per message in the fan-in benchmark.
  * Persistent sessions keep both durable (offline QoS 0 messages are queued, as Mosquitto does), bounded by the
  * offline queue limit.
  */
