@@ -52,8 +52,8 @@ export interface ChannelContext {
   channelClosed(channel: CoreChannelImpl): void;
   /** The user's topic permission on an exchange of this vhost (undefined = every routing key allowed). */
   topicPermission?(exchange: string): TopicPermission | undefined;
-  /** The connection's extra topic permission variables (ConnectionInfo.topicVariables). */
-  readonly topicVariables?: Readonly<Record<string, string>> | undefined;
+  /** The connection's MQTT client id (ConnectionInfo.clientId): topic permission patterns' `{client_id}`. */
+  readonly clientId?: string | undefined;
 }
 
 /** Shared empty placeholders of {@link CoreChannelImpl}'s lazily allocated collections; never written to. */
@@ -249,7 +249,9 @@ export class CoreChannelImpl implements CoreChannel, ConsumerChannel {
       const tp = this.#ctx.topicPermission?.(exchange.name);
       if (tp === undefined) return;
       // rabbit_channel:build_topic_variable_map: the connection's variables, then username and vhost over them.
-      const vars = { ...this.#ctx.topicVariables, username: this.#ctx.user.name, vhost: this.#vhost.name };
+      const clientId = this.#ctx.clientId;
+      const vars: Record<string, string> = { username: this.#ctx.user.name, vhost: this.#vhost.name };
+      if (clientId !== undefined) vars.client_id = clientId;
       if (topicAllowed(tp[perm], routingKey, vars)) return;
     }
     throw this.#topicRefused(exchange.name, routingKey);

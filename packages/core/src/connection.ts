@@ -88,7 +88,7 @@ class ConnectionChannelContext implements ChannelContext {
   readonly user: User;
   readonly connectionId: string;
   readonly counters: ProtocolCounters;
-  readonly topicVariables: Readonly<Record<string, string>> | undefined;
+  readonly clientId: string | undefined;
   /** Set for a user an external backend authenticated: every check goes to it. */
   readonly external: PermissionCheck | undefined;
   readonly #internal: boolean;
@@ -100,7 +100,7 @@ class ConnectionChannelContext implements ChannelContext {
     this.user = user;
     this.connectionId = info.id;
     this.counters = owner.stats.protocol(info.protocol);
-    this.topicVariables = info.topicVariables;
+    this.clientId = info.clientId;
     this.#internal = info.internal === true;
     this.#owner = owner;
     this.#channels = channels;

@@ -118,12 +118,10 @@ export interface ConnectionInfo {
    */
   internal?: boolean;
   /**
-   * Variables of topic permission patterns beyond `{username}` and `{vhost}`, set by the adapter before it opens the
-   * core connection: MQTT's `{client_id}` (RabbitMQ's variable_map, which its AMQP and STOMP connections lack, so
-   * there a `{client_id}` stays as written).
+   * MQTT's client identifier, set by the adapter before it opens the core connection: the `{client_id}` variable of
+   * topic permission patterns (RabbitMQ's variable_map, which its AMQP and STOMP connections lack, so there a
+   * `{client_id}` stays as written) and of the HTTP auth backend's requests.
    */
-  topicVariables?: Readonly<Record<string, string>>;
-  /** MQTT's client identifier, once known (RabbitMQ's topic permission variable client_id). */
   clientId?: string;
   /** The client's TLS certificate, present only when it verified against the listener's CA (`--tls-verify peer`). */
   peerCertificate?: PeerCertificate;

@@ -121,7 +121,7 @@ export function onConnect(c: MqttConnection, p: IConnectPacket): void {
   try {
     c.info.clientId = clientId;
     // RabbitMQ's MQTT plugin adds the client id to the variables of topic permission patterns ({client_id}).
-    conn = c.rt.broker.openConnection({ ...c.info, topicVariables: { client_id: clientId } }, user, vhost, c);
+    conn = c.rt.broker.openConnection(c.info, user, vhost, c);
   } catch (err) {
     if (!isBrokerError(err)) throw err;
     // A connection limit is a quota (RabbitMQ 3.13's MQTT 5: 0x97); 3.1.1 has no such code: 5, as RabbitMQ.
