@@ -93,33 +93,59 @@ export interface MqttService extends ProtocolService {
 }
 
 /**
+ * The MQTT adapter's defaults (RabbitMQ's mqtt plugin's where it has one); the server's settings table takes its
+ * defaults from here, so a standalone service and `warren` agree.
+ */
+export const DEFAULT_MQTT_OPTIONS = {
+  defaultVhost: '/',
+  exchange: 'amq.topic',
+  allowAnonymous: true,
+  anonymousUser: { username: 'guest', password: 'guest' },
+  /** The MQTT maximum: a remaining length of 268,435,455 bytes. */
+  maxFrameSize: 268435455,
+  maxPacketSizeUnauthenticated: 65536,
+  maxOfflineMessages: 0,
+  maxRetainedBytes: 1024 ** 3,
+  sysInterval: 10,
+  sslCertLogin: false,
+  certLoginFrom: 'distinguished_name',
+  receiveMaximum: 65535,
+  topicAliasMaximum: 64,
+  maxSessionExpiry: 86400,
+  connectTimeoutMs: 10000,
+  maxKeepAlive: 0,
+  maxSubscriptions: 50000,
+} as const;
+
+/**
  * Create the MQTT service. Retained messages and persistent-session state load from the state log in
  * `<dataDir>/mqtt/` (created if missing).
  */
 export function createMqttService(ctx: MqttServiceContext): MqttService {
   const o = ctx.options;
+  const D = DEFAULT_MQTT_OPTIONS;
   return new MqttServiceImpl(ctx.broker, ctx.logger, {
-    defaultVhost: o.defaultVhost ?? '/',
-    exchange: o.exchange ?? 'amq.topic',
-    allowAnonymous: o.allowAnonymous ?? true,
-    anonymousUser: o.anonymousUser ?? { username: 'guest', password: 'guest' },
-    maxOfflineMessages: o.maxOfflineMessages ?? 0,
-    maxRetainedBytes: o.maxRetainedBytes ?? 1024 ** 3,
+    defaultVhost: o.defaultVhost ?? D.defaultVhost,
+    exchange: o.exchange ?? D.exchange,
+    allowAnonymous: o.allowAnonymous ?? D.allowAnonymous,
+    anonymousUser: o.anonymousUser ?? { ...D.anonymousUser },
+    maxOfflineMessages: o.maxOfflineMessages ?? D.maxOfflineMessages,
+    maxRetainedBytes: o.maxRetainedBytes ?? D.maxRetainedBytes,
     stateDir: ctx.dataDir === '' ? undefined : join(ctx.dataDir, 'mqtt'),
-    sysInterval: o.sysInterval ?? 10,
-    sslCertLogin: o.sslCertLogin ?? false,
-    certLoginFrom: o.certLoginFrom ?? 'distinguished_name',
+    sysInterval: o.sysInterval ?? D.sysInterval,
+    sslCertLogin: o.sslCertLogin ?? D.sslCertLogin,
+    certLoginFrom: o.certLoginFrom ?? D.certLoginFrom,
     slowConsumerTimeoutMs: o.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
     ...(ctx.stateLog !== undefined ? { stateLog: ctx.stateLog } : {}),
     limits: {
       maxPacketSize: o.maxFrameSize,
-      maxPacketSizeUnauthenticated: o.maxPacketSizeUnauthenticated ?? 65536,
-      receiveMaximum: o.receiveMaximum ?? 65535,
-      topicAliasMaximum: o.topicAliasMaximum ?? 64,
-      maxSessionExpiry: o.maxSessionExpiry ?? 86400,
-      connectTimeoutMs: o.connectTimeoutMs ?? 10000,
-      maxKeepAlive: o.maxKeepAlive ?? 0,
-      maxSubscriptions: o.maxSubscriptions ?? 50000,
+      maxPacketSizeUnauthenticated: o.maxPacketSizeUnauthenticated ?? D.maxPacketSizeUnauthenticated,
+      receiveMaximum: o.receiveMaximum ?? D.receiveMaximum,
+      topicAliasMaximum: o.topicAliasMaximum ?? D.topicAliasMaximum,
+      maxSessionExpiry: o.maxSessionExpiry ?? D.maxSessionExpiry,
+      connectTimeoutMs: o.connectTimeoutMs ?? D.connectTimeoutMs,
+      maxKeepAlive: o.maxKeepAlive ?? D.maxKeepAlive,
+      maxSubscriptions: o.maxSubscriptions ?? D.maxSubscriptions,
     },
   });
 }

@@ -8,7 +8,7 @@ export { encodeFrame, escapeHeader, type HeaderList } from './codec/encoder.js';
 export { StompProtocolError, type StompFrame, type StompVersion } from './codec/frame.js';
 export { parseDestination, destinationOf, type Destination } from './destination.js';
 export { headerText } from './mapping.js';
-export { StompSession, SERVER_NAME, type StompSessionOptions } from './session/stomp-session.js';
+export { DEFAULT_STOMP_OPTIONS, StompSession, SERVER_NAME, type StompSessionOptions } from './session/stomp-session.js';
 export type { StompIo } from './session/io.js';
 export {
   createStompService,

@@ -9,6 +9,7 @@ import type { StompFrame, StompVersion } from '../codec/frame.js';
 import { ERROR_VERSION_HEADER, StompError, stompErrorOf } from '../errors.js';
 import { negotiateHeartBeat, type HeartBeats } from './heart-beat.js';
 import type { SessionContext } from './session-context.js';
+import { DEFAULT_STOMP_OPTIONS } from './options.js';
 
 /** The `server` header of CONNECTED. */
 export const SERVER_NAME = 'Warren/0.1.0';
@@ -51,7 +52,7 @@ export function connect(ctx: SessionContext, frame: StompFrame, decoder: StompDe
   } catch (err) {
     throw (isBrokerError(err) ? stompErrorOf(err, 'login', login) : undefined) ?? err;
   }
-  const vhost = h.get('host') ?? options.defaultVhost ?? '/';
+  const vhost = h.get('host') ?? options.defaultVhost ?? DEFAULT_STOMP_OPTIONS.defaultVhost;
   let connection: CoreConnection;
   try {
     connection = ctx.broker.openConnection(info, user, vhost, ctx.host);
@@ -65,13 +66,13 @@ export function connect(ctx: SessionContext, frame: StompFrame, decoder: StompDe
   decoder.version = version;
   const limits: DecoderLimits = {
     maxFrameSize: options.maxFrameSize,
-    maxHeaders: options.maxHeaders ?? 1000,
-    maxHeaderLength: options.maxHeaderLength ?? 64 * 1024,
+    maxHeaders: options.maxHeaders ?? DEFAULT_STOMP_OPTIONS.maxHeaders,
+    maxHeaderLength: options.maxHeaderLength ?? DEFAULT_STOMP_OPTIONS.maxHeaderLength,
   };
   decoder.limits = limits;
   ctx.state = 'connected';
 
-  const intervals = negotiateHeartBeat(h.get('heart-beat'), version, options.minHeartbeatMs ?? 0);
+  const intervals = negotiateHeartBeat(h.get('heart-beat'), version, options.minHeartbeatMs ?? DEFAULT_STOMP_OPTIONS.minHeartbeatMs);
   const headers: Array<[string, string]> = [
     ['server', SERVER_NAME],
     ['session', ctx.sessionId],

@@ -42,5 +42,21 @@ export interface StompSessionOptions {
   certLoginFrom?: 'distinguished_name' | 'common_name';
 }
 
+/**
+ * The STOMP adapter's defaults (RabbitMQ's stomp plugin's where it has one); the server's settings table takes its
+ * defaults from here, so a standalone service and `warren` agree.
+ */
+export const DEFAULT_STOMP_OPTIONS = {
+  maxFrameSize: 16 * 1024 * 1024,
+  maxHeaders: 1000,
+  maxHeaderLength: 64 * 1024,
+  defaultVhost: '/',
+  connectTimeoutMs: 10_000,
+  minHeartbeatMs: 0,
+  errorCloseDelayMs: 500,
+  maxSubscriptions: 50_000,
+  sslCertLogin: false,
+} as const;
+
 /** Default of {@link StompSessionOptions.maxSubscriptions}. */
-export const DEFAULT_MAX_SUBSCRIPTIONS = 50_000;
+export const DEFAULT_MAX_SUBSCRIPTIONS = DEFAULT_STOMP_OPTIONS.maxSubscriptions;

@@ -20,7 +20,7 @@ import { encodeFrame } from '../codec/encoder.js';
 import { StompProtocolError, type StompVersion } from '../codec/frame.js';
 import { errorFrame, INTERNAL_ERROR, StompError, stompErrorOf } from '../errors.js';
 import type { StompIo } from './io.js';
-import type { StompSessionOptions } from './options.js';
+import { DEFAULT_STOMP_OPTIONS, type StompSessionOptions } from './options.js';
 
 /** The reasons a wait of the definitions barrier pauses reading for; they end together with its last wait. */
 const BARRIER_REASONS = PauseReason.Definitions | PauseReason.Auth | PauseReason.Turn;
@@ -166,7 +166,7 @@ export class SessionContext {
     ctx.state = 'closing';
     let frame = errorFrame(summary, detail, ctx.version, receipt);
     if (after !== undefined) frame = Buffer.concat([frame, encodeFrame('RECEIPT', [['receipt-id', after]], undefined, ctx.version)]);
-    const delay = ctx.options.errorCloseDelayMs ?? 500;
+    const delay = ctx.options.errorCloseDelayMs ?? DEFAULT_STOMP_OPTIONS.errorCloseDelayMs;
     if (delay <= 0) {
       ctx.io.end(frame);
     } else {

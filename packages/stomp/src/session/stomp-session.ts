@@ -28,14 +28,14 @@ import { connect } from './connect.js';
 import { Deliveries } from './delivery.js';
 import { HeartBeats } from './heart-beat.js';
 import type { StompIo } from './io.js';
-import type { StompSessionOptions } from './options.js';
+import { DEFAULT_STOMP_OPTIONS, type StompSessionOptions } from './options.js';
 import { Publisher } from './publish.js';
 import { Receipts } from './receipts.js';
 import { SessionContext } from './session-context.js';
 import { Subscriptions } from './subscriptions.js';
 
 export { SERVER_NAME } from './connect.js';
-export { DEFAULT_MAX_SUBSCRIPTIONS, type StompSessionOptions } from './options.js';
+export { DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_STOMP_OPTIONS, type StompSessionOptions } from './options.js';
 export { subscriptionQueueName } from './subscriptions.js';
 export { forcedCloseReason } from '../errors.js';
 
@@ -71,7 +71,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
     this.#subs = new Subscriptions(ctx, this.#receipts);
     this.#publisher = new Publisher(ctx, this.#subs, this.#receipts);
     this.#deliveries = new Deliveries(ctx, this.#subs, this.#receipts, this.#publisher);
-    const timeout = options.connectTimeoutMs ?? 10_000;
+    const timeout = options.connectTimeoutMs ?? DEFAULT_STOMP_OPTIONS.connectTimeoutMs;
     if (timeout > 0) {
       this.#connectTimer = setTimeout(() => {
         if (ctx.state === 'connecting') ctx.closeNow();
