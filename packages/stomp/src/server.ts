@@ -29,39 +29,11 @@ function serveOptions(
   };
 }
 
-/** Settings of the Stomp adapter (shared by its TCP, TLS and WebSocket listeners). */
-export interface StompServerOptions {
-  /** Largest frame/packet accepted after authentication, bytes. */
-  maxFrameSize: number;
-  /** Most headers in a frame after CONNECT. Default 1000. */
-  maxHeaders?: number;
-  /** Longest header line after CONNECT, bytes. Default 64 KiB. */
-  maxHeaderLength?: number;
-  /** The vhost when CONNECT has no `host` header. Default '/'. */
-  defaultVhost?: string;
-  /** Credentials used when CONNECT has no login (RabbitMQ: guest/guest); null to require a login. */
-  defaultUser?: { login: string; passcode: string } | null;
-  /** Close a connection that has not sent CONNECT within this time, ms. Default 10 000; 0 disables. */
-  connectTimeoutMs?: number;
-  /** Smallest heart-beat interval accepted, ms. Default 0. */
-  minHeartbeatMs?: number;
-  /** After an ERROR frame, wait this long for the client to close before closing, ms. Default 500. */
-  errorCloseDelayMs?: number;
-  /** Drop a client whose output stays over the high-water mark this long, ms. Default 60 000; 0 = never. */
-  slowConsumerTimeoutMs?: number;
-  /**
-   * Subscriptions one connection may have at once; one more SUBSCRIBE gets an ERROR frame. 0 = no cap. Default
-   * 50 000.
-   */
-  maxSubscriptions?: number;
-  /**
-   * RabbitMQ's stomp.ssl_cert_login: a client that presents a verified TLS certificate and no login header logs in
-   * as the certificate's user (before the default user). Default false.
-   */
-  sslCertLogin?: boolean;
-  /** The user name of a certificate login (RabbitMQ's ssl_cert_login_from). Default 'distinguished_name'. */
-  certLoginFrom?: 'distinguished_name' | 'common_name';
-}
+/**
+ * Settings of the STOMP adapter, shared by its TCP, TLS and WebSocket listeners: the session's options (one object
+ * for every connection of the service).
+ */
+export type StompServerOptions = StompSessionOptions;
 
 export interface StompServiceContext {
   broker: BrokerApi;
