@@ -44,6 +44,53 @@ function check(a: HttpAnswer, code = EX_UNAVAILABLE): void {
   if (a.status >= 300) throw fail(code, reasonOf(a));
 }
 
+/** What {@link send} makes of an answer: what a 404 means, and the exit code of any other failure. */
+interface Expect {
+  /**
+   * rabbitmqctl's error for a missing object, or `'ok'` where a missing object is already what the command wants
+   * (clearing permissions that were never set, closing a connection that just went away).
+   */
+  readonly missing: CtlError | 'ok';
+  /** Exit code for any other failed answer; rabbitmqctl's default for those is 70. */
+  readonly code?: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** One request to the API, failing the command with rabbitmqctl's text and exit code where the answer is not a success. */
+async function send(ctx: CommandContext, method: string, apiPath: string, expect: Expect): Promise<HttpAnswer> {
+  const a = await ctx.client.request(method, apiPath, expect.body, expect.headers);
+  if (a.status === 404) {
+    if (expect.missing !== 'ok') throw expect.missing;
+    return a;
+  }
+  check(a, expect.code ?? EX_SOFTWARE);
+  return a;
+}
+
+/** The rows of a vhost-scoped collection; rabbitmqctl answers 65 for an unknown vhost. */
+async function vhostRows(ctx: CommandContext, apiPath: string): Promise<Row[]> {
+  return (await send(ctx, 'GET', apiPath, { missing: noVhost65(ctx.vhost) })).body as Row[];
+}
+
+/**
+ * rabbitmqctl's "no such user" failure (exit 67). `label` is the name as it is shown: the user commands quote it
+ * (`User "bob" does not exist`), the permission commands do not.
+ */
+const noUser = (label: string): CtlError => fail(EX_NOUSER, `User ${label} does not exist`);
+
+/** The user's record, or the failure rabbitmqctl gives for a missing one. */
+async function requireUser(ctx: CommandContext, user: string, label: string): Promise<Row> {
+  const u = await userExists(ctx, user);
+  if (u === undefined) throw noUser(label);
+  return u;
+}
+
+/** The permission commands fail with 69 for an unknown vhost (the list commands use 65). */
+async function requireVhost(ctx: CommandContext): Promise<void> {
+  if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
+}
+
 function cmd(c: Omit<Command, 'maxArgs'> & { maxArgs?: number }): Command {
   return { maxArgs: c.minArgs, ...c };
 }
@@ -81,9 +128,7 @@ const deleteUser = cmd({
   async run(ctx) {
     const [user] = ctx.args as [string];
     info(ctx.out, `Deleting user "${user}" ...`);
-    const a = await ctx.client.request('DELETE', `/api/users/${seg(user)}`);
-    if (a.status === 404) throw fail(EX_NOUSER, `User "${user}" does not exist`);
-    check(a, EX_SOFTWARE);
+    await send(ctx, 'DELETE', `/api/users/${seg(user)}`, { missing: noUser(`"${user}"`) });
     return 0;
   },
 });
@@ -97,8 +142,7 @@ const changePassword = cmd({
   async run(ctx) {
     const [user, password] = ctx.args as [string, string];
     info(ctx.out, `Changing password for user "${user}" ...`);
-    const u = await userExists(ctx, user);
-    if (u === undefined) throw fail(EX_NOUSER, `User "${user}" does not exist`);
+    const u = await requireUser(ctx, user, `"${user}"`);
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { password, tags: u['tags'] ?? '' }));
     return 0;
   },
@@ -114,7 +158,7 @@ const setUserTags = cmd({
   async run(ctx) {
     const [user, ...tags] = ctx.args as [string, ...string[]];
     info(ctx.out, `Setting tags for user "${user}" to [${tags.join(', ')}] ...`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User "${user}" does not exist`);
+    await requireUser(ctx, user, `"${user}"`);
     // Without a password or hash the API keeps the user's password: only the tags change.
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { tags: tags.join(',') }));
     return 0;
@@ -155,9 +199,7 @@ const deleteVhost = cmd({
   async run(ctx) {
     const [vhost] = ctx.args as [string];
     info(ctx.out, `Deleting vhost "${vhost}" ...`);
-    const a = await ctx.client.request('DELETE', `/api/vhosts/${seg(vhost)}`);
-    if (a.status === 404) throw noVhost65(vhost);
-    check(a, EX_SOFTWARE);
+    await send(ctx, 'DELETE', `/api/vhosts/${seg(vhost)}`, { missing: noVhost65(vhost) });
     return 0;
   },
 });
@@ -171,8 +213,8 @@ const setPermissions = cmd({
   async run(ctx) {
     const [user, configure, write, read] = ctx.args as [string, string, string, string];
     info(ctx.out, `Setting permissions for user "${user}" in vhost "${ctx.vhost}" ...`);
-    if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User ${user} does not exist`);
+    await requireVhost(ctx);
+    await requireUser(ctx, user, user);
     check(await ctx.client.request('PUT', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`, { configure, write, read }));
     return 0;
   },
@@ -187,10 +229,9 @@ const clearPermissions = cmd({
   async run(ctx) {
     const [user] = ctx.args as [string];
     info(ctx.out, `Clearing permissions for user "${user}" in vhost "${ctx.vhost}" ...`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User ${user} does not exist`);
-    if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
-    const a = await ctx.client.request('DELETE', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`);
-    if (a.status !== 404) check(a);
+    await requireUser(ctx, user, user);
+    await requireVhost(ctx);
+    await send(ctx, 'DELETE', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`, { missing: 'ok', code: EX_UNAVAILABLE });
     return 0;
   },
 });
@@ -204,8 +245,8 @@ const setTopicPermissions = cmd({
   async run(ctx) {
     const [user, exchange, write, read] = ctx.args as [string, string, string, string];
     info(ctx.out, `Setting topic permissions on "${exchange}" for user "${user}" in vhost "${ctx.vhost}" ...`);
-    if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User ${user} does not exist`);
+    await requireVhost(ctx);
+    await requireUser(ctx, user, user);
     check(await ctx.client.request('PUT', `/api/topic-permissions/${seg(ctx.vhost)}/${seg(user)}`, { exchange, write, read }));
     return 0;
   },
@@ -219,10 +260,7 @@ const listPermissions = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Listing permissions for vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('GET', `/api/vhosts/${seg(ctx.vhost)}/permissions`);
-    if (a.status === 404) throw noVhost65(ctx.vhost);
-    check(a, EX_SOFTWARE);
-    emitRows(ctx.out, ['user', 'configure', 'write', 'read'], a.body as Row[]);
+    emitRows(ctx.out, ['user', 'configure', 'write', 'read'], await vhostRows(ctx, `/api/vhosts/${seg(ctx.vhost)}/permissions`));
     return 0;
   },
 });
@@ -235,10 +273,7 @@ const listTopicPermissions = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Listing topic permissions for vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('GET', `/api/vhosts/${seg(ctx.vhost)}/topic-permissions`);
-    if (a.status === 404) throw noVhost65(ctx.vhost);
-    check(a, EX_SOFTWARE);
-    emitRows(ctx.out, ['user', 'exchange', 'write', 'read'], a.body as Row[]);
+    emitRows(ctx.out, ['user', 'exchange', 'write', 'read'], await vhostRows(ctx, `/api/vhosts/${seg(ctx.vhost)}/topic-permissions`));
     return 0;
   },
 });
@@ -321,9 +356,7 @@ const clearPolicy = cmd({
   async run(ctx) {
     const [name] = ctx.args as [string];
     info(ctx.out, `Clearing policy "${name}" on vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('DELETE', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`);
-    if (a.status === 404) throw fail(EX_UNAVAILABLE, 'Parameter does not exist');
-    check(a, EX_SOFTWARE);
+    await send(ctx, 'DELETE', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`, { missing: fail(EX_UNAVAILABLE, 'Parameter does not exist') });
     return 0;
   },
 });
@@ -336,10 +369,7 @@ const listPolicies = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Listing policies for vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('GET', `/api/policies/${seg(ctx.vhost)}`);
-    if (a.status === 404) throw noVhost65(ctx.vhost);
-    check(a, EX_SOFTWARE);
-    const rows = (a.body as Row[]).map((p) => ({ ...p, definition: JSON.stringify(p['definition']) }));
+    const rows = (await vhostRows(ctx, `/api/policies/${seg(ctx.vhost)}`)).map((p) => ({ ...p, definition: JSON.stringify(p['definition']) }));
     if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
     else emitRows(ctx.out, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'], rows);
     return 0;
@@ -349,11 +379,8 @@ const listPolicies = cmd({
 const LIMIT_NAMES = ['max-connections', 'max-queues'];
 
 /** The vhost's limits as the API has them: `{}` when none. */
-async function vhostLimits(ctx: CommandContext, vhost: string): Promise<Row> {
-  const a = await ctx.client.request('GET', `/api/vhost-limits/${seg(vhost)}`);
-  if (a.status === 404) throw noVhost65(vhost);
-  check(a, EX_SOFTWARE);
-  const first = (a.body as Row[])[0];
+async function vhostLimits(ctx: CommandContext): Promise<Row> {
+  const first = (await vhostRows(ctx, `/api/vhost-limits/${seg(ctx.vhost)}`))[0];
   return (first?.['value'] as Row | undefined) ?? {};
 }
 
@@ -379,7 +406,7 @@ const setVhostLimits = cmd({
       const terms = unknown.map(([k, v]) => `{<<${JSON.stringify(k)}>>,${tableValue(v)}}`).join(',');
       throw fail(EX_UNAVAILABLE, `Validation failed\n\nUnrecognised terms [${terms}] in limits\n`);
     }
-    const current = await vhostLimits(ctx, ctx.vhost);
+    const current = await vhostLimits(ctx);
     // rabbitmqctl replaces the whole limits object: limits missing from the new one are cleared.
     for (const k of Object.keys(current)) {
       if (!(k in (def as Row))) check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`));
@@ -400,7 +427,7 @@ const clearVhostLimits = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Clearing vhost "${ctx.vhost}" limits ...`);
-    for (const k of Object.keys(await vhostLimits(ctx, ctx.vhost))) {
+    for (const k of Object.keys(await vhostLimits(ctx))) {
       check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`));
     }
     return 0;
@@ -423,7 +450,7 @@ const listVhostLimits = cmd({
       return 0;
     }
     info(ctx.out, `Listing limits for vhost "${ctx.vhost}" ...`);
-    const limits = await vhostLimits(ctx, ctx.vhost);
+    const limits = await vhostLimits(ctx);
     const text = Object.keys(limits).length === 0 ? '' : JSON.stringify(limits);
     if (ctx.out.formatter === 'json') {
       ctx.out.stdout(`${JSON.stringify({ node: await ctx.node(), result: 'ok', value: text === '' ? '[]' : text })}\n`);
@@ -441,9 +468,7 @@ const purgeQueue = cmd({
   async run(ctx) {
     const [queue] = ctx.args as [string];
     info(ctx.out, `Purging queue '${queue}' in vhost '${ctx.vhost}' ...`);
-    const a = await ctx.client.request('DELETE', `/api/queues/${seg(ctx.vhost)}/${seg(queue)}/contents`);
-    if (a.status === 404) throw fail(EX_UNAVAILABLE, 'not_found');
-    check(a);
+    await send(ctx, 'DELETE', `/api/queues/${seg(ctx.vhost)}/${seg(queue)}/contents`, { missing: fail(EX_UNAVAILABLE, 'not_found'), code: EX_UNAVAILABLE });
     return 0;
   },
 });
@@ -462,16 +487,12 @@ const deleteQueue = cmd({
     const cond = ifEmpty && ifUnused ? ' if queue is empty and if queue is unused' : ifEmpty ? ' if queue is empty' : ifUnused ? ' if queue is unused' : '';
     info(ctx.out, `Deleting queue '${queue}' on vhost '${ctx.vhost}'${cond} ...`);
     const path = `/api/queues/${seg(ctx.vhost)}/${seg(queue)}`;
-    const g = await ctx.client.request('GET', path);
-    if (g.status === 404) throw fail(EX_USAGE, 'Queue not found');
-    check(g, EX_SOFTWARE);
-    const q = g.body as Row;
+    const notFound = fail(EX_USAGE, 'Queue not found');
+    const q = (await send(ctx, 'GET', path, { missing: notFound })).body as Row;
     if (ifEmpty && Number(q['messages'] ?? 0) > 0) throw fail(EX_USAGE, 'Queue is not empty');
     if (ifUnused && Number(q['consumers'] ?? 0) > 0) throw fail(EX_USAGE, 'Queue is in use');
     const query = [ifEmpty ? 'if-empty=true' : '', ifUnused ? 'if-unused=true' : ''].filter((s) => s !== '').join('&');
-    const a = await ctx.client.request('DELETE', query === '' ? path : `${path}?${query}`);
-    if (a.status === 404) throw fail(EX_USAGE, 'Queue not found');
-    check(a, EX_USAGE);
+    await send(ctx, 'DELETE', query === '' ? path : `${path}?${query}`, { missing: notFound, code: EX_USAGE });
     info(ctx.out, `Queue was successfully deleted with ${String(q['messages'] ?? 0)} ready messages`);
     return 0;
   },
@@ -490,8 +511,7 @@ const closeConnection = cmd({
     const target = (await connectionRows(ctx)).find((c) => c['pid'] === pid || c['name'] === pid);
     // rabbitmqctl closes nothing and succeeds for a pid that is no (longer a) connection.
     if (target === undefined) return 0;
-    const a = await ctx.client.request('DELETE', `/api/connections/${seg(String(target['name']))}`, undefined, { 'x-reason': reason });
-    if (a.status !== 404) check(a, EX_SOFTWARE);
+    await send(ctx, 'DELETE', `/api/connections/${seg(String(target['name']))}`, { missing: 'ok', headers: { 'x-reason': reason } });
     return 0;
   },
 });
