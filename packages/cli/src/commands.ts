@@ -19,7 +19,7 @@ import {
   UsageError,
 } from './errors.js';
 import { LIST_COMMANDS, connectionRows, noVhost65 } from './list-commands.js';
-import { emitRows, info, tableValue } from './output.js';
+import { emitRows, emitRowsOrBlankLine, info, tableValue } from './output.js';
 import { statusCommand } from './status.js';
 
 type Row = Record<string, unknown>;
@@ -90,6 +90,18 @@ async function requireUser(ctx: CommandContext, user: string, label: string): Pr
 async function requireVhost(ctx: CommandContext): Promise<void> {
   if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
 }
+
+/** A JSON command argument (a policy definition, limits); rabbitmqctl's answer to one that does not parse. */
+function jsonArg(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw fail(EX_UNAVAILABLE, 'JSON decoding error. Reason: badarg');
+  }
+}
+
+/** A value rabbitmqctl's validation refuses (exit 69). */
+const invalid = (reason: string): CtlError => fail(EX_UNAVAILABLE, `Validation failed\n\n${reason}\n`);
 
 function cmd(c: Omit<Command, 'maxArgs'> & { maxArgs?: number }): Command {
   return { maxArgs: c.minArgs, ...c };
@@ -312,8 +324,7 @@ const listUserTopicPermissions = cmd({
     info(ctx.out, `Listing topic permissions for user "${user}" ...`);
     const rows = await userList(ctx, user, 'topic-permissions');
     // rabbitmqctl 3.10 prints this table without its header row, and an empty line when there is nothing.
-    if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
-    else emitRows({ ...ctx.out, noHeaders: true }, ['vhost', 'exchange', 'write', 'read'], rows);
+    emitRowsOrBlankLine({ ...ctx.out, noHeaders: true }, ['vhost', 'exchange', 'write', 'read'], rows);
     return 0;
   },
 });
@@ -332,17 +343,12 @@ const setPolicy = cmd({
     const applyTo = ctx.options.get('apply-to');
     info(ctx.out, `Setting policy "${name}" for pattern "${pattern}" to "${definition}" with priority "${priority}" for vhost "${ctx.vhost}" ...`);
     if (!(await vhostExists(ctx, ctx.vhost))) throw noVhost65(ctx.vhost);
-    let def: unknown;
-    try {
-      def = JSON.parse(definition);
-    } catch {
-      throw fail(EX_UNAVAILABLE, 'JSON decoding error. Reason: badarg');
-    }
+    const def = jsonArg(definition);
     if (!/^-?\d+$/.test(priority)) throw new UsageError(`Priority must be an integer, got ${priority}`, EX_DATAERR);
     const body: Row = { pattern, definition: def, priority: Number(priority) };
     if (typeof applyTo === 'string') body['apply-to'] = applyTo;
     const a = await ctx.client.request('PUT', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`, body);
-    if (a.status >= 300) throw fail(EX_UNAVAILABLE, `Validation failed\n\n${reasonOf(a)}\n`);
+    if (a.status >= 300) throw invalid(reasonOf(a));
     return 0;
   },
 });
@@ -370,13 +376,17 @@ const listPolicies = cmd({
   async run(ctx) {
     info(ctx.out, `Listing policies for vhost "${ctx.vhost}" ...`);
     const rows = (await vhostRows(ctx, `/api/policies/${seg(ctx.vhost)}`)).map((p) => ({ ...p, definition: JSON.stringify(p['definition']) }));
-    if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
-    else emitRows(ctx.out, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'], rows);
+    emitRowsOrBlankLine(ctx.out, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'], rows);
     return 0;
   },
 });
 
 const LIMIT_NAMES = ['max-connections', 'max-queues'];
+
+/** Remove one limit of the vhost. */
+async function clearLimit(ctx: CommandContext, name: string): Promise<void> {
+  check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(name)}`));
+}
 
 /** The vhost's limits as the API has them: `{}` when none. */
 async function vhostLimits(ctx: CommandContext): Promise<Row> {
@@ -393,27 +403,22 @@ const setVhostLimits = cmd({
   async run(ctx) {
     const [definition] = ctx.args as [string];
     info(ctx.out, `Setting vhost limits to "${definition}" for vhost "${ctx.vhost}" ...`);
-    let def: unknown;
-    try {
-      def = JSON.parse(definition);
-    } catch {
-      throw fail(EX_UNAVAILABLE, 'JSON decoding error. Reason: badarg');
-    }
-    if (def === null || typeof def !== 'object' || Array.isArray(def)) throw fail(EX_UNAVAILABLE, 'Validation failed\n\nlimits must be a JSON object\n');
+    const def = jsonArg(definition);
+    if (def === null || typeof def !== 'object' || Array.isArray(def)) throw invalid('limits must be a JSON object');
     const entries = Object.entries(def as Row);
     const unknown = entries.filter(([k]) => !LIMIT_NAMES.includes(k));
     if (unknown.length > 0) {
       const terms = unknown.map(([k, v]) => `{<<${JSON.stringify(k)}>>,${tableValue(v)}}`).join(',');
-      throw fail(EX_UNAVAILABLE, `Validation failed\n\nUnrecognised terms [${terms}] in limits\n`);
+      throw invalid(`Unrecognised terms [${terms}] in limits`);
     }
     const current = await vhostLimits(ctx);
     // rabbitmqctl replaces the whole limits object: limits missing from the new one are cleared.
     for (const k of Object.keys(current)) {
-      if (!(k in (def as Row))) check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`));
+      if (!(k in (def as Row))) await clearLimit(ctx, k);
     }
     for (const [k, v] of entries) {
       const a = await ctx.client.request('PUT', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`, { value: v });
-      if (a.status >= 300) throw fail(EX_UNAVAILABLE, `Validation failed\n\n${reasonOf(a)}\n`);
+      if (a.status >= 300) throw invalid(reasonOf(a));
     }
     return 0;
   },
@@ -427,9 +432,7 @@ const clearVhostLimits = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Clearing vhost "${ctx.vhost}" limits ...`);
-    for (const k of Object.keys(await vhostLimits(ctx))) {
-      check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`));
-    }
+    for (const k of Object.keys(await vhostLimits(ctx))) await clearLimit(ctx, k);
     return 0;
   },
 });
@@ -445,8 +448,7 @@ const listVhostLimits = cmd({
     if (ctx.options.has('global')) {
       info(ctx.out, 'Listing limits for all vhosts ...');
       const rows = ((await ctx.client.get('/api/vhost-limits')) as Row[]).map((r) => ({ vhost: r['vhost'], limits: JSON.stringify(r['value']) }));
-      if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
-      else emitRows(ctx.out, ['vhost', 'limits'], rows);
+      emitRowsOrBlankLine(ctx.out, ['vhost', 'limits'], rows);
       return 0;
     }
     info(ctx.out, `Listing limits for vhost "${ctx.vhost}" ...`);
