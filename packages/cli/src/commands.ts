@@ -103,8 +103,21 @@ function jsonArg(text: string): unknown {
 /** A value rabbitmqctl's validation refuses (exit 69). */
 const invalid = (reason: string): CtlError => fail(EX_UNAVAILABLE, `Validation failed\n\n${reason}\n`);
 
-function cmd(c: Omit<Command, 'maxArgs'> & { maxArgs?: number }): Command {
-  return { maxArgs: c.minArgs, ...c };
+/** A command as written here: maxArgs defaults to minArgs, and a run that ends without throwing exits 0. */
+interface CommandSpec extends Omit<Command, 'maxArgs' | 'run'> {
+  readonly maxArgs?: number;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+function cmd(c: CommandSpec): Command {
+  return {
+    maxArgs: c.minArgs,
+    ...c,
+    async run(ctx) {
+      await c.run(ctx);
+      return 0;
+    },
+  };
 }
 
 const USERS = 'Users';
@@ -127,7 +140,6 @@ const addUser = cmd({
     if ((await userExists(ctx, user)) !== undefined) throw fail(EX_SOFTWARE, `User "${user}" already exists`);
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { password, tags: '' }));
     info(ctx.out, "Done. Don't forget to grant the user permissions to some virtual hosts! See 'rabbitmqctl help set_permissions' to learn more.");
-    return 0;
   },
 });
 
@@ -141,7 +153,6 @@ const deleteUser = cmd({
     const [user] = ctx.args as [string];
     info(ctx.out, `Deleting user "${user}" ...`);
     await send(ctx, 'DELETE', `/api/users/${seg(user)}`, { missing: noUser(`"${user}"`) });
-    return 0;
   },
 });
 
@@ -156,7 +167,6 @@ const changePassword = cmd({
     info(ctx.out, `Changing password for user "${user}" ...`);
     const u = await requireUser(ctx, user, `"${user}"`);
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { password, tags: u['tags'] ?? '' }));
-    return 0;
   },
 });
 
@@ -173,7 +183,6 @@ const setUserTags = cmd({
     await requireUser(ctx, user, `"${user}"`);
     // Without a password or hash the API keeps the user's password: only the tags change.
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { tags: tags.join(',') }));
-    return 0;
   },
 });
 
@@ -198,7 +207,6 @@ const addVhost = cmd({
     check(await ctx.client.request('PUT', `/api/vhosts/${seg(vhost)}`, body));
     // The HTTP API grants the creating user full permissions on a new vhost; rabbitmqctl add_vhost grants none.
     if (!existed) await ctx.client.request('DELETE', `/api/permissions/${seg(vhost)}/${seg(ctx.client.user)}`);
-    return 0;
   },
 });
 
@@ -212,7 +220,6 @@ const deleteVhost = cmd({
     const [vhost] = ctx.args as [string];
     info(ctx.out, `Deleting vhost "${vhost}" ...`);
     await send(ctx, 'DELETE', `/api/vhosts/${seg(vhost)}`, { missing: noVhost65(vhost) });
-    return 0;
   },
 });
 
@@ -228,7 +235,6 @@ const setPermissions = cmd({
     await requireVhost(ctx);
     await requireUser(ctx, user, user);
     check(await ctx.client.request('PUT', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`, { configure, write, read }));
-    return 0;
   },
 });
 
@@ -244,7 +250,6 @@ const clearPermissions = cmd({
     await requireUser(ctx, user, user);
     await requireVhost(ctx);
     await send(ctx, 'DELETE', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`, { missing: 'ok', code: EX_UNAVAILABLE });
-    return 0;
   },
 });
 
@@ -260,7 +265,6 @@ const setTopicPermissions = cmd({
     await requireVhost(ctx);
     await requireUser(ctx, user, user);
     check(await ctx.client.request('PUT', `/api/topic-permissions/${seg(ctx.vhost)}/${seg(user)}`, { exchange, write, read }));
-    return 0;
   },
 });
 
@@ -273,7 +277,6 @@ const listPermissions = cmd({
   async run(ctx) {
     info(ctx.out, `Listing permissions for vhost "${ctx.vhost}" ...`);
     emitRows(ctx.out, ['user', 'configure', 'write', 'read'], await vhostRows(ctx, `/api/vhosts/${seg(ctx.vhost)}/permissions`));
-    return 0;
   },
 });
 
@@ -286,7 +289,6 @@ const listTopicPermissions = cmd({
   async run(ctx) {
     info(ctx.out, `Listing topic permissions for vhost "${ctx.vhost}" ...`);
     emitRows(ctx.out, ['user', 'exchange', 'write', 'read'], await vhostRows(ctx, `/api/vhosts/${seg(ctx.vhost)}/topic-permissions`));
-    return 0;
   },
 });
 
@@ -309,7 +311,6 @@ const listUserPermissions = cmd({
     const [user] = ctx.args as [string];
     info(ctx.out, `Listing permissions for user "${user}" ...`);
     emitRows(ctx.out, ['vhost', 'configure', 'write', 'read'], await userList(ctx, user, 'permissions'));
-    return 0;
   },
 });
 
@@ -325,7 +326,6 @@ const listUserTopicPermissions = cmd({
     const rows = await userList(ctx, user, 'topic-permissions');
     // rabbitmqctl 3.10 prints this table without its header row, and an empty line when there is nothing.
     emitRowsOrBlankLine({ ...ctx.out, noHeaders: true }, ['vhost', 'exchange', 'write', 'read'], rows);
-    return 0;
   },
 });
 
@@ -349,7 +349,6 @@ const setPolicy = cmd({
     if (typeof applyTo === 'string') body['apply-to'] = applyTo;
     const a = await ctx.client.request('PUT', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`, body);
     if (a.status >= 300) throw invalid(reasonOf(a));
-    return 0;
   },
 });
 
@@ -363,7 +362,6 @@ const clearPolicy = cmd({
     const [name] = ctx.args as [string];
     info(ctx.out, `Clearing policy "${name}" on vhost "${ctx.vhost}" ...`);
     await send(ctx, 'DELETE', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`, { missing: fail(EX_UNAVAILABLE, 'Parameter does not exist') });
-    return 0;
   },
 });
 
@@ -377,7 +375,6 @@ const listPolicies = cmd({
     info(ctx.out, `Listing policies for vhost "${ctx.vhost}" ...`);
     const rows = (await vhostRows(ctx, `/api/policies/${seg(ctx.vhost)}`)).map((p) => ({ ...p, definition: JSON.stringify(p['definition']) }));
     emitRowsOrBlankLine(ctx.out, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'], rows);
-    return 0;
   },
 });
 
@@ -420,7 +417,6 @@ const setVhostLimits = cmd({
       const a = await ctx.client.request('PUT', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`, { value: v });
       if (a.status >= 300) throw invalid(reasonOf(a));
     }
-    return 0;
   },
 });
 
@@ -433,7 +429,6 @@ const clearVhostLimits = cmd({
   async run(ctx) {
     info(ctx.out, `Clearing vhost "${ctx.vhost}" limits ...`);
     for (const k of Object.keys(await vhostLimits(ctx))) await clearLimit(ctx, k);
-    return 0;
   },
 });
 
@@ -449,7 +444,7 @@ const listVhostLimits = cmd({
       info(ctx.out, 'Listing limits for all vhosts ...');
       const rows = ((await ctx.client.get('/api/vhost-limits')) as Row[]).map((r) => ({ vhost: r['vhost'], limits: JSON.stringify(r['value']) }));
       emitRowsOrBlankLine(ctx.out, ['vhost', 'limits'], rows);
-      return 0;
+      return;
     }
     info(ctx.out, `Listing limits for vhost "${ctx.vhost}" ...`);
     const limits = await vhostLimits(ctx);
@@ -457,7 +452,6 @@ const listVhostLimits = cmd({
     if (ctx.out.formatter === 'json') {
       ctx.out.stdout(`${JSON.stringify({ node: await ctx.node(), result: 'ok', value: text === '' ? '[]' : text })}\n`);
     } else ctx.out.stdout(`${text}\n`);
-    return 0;
   },
 });
 
@@ -471,7 +465,6 @@ const purgeQueue = cmd({
     const [queue] = ctx.args as [string];
     info(ctx.out, `Purging queue '${queue}' in vhost '${ctx.vhost}' ...`);
     await send(ctx, 'DELETE', `/api/queues/${seg(ctx.vhost)}/${seg(queue)}/contents`, { missing: fail(EX_UNAVAILABLE, 'not_found'), code: EX_UNAVAILABLE });
-    return 0;
   },
 });
 
@@ -496,7 +489,6 @@ const deleteQueue = cmd({
     const query = [ifEmpty ? 'if-empty=true' : '', ifUnused ? 'if-unused=true' : ''].filter((s) => s !== '').join('&');
     await send(ctx, 'DELETE', query === '' ? path : `${path}?${query}`, { missing: notFound, code: EX_USAGE });
     info(ctx.out, `Queue was successfully deleted with ${String(q['messages'] ?? 0)} ready messages`);
-    return 0;
   },
 });
 
@@ -512,9 +504,8 @@ const closeConnection = cmd({
     info(ctx.out, `Closing connection ${pid}, reason: ${reason}...`);
     const target = (await connectionRows(ctx)).find((c) => c['pid'] === pid || c['name'] === pid);
     // rabbitmqctl closes nothing and succeeds for a pid that is no (longer a) connection.
-    if (target === undefined) return 0;
+    if (target === undefined) return;
     await send(ctx, 'DELETE', `/api/connections/${seg(String(target['name']))}`, { missing: 'ok', headers: { 'x-reason': reason } });
-    return 0;
   },
 });
 
@@ -532,7 +523,7 @@ const exportDefinitions = cmd({
     const defs = await ctx.client.get('/api/definitions');
     if (file === '-') {
       ctx.out.stdout(`${JSON.stringify(defs)}\n`);
-      return 0;
+      return;
     }
     info(ctx.out, `Exporting definitions in JSON to a file at "${file}" ...`);
     try {
@@ -540,7 +531,6 @@ const exportDefinitions = cmd({
     } catch (err) {
       throw fail(EX_DATAERR, `could not write to ${file}: ${(err as Error).message}`);
     }
-    return 0;
   },
 });
 
@@ -572,7 +562,6 @@ const importDefinitions = cmd({
     const a = await ctx.client.request('POST', '/api/definitions', body);
     if (a.status >= 300) throw fail(EX_DATAERR, reasonOf(a));
     info(ctx.out, 'Successfully started definition import. This process is asynchronous and can take some time.');
-    return 0;
   },
 });
 
@@ -587,7 +576,7 @@ const awaitStartup = cmd({
     for (;;) {
       try {
         await ctx.client.get('/api/overview');
-        return 0;
+        return;
       } catch (err) {
         if (!(err instanceof CtlError) || err.code !== EX_UNAVAILABLE || Date.now() >= deadline) throw err;
       }
