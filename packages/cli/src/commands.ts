@@ -19,7 +19,7 @@ import {
   UsageError,
 } from './errors.js';
 import { LIST_COMMANDS, connectionRows, noVhost65 } from './list-commands.js';
-import { emitRows, info, tableValue } from './output.js';
+import { emitRows, emitRowsOrBlankLine, info, tableValue } from './output.js';
 import { statusCommand } from './status.js';
 
 type Row = Record<string, unknown>;
@@ -44,8 +44,80 @@ function check(a: HttpAnswer, code = EX_UNAVAILABLE): void {
   if (a.status >= 300) throw fail(code, reasonOf(a));
 }
 
-function cmd(c: Omit<Command, 'maxArgs'> & { maxArgs?: number }): Command {
-  return { maxArgs: c.minArgs, ...c };
+/** What {@link send} makes of an answer: what a 404 means, and the exit code of any other failure. */
+interface Expect {
+  /**
+   * rabbitmqctl's error for a missing object, or `'ok'` where a missing object is already what the command wants
+   * (clearing permissions that were never set, closing a connection that just went away).
+   */
+  readonly missing: CtlError | 'ok';
+  /** Exit code for any other failed answer; rabbitmqctl's default for those is 70. */
+  readonly code?: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** One request to the API, failing the command with rabbitmqctl's text and exit code where the answer is not a success. */
+async function send(ctx: CommandContext, method: string, apiPath: string, expect: Expect): Promise<HttpAnswer> {
+  const a = await ctx.client.request(method, apiPath, expect.body, expect.headers);
+  if (a.status === 404) {
+    if (expect.missing !== 'ok') throw expect.missing;
+    return a;
+  }
+  check(a, expect.code ?? EX_SOFTWARE);
+  return a;
+}
+
+/** The rows of a vhost-scoped collection; rabbitmqctl answers 65 for an unknown vhost. */
+async function vhostRows(ctx: CommandContext, apiPath: string): Promise<Row[]> {
+  return (await send(ctx, 'GET', apiPath, { missing: noVhost65(ctx.vhost) })).body as Row[];
+}
+
+/**
+ * rabbitmqctl's "no such user" failure (exit 67). `label` is the name as it is shown: the user commands quote it
+ * (`User "bob" does not exist`), the permission commands do not.
+ */
+const noUser = (label: string): CtlError => fail(EX_NOUSER, `User ${label} does not exist`);
+
+/** The user's record, or the failure rabbitmqctl gives for a missing one. */
+async function requireUser(ctx: CommandContext, user: string, label: string): Promise<Row> {
+  const u = await userExists(ctx, user);
+  if (u === undefined) throw noUser(label);
+  return u;
+}
+
+/** The permission commands fail with 69 for an unknown vhost (the list commands use 65). */
+async function requireVhost(ctx: CommandContext): Promise<void> {
+  if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
+}
+
+/** A JSON command argument (a policy definition, limits); rabbitmqctl's answer to one that does not parse. */
+function jsonArg(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw fail(EX_UNAVAILABLE, 'JSON decoding error. Reason: badarg');
+  }
+}
+
+/** A value rabbitmqctl's validation refuses (exit 69). */
+const invalid = (reason: string): CtlError => fail(EX_UNAVAILABLE, `Validation failed\n\n${reason}\n`);
+
+/** A command as written here: maxArgs defaults to minArgs, and a run that ends without throwing exits 0. */
+interface CommandSpec extends Omit<Command, 'maxArgs' | 'run'> {
+  readonly maxArgs?: number;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+function cmd(c: CommandSpec): Command {
+  return {
+    maxArgs: c.minArgs,
+    ...c,
+    async run(ctx) {
+      await c.run(ctx);
+      return 0;
+    },
+  };
 }
 
 const USERS = 'Users';
@@ -68,7 +140,6 @@ const addUser = cmd({
     if ((await userExists(ctx, user)) !== undefined) throw fail(EX_SOFTWARE, `User "${user}" already exists`);
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { password, tags: '' }));
     info(ctx.out, "Done. Don't forget to grant the user permissions to some virtual hosts! See 'rabbitmqctl help set_permissions' to learn more.");
-    return 0;
   },
 });
 
@@ -81,10 +152,7 @@ const deleteUser = cmd({
   async run(ctx) {
     const [user] = ctx.args as [string];
     info(ctx.out, `Deleting user "${user}" ...`);
-    const a = await ctx.client.request('DELETE', `/api/users/${seg(user)}`);
-    if (a.status === 404) throw fail(EX_NOUSER, `User "${user}" does not exist`);
-    check(a, EX_SOFTWARE);
-    return 0;
+    await send(ctx, 'DELETE', `/api/users/${seg(user)}`, { missing: noUser(`"${user}"`) });
   },
 });
 
@@ -97,10 +165,8 @@ const changePassword = cmd({
   async run(ctx) {
     const [user, password] = ctx.args as [string, string];
     info(ctx.out, `Changing password for user "${user}" ...`);
-    const u = await userExists(ctx, user);
-    if (u === undefined) throw fail(EX_NOUSER, `User "${user}" does not exist`);
+    const u = await requireUser(ctx, user, `"${user}"`);
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { password, tags: u['tags'] ?? '' }));
-    return 0;
   },
 });
 
@@ -114,10 +180,9 @@ const setUserTags = cmd({
   async run(ctx) {
     const [user, ...tags] = ctx.args as [string, ...string[]];
     info(ctx.out, `Setting tags for user "${user}" to [${tags.join(', ')}] ...`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User "${user}" does not exist`);
+    await requireUser(ctx, user, `"${user}"`);
     // Without a password or hash the API keeps the user's password: only the tags change.
     check(await ctx.client.request('PUT', `/api/users/${seg(user)}`, { tags: tags.join(',') }));
-    return 0;
   },
 });
 
@@ -142,7 +207,6 @@ const addVhost = cmd({
     check(await ctx.client.request('PUT', `/api/vhosts/${seg(vhost)}`, body));
     // The HTTP API grants the creating user full permissions on a new vhost; rabbitmqctl add_vhost grants none.
     if (!existed) await ctx.client.request('DELETE', `/api/permissions/${seg(vhost)}/${seg(ctx.client.user)}`);
-    return 0;
   },
 });
 
@@ -155,10 +219,7 @@ const deleteVhost = cmd({
   async run(ctx) {
     const [vhost] = ctx.args as [string];
     info(ctx.out, `Deleting vhost "${vhost}" ...`);
-    const a = await ctx.client.request('DELETE', `/api/vhosts/${seg(vhost)}`);
-    if (a.status === 404) throw noVhost65(vhost);
-    check(a, EX_SOFTWARE);
-    return 0;
+    await send(ctx, 'DELETE', `/api/vhosts/${seg(vhost)}`, { missing: noVhost65(vhost) });
   },
 });
 
@@ -171,10 +232,9 @@ const setPermissions = cmd({
   async run(ctx) {
     const [user, configure, write, read] = ctx.args as [string, string, string, string];
     info(ctx.out, `Setting permissions for user "${user}" in vhost "${ctx.vhost}" ...`);
-    if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User ${user} does not exist`);
+    await requireVhost(ctx);
+    await requireUser(ctx, user, user);
     check(await ctx.client.request('PUT', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`, { configure, write, read }));
-    return 0;
   },
 });
 
@@ -187,11 +247,9 @@ const clearPermissions = cmd({
   async run(ctx) {
     const [user] = ctx.args as [string];
     info(ctx.out, `Clearing permissions for user "${user}" in vhost "${ctx.vhost}" ...`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User ${user} does not exist`);
-    if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
-    const a = await ctx.client.request('DELETE', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`);
-    if (a.status !== 404) check(a);
-    return 0;
+    await requireUser(ctx, user, user);
+    await requireVhost(ctx);
+    await send(ctx, 'DELETE', `/api/permissions/${seg(ctx.vhost)}/${seg(user)}`, { missing: 'ok', code: EX_UNAVAILABLE });
   },
 });
 
@@ -204,10 +262,9 @@ const setTopicPermissions = cmd({
   async run(ctx) {
     const [user, exchange, write, read] = ctx.args as [string, string, string, string];
     info(ctx.out, `Setting topic permissions on "${exchange}" for user "${user}" in vhost "${ctx.vhost}" ...`);
-    if (!(await vhostExists(ctx, ctx.vhost))) throw fail(EX_UNAVAILABLE, `Virtual host ${ctx.vhost} does not exist`);
-    if ((await userExists(ctx, user)) === undefined) throw fail(EX_NOUSER, `User ${user} does not exist`);
+    await requireVhost(ctx);
+    await requireUser(ctx, user, user);
     check(await ctx.client.request('PUT', `/api/topic-permissions/${seg(ctx.vhost)}/${seg(user)}`, { exchange, write, read }));
-    return 0;
   },
 });
 
@@ -219,11 +276,7 @@ const listPermissions = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Listing permissions for vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('GET', `/api/vhosts/${seg(ctx.vhost)}/permissions`);
-    if (a.status === 404) throw noVhost65(ctx.vhost);
-    check(a, EX_SOFTWARE);
-    emitRows(ctx.out, ['user', 'configure', 'write', 'read'], a.body as Row[]);
-    return 0;
+    emitRows(ctx.out, ['user', 'configure', 'write', 'read'], await vhostRows(ctx, `/api/vhosts/${seg(ctx.vhost)}/permissions`));
   },
 });
 
@@ -235,11 +288,7 @@ const listTopicPermissions = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Listing topic permissions for vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('GET', `/api/vhosts/${seg(ctx.vhost)}/topic-permissions`);
-    if (a.status === 404) throw noVhost65(ctx.vhost);
-    check(a, EX_SOFTWARE);
-    emitRows(ctx.out, ['user', 'exchange', 'write', 'read'], a.body as Row[]);
-    return 0;
+    emitRows(ctx.out, ['user', 'exchange', 'write', 'read'], await vhostRows(ctx, `/api/vhosts/${seg(ctx.vhost)}/topic-permissions`));
   },
 });
 
@@ -262,7 +311,6 @@ const listUserPermissions = cmd({
     const [user] = ctx.args as [string];
     info(ctx.out, `Listing permissions for user "${user}" ...`);
     emitRows(ctx.out, ['vhost', 'configure', 'write', 'read'], await userList(ctx, user, 'permissions'));
-    return 0;
   },
 });
 
@@ -277,9 +325,7 @@ const listUserTopicPermissions = cmd({
     info(ctx.out, `Listing topic permissions for user "${user}" ...`);
     const rows = await userList(ctx, user, 'topic-permissions');
     // rabbitmqctl 3.10 prints this table without its header row, and an empty line when there is nothing.
-    if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
-    else emitRows({ ...ctx.out, noHeaders: true }, ['vhost', 'exchange', 'write', 'read'], rows);
-    return 0;
+    emitRowsOrBlankLine({ ...ctx.out, noHeaders: true }, ['vhost', 'exchange', 'write', 'read'], rows);
   },
 });
 
@@ -297,18 +343,12 @@ const setPolicy = cmd({
     const applyTo = ctx.options.get('apply-to');
     info(ctx.out, `Setting policy "${name}" for pattern "${pattern}" to "${definition}" with priority "${priority}" for vhost "${ctx.vhost}" ...`);
     if (!(await vhostExists(ctx, ctx.vhost))) throw noVhost65(ctx.vhost);
-    let def: unknown;
-    try {
-      def = JSON.parse(definition);
-    } catch {
-      throw fail(EX_UNAVAILABLE, 'JSON decoding error. Reason: badarg');
-    }
+    const def = jsonArg(definition);
     if (!/^-?\d+$/.test(priority)) throw new UsageError(`Priority must be an integer, got ${priority}`, EX_DATAERR);
     const body: Row = { pattern, definition: def, priority: Number(priority) };
     if (typeof applyTo === 'string') body['apply-to'] = applyTo;
     const a = await ctx.client.request('PUT', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`, body);
-    if (a.status >= 300) throw fail(EX_UNAVAILABLE, `Validation failed\n\n${reasonOf(a)}\n`);
-    return 0;
+    if (a.status >= 300) throw invalid(reasonOf(a));
   },
 });
 
@@ -321,10 +361,7 @@ const clearPolicy = cmd({
   async run(ctx) {
     const [name] = ctx.args as [string];
     info(ctx.out, `Clearing policy "${name}" on vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('DELETE', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`);
-    if (a.status === 404) throw fail(EX_UNAVAILABLE, 'Parameter does not exist');
-    check(a, EX_SOFTWARE);
-    return 0;
+    await send(ctx, 'DELETE', `/api/policies/${seg(ctx.vhost)}/${seg(name)}`, { missing: fail(EX_UNAVAILABLE, 'Parameter does not exist') });
   },
 });
 
@@ -336,24 +373,21 @@ const listPolicies = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Listing policies for vhost "${ctx.vhost}" ...`);
-    const a = await ctx.client.request('GET', `/api/policies/${seg(ctx.vhost)}`);
-    if (a.status === 404) throw noVhost65(ctx.vhost);
-    check(a, EX_SOFTWARE);
-    const rows = (a.body as Row[]).map((p) => ({ ...p, definition: JSON.stringify(p['definition']) }));
-    if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
-    else emitRows(ctx.out, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'], rows);
-    return 0;
+    const rows = (await vhostRows(ctx, `/api/policies/${seg(ctx.vhost)}`)).map((p) => ({ ...p, definition: JSON.stringify(p['definition']) }));
+    emitRowsOrBlankLine(ctx.out, ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'], rows);
   },
 });
 
 const LIMIT_NAMES = ['max-connections', 'max-queues'];
 
+/** Remove one limit of the vhost. */
+async function clearLimit(ctx: CommandContext, name: string): Promise<void> {
+  check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(name)}`));
+}
+
 /** The vhost's limits as the API has them: `{}` when none. */
-async function vhostLimits(ctx: CommandContext, vhost: string): Promise<Row> {
-  const a = await ctx.client.request('GET', `/api/vhost-limits/${seg(vhost)}`);
-  if (a.status === 404) throw noVhost65(vhost);
-  check(a, EX_SOFTWARE);
-  const first = (a.body as Row[])[0];
+async function vhostLimits(ctx: CommandContext): Promise<Row> {
+  const first = (await vhostRows(ctx, `/api/vhost-limits/${seg(ctx.vhost)}`))[0];
   return (first?.['value'] as Row | undefined) ?? {};
 }
 
@@ -366,29 +400,23 @@ const setVhostLimits = cmd({
   async run(ctx) {
     const [definition] = ctx.args as [string];
     info(ctx.out, `Setting vhost limits to "${definition}" for vhost "${ctx.vhost}" ...`);
-    let def: unknown;
-    try {
-      def = JSON.parse(definition);
-    } catch {
-      throw fail(EX_UNAVAILABLE, 'JSON decoding error. Reason: badarg');
-    }
-    if (def === null || typeof def !== 'object' || Array.isArray(def)) throw fail(EX_UNAVAILABLE, 'Validation failed\n\nlimits must be a JSON object\n');
+    const def = jsonArg(definition);
+    if (def === null || typeof def !== 'object' || Array.isArray(def)) throw invalid('limits must be a JSON object');
     const entries = Object.entries(def as Row);
     const unknown = entries.filter(([k]) => !LIMIT_NAMES.includes(k));
     if (unknown.length > 0) {
       const terms = unknown.map(([k, v]) => `{<<${JSON.stringify(k)}>>,${tableValue(v)}}`).join(',');
-      throw fail(EX_UNAVAILABLE, `Validation failed\n\nUnrecognised terms [${terms}] in limits\n`);
+      throw invalid(`Unrecognised terms [${terms}] in limits`);
     }
-    const current = await vhostLimits(ctx, ctx.vhost);
+    const current = await vhostLimits(ctx);
     // rabbitmqctl replaces the whole limits object: limits missing from the new one are cleared.
     for (const k of Object.keys(current)) {
-      if (!(k in (def as Row))) check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`));
+      if (!(k in (def as Row))) await clearLimit(ctx, k);
     }
     for (const [k, v] of entries) {
       const a = await ctx.client.request('PUT', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`, { value: v });
-      if (a.status >= 300) throw fail(EX_UNAVAILABLE, `Validation failed\n\n${reasonOf(a)}\n`);
+      if (a.status >= 300) throw invalid(reasonOf(a));
     }
-    return 0;
   },
 });
 
@@ -400,10 +428,7 @@ const clearVhostLimits = cmd({
   minArgs: 0,
   async run(ctx) {
     info(ctx.out, `Clearing vhost "${ctx.vhost}" limits ...`);
-    for (const k of Object.keys(await vhostLimits(ctx, ctx.vhost))) {
-      check(await ctx.client.request('DELETE', `/api/vhost-limits/${seg(ctx.vhost)}/${seg(k)}`));
-    }
-    return 0;
+    for (const k of Object.keys(await vhostLimits(ctx))) await clearLimit(ctx, k);
   },
 });
 
@@ -418,17 +443,15 @@ const listVhostLimits = cmd({
     if (ctx.options.has('global')) {
       info(ctx.out, 'Listing limits for all vhosts ...');
       const rows = ((await ctx.client.get('/api/vhost-limits')) as Row[]).map((r) => ({ vhost: r['vhost'], limits: JSON.stringify(r['value']) }));
-      if (ctx.out.formatter === 'table' && rows.length === 0) ctx.out.stdout('\n');
-      else emitRows(ctx.out, ['vhost', 'limits'], rows);
-      return 0;
+      emitRowsOrBlankLine(ctx.out, ['vhost', 'limits'], rows);
+      return;
     }
     info(ctx.out, `Listing limits for vhost "${ctx.vhost}" ...`);
-    const limits = await vhostLimits(ctx, ctx.vhost);
+    const limits = await vhostLimits(ctx);
     const text = Object.keys(limits).length === 0 ? '' : JSON.stringify(limits);
     if (ctx.out.formatter === 'json') {
       ctx.out.stdout(`${JSON.stringify({ node: await ctx.node(), result: 'ok', value: text === '' ? '[]' : text })}\n`);
     } else ctx.out.stdout(`${text}\n`);
-    return 0;
   },
 });
 
@@ -441,10 +464,7 @@ const purgeQueue = cmd({
   async run(ctx) {
     const [queue] = ctx.args as [string];
     info(ctx.out, `Purging queue '${queue}' in vhost '${ctx.vhost}' ...`);
-    const a = await ctx.client.request('DELETE', `/api/queues/${seg(ctx.vhost)}/${seg(queue)}/contents`);
-    if (a.status === 404) throw fail(EX_UNAVAILABLE, 'not_found');
-    check(a);
-    return 0;
+    await send(ctx, 'DELETE', `/api/queues/${seg(ctx.vhost)}/${seg(queue)}/contents`, { missing: fail(EX_UNAVAILABLE, 'not_found'), code: EX_UNAVAILABLE });
   },
 });
 
@@ -462,18 +482,13 @@ const deleteQueue = cmd({
     const cond = ifEmpty && ifUnused ? ' if queue is empty and if queue is unused' : ifEmpty ? ' if queue is empty' : ifUnused ? ' if queue is unused' : '';
     info(ctx.out, `Deleting queue '${queue}' on vhost '${ctx.vhost}'${cond} ...`);
     const path = `/api/queues/${seg(ctx.vhost)}/${seg(queue)}`;
-    const g = await ctx.client.request('GET', path);
-    if (g.status === 404) throw fail(EX_USAGE, 'Queue not found');
-    check(g, EX_SOFTWARE);
-    const q = g.body as Row;
+    const notFound = fail(EX_USAGE, 'Queue not found');
+    const q = (await send(ctx, 'GET', path, { missing: notFound })).body as Row;
     if (ifEmpty && Number(q['messages'] ?? 0) > 0) throw fail(EX_USAGE, 'Queue is not empty');
     if (ifUnused && Number(q['consumers'] ?? 0) > 0) throw fail(EX_USAGE, 'Queue is in use');
     const query = [ifEmpty ? 'if-empty=true' : '', ifUnused ? 'if-unused=true' : ''].filter((s) => s !== '').join('&');
-    const a = await ctx.client.request('DELETE', query === '' ? path : `${path}?${query}`);
-    if (a.status === 404) throw fail(EX_USAGE, 'Queue not found');
-    check(a, EX_USAGE);
+    await send(ctx, 'DELETE', query === '' ? path : `${path}?${query}`, { missing: notFound, code: EX_USAGE });
     info(ctx.out, `Queue was successfully deleted with ${String(q['messages'] ?? 0)} ready messages`);
-    return 0;
   },
 });
 
@@ -489,10 +504,8 @@ const closeConnection = cmd({
     info(ctx.out, `Closing connection ${pid}, reason: ${reason}...`);
     const target = (await connectionRows(ctx)).find((c) => c['pid'] === pid || c['name'] === pid);
     // rabbitmqctl closes nothing and succeeds for a pid that is no (longer a) connection.
-    if (target === undefined) return 0;
-    const a = await ctx.client.request('DELETE', `/api/connections/${seg(String(target['name']))}`, undefined, { 'x-reason': reason });
-    if (a.status !== 404) check(a, EX_SOFTWARE);
-    return 0;
+    if (target === undefined) return;
+    await send(ctx, 'DELETE', `/api/connections/${seg(String(target['name']))}`, { missing: 'ok', headers: { 'x-reason': reason } });
   },
 });
 
@@ -510,7 +523,7 @@ const exportDefinitions = cmd({
     const defs = await ctx.client.get('/api/definitions');
     if (file === '-') {
       ctx.out.stdout(`${JSON.stringify(defs)}\n`);
-      return 0;
+      return;
     }
     info(ctx.out, `Exporting definitions in JSON to a file at "${file}" ...`);
     try {
@@ -518,7 +531,6 @@ const exportDefinitions = cmd({
     } catch (err) {
       throw fail(EX_DATAERR, `could not write to ${file}: ${(err as Error).message}`);
     }
-    return 0;
   },
 });
 
@@ -550,7 +562,6 @@ const importDefinitions = cmd({
     const a = await ctx.client.request('POST', '/api/definitions', body);
     if (a.status >= 300) throw fail(EX_DATAERR, reasonOf(a));
     info(ctx.out, 'Successfully started definition import. This process is asynchronous and can take some time.');
-    return 0;
   },
 });
 
@@ -565,7 +576,7 @@ const awaitStartup = cmd({
     for (;;) {
       try {
         await ctx.client.get('/api/overview');
-        return 0;
+        return;
       } catch (err) {
         if (!(err instanceof CtlError) || err.code !== EX_UNAVAILABLE || Date.now() >= deadline) throw err;
       }

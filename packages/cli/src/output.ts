@@ -63,3 +63,12 @@ export function emitRows(out: Output, columns: readonly string[], rows: readonly
   for (const r of rows) text += `${columns.map((c) => tableValue(r[c])).join('\t')}\n`;
   out.stdout(text);
 }
+
+/**
+ * {@link emitRows}, except that an empty table is one empty line: what rabbitmqctl 3.10 prints for policies, vhost
+ * limits and user topic permissions when there are none.
+ */
+export function emitRowsOrBlankLine(out: Output, columns: readonly string[], rows: readonly Record<string, unknown>[]): void {
+  if (out.formatter === 'table' && rows.length === 0) out.stdout('\n');
+  else emitRows(out, columns, rows);
+}
