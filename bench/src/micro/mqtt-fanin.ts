@@ -13,7 +13,8 @@
  */
 import { GCProfiler } from 'node:v8';
 import type { Duplex } from 'node:stream';
-import { Broker, fakeConnectionInfo, silentLogger } from '@warren/core';
+import { Broker, silentLogger } from '@warren/core';
+import { fakeConnectionInfo } from '@warren/core/testing';
 import { createMqttService } from '@warren/mqtt';
 import { streamPair } from '@warren/transport';
 import mqttPacket from 'mqtt-packet';
