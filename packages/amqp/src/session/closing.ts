@@ -6,13 +6,13 @@ import { isBrokerError } from '@warren/core';
 import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS } from '@warren/transport';
 import { AmqpProtocolError, encodeMethod, METHOD_IDS, PROTOCOL_HEADER, type Frame } from '../codec/index.js';
 import { AmqpError, amqpReplyFor, isHardError, replyText } from '../errors.js';
-import { ChannelState, clampText, State, type ConnectionShared } from './connection-state.js';
+import { ChannelState, clampText, State, type ConnectionState } from './connection-state.js';
 
 /** RabbitMQ's reply text when the node shuts down (rabbit_networking:close_connections at shutdown). */
 export const SHUTDOWN_REPLY_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'";
 
 /** An error thrown while handling one frame. */
-export function frameError(s: ConnectionShared, err: unknown, frame: Frame): void {
+export function frameError(s: ConnectionState, err: unknown, frame: Frame): void {
   if (s.state !== State.Open) {
     // Before open-ok there is no one to tell: RabbitMQ closes the socket (rabbit_reader handshake errors).
     if (err instanceof AmqpError || isBrokerError(err) || err instanceof AmqpProtocolError) {
@@ -62,7 +62,7 @@ export function frameError(s: ConnectionShared, err: unknown, frame: Frame): voi
   }
 }
 
-function channelError(s: ConnectionShared, id: number, code: number, text: string, classId: number, methodId: number): void {
+function channelError(s: ConnectionState, id: number, code: number, text: string, classId: number, methodId: number): void {
   const entry = s.channels.get(id);
   if (entry === undefined || entry.state === ChannelState.Closing) return;
   s.log.info({ channel: id, code, text }, 'AMQP channel error');
@@ -74,7 +74,7 @@ function channelError(s: ConnectionShared, id: number, code: number, text: strin
 }
 
 /** Input the codec refused. */
-export function parserError(s: ConnectionShared, err: unknown): void {
+export function parserError(s: ConnectionState, err: unknown): void {
   if (s.state === State.Closed) return;
   if (err instanceof AmqpProtocolError) {
     if (err.badProtocolHeader) {
@@ -100,7 +100,7 @@ export function parserError(s: ConnectionShared, err: unknown): void {
 }
 
 /** A bug: log with the stack and close this connection only with 541. */
-export function internalError(s: ConnectionShared, err: unknown): void {
+export function internalError(s: ConnectionState, err: unknown): void {
   if (s.state === State.Closed) return;
   s.log.error({ err, user: s.user?.name, vhost: s.vhost }, 'AMQP internal error');
   if (s.state === State.Open) {
@@ -111,7 +111,7 @@ export function internalError(s: ConnectionShared, err: unknown): void {
 }
 
 /** Send connection.close and wait (at most the close timeout) for close-ok; nothing else is handled meanwhile. */
-export function sendConnectionClose(s: ConnectionShared, code: number, text: string, classId: number, methodId: number): void {
+export function sendConnectionClose(s: ConnectionState, code: number, text: string, classId: number, methodId: number): void {
   if (s.state === State.Closing || s.state === State.Closed) return;
   s.state = State.Closing;
   // Replies still waiting for the definitions fsync would follow connection.close (§4.2.2 allows only close-ok):
@@ -125,7 +125,7 @@ export function sendConnectionClose(s: ConnectionShared, code: number, text: str
 }
 
 /** A frame while connection.close waits for close-ok: §4.2.2 discards everything until close-ok (or a close). */
-export function closingFrame(s: ConnectionShared, frame: Frame): void {
+export function closingFrame(s: ConnectionState, frame: Frame): void {
   if (frame.type !== 'method' || frame.channel !== 0) return;
   if (frame.method.name === 'connection.close-ok') {
     finish(s);
@@ -136,7 +136,7 @@ export function closingFrame(s: ConnectionShared, frame: Frame): void {
 }
 
 /** The body of {@link AmqpConnection.onStalled}. */
-export function stalled(s: ConnectionShared): void {
+export function stalled(s: ConnectionState): void {
   if (s.state === State.Closed || s.io.writable) return;
   s.log.warn(
     { user: s.user?.name, vhost: s.vhost, timeoutMs: s.options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS },
@@ -146,7 +146,7 @@ export function stalled(s: ConnectionShared): void {
 }
 
 /** The body of {@link AmqpConnection.transportClosed}. */
-export function transportClosed(s: ConnectionShared, err?: Error): void {
+export function transportClosed(s: ConnectionState, err?: Error): void {
   if (s.state === State.Closed) return;
   if (err !== undefined && s.state !== State.Closing) {
     s.log.info({ err: err.message }, 'AMQP connection socket error');
@@ -155,7 +155,7 @@ export function transportClosed(s: ConnectionShared, err?: Error): void {
 }
 
 /** The body of {@link AmqpConnection.shutdown}. */
-export function brokerShutdown(s: ConnectionShared): Promise<void> {
+export function brokerShutdown(s: ConnectionState): Promise<void> {
   if (s.state === State.Closed) return Promise.resolve();
   const done = new Promise<void>((resolve) => s.closedWaiters.push(resolve));
   if (s.state === State.Open) {
@@ -168,7 +168,7 @@ export function brokerShutdown(s: ConnectionShared): Promise<void> {
 }
 
 /** The body of {@link AmqpConnection.forceClose}. */
-export function forceClose(s: ConnectionShared, reason: string): void {
+export function forceClose(s: ConnectionState, reason: string): void {
   if (s.state !== State.Open) {
     if (s.state !== State.Closing && s.state !== State.Closed) abort(s);
     return;
@@ -178,20 +178,20 @@ export function forceClose(s: ConnectionShared, reason: string): void {
 }
 
 /** Orderly end: flush what is written and half-close. */
-export function finish(s: ConnectionShared): void {
+export function finish(s: ConnectionState): void {
   if (s.state === State.Closed) return;
   teardown(s, 'closed');
   s.io.end();
 }
 
 /** Close the transport at once (handshake failures, heartbeat timeout). */
-export function abort(s: ConnectionShared): void {
+export function abort(s: ConnectionState): void {
   if (s.state === State.Closed) return;
   teardown(s, 'aborted');
   s.io.destroy();
 }
 
-function teardown(s: ConnectionShared, why: string): void {
+function teardown(s: ConnectionState, why: string): void {
   s.state = State.Closed;
   s.backlog = [];
   s.barrier.close();
@@ -205,7 +205,7 @@ function teardown(s: ConnectionShared, why: string): void {
   for (const w of waiters) w();
 }
 
-function releaseCore(s: ConnectionShared): void {
+function releaseCore(s: ConnectionState): void {
   for (const entry of s.channels.values()) entry.channel.closeCore();
   s.channels.clear();
   s.dirty.length = 0;
@@ -221,7 +221,7 @@ function releaseCore(s: ConnectionShared): void {
 }
 
 /** Stop the handshake, heartbeat and close-ok timers. */
-export function clearTimers(s: ConnectionShared): void {
+export function clearTimers(s: ConnectionState): void {
   if (s.handshakeTimer !== undefined) clearTimeout(s.handshakeTimer);
   if (s.heartbeatTimer !== undefined) clearInterval(s.heartbeatTimer);
   if (s.closeTimer !== undefined) clearTimeout(s.closeTimer);

@@ -9,10 +9,10 @@ import { encodeMethod, METHOD_IDS, type AmqpMethod, type Frame } from '../codec/
 import { AmqpError } from '../errors.js';
 import { AmqpChannel } from './channel.js';
 import { finish } from './closing.js';
-import { ChannelState, State, type ConnectionShared } from './connection-state.js';
+import { ChannelState, State, type ConnectionState } from './connection-state.js';
 
 /** A frame on a channel that is not in the table: only channel.open (or a close) is expected. */
-export function unopenedChannelFrame(s: ConnectionShared, frame: Frame): void {
+export function unopenedChannelFrame(s: ConnectionState, frame: Frame): void {
   const id = frame.channel;
   if (frame.type === 'method' && frame.method.name === 'channel.open') {
     openChannel(s, id);
@@ -28,7 +28,7 @@ export function unopenedChannelFrame(s: ConnectionShared, frame: Frame): void {
   throw new AmqpError(504, "expected 'channel.open'", ids?.classId ?? 0, ids?.methodId ?? 0);
 }
 
-function openChannel(s: ConnectionShared, id: number): void {
+function openChannel(s: ConnectionState, id: number): void {
   const max = s.channelMax;
   if (max !== 0 && s.channels.size >= max) {
     // rabbit_reader:create_channel/2.
@@ -46,7 +46,7 @@ function openChannel(s: ConnectionShared, id: number): void {
 }
 
 /** A method on channel 0 once the connection is open. */
-export function connectionMethod(s: ConnectionShared, method: AmqpMethod): void {
+export function connectionMethod(s: ConnectionState, method: AmqpMethod): void {
   switch (method.name) {
     case 'connection.close':
       s.write(encodeMethod(0, { name: 'connection.close-ok' }));
@@ -70,14 +70,14 @@ export function connectionMethod(s: ConnectionShared, method: AmqpMethod): void 
  * The frame's authentication or authorisation waits for an external backend: stop reading, keep it (first) and
  * every later frame in order, and handle them again once the backend answered (the cache then has the answer).
  */
-export function waitForAuth(s: ConnectionShared, frame: Frame, ready: Promise<void>): void {
+export function waitForAuth(s: ConnectionState, frame: Frame, ready: Promise<void>): void {
   s.authWait = true;
   s.backlog.unshift(frame);
   s.io.pause(PauseReason.Auth);
   void ready.then(() => authReady(s));
 }
 
-function authReady(s: ConnectionShared): void {
+function authReady(s: ConnectionState): void {
   s.authWait = false;
   if (s.state === State.Closed) return;
   // While replies wait for a definitions fsync, the barrier's release handles the backlog.
@@ -89,14 +89,14 @@ function authReady(s: ConnectionShared): void {
  * The definitions are on disk and the held replies written: handle the frames that waited (the barrier then
  * reads again unless one of them started another wait).
  */
-export function replayBacklog(s: ConnectionShared): void {
+export function replayBacklog(s: ConnectionState): void {
   // The backlog waits for the auth backend now; authReady handles it.
   if (s.authWait || s.state === State.Closed) return;
   // A frame of the backlog may start another wait: onFrame then puts the rest back into the backlog, in order.
   handleBacklog(s);
 }
 
-function handleBacklog(s: ConnectionShared): void {
+function handleBacklog(s: ConnectionState): void {
   const backlog = s.backlog;
   s.backlog = [];
   s.inReceive = true;
@@ -113,12 +113,12 @@ function handleBacklog(s: ConnectionShared): void {
 // capability) and no more reading. A connection that only consumes keeps being read, so consumers drain queues.
 
 /** A resource alarm went on: the next publish blocks. */
-export function onBlocked(s: ConnectionShared, reason: string): void {
+export function onBlocked(s: ConnectionState, reason: string): void {
   s.alarmReason = reason;
 }
 
 /** A basic.publish arrived while an alarm is on: block now. */
-export function blockPublisher(s: ConnectionShared): void {
+export function blockPublisher(s: ConnectionState): void {
   if (s.capabilities['connection.blocked'] === true) {
     s.write(encodeMethod(0, { name: 'connection.blocked', reason: s.alarmReason ?? 'resource alarm' }));
   }
@@ -126,7 +126,7 @@ export function blockPublisher(s: ConnectionShared): void {
 }
 
 /** Every resource alarm is off: unblock a blocked publisher. */
-export function onUnblocked(s: ConnectionShared): void {
+export function onUnblocked(s: ConnectionState): void {
   s.alarmReason = undefined;
   if (s.state !== State.Open) return;
   if ((s.io.pauseReasons & PauseReason.Alarm) === 0) return;
@@ -137,7 +137,7 @@ export function onUnblocked(s: ConnectionShared): void {
 }
 
 /** What the management API shows of this connection. */
-export function connectionDetails(s: ConnectionShared): ConnectionDetails {
+export function connectionDetails(s: ConnectionState): ConnectionDetails {
   const name = s.clientProperties['connection_name'];
   const traffic = s.io.traffic();
   return {

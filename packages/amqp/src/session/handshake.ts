@@ -11,7 +11,7 @@ import { BrokerError, isBrokerError } from '@warren/core';
 import { encodeMethod, type AmqpMethod, type Frame } from '../codec/index.js';
 import { AmqpError, amqpReplyFor, replyText } from '../errors.js';
 import { abort, clearTimers, finish, sendConnectionClose } from './closing.js';
-import { FRAME_MIN_SIZE, State, type ConnectionShared } from './connection-state.js';
+import { FRAME_MIN_SIZE, State, type ConnectionState } from './connection-state.js';
 import { startHeartbeat } from './heartbeat.js';
 import { certificateUserName, parseSaslResponse, SASL_MECHANISMS, SASL_MECHANISMS_WITH_CERTIFICATE } from './sasl.js';
 
@@ -19,7 +19,7 @@ import { certificateUserName, parseSaslResponse, SASL_MECHANISMS, SASL_MECHANISM
 export const SERVER_VERSION = '0.1.0';
 
 /** Close the connection if it is not open within the handshake timeout (0 = no limit). */
-export function startHandshakeTimer(s: ConnectionShared): void {
+export function startHandshakeTimer(s: ConnectionState): void {
   if (s.options.handshakeTimeoutMs > 0) {
     s.handshakeTimer = setTimeout(() => onHandshakeTimeout(s), s.options.handshakeTimeoutMs);
     s.handshakeTimer.unref?.();
@@ -27,7 +27,7 @@ export function startHandshakeTimer(s: ConnectionShared): void {
 }
 
 /** A frame before the connection is open. */
-export function handshakeFrame(s: ConnectionShared, frame: Frame): void {
+export function handshakeFrame(s: ConnectionState, frame: Frame): void {
   if (frame.type === 'heartbeat') return;
   if (frame.type !== 'method' || frame.channel !== 0) {
     throw new AmqpError(505, 'expected method frame on channel 0 during the handshake');
@@ -36,7 +36,7 @@ export function handshakeFrame(s: ConnectionShared, frame: Frame): void {
 }
 
 /** The protocol header arrived: send connection.start. */
-export function sendStart(s: ConnectionShared): void {
+export function sendStart(s: ConnectionState): void {
   s.state = State.Starting;
   s.write(
     encodeMethod(0, {
@@ -70,7 +70,7 @@ export function sendStart(s: ConnectionShared): void {
   );
 }
 
-function handshakeMethod(s: ConnectionShared, method: AmqpMethod): void {
+function handshakeMethod(s: ConnectionState, method: AmqpMethod): void {
   const state = s.state;
   if (state === State.Starting && method.name === 'connection.start-ok') {
     startOk(s, method.clientProperties, method.mechanism, method.response);
@@ -92,7 +92,7 @@ function handshakeMethod(s: ConnectionShared, method: AmqpMethod): void {
   throw new AmqpError(504, `unexpected method '${method.name}' during the handshake`);
 }
 
-function startOk(s: ConnectionShared, clientProperties: FieldTable, mechanism: string, response: Buffer): void {
+function startOk(s: ConnectionState, clientProperties: FieldTable, mechanism: string, response: Buffer): void {
   s.clientProperties = clientProperties;
   s.authMechanism = mechanism;
   const caps = clientProperties['capabilities'];
@@ -128,7 +128,7 @@ function startOk(s: ConnectionShared, clientProperties: FieldTable, mechanism: s
  * password. The response is ignored, as RabbitMQ ignores it. Without a verified certificate, or with one naming no
  * such user, the login is refused like a wrong password.
  */
-function external(s: ConnectionShared): void {
+function external(s: ConnectionState): void {
   const cert = s.info.peerCertificate;
   const username = cert === undefined ? undefined : certificateUserName(cert, s.options.certLoginFrom);
   let user: User | undefined;
@@ -147,7 +147,7 @@ function external(s: ConnectionShared): void {
 }
 
 /** Continue the handshake as `user`, or refuse the login (undefined) as RabbitMQ does. */
-function loginResult(s: ConnectionShared, user: User | undefined, username: string | undefined, mechanism: string, reason: string): void {
+function loginResult(s: ConnectionState, user: User | undefined, username: string | undefined, mechanism: string, reason: string): void {
   if (user === undefined) {
     s.log.warn({ user: username, mechanism, reason }, 'AMQP login refused');
     if (s.capabilities['authentication_failure_close'] === true) {
@@ -183,7 +183,7 @@ function loginResult(s: ConnectionShared, user: User | undefined, username: stri
   );
 }
 
-function tuneOk(s: ConnectionShared, channelMax: number, frameMax: number, heartbeat: number): void {
+function tuneOk(s: ConnectionState, channelMax: number, frameMax: number, heartbeat: number): void {
   const serverFrameMax = s.options.frameMax;
   const serverChannelMax = s.options.channelMax;
   // A client value of 0 means "no limit of its own": take the server's.
@@ -212,7 +212,7 @@ function tuneOk(s: ConnectionShared, channelMax: number, frameMax: number, heart
   startHeartbeat(s);
 }
 
-function open(s: ConnectionShared, vhost: string): void {
+function open(s: ConnectionState, vhost: string): void {
   const user = s.user!;
   let core: CoreConnection;
   try {
@@ -244,7 +244,7 @@ function open(s: ConnectionShared, vhost: string): void {
   if (s.broker.blocked && s.alarmReason === undefined) s.alarmReason = 'resource alarm';
 }
 
-function onHandshakeTimeout(s: ConnectionShared): void {
+function onHandshakeTimeout(s: ConnectionState): void {
   s.handshakeTimer = undefined;
   if (s.state === State.Open || s.state === State.Closed) return;
   s.log.warn({ timeoutMs: s.options.handshakeTimeoutMs }, 'AMQP handshake timeout');

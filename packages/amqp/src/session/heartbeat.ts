@@ -4,10 +4,10 @@
  */
 import { HEARTBEAT_FRAME } from '../codec/index.js';
 import { abort } from './closing.js';
-import { State, type ConnectionShared } from './connection-state.js';
+import { State, type ConnectionState } from './connection-state.js';
 
 /** Start the interval for the negotiated period (none when it is 0). */
-export function startHeartbeat(s: ConnectionShared): void {
+export function startHeartbeat(s: ConnectionState): void {
   const seconds = s.heartbeat;
   if (seconds <= 0) return;
   const tickMs = (seconds * 1000) / 2;
@@ -15,7 +15,7 @@ export function startHeartbeat(s: ConnectionShared): void {
   s.heartbeatTimer.unref?.();
 }
 
-function heartbeatTick(s: ConnectionShared): void {
+function heartbeatTick(s: ConnectionState): void {
   if (s.state === State.Closed) return;
   if (!s.wroteSinceTick) s.io.write(HEARTBEAT_FRAME);
   s.wroteSinceTick = false;
