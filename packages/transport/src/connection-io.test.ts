@@ -15,9 +15,9 @@ describe('ConnectionIo', () => {
     expect(io.writable).toBe(true);
     await nextTurn();
     expect(got).toEqual(['ab']);
-    io.pause();
+    io.pause(PauseReason.Backpressure);
     expect(server.isPaused()).toBe(true);
-    io.resume();
+    io.resume(PauseReason.Backpressure);
     expect(server.isPaused()).toBe(false);
     const closed = new Promise((r) => client.once('close', r));
     io.destroy();

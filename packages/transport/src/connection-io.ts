@@ -11,7 +11,6 @@ import type { TrafficCounts } from './peer-info.js';
 /**
  * Why a connection stopped reading: bit flags, so that several can hold at once. Reading resumes only when no
  * reason is left (a durable reply released while a resource alarm is on must not resume a blocked publisher).
- * Adapters may define their own flags from {@link PauseReason.FirstCustom} upwards.
  */
 export const PauseReason = {
   /** The output is far over the writer's high-water mark: the client does not read its replies. */
@@ -24,10 +23,6 @@ export const PauseReason = {
   Auth: 8,
   /** The connection used its share of this event-loop turn (a slice of a huge SUBSCRIBE); it reads on next turn. */
   Turn: 16,
-  /** Callers that give no reason (the single switch of before reasons existed). */
-  Unspecified: 32,
-  /** The lowest flag free for an adapter's own reasons. */
-  FirstCustom: 64,
 } as const;
 
 /** Reading stops at this many times the writer's high-water mark of pending output (see {@link ProtocolIo.overloaded}). */
@@ -56,9 +51,9 @@ export interface ProtocolIo {
   /** The connection's traffic counters (live values). */
   traffic(): TrafficCounts;
   /** Stop reading for `reason` (a {@link PauseReason} flag). Idempotent per reason. */
-  pause(reason?: number): void;
+  pause(reason: number): void;
   /** Drop `reason`; reading resumes once no reason is left. */
-  resume(reason?: number): void;
+  resume(reason: number): void;
   /** The reasons reading is paused for (0: reading). */
   readonly pauseReasons: number;
 }
@@ -151,13 +146,13 @@ export class ConnectionIo implements ProtocolIo, TrafficCounts {
     return this.#pause;
   }
 
-  pause(reason: number = PauseReason.Unspecified): void {
+  pause(reason: number): void {
     const before = this.#pause;
     this.#pause = before | reason;
     if (before === 0 && this.#pause !== 0) this.stream.pause();
   }
 
-  resume(reason: number = PauseReason.Unspecified): void {
+  resume(reason: number): void {
     const before = this.#pause;
     this.#pause = before & ~reason;
     if (before !== 0 && this.#pause === 0) this.stream.resume();

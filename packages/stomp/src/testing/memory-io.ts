@@ -1,42 +1,9 @@
-/** Test support: a {@link ProtocolIo} that records what the session writes, and a frame reader for it. */
-import { PauseReason, type ProtocolIo, type TrafficCounts } from '@warren/transport';
+/** Test support: an in-memory I/O that records what the session writes, and a frame reader for it. */
+import { MemoryIo as TransportMemoryIo } from '@warren/transport/testing';
 import { StompDecoder, type StompFrame, type StompVersion } from '../index.js';
 
-/** Records writes and pause reasons; decodes the writes on demand. */
-export class MemoryIo implements ProtocolIo {
-  readonly chunks: Buffer[] = [];
-  writable = true;
-  overloaded = false;
-  ended = false;
-  destroyed = false;
-  pauseReasons = 0;
-  write(buf: Buffer): void {
-    if (!this.ended && !this.destroyed) this.chunks.push(buf);
-  }
-  end(last?: Buffer): void {
-    if (this.ended || this.destroyed) return;
-    if (last !== undefined) this.chunks.push(last);
-    this.ended = true;
-  }
-  destroy(): void {
-    this.destroyed = true;
-  }
-  authenticated(): void {}
-  flush(): void {}
-  traffic(): TrafficCounts {
-    return { recvOct: 0, recvCnt: 0, sendOct: 0, sendCnt: 0, sendPend: 0 };
-  }
-  /** Stop reading for `reason` (a PauseReason flag). */
-  pause(reason: number = PauseReason.Unspecified): void {
-    this.pauseReasons |= reason;
-  }
-  resume(reason: number = PauseReason.Unspecified): void {
-    this.pauseReasons &= ~reason;
-  }
-  /** True while any pause reason holds. */
-  get paused(): boolean {
-    return this.pauseReasons !== 0;
-  }
+/** The transport's in-memory I/O, which also decodes what was written into STOMP frames. */
+export class MemoryIo extends TransportMemoryIo {
   /** Every frame written so far (heart-beat EOLs skipped); frames read once are not returned again. */
   readonly #decoder = new StompDecoder({ maxFrameSize: 1 << 30, maxHeaders: 1 << 20, maxHeaderLength: 1 << 30 });
   #read = 0;
