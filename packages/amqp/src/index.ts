@@ -17,7 +17,6 @@ export {
 } from './session/connection.js';
 export type { AmqpConnectionContext, AmqpConnectionOptions } from './session/connection.js';
 /** @deprecated The state machine's I/O is the transport's ProtocolIo. */
-export type { ProtocolIo as AmqpIo } from '@warren/transport';
 /** The codec's frame reader and its error (the fuzzer and other tools feed it bytes directly). */
 export { FrameParser, AmqpProtocolError, type Frame } from './codec/index.js';
 export { amqpReplyFor, replyText, type AmqpReply, type ErrorScope } from './errors.js';

@@ -9,7 +9,6 @@ export { StompProtocolError, type StompFrame, type StompVersion } from './codec/
 export { parseDestination, destinationOf, type Destination } from './destination.js';
 export { headerText } from './mapping.js';
 export { DEFAULT_STOMP_OPTIONS, StompSession, SERVER_NAME, type StompSessionOptions } from './session/stomp-session.js';
-export type { StompIo } from './session/io.js';
 export {
   createStompService,
   type StompServerOptions,

@@ -13,7 +13,6 @@ export { streamPair } from './stream-pair.js';
 export { ConnectionIo, DEFAULT_READ_PAUSE_FACTOR, PauseReason } from './connection-io.js';
 export type { ConnectionIoOptions, ProtocolIo } from './connection-io.js';
 /** @deprecated The old name of {@link ConnectionIo}. */
-export { ConnectionIo as StreamIo } from './connection-io.js';
 export { ConnectionRegistry } from './connection-registry.js';
 export type { ShutdownCapable } from './connection-registry.js';
 export { serveStream } from './serve-stream.js';

@@ -1,6 +1,6 @@
 /**
  * The MQTT connection state machine (3.1, 3.1.1 and 5.0): one per client connection. It takes packets from the
- * mqtt-packet parser, calls the core through one {@link CoreChannel}, and writes packets through {@link MqttIo},
+ * mqtt-packet parser, calls the core through one {@link CoreChannel}, and writes packets through {@link ProtocolIo},
  * never a socket (STYLE.md habit 1). Spec rule ids sit beside the code that enforces them.
  */
 import { PauseReason, type ProtocolIo } from '@warren/transport';
@@ -23,12 +23,6 @@ export type { ConnectionLimits } from './state.js';
 export { RESPONSE_TOPIC_PREFIX } from './connect.js';
 export { sharedQueueName, subscriptionQueueName } from './subscription-queues.js';
 
-/**
- * What the state machine needs of its transport: the transport's {@link ProtocolIo} (the outbound writer, read flow
- * control with pause reasons, byte counters).
- */
-export type MqttIo = ProtocolIo;
-
 const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp']);
 // mqtt-packet's encoder otherwise builds, at its first use, a cache of 65,536 two-byte Buffers for packet ids and
 // lengths: 6.3 MB of heap (0.6 KiB per connection at 10,000) and 65k objects for every full collection to mark. Its
@@ -38,7 +32,7 @@ mqttPacket.writeToStream.cacheNumbers = false;
 /** One MQTT connection. */
 export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink {
   readonly info: ConnectionInfo;
-  readonly io: MqttIo;
+  readonly io: ProtocolIo;
   readonly rt: MqttRuntime;
   /** Finds packet boundaries and decodes packets (the codec's one reader; it holds no parser between packets). */
   readonly reader: PacketReader;
@@ -119,7 +113,7 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   /** Writes captured while handling a packet whose replies may have to wait for the disk. */
   capture: Buffer[] | undefined;
 
-  constructor(io: MqttIo, info: ConnectionInfo, rt: MqttRuntime) {
+  constructor(io: ProtocolIo, info: ConnectionInfo, rt: MqttRuntime) {
     this.io = io;
     this.info = info;
     this.rt = rt;

@@ -15,11 +15,10 @@ import {
   type Logger,
   type User,
 } from '@warren/core';
-import { PauseReason } from '@warren/transport';
+import { PauseReason, type ProtocolIo } from '@warren/transport';
 import { encodeFrame } from '../codec/encoder.js';
 import { StompProtocolError, type StompVersion } from '../codec/frame.js';
 import { errorFrame, INTERNAL_ERROR, StompError, stompErrorOf } from '../errors.js';
-import type { StompIo } from './io.js';
 import { DEFAULT_STOMP_OPTIONS, type StompSessionOptions } from './options.js';
 
 /** The reasons a wait of the definitions barrier pauses reading for; they end together with its last wait. */
@@ -40,7 +39,7 @@ export type SessionState = 'connecting' | 'connected' | 'closing' | 'closed';
 
 /** One connection's shared state and output. */
 export class SessionContext {
-  readonly io: StompIo;
+  readonly io: ProtocolIo;
   readonly info: ConnectionInfo;
   readonly broker: BrokerApi;
   readonly logger: Logger;
@@ -76,7 +75,7 @@ export class SessionContext {
   lastWrite = Date.now();
 
   constructor(
-    io: StompIo,
+    io: ProtocolIo,
     info: ConnectionInfo,
     broker: BrokerApi,
     logger: Logger,

@@ -1,7 +1,7 @@
 /**
  * The STOMP connection state machine: one per client connection, one core channel per connection (RabbitMQ's
  * rabbit_stomp_processor). It takes frames from the codec, calls the core, and writes frames through a
- * {@link StompIo}; it never touches a socket, so it runs over any Duplex (TCP, TLS, WebSocket) or an in-memory pair.
+ * {@link ProtocolIo}; it never touches a socket, so it runs over any Duplex (TCP, TLS, WebSocket) or an in-memory pair.
  *
  * This class dispatches frames to their family (connect.ts, publish.ts, subscriptions.ts, delivery.ts) and owns the
  * connection's flow: which frames wait for a definitions fsync, when reading pauses, and how the connection ends.
@@ -20,14 +20,13 @@ import {
   type Delivery,
   type Logger,
 } from '@warren/core';
-import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, PauseReason } from '@warren/transport';
+import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, PauseReason, type ProtocolIo } from '@warren/transport';
 import { StompDecoder, PRE_CONNECT_LIMITS } from '../codec/decoder.js';
 import type { StompFrame, StompVersion } from '../codec/frame.js';
 import { MESSAGE_REJECTED, operatorCloseFrame, StompError } from '../errors.js';
 import { connect } from './connect.js';
 import { Deliveries } from './delivery.js';
 import { HeartBeats } from './heart-beat.js';
-import type { StompIo } from './io.js';
 import { DEFAULT_STOMP_OPTIONS, type StompSessionOptions } from './options.js';
 import { Publisher } from './publish.js';
 import { Receipts } from './receipts.js';
@@ -60,7 +59,7 @@ export class StompSession implements ChannelHost, ConnectionHost {
   #turnSubscribes = 0;
   #connectTimer: NodeJS.Timeout | undefined;
 
-  constructor(io: StompIo, info: ConnectionInfo, broker: BrokerApi, logger: Logger, options: StompSessionOptions) {
+  constructor(io: ProtocolIo, info: ConnectionInfo, broker: BrokerApi, logger: Logger, options: StompSessionOptions) {
     const ctx = new SessionContext(io, info, broker, logger, options, this, {
       replay: () => this.#replay(),
       failed: (err) => ctx.fail(err, undefined),
