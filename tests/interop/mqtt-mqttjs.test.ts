@@ -2,7 +2,7 @@
  * Interop: mqtt.js (MQTT 3.1.1 and 5) against Warren's MQTT adapter over loopback TCP, plus the cross-protocol
  * mapping with amqplib (DESIGN.md §4).
  */
-import { handleAmqpConnection } from '@warren/amqp';
+import { createAmqpService } from '@warren/amqp';
 import { silentLogger } from '@warren/core';
 import { listen, type Listener } from '@warren/transport';
 import amqp from 'amqplib';
@@ -17,12 +17,13 @@ const clients: MqttClient[] = [];
 beforeAll(async () => {
   server = await startMqttTestServer();
   // The AMQP adapter on the same core broker.
+  const amqp = createAmqpService({
+    broker: server.broker,
+    logger: silentLogger,
+    options: { frameMax: 131072, channelMax: 2047, heartbeat: 0, maxMessageSize: 134217728, handshakeTimeoutMs: 10000 },
+  });
   amqpListener = await listen({ name: 'amqp', protocol: 'amqp', host: '127.0.0.1', port: 0 }, (socket, info) =>
-    handleAmqpConnection(socket, info, {
-      broker: server.broker,
-      logger: silentLogger,
-      options: { frameMax: 131072, channelMax: 2047, heartbeat: 0, maxMessageSize: 134217728, handshakeTimeoutMs: 10000 },
-    } as Parameters<typeof handleAmqpConnection>[2]),
+    amqp.handleConnection(socket, info),
   );
 });
 afterAll(async () => {

@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import { FrameParser, AmqpProtocolError, handleAmqpConnection, DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
+import { FrameParser, AmqpProtocolError, createAmqpService, DEFAULT_AMQP_OPTIONS } from '@warren/amqp';
 import { Broker, type ConnectionInfo, type Logger } from '@warren/core';
 import { createMqttService, PacketReader, ReadResult } from '@warren/mqtt';
 import { createStompService, PRE_CONNECT_LIMITS, StompDecoder, StompProtocolError } from '@warren/stomp';
@@ -238,10 +238,10 @@ function sessionBroker(logger: Logger): Broker {
 function amqpSession(): Target {
   const logger = new WatchingLogger();
   const broker = sessionBroker(logger);
-  const ctx = { broker, logger, options: { ...DEFAULT_AMQP_OPTIONS, handshakeTimeoutMs: 0, heartbeat: 0 } };
+  const service = createAmqpService({ broker, logger, options: { ...DEFAULT_AMQP_OPTIONS, handshakeTimeoutMs: 0, heartbeat: 0 } });
   return {
     seeds: ['amqp-'],
-    run: (chunks) => feedSession((s) => handleAmqpConnection(s, info('amqp'), ctx), chunks, logger),
+    run: (chunks) => feedSession((s) => service.handleConnection(s, info('amqp')), chunks, logger),
     close: async () => broker.close(),
   };
 }

@@ -6,9 +6,8 @@ export {
   createAmqpService,
   DEFAULT_AMQP_OPTIONS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
-  handleAmqpConnection,
 } from './server.js';
-export type { AmqpContext, AmqpServerOptions, AmqpService, AmqpServiceContext } from './server.js';
+export type { AmqpServerOptions, AmqpService, AmqpServiceContext } from './server.js';
 export {
   AmqpConnection,
   DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { Broker } from '@warren/core';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_AMQP_OPTIONS, handleAmqpConnection } from './index.js';
+import { createAmqpService, DEFAULT_AMQP_OPTIONS } from './index.js';
 import { RecordingLogger } from './testing/session.js';
 
 let server: net.Server;
@@ -13,11 +13,12 @@ const sockets = new Set<net.Socket>();
 
 beforeAll(async () => {
   broker = new Broker();
+  const service = createAmqpService({ broker, logger, options: { ...DEFAULT_AMQP_OPTIONS, maxMessageSize: 1 << 20 } });
   let n = 0;
   server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    handleAmqpConnection(
+    service.handleConnection(
       socket,
       {
         id: `amqp-${++n}`,
@@ -28,7 +29,6 @@ beforeAll(async () => {
         tls: false,
         listener: 'amqp',
       },
-      { broker, logger, options: { ...DEFAULT_AMQP_OPTIONS, maxMessageSize: 1 << 20 } },
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -110,28 +110,3 @@ export function createAmqpService(ctx: AmqpServiceContext): AmqpService {
     },
   };
 }
-
-/** The context of {@link handleAmqpConnection}. */
-export interface AmqpContext {
-  broker: BrokerApi;
-  logger: Logger;
-  options: AmqpServerOptions;
-  /** Live connections are registered here (for a graceful shutdown) when given. */
-  connections?: AmqpConnectionRegistry;
-}
-
-/** The service behind each context handed to {@link handleAmqpConnection}. */
-const services = new WeakMap<AmqpContext, AmqpService>();
-
-/**
- * Serve one accepted connection (TCP or TLS) until it closes. Never throws; errors close only this connection.
- * The older entry point: {@link createAmqpService} once per listener is the shared adapter shape.
- */
-export function handleAmqpConnection(socket: Duplex, info: ConnectionInfo, ctx: AmqpContext): void {
-  let service = services.get(ctx);
-  if (service === undefined) {
-    service = createAmqpService(ctx);
-    services.set(ctx, service);
-  }
-  service.handleConnection(socket, info);
-}

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerApi, BrokerOptions, ConnectionInfo } from '@warren/core';
-import type { AmqpContext } from '@warren/amqp';
+import type { AmqpServiceContext } from '@warren/amqp';
 import { createLogger } from './logger.js';
 import { startBroker, type RunningBroker, type StartOptions } from './start.js';
 
@@ -39,7 +39,7 @@ function logCapture(): { lines: Array<Record<string, unknown>>; logger: ReturnTy
 interface Accepted {
   socket: Duplex;
   info: ConnectionInfo;
-  ctx: AmqpContext;
+  ctx: AmqpServiceContext;
 }
 
 let dataDir = '';

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type BrokerOptions, type ConnectionInfo } from '@warren/core';
-import type { AmqpContext } from '@warren/amqp';
+import type { AmqpServiceContext } from '@warren/amqp';
 import type { MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
 import { createManagementApp, defaultClusterName, startPrometheusServer, type ListenerDescription, type ManagementContext } from '@warren/management';
@@ -32,8 +32,8 @@ const SHUTDOWN_ORDER: readonly ProtocolModule<ServerService>[] = [stompProtocol,
 /** The core broker as the server uses it: the adapters' API plus an optional close for shutdown. */
 export type BrokerLike = BrokerApi & { close?(): void | Promise<void> };
 
-/** Serves one accepted connection; the AMQP adapter's `handleAmqpConnection` by default. */
-export type ConnectionHandlerFn = (socket: Duplex, info: ConnectionInfo, ctx: AmqpContext) => void;
+/** Serves one accepted AMQP connection in place of the adapter's service (a test's hook). */
+export type ConnectionHandlerFn = (socket: Duplex, info: ConnectionInfo, ctx: AmqpServiceContext) => void;
 
 /** Hooks for embedding and tests; the defaults are the real parts. */
 export interface StartOptions {

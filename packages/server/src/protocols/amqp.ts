@@ -3,7 +3,7 @@
  * `StartOptions.amqpHandler`, that handler over a connection registry); its close tells every client why
  * (320 CONNECTION_FORCED) and waits briefly for their answer.
  */
-import { AmqpConnectionRegistry, createAmqpService, type AmqpContext } from '@warren/amqp';
+import { AmqpConnectionRegistry, createAmqpService, type AmqpServiceContext } from '@warren/amqp';
 import type { ProtocolModule, ServerService } from './protocol-module.js';
 
 /** How long a stopping broker waits for clients to answer its connection.close (RabbitMQ-like, brief). */
@@ -22,7 +22,7 @@ export const amqpProtocol: ProtocolModule<ServerService> = {
   },
   createService({ broker, logger, config, startOptions }) {
     const connections = new AmqpConnectionRegistry();
-    const ctx: AmqpContext = {
+    const ctx: AmqpServiceContext = {
       broker,
       logger: logger.child({ component: 'amqp' }),
       options: {
