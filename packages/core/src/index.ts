@@ -28,6 +28,7 @@ export { FileMessageStore, FileQueueStore, type FileMessageStoreOptions } from '
 export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptions, StateLog } from './store/store.js';
 export { FileStateLog, MemoryStateLog, type FileStateLogOptions } from './store/state-log.js';
 export { decodeMessage, encodeMessage } from './store/record-codec.js';
+export { isRunLocalPath, type DataDirChange, type DataDirObserver } from './store/data-dir-observer.js';
 export {
   DEFINITIONS_FILE,
   DefinitionsError,
