@@ -35,6 +35,32 @@ export interface ManagementContext {
   resources?(): NodeResources;
   /** The MQTT adapter's sessions and retained messages (the UI's MQTT view); absent without MQTT listeners. */
   mqtt?: MqttStateProvider;
+  /** The replicated cluster this node leads (`/api/cluster`); absent on a single node. */
+  cluster?(): Promise<ClusterView>;
+}
+
+/** A replicated cluster as its leader sees it. */
+export interface ClusterView {
+  cluster: string;
+  /** This member. */
+  node: string;
+  role: string;
+  leader: { node: string; host: string; epoch: number } | undefined;
+  epoch: number | undefined;
+  /** The in-sync replica set, as committed in etcd. */
+  isr: string[];
+  members: Array<{
+    node: string;
+    host: string;
+    leader: boolean;
+    inSync: boolean;
+    /** Changes sent to the member and not yet acknowledged. */
+    lagChanges?: number;
+    /** Bytes of those changes. */
+    lagBytes?: number;
+    /** The replication link's state: syncing, in-sync, out-of-sync. */
+    state?: string;
+  }>;
 }
 
 /** What the resource monitor knows of the node. */

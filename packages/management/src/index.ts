@@ -3,7 +3,7 @@
  */
 export { createManagementApp, type ApiRequest, type ApiResult, type Handler, type ManagementAppOptions, type Resource, type Routes } from './app.js';
 export { authenticate, authenticateRequest, Principal } from './auth.js';
-export type { CertificateDescription, ListenerDescription, ManagementContext, NodeResources } from './context.js';
+export type { CertificateDescription, ClusterView, ListenerDescription, ManagementContext, NodeResources } from './context.js';
 export { connectionName, DEFAULT_CLOSE_REASON } from './routes/connections.js';
 export { HttpError, badRequest, notFound, toHttpError } from './http-error.js';
 export { answerList, answerOne, project, type Page, type Query } from './list-query.js';

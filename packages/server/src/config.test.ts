@@ -79,6 +79,7 @@ describe('defaults', () => {
       webMqtt: { port: 15675, tlsPort: 15676, path: '/ws', allowedOrigins: ['*'], trustProxy: false },
       management: { port: 15672, tlsPort: 15671, maxBodySize: 10 * 1024 * 1024 },
       prometheus: { port: 15692 },
+      cluster: { name: 'warren', port: 25672, leaseTtl: 5, ackTimeoutMs: 5000 },
       auth: { backends: ['internal'], httpMethod: 'get', httpTimeoutMs: 15000, cacheTtlMs: 15000 },
       // RabbitMQ's: verify_none, fail_if_no_peer_cert false, ssl_cert_login_from distinguished_name.
       tls: { selfSigned: true, verify: 'none', failIfNoPeerCert: false, certLoginFrom: 'distinguished_name', reloadIntervalMs: 10000 },
@@ -214,6 +215,14 @@ describe('precedence: flag > env > config file > default', () => {
       WARREN_MANAGEMENT_TLS_PORT: 'off',
       WARREN_MANAGEMENT_MAX_BODY_SIZE: '1MB',
       WARREN_PROMETHEUS_PORT: '8',
+      WARREN_CLUSTER_ETCD: 'http://127.0.0.1:2379,http://127.0.0.2:2379',
+      WARREN_CLUSTER_NAME: 'c1',
+      WARREN_NODE_NAME: 'n1',
+      WARREN_CLUSTER_PORT: '9',
+      WARREN_CLUSTER_ADVERTISE_HOST: 'n1.example',
+      WARREN_CLUSTER_LEASE_TTL: '3',
+      WARREN_CLUSTER_ACK_TIMEOUT: '700',
+      WARREN_CLUSTER_SECRET: 's3cret',
       WARREN_AUTH_BACKEND: 'internal,http',
       WARREN_AUTH_HTTP_USER_PATH: 'http://a.example/u',
       WARREN_AUTH_HTTP_VHOST_PATH: 'http://a.example/v',
@@ -274,6 +283,10 @@ describe('precedence: flag > env > config file > default', () => {
       webMqtt: { port: 4, tlsPort: 5, path: '/mqtt', allowedOrigins: ['http://c.example'], trustProxy: true },
       management: { port: 7, tlsPort: null, maxBodySize: 1_000_000 },
       prometheus: { port: 8 },
+      cluster: {
+        etcd: ['http://127.0.0.1:2379', 'http://127.0.0.2:2379'], name: 'c1', nodeName: 'n1', port: 9,
+        advertiseHost: 'n1.example', leaseTtl: 3, ackTimeoutMs: 700, secret: 's3cret',
+      },
       auth: {
         backends: ['internal', 'http'], httpUserPath: 'http://a.example/u', httpVhostPath: 'http://a.example/v',
         httpResourcePath: 'http://a.example/r', httpTopicPath: 'http://a.example/t', httpMethod: 'post',

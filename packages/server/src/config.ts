@@ -156,6 +156,28 @@ export interface WarrenConfig {
    * Authentication and authorisation backends (RabbitMQ's auth_backends, rabbitmq_auth_backend_http and
    * rabbitmq_auth_backend_cache). Internal users only by default.
    */
+  /**
+   * Replicated mode (etcd elects the leader; followers replicate its data directory and forward clients to it).
+   * Off unless `etcd` is set.
+   */
+  cluster: {
+    /** etcd client URLs; unset = a single node. */
+    etcd?: string[];
+    /** Members sharing this name form one cluster. Default 'warren'. */
+    name: string;
+    /** This member's name, unique in the cluster. Default: the host name. */
+    nodeName?: string;
+    /** Port of the replication link (followers connect to the leader's). Default 25672 (RabbitMQ's inter-node port). */
+    port: number;
+    /** Address the other members use to reach this one (replication link and forwarded clients). Default: the host name. */
+    advertiseHost?: string;
+    /** Lease TTL in etcd, seconds: a leader that cannot renew it for this long stops serving. Default 5. */
+    leaseTtl: number;
+    /** A follower that has not acknowledged a change for this long leaves the in-sync replica set (ms). Default 5000. */
+    ackTimeoutMs: number;
+    /** Shared secret the members prove on the replication link (required with `etcd`). */
+    secret?: string;
+  };
   auth: {
     /** Backends in the order they are tried: 'internal', 'http'. Default ['internal']. */
     backends: string[];
@@ -377,6 +399,22 @@ export const SETTINGS: readonly Setting[] = [
     default: 'guest', description: "that user's password" },
   { path: 'loopbackUsers', flag: 'loopback-users', env: 'WARREN_LOOPBACK_USERS', arg: '<a,b>', kind: 'list',
     default: ['guest'], description: "users allowed to connect from loopback addresses only ('' = none)" },
+  { path: 'cluster.etcd', flag: 'cluster-etcd', env: 'WARREN_CLUSTER_ETCD', arg: '<url,url>', kind: 'list', optional: true,
+    description: 'etcd endpoints: run as a member of a replicated cluster (unset = a single node)' },
+  { path: 'cluster.name', flag: 'cluster-name', env: 'WARREN_CLUSTER_NAME', arg: '<name>', kind: 'string',
+    default: 'warren', description: 'cluster name: members with the same name (and etcd) form one cluster' },
+  { path: 'cluster.nodeName', flag: 'node-name', env: 'WARREN_NODE_NAME', arg: '<name>', kind: 'string', optional: true,
+    description: "this member's name, unique in its cluster (default: the host name)" },
+  { path: 'cluster.port', flag: 'cluster-port', env: 'WARREN_CLUSTER_PORT', arg: '<n>', kind: 'int', min: 0, max: 65535,
+    default: 25672, description: 'port of the replication link, which followers connect to on the leader (0 = any free port)' },
+  { path: 'cluster.advertiseHost', flag: 'cluster-advertise-host', env: 'WARREN_CLUSTER_ADVERTISE_HOST', arg: '<host>',
+    kind: 'string', optional: true, description: 'address other members use to reach this one (default: the host name)' },
+  { path: 'cluster.leaseTtl', flag: 'cluster-lease-ttl', env: 'WARREN_CLUSTER_LEASE_TTL', arg: '<s>', kind: 'int', min: 1, max: 300,
+    default: 5, description: 'etcd lease TTL, seconds: a leader that cannot renew it this long stops serving, and another member takes over' },
+  { path: 'cluster.ackTimeoutMs', flag: 'cluster-ack-timeout', env: 'WARREN_CLUSTER_ACK_TIMEOUT', arg: '<ms>', kind: 'int', min: 1, max: 3600000,
+    default: 5000, description: 'a follower that has not acknowledged a change this long leaves the in-sync replica set' },
+  { path: 'cluster.secret', flag: 'cluster-secret', env: 'WARREN_CLUSTER_SECRET', arg: '<secret>', kind: 'string', optional: true,
+    description: 'shared secret members prove on the replication link (required with --cluster-etcd)' },
   { path: 'auth.backends', flag: 'auth-backend', env: 'WARREN_AUTH_BACKEND', arg: '<a,b>', kind: 'list',
     default: ['internal'], description: "authentication backends tried in order: internal, http (e.g. 'internal,http')" },
   { path: 'auth.httpUserPath', flag: 'auth-http-user-path', env: 'WARREN_AUTH_HTTP_USER_PATH', arg: '<url>',
@@ -766,6 +804,9 @@ export function validateConfig(config: WarrenConfig): void {
   }
   if (config.tls.failIfNoPeerCert && config.tls.verify !== 'peer') {
     throw new ConfigError('tls.failIfNoPeerCert needs tls.verify peer (--tls-verify peer)');
+  }
+  if (config.cluster.etcd !== undefined && (config.cluster.secret === undefined || config.cluster.secret === '')) {
+    throw new ConfigError('cluster mode (cluster.etcd, --cluster-etcd) needs a shared secret: set cluster.secret (--cluster-secret)');
   }
   for (const section of ['webStomp', 'webMqtt'] as const) {
     if (!config[section].path.startsWith('/')) {

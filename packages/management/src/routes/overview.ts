@@ -189,6 +189,25 @@ export function registerOverviewRoutes(r: Routes): void {
     },
   });
 
+  // Warren's own: the replicated cluster (members, leader, in-sync replicas, replication lag). A single node answers
+  // with itself as the only member, so tools need no special case.
+  r.resource('/api/cluster', {
+    GET: async (req) => {
+      req.principal.requireMonitor();
+      if (ctx.cluster !== undefined) return answerOne(req.query, { ...(await ctx.cluster()) });
+      const single = { node: ctx.nodeName, host: hostname(), leader: true, inSync: true };
+      return answerOne(req.query, {
+        cluster: ctx.clusterName,
+        node: ctx.nodeName,
+        role: 'single',
+        leader: { node: ctx.nodeName, host: hostname(), epoch: 0 },
+        epoch: 0,
+        isr: [ctx.nodeName],
+        members: [single],
+      });
+    },
+  });
+
   r.resource('/api/whoami', {
     GET: (req) => ({ name: req.principal.name, tags: [...req.principal.user.tags] }),
   });
