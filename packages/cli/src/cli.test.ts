@@ -71,6 +71,16 @@ describe('warrenctl against Warren', () => {
     expect((json['listeners'] as { protocol: string; port: number }[]).find((l) => l.protocol === 'http')?.port).toBe(port);
   });
 
+  it("cluster_status: rabbitmqctl's sections, and a single node as the cluster's only member, leader and replica", async () => {
+    const text = await ctl(port, ['cluster_status']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Cluster status of node ${node} ...`);
+    const sections = [...text.stdout.matchAll(/\u001b\[1m([^\u001b]+)\u001b\[0m/g)].map((m) => m[1]!);
+    expect(sections).toEqual(['Basics', 'Disk Nodes', 'Running Nodes', 'Replication', 'Alarms', 'Network Partitions']);
+    const json = JSON.parse((await ctl(port, ['cluster_status', '--formatter', 'json'])).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ disk_nodes: [node], running_nodes: [node], leader: node, in_sync_replicas: [node] });
+  });
+
   it('help <command> and an unknown command: usage as rabbitmqctl prints it', () => {
     const help = answers['help-list_queues']!;
     expect(help.code).toBe(0);

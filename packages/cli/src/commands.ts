@@ -20,7 +20,7 @@ import {
 } from './errors.js';
 import { LIST_COMMANDS, connectionRows, noVhost65 } from './list-commands.js';
 import { emitRows, emitRowsOrBlankLine, info, tableValue } from './output.js';
-import { statusCommand } from './status.js';
+import { clusterStatusCommand, statusCommand } from './status.js';
 
 type Row = Record<string, unknown>;
 
@@ -597,6 +597,6 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map(
     setVhostLimits, clearVhostLimits, listVhostLimits,
     purgeQueue, deleteQueue, closeConnection,
     exportDefinitions, importDefinitions,
-    statusCommand, awaitStartup,
+    statusCommand, clusterStatusCommand, awaitStartup,
   ].map((c) => [c.name, c]),
 );

@@ -184,3 +184,54 @@ export const statusCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * `cluster_status`: rabbitmqctl's sections (cluster name, disk and running nodes, alarms) from `/api/cluster`, plus
+ * Warren's replication section: the leader and its epoch, the in-sync replicas, and each member's lag.
+ */
+export const clusterStatusCommand: Command = {
+  name: 'cluster_status',
+  usage: 'cluster_status',
+  description: 'Displays all the nodes in the cluster grouped by node type, together with the currently running nodes',
+  group: 'Cluster',
+  minArgs: 0,
+  maxArgs: 0,
+  async run(ctx) {
+    const view = (await ctx.client.get('/api/cluster')) as Row;
+    const overview = (await ctx.client.get('/api/overview')) as Row;
+    const members = ((view['members'] as Row[] | undefined) ?? []).map((m) => ({
+      node: str(m['node']),
+      leader: m['leader'] === true,
+      inSync: m['inSync'] === true,
+      lagChanges: m['lagChanges'],
+      lagBytes: m['lagBytes'],
+    }));
+    const names = members.map((m) => m.node);
+    const leader = view['leader'] as Row | undefined;
+    const json = {
+      cluster_name: str(overview['cluster_name']),
+      disk_nodes: names,
+      running_nodes: names,
+      alarms: [],
+      network_partitions: {},
+      leader: leader === undefined ? null : str(leader['node']),
+      epoch: view['epoch'] ?? null,
+      in_sync_replicas: list(view['isr']),
+      members,
+    };
+    if (ctx.out.formatter === 'json') {
+      ctx.out.stdout(`${JSON.stringify(json)}\n`);
+      return 0;
+    }
+    if (!ctx.out.quiet && !ctx.out.silent) ctx.out.stdout(`Cluster status of node ${str(view['node'])} ...\n`);
+    const lines = [bold('Basics'), '', `Cluster name: ${json.cluster_name}`, '', bold('Disk Nodes'), '', ...names, '', bold('Running Nodes'), '', ...names, ''];
+    lines.push(bold('Replication'), '', `Leader: ${json.leader ?? '(none)'}, epoch ${str(json.epoch)}`, `In-sync replicas: ${json.in_sync_replicas.join(', ')}`);
+    for (const m of members) {
+      const lag = m.lagChanges === undefined ? '' : `, lag ${str(m.lagChanges)} changes (${str(m.lagBytes)} bytes)`;
+      lines.push(`${m.node}: ${m.leader ? 'leader' : 'follower'}, ${m.inSync ? 'in sync' : 'not in sync'}${lag}`);
+    }
+    lines.push('', bold('Alarms'), '', '(none)', '', bold('Network Partitions'), '', '(none)');
+    ctx.out.stdout(`${lines.join('\n')}\n`);
+    return 0;
+  },
+};
