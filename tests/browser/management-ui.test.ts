@@ -119,7 +119,11 @@ run('management UI in headless Chromium', () => {
     const { page, problems } = await loggedIn();
     await page.setViewportSize({ width: 1280, height: 860 });
     const pages: Array<[string, string, () => Promise<void>]> = [
-      ['overview', '#/', async () => void (await page.locator('[data-chart]').first().waitFor())],
+      ['overview', '#/', async () => {
+        await page.locator('[data-chart]').first().waitFor();
+        // A single node shows itself as the cluster's only member, leading and in sync.
+        await page.locator('table[aria-label="cluster members"] tr[data-member]', { hasText: 'leader' }).waitFor();
+      }],
       ['connections', '#/connections', async () => void (await page.locator('table[data-list=connections] tr[data-name]').first().waitFor())],
       ['channels', '#/channels', () => listReady(page, 'channels')],
       ['exchanges', '#/exchanges', async () => void (await page.locator('table[data-list=exchanges] tr[data-name="amq.topic"]').waitFor())],

@@ -74,7 +74,8 @@ const overview: Page = (main, { live }) => {
   const charts = h('div', { class: 'charts' });
   const node = h('div');
   const listeners = h('div');
-  main.append(cards, charts, h('h2', {}, 'Node'), node, h('h2', {}, 'Listeners'), listeners);
+  const cluster = h('div');
+  main.append(cards, charts, h('h2', {}, 'Node'), node, h('h2', {}, 'Cluster'), cluster, h('h2', {}, 'Listeners'), listeners);
   const SPAN = 10 * 60_000;
   const ov = liveObject(`/api/overview?lengths_age=600&lengths_incr=5&msg_rates_age=600&msg_rates_incr=5`, (b) => {
     const o = b as Record<string, any>;
@@ -135,7 +136,27 @@ const overview: Page = (main, { live }) => {
       ),
     );
   });
-  watchViews(live, [ov, nodes]);
+  // Members, leader, in-sync replicas and replication lag (a single node shows itself as the only member).
+  const clusterView = liveObject('/api/cluster', (b, status) => {
+    if (status >= 400) {
+      cluster.replaceChildren(h('p', { class: 'muted' }, 'Cluster details need the monitoring tag.'));
+      return;
+    }
+    const c = b as Record<string, any>;
+    const members = (c['members'] ?? []) as Array<Record<string, any>>;
+    const cell = (v: unknown): Node => h('td', { class: 'num' }, v === undefined ? '' : fmtNum(Number(v)));
+    cluster.replaceChildren(
+      h('p', {}, `Leader ${c['leader']?.node ?? '(none)'}, epoch ${String(c['epoch'] ?? '')}; in-sync replicas: ${((c['isr'] ?? []) as string[]).join(', ')}`),
+      h('table', { 'aria-label': 'cluster members' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Host'), h('th', {}, 'Role'), h('th', {}, 'In sync'), h('th', {}, 'Link'),
+          h('th', { class: 'num' }, 'Lag (changes)'), h('th', { class: 'num' }, 'Lag (bytes)'))),
+        h('tbody', {}, ...members.map((m) =>
+          h('tr', { 'data-member': String(m['node']) }, h('td', {}, String(m['node'])), h('td', {}, String(m['host'] ?? '')),
+            h('td', {}, m['leader'] ? 'leader' : 'follower'), h('td', {}, m['inSync'] ? 'yes' : 'no'), h('td', {}, String(m['state'] ?? '')),
+            cell(m['lagChanges']), cell(m['lagBytes']))))),
+    );
+  });
+  watchViews(live, [ov, nodes, clusterView]);
 };
 
 // ---- connections, channels --------------------------------------------------------------------------------------
