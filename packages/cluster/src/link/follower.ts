@@ -79,6 +79,7 @@ export class ReplicationFollower extends EventEmitter<ReplicationFollowerEvents>
   #closing = false;
   /** From start() until the `closed` event. */
   #active = false;
+  #whenClosed: Promise<void> = Promise.resolve();
 
   constructor(options: ReplicationFollowerOptions) {
     super();
@@ -105,10 +106,10 @@ export class ReplicationFollower extends EventEmitter<ReplicationFollowerEvents>
     this.#run().catch((e: unknown) => this.#close(e));
   }
 
-  /** Closes the link. */
+  /** Closes the link; resolves once the `closed` event has been emitted (at once if not started). */
   async stop(): Promise<void> {
-    this.#close(undefined, 'stopped');
-    await this.#applier?.close();
+    if (this.#active) this.#close(undefined, 'stopped');
+    await this.#whenClosed;
   }
 
   /** Current state. */
@@ -307,7 +308,7 @@ export class ReplicationFollower extends EventEmitter<ReplicationFollowerEvents>
       while (this.#pumping) await new Promise((r) => setImmediate(r));
       await applier?.close();
     };
-    void closeApplier().finally(() => {
+    this.#whenClosed = closeApplier().finally(() => {
       this.#active = false;
       this.emit('closed', why);
     });
