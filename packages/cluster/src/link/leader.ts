@@ -79,6 +79,10 @@ class Session {
   ackedSeq = 0;
   /** Acked past this, a syncing (or out-of-sync) follower joins the ISR. */
   catchUpSeq = -1;
+  /** In the local ISR: etcd is told once it has acknowledged this (see #join). */
+  etcdAddSeq = -1;
+  /** Whether isr.add was issued for its current ISR membership. */
+  etcdAdded = false;
   /** The snapshot is taken: change() buffers for it. */
   receiving = false;
   /** SYNC_DONE is sent: buffered changes go out. */
@@ -126,6 +130,8 @@ export class ReplicationLeader implements DataDirObserver {
   #timer: NodeJS.Timeout | undefined;
   #flushScheduled = false;
   #fenced: Error | undefined;
+  /** The highest seq a barrier was released for: what clients have been told is replicated. */
+  #releasedSeq = 0;
 
   constructor(options: ReplicationLeaderOptions) {
     this.#o = options;
@@ -242,6 +248,7 @@ export class ReplicationLeader implements DataDirObserver {
     this.#flush();
     const seq = this.#seq;
     if (this.#minIsrAck() >= seq) {
+      this.#releasedSeq = seq;
       queueMicrotask(() => callback());
       return;
     }
@@ -316,18 +323,34 @@ export class ReplicationLeader implements DataDirObserver {
     if (seq < s.ackedSeq || seq > this.#seq) throw new LinkProtocolError(`ACK ${seq} out of range`);
     s.ackedSeq = seq;
     while (s.inflight.length > 0 && s.inflight[0]![0] <= seq) s.inflightBytes -= s.inflight.shift()![1];
-    if ((s.state === 'syncing' || s.state === 'out-of-sync') && s.catchUpSeq >= 0 && seq >= s.catchUpSeq && !this.#removing.has(s.node)) {
-      this.#join(s);
-    }
+    this.#maybeJoin(s);
     this.#release();
   }
 
-  /** Adds a caught-up follower: to the local set first, so no barrier passes without it while etcd lists it. */
+  #maybeJoin(s: Session): void {
+    if (s.closed || this.#fenced !== undefined) return;
+    if ((s.state === 'syncing' || s.state === 'out-of-sync') && s.catchUpSeq >= 0 && s.ackedSeq >= s.catchUpSeq && !this.#isr.has(s.node)) {
+      this.#join(s);
+    }
+    if (this.#isr.get(s.node) === s && !s.etcdAdded && s.ackedSeq >= s.etcdAddSeq && !this.#removing.has(s.node)) this.#addToEtcd(s);
+  }
+
+  /**
+   * Adds a caught-up follower to the local ISR: from now on no barrier passes without its ACK. etcd is told only once
+   * it has also acknowledged everything barriers released before this moment, i.e. everything clients were told is
+   * replicated: etcd must never list a replica that may lack a confirmed change.
+   */
   #join(s: Session): void {
     s.state = 'in-sync';
     s.catchUpSeq = -1;
+    s.etcdAdded = false;
+    s.etcdAddSeq = this.#releasedSeq;
     this.#isr.set(s.node, s);
     this.#log.info({ follower: s.node, seq: s.ackedSeq }, 'follower caught up, adding it to the ISR');
+  }
+
+  #addToEtcd(s: Session): void {
+    s.etcdAdded = true;
     this.#chain(s.node, () => this.#o.isr.add(s.node)).catch((e: unknown) => {
       if (this.#isr.get(s.node) === s) this.#isr.delete(s.node);
       if (s.state === 'in-sync') s.state = 'out-of-sync';
@@ -338,18 +361,30 @@ export class ReplicationLeader implements DataDirObserver {
   #removeFromIsr(s: Session, reason: string): void {
     const node = s.node;
     if (this.#isr.get(node) !== s || this.#removing.has(node)) return;
-    this.#removing.add(node);
     this.#log.warn({ follower: node, reason, ackedSeq: s.ackedSeq, seq: this.#seq }, 'removing a follower from the ISR');
+    const dropped = (): void => {
+      if (this.#isr.get(node) === s) this.#isr.delete(node);
+      if (s.state === 'in-sync') {
+        s.state = 'out-of-sync';
+        // It may rejoin once it has caught up with what exists now.
+        s.catchUpSeq = this.#seq;
+      }
+      this.#release();
+      // Whoever is connected as this node now (this session or a newer one) may already qualify, and an idle
+      // leader sends nothing that would bring another ACK.
+      const current = this.#byNode.get(node);
+      if (current !== undefined) this.#maybeJoin(current);
+    };
+    if (!s.etcdAdded) {
+      // etcd never listed it for this membership.
+      dropped();
+      return;
+    }
+    this.#removing.add(node);
     this.#chain(node, () => this.#o.isr.remove(node)).then(
       () => {
         this.#removing.delete(node);
-        if (this.#isr.get(node) === s) this.#isr.delete(node);
-        if (s.state === 'in-sync') {
-          s.state = 'out-of-sync';
-          // It may rejoin once it has caught up with what exists now.
-          s.catchUpSeq = this.#seq;
-        }
-        this.#release();
+        dropped();
       },
       (e: unknown) => {
         this.#removing.delete(node);
@@ -399,6 +434,7 @@ export class ReplicationLeader implements DataDirObserver {
     while (n < this.#barriers.length && this.#barriers[n]!.seq <= min) n++;
     if (n === 0) return;
     const done = this.#barriers.splice(0, n);
+    this.#releasedSeq = Math.max(this.#releasedSeq, done[done.length - 1]!.seq);
     for (const b of done) b.callback();
     if (this.#barriers.length === 0 && this.#timer !== undefined) {
       clearTimeout(this.#timer);

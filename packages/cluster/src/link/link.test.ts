@@ -298,6 +298,30 @@ describe('replication link: live changes and barriers', () => {
     expect(after.error?.message).toBe('fenced: leader key changed');
   });
 
+  it('etcd lists a joining follower only once it has acked every change a barrier already released', async () => {
+    const s = await startLeader();
+    const proxy = new PausableProxy();
+    const proxyPort = await proxy.start(s.port);
+    cleanups.push(() => proxy.close());
+    const f = follower(s, { leader: { host: '127.0.0.1', port: proxyPort, epoch: 3 } });
+    f.start();
+    await waitFor(() => s.leader.followers().length > 0, 15_000, 'HELLO');
+    proxy.hold();
+    await waitFor(() => f.status().state === 'streaming', 15_000, 'bulk sync');
+    // Not in the ISR yet (its SYNC_DONE ACK is held): this barrier passes without it.
+    act(s, { kind: 'write', file: 'x', position: 0, data: Buffer.from('confirmed') });
+    const early = barrier(s.leader);
+    await early.settled;
+    await waitFor(() => f.status().appliedSeq === s.leader.seq, 15_000, 'applied');
+    proxy.releaseBytes(encodeFrame({ type: 'ack', seq: 0 }).length); // the SYNC_DONE ACK only
+    await waitFor(() => s.leader.inSync().includes('f1'), 15_000, 'local join');
+    // Barriers wait for it from now on, but etcd must not list it before it has the confirmed change.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.isr.calls).toEqual([]);
+    proxy.release();
+    await waitFor(() => s.isr.calls.includes('add f1'), 15_000, 'etcd add');
+  });
+
   it('a failed ISR addition takes the follower out again and fences the leader', async () => {
     const s = await startLeader();
     s.isr.failWith = new Error('not the leader any more');

@@ -132,6 +132,21 @@ export class PausableProxy {
     for (const c of this.#clients) for (const d of c.queue.splice(0)) c.up.write(d);
   }
 
+  /** Forwards the first `n` held bytes, keeping the rest held. */
+  releaseBytes(n: number): void {
+    for (const c of this.#clients) {
+      let left = n;
+      while (left > 0 && c.queue.length > 0) {
+        const d = c.queue[0]!;
+        const k = Math.min(left, d.length);
+        c.up.write(d.subarray(0, k));
+        if (k === d.length) c.queue.shift();
+        else c.queue[0] = d.subarray(k);
+        left -= k;
+      }
+    }
+  }
+
   async close(): Promise<void> {
     for (const c of this.#clients) c.up.destroy();
     await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
