@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import type { DataDirChange, DataDirObserver, Logger } from '@warren/core';
 import { changeSize, encodeFrame, FrameDecoder, LinkProtocolError, type LinkFrame, type ManifestEntry } from './codec.js';
 import { isMissing } from './manifest.js';
-import { checkReplicatedPath, CLUSTER_DIR, isLocalPath, isWithin } from './paths.js';
+import { checkReplicatedPath, CLUSTER_DIR, isLocalPath } from './paths.js';
 import { linkProof, newNonce, proofMatches } from './proof.js';
 
 /** The etcd side of the in-sync replica set: each call is a transaction conditioned on this leader's key. */
@@ -502,15 +502,20 @@ export class ReplicationLeader implements DataDirObserver {
       for (const e of hello.manifest) theirs.set(e.file, e);
       const theirDirs = new Set(hello.dirs);
       // Removals first: a follower's file may stand where the leader has a directory, or the reverse.
-      const removed: string[] = [];
+      const removed = new Set<string>();
+      const underRemoved = (path: string): boolean => {
+        for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) if (removed.has(path.slice(0, i))) return true;
+        return removed.has(path);
+      };
       const remove = async (path: string): Promise<void> => {
-        if (removed.some((r) => isWithin(path, r))) return;
-        removed.push(path);
+        if (underRemoved(path)) return;
+        removed.add(path);
         await this.#send(s, { type: 'sync-remove', path });
       };
+      // Parents before children (the manifest's walk order), so a removed directory covers its contents.
       for (const d of hello.dirs) if (!snap.dirs.has(d)) await remove(d);
       for (const e of hello.manifest) if (!snap.files.has(e.file)) await remove(e.file);
-      for (const d of snap.dirs) if (!theirDirs.has(d) || removed.some((r) => isWithin(d, r))) await this.#send(s, { type: 'sync-mkdir', dir: d });
+      for (const d of snap.dirs) if (!theirDirs.has(d) || underRemoved(d)) await this.#send(s, { type: 'sync-mkdir', dir: d });
       const scratch = Buffer.allocUnsafe(this.#o.syncChunkBytes ?? 1 << 20);
       for (const [file, { size, link }] of snap.files) await this.#syncFile(s, file, size, link, theirs.get(file), scratch);
       await this.#send(s, { type: 'sync-done', seq: snap.seq });

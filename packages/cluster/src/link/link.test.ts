@@ -351,6 +351,20 @@ describe('replication link: live changes and barriers', () => {
     expect(f.reasons).toEqual(['stopped']);
   });
 
+  it('the follower reports closed when the leader goes away', async () => {
+    const s = await startLeader();
+    const f = follower(s);
+    const synced: number[] = [];
+    f.on('synced', (seq) => synced.push(seq));
+    f.start();
+    await inSync(s, f);
+    expect(synced).toEqual([0]);
+    await s.leader.close();
+    await waitFor(() => f.reasons.length > 0, 15_000, 'closed');
+    expect(f.reasons).toEqual(['connection closed by the leader']);
+    expect(f.status().state).toBe('stopped');
+  });
+
   it('a barrier with an empty ISR passes at once', async () => {
     const s = await startLeader();
     act(s, { kind: 'write', file: 'x', position: 0, data: Buffer.from('x') });
