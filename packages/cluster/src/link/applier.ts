@@ -60,6 +60,20 @@ export class DataDirApplier {
     f.dirty = true;
   }
 
+  /** Writes `buffers` back to back from `position` (contiguous writes of a batch coalesced into one call). */
+  async writev(file: string, position: number, buffers: Buffer[]): Promise<void> {
+    if (buffers.length === 1) return this.write(file, position, buffers[0]!);
+    const f = await this.#file(file);
+    const total = buffers.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await f.handle.writev(buffers, position);
+    f.dirty = true;
+    if (bytesWritten < total) {
+      // Short write: finish the rest piecewise.
+      const rest = Buffer.concat(buffers).subarray(bytesWritten);
+      await this.write(file, position + bytesWritten, rest);
+    }
+  }
+
   /** Sets the file's length, creating it if missing. */
   async truncate(file: string, length: number): Promise<void> {
     const f = await this.#file(file);

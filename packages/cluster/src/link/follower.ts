@@ -247,7 +247,8 @@ export class ReplicationFollower extends EventEmitter<ReplicationFollowerEvents>
         if (frame.firstSeq !== this.#appliedSeq + 1) {
           throw new LinkProtocolError(`CHANGES from ${frame.firstSeq}, expected ${this.#appliedSeq + 1}`);
         }
-        for (const c of frame.changes) {
+        const changes = frame.changes;
+        for (const c of changes) {
           switch (c.kind) {
             case 'write':
             case 'truncate':
@@ -264,7 +265,26 @@ export class ReplicationFollower extends EventEmitter<ReplicationFollowerEvents>
               checkReplicatedPath(c.path);
               break;
           }
-          await applier.apply(c);
+        }
+        for (let i = 0; i < changes.length; ) {
+          const c = changes[i]!;
+          if (c.kind !== 'write') {
+            await applier.apply(c);
+            i++;
+            continue;
+          }
+          // A run of appends to one file (a segment being filled) becomes one positional writev.
+          const buffers = [c.data];
+          let end = c.position + c.data.length;
+          let j = i + 1;
+          for (; j < changes.length; j++) {
+            const n = changes[j]!;
+            if (n.kind !== 'write' || n.file !== c.file || n.position !== end || buffers.length >= 1024) break;
+            buffers.push(n.data);
+            end += n.data.length;
+          }
+          await applier.writev(c.file, c.position, buffers);
+          i = j;
         }
         this.#appliedSeq += frame.changes.length;
         this.#ackDue = true;

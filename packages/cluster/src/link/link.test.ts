@@ -238,6 +238,10 @@ describe('replication link: live changes and barriers', () => {
     act(s, { kind: 'write', file: 'tmp', position: 0, data: Buffer.from('t') });
     act(s, { kind: 'remove', path: 'tmp' });
     act(s, { kind: 'write', file: 'messages/transient/p1', position: 0, data: Buffer.from('local') });
+    // A run of appends (coalesced into one writev by the follower), then an overlapping write.
+    for (let i = 0; i < 20; i++) act(s, { kind: 'write', file: 'seg2', position: i * 3, data: Buffer.from(`${i % 10}ab`) });
+    act(s, { kind: 'write', file: 'seg2', position: 4, data: Buffer.from('ZZ') });
+    act(s, { kind: 'write', file: 'seg2', position: 6, data: Buffer.from('Y') });
     const first = barrier(s.leader);
     await first.settled;
     expect(first.error).toBeUndefined();
