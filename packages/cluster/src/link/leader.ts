@@ -66,8 +66,10 @@ interface Barrier {
 
 /** Changes per CHANGES frame are cut at this size (a single larger write goes alone). */
 const FRAME_BUDGET = 8 << 20;
-/** Bounds what an unauthenticated peer can make us buffer (a HELLO's manifest of ~1M files fits). */
-const LEADER_MAX_FRAME = 64 << 20;
+/** Bounds what an unauthenticated peer can make us buffer (a HELLO's manifest of ~250k files fits). */
+const LEADER_MAX_FRAME = 16 << 20;
+/** After HELLO a follower only sends ACKs. */
+const ACK_MAX_FRAME = 64;
 
 class Session {
   static #next = 0;
@@ -311,6 +313,7 @@ export class ReplicationLeader implements DataDirObserver {
     const previous = this.#byNode.get(hello.node);
     if (previous !== undefined) this.#closeSession(previous, undefined, 'the node connected again');
     s.node = hello.node;
+    s.decoder.maxFrameSize = ACK_MAX_FRAME;
     this.#byNode.set(hello.node, s);
     s.socket.write(encodeFrame({ type: 'welcome', epoch: o.epoch, leader: o.node, proof: linkProof(o.secret, 'leader', o.cluster, o.node, hello.nonce) }));
     this.#log.info({ follower: s.node, address: s.address }, 'follower joined, bulk sync starting');
