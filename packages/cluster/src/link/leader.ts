@@ -521,6 +521,7 @@ export class ReplicationLeader implements DataDirObserver {
       for (const d of snap.dirs) if (!theirDirs.has(d) || underRemoved(d)) await this.#send(s, { type: 'sync-mkdir', dir: d });
       const scratch = Buffer.allocUnsafe(this.#o.syncChunkBytes ?? 1 << 20);
       for (const [file, { size, link }] of snap.files) await this.#syncFile(s, file, size, link, theirs.get(file), scratch);
+      for (const path of this.#vanishedBeforeSnapshot(s, snap)) await this.#send(s, { type: 'sync-remove', path });
       await this.#send(s, { type: 'sync-done', seq: snap.seq });
       s.catchUpSeq = this.#seq;
       s.streaming = true;
@@ -529,6 +530,39 @@ export class ReplicationLeader implements DataDirObserver {
     } finally {
       await rm(snap.dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Paths the snapshot listed that are gone now although no change since the snapshot touched them or a parent: a
+   * removal reported before the snapshot (so not replayed) that had not completed when it was taken (the store's
+   * asynchronous unlink / rm are reported when issued). The follower must drop them too. One synchronous step, so no
+   * change slips between the check and SYNC_DONE.
+   */
+  #vanishedBeforeSnapshot(s: Session, snap: { files: Map<string, unknown>; dirs: Set<string> }): string[] {
+    const touched = new Set<string>();
+    for (const c of s.pending) {
+      if (c.kind === 'rename') {
+        touched.add(c.from);
+        touched.add(c.to);
+      } else touched.add(c.kind === 'mkdir' ? c.dir : c.kind === 'remove' ? c.path : c.file);
+    }
+    const explained = (path: string): boolean => {
+      for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) if (touched.has(path.slice(0, i))) return true;
+      return touched.has(path);
+    };
+    const gone: string[] = [];
+    const check = (path: string): void => {
+      if (explained(path) || gone.some((g) => path.startsWith(`${g}/`))) return;
+      try {
+        statSync(join(this.#o.dataDir, path));
+      } catch (e) {
+        if (isMissing(e)) gone.push(path);
+        else throw e;
+      }
+    };
+    for (const d of snap.dirs) check(d);
+    for (const f of snap.files.keys()) check(f);
+    return gone;
   }
 
   /**

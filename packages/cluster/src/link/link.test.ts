@@ -218,6 +218,20 @@ describe('replication link: bulk sync', () => {
     await waitFor(() => f.status().appliedSeq === s.leader.seq, 15_000, 'caught up');
     expect(treeDiff(s.leaderDir, s.followerDir)).toEqual([]);
   });
+
+  it('drops a file whose removal was reported before the snapshot but completed after it', async () => {
+    const s = await startLeader();
+    for (let i = 0; i < 3; i++) write(s.leaderDir, `d/big${i}`, randomBytes(8 << 20));
+    write(s.leaderDir, 'stream/seg.1', randomBytes(1000));
+    // An asynchronous unlink is reported when issued and completes later.
+    s.leader.change({ kind: 'remove', path: 'stream/seg.1' });
+    const f = follower(s);
+    f.start();
+    while (s.leader.followers().length === 0) await new Promise((r) => setImmediate(r));
+    rmSync(join(s.leaderDir, 'stream/seg.1'));
+    await inSync(s, f);
+    expect(treeDiff(s.leaderDir, s.followerDir)).toEqual([]);
+  });
 });
 
 describe('replication link: live changes and barriers', () => {
