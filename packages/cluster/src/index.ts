@@ -5,7 +5,7 @@
  */
 export {
   ReplicationLeader,
-  type IsrStore,
+  type ReplicationIsr,
   type ReplicationFollowerInfo,
   type ReplicationLeaderOptions,
 } from './link/leader.js';

@@ -10,8 +10,8 @@ import { checkReplicatedPath, CLUSTER_DIR, isLocalPath } from './paths.js';
 import { linkProof, newNonce, proofMatches } from './proof.js';
 
 /** The etcd side of the in-sync replica set: each call is a transaction conditioned on this leader's key. */
-export interface IsrStore {
-  /** Adds `node`; rejects when this leader is fenced. */
+export interface ReplicationIsr {
+  /** Adds `node`; rejects when this leader is fenced. Calls never overlap (add and remove alike). */
   add(node: string): Promise<void>;
   /** Removes `node`; rejects when this leader is fenced. */
   remove(node: string): Promise<void>;
@@ -30,7 +30,7 @@ export interface ReplicationLeaderOptions {
   /** How long an ISR follower may leave a barrier unacknowledged before it is removed from the ISR. */
   readonly ackTimeoutMs: number;
   readonly logger: Logger;
-  readonly isr: IsrStore;
+  readonly isr: ReplicationIsr;
   /** Called once when an ISR transaction fails: this leader must stop serving. */
   readonly onFenced: (error: Error) => void;
   /** Cap on changes buffered for one follower (during its bulk sync, or unsent to a slow one); past it, the follower is dropped. Default 256 MiB. */
@@ -127,7 +127,7 @@ export class ReplicationLeader implements DataDirObserver {
   /** The local ISR: barriers wait for these sessions. */
   readonly #isr = new Map<string, Session>();
   readonly #removing = new Set<string>();
-  readonly #chains = new Map<string, Promise<void>>();
+  #isrOps: Promise<void> = Promise.resolve();
   #barriers: Barrier[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushScheduled = false;
@@ -396,14 +396,13 @@ export class ReplicationLeader implements DataDirObserver {
     );
   }
 
-  /** Runs ISR transactions of one node in order (an add and a remove must not overtake each other). */
-  #chain(node: string, op: () => Promise<void>): Promise<void> {
-    const next = (this.#chains.get(node) ?? Promise.resolve()).then(op, op);
-    const tail = next.catch(() => {});
-    this.#chains.set(node, tail);
-    void tail.then(() => {
-      if (this.#chains.get(node) === tail) this.#chains.delete(node);
-    });
+  /**
+   * Runs ISR transactions one at a time, in the order they were decided (an add and a remove must not overtake each
+   * other, and an adapter over a whole-set etcd write sees one change at a time).
+   */
+  #chain(_node: string, op: () => Promise<void>): Promise<void> {
+    const next = this.#isrOps.then(op, op);
+    this.#isrOps = next.catch(() => {});
     return next;
   }
 
