@@ -354,7 +354,7 @@ export class ReplicationLeader implements DataDirObserver {
 
   #addToEtcd(s: Session): void {
     s.etcdAdded = true;
-    this.#chain(s.node, () => this.#o.isr.add(s.node)).catch((e: unknown) => {
+    this.#serialize(() => this.#o.isr.add(s.node)).catch((e: unknown) => {
       if (this.#isr.get(s.node) === s) this.#isr.delete(s.node);
       if (s.state === 'in-sync') s.state = 'out-of-sync';
       this.#fence(toError(e));
@@ -384,7 +384,7 @@ export class ReplicationLeader implements DataDirObserver {
       return;
     }
     this.#removing.add(node);
-    this.#chain(node, () => this.#o.isr.remove(node)).then(
+    this.#serialize(() => this.#o.isr.remove(node)).then(
       () => {
         this.#removing.delete(node);
         dropped();
@@ -400,7 +400,7 @@ export class ReplicationLeader implements DataDirObserver {
    * Runs ISR transactions one at a time, in the order they were decided (an add and a remove must not overtake each
    * other, and an adapter over a whole-set etcd write sees one change at a time).
    */
-  #chain(_node: string, op: () => Promise<void>): Promise<void> {
+  #serialize(op: () => Promise<void>): Promise<void> {
     const next = this.#isrOps.then(op, op);
     this.#isrOps = next.catch(() => {});
     return next;
