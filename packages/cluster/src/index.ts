@@ -3,4 +3,15 @@
  * the leader ships its store's changes to the followers over the replication link. The server loads this package
  * only when clustering is configured, so a single node never loads the etcd client.
  */
-export {};
+export {
+  ReplicationLeader,
+  type ReplicationIsr,
+  type ReplicationFollowerInfo,
+  type ReplicationLeaderOptions,
+} from './link/leader.js';
+export {
+  ReplicationFollower,
+  type ReplicationFollowerEvents,
+  type ReplicationFollowerOptions,
+  type ReplicationFollowerStatus,
+} from './link/follower.js';
