@@ -314,6 +314,26 @@ describe('durability waits include the observer barrier', () => {
     store.close();
   });
 
+  it('closing while a barrier is held fails the waits instead of confirming them', async () => {
+    const dir = tmpDir();
+    const h = holdingObserver();
+    observe(dir, h.observer);
+    const store = new FileMessageStore({ dir: path.join(dir, 'messages'), logger: recordingLogger([]) });
+    const q = store.openQueue('/', 'q', { durable: true, maxPriority: 0 });
+    const got: [number, boolean][] = [];
+    q.push({ message: makeMessage('', 'q', 'p', persistent), seq: 1, expiresAt: 0, priority: 0, redelivered: false, deliveryCount: 0 });
+    store.confirm({ confirm: (s, ack) => void got.push([s, ack]) }, 1, true);
+    const log = new FileStateLog({ dir: path.join(dir, 'mqtt'), name: 'st' });
+    log.set('a', Buffer.from('1'));
+    const synced = log.sync();
+    await until(() => h.held.length === 2, 'both barriers');
+    store.close();
+    log.close();
+    expect(got).toEqual([[1, false]]);
+    await expect(synced).rejects.toThrow('closed before its replicas confirmed');
+    for (const cb of h.held.splice(0)) cb();
+  });
+
   it('StateLog.sync waits for the barrier, and rejects with its error', async () => {
     const dir = tmpDir();
     const h = holdingObserver();

@@ -242,6 +242,11 @@ export class FileMessageStore implements MessageStore {
       }
     }
     this.#unsynced.clear();
+    if (this.#waiters.length > this.#waitHead && dataFs.isDataDirObserved(this.dir)) {
+      // Replicated: no barrier covers these writes yet, so the replicas do not promise them; a positive confirm now
+      // would claim more than is true (the broker may be stopping because this leader was fenced).
+      this.#failed ??= new Error('message store closed before its replicas confirmed');
+    }
     this.#synced = this.#appended;
     this.#release();
     for (const q of this.#queues) q.shutdown();

@@ -235,6 +235,10 @@ export class FileStateLog implements StateLog {
       }
     }
     this.#unsynced.clear();
+    if (this.#waiters.length > 0 && dataFs.isDataDirObserved(this.dir)) {
+      // Replicated: no barrier covers these changes yet (see FileMessageStore.close).
+      this.#failed ??= new Error('state log closed before its replicas confirmed');
+    }
     this.#synced = this.#changes;
     this.#resolveWaiters();
     if (!this.#syncing) this.#retireOld(Infinity);
