@@ -29,6 +29,9 @@ export type { ConfirmSink, MessageStore, QueueEntry, QueueStore, QueueStoreOptio
 export { FileStateLog, MemoryStateLog, type FileStateLogOptions } from './store/state-log.js';
 export { decodeMessage, encodeMessage } from './store/record-codec.js';
 export { isRunLocalPath, type DataDirChange, type DataDirObserver } from './store/data-dir-observer.js';
+export { dataBarrier, dataBarrierAsync, isDataDirObserved, observeDataDir } from './store/data-fs.js';
+/** The store's mutating file operations, reported to the data directory's observer (for code writing under it). */
+export * as dataFs from './store/data-fs.js';
 export {
   DEFINITIONS_FILE,
   DefinitionsError,

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@warren/core';
+import { observeDataDir, silentLogger, type DataDirChange } from '@warren/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RetainedStore } from './retained-store.js';
 import { SessionStore } from './session/session-store.js';
@@ -38,6 +38,23 @@ describe('openMqttStateLog', () => {
     expect(new SessionStore(again).get('/', 'dev')?.subscriptions[0]?.filter).toBe('x/#');
     again.close();
     expect(readdirSync(dir).filter((n) => n.endsWith('.json'))).toEqual([]);
+  });
+
+  it('reports the removal of the imported files to a replicating observer of the data directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-mqtt-legacy-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'retained.json'), '[]');
+    writeFileSync(join(dir, 'sessions.json'), '[]');
+    const changes: DataDirChange[] = [];
+    const stop = observeDataDir(dir, { change: (c) => void changes.push(c), barrier: (cb) => cb() });
+    try {
+      openMqttStateLog(dir, silentLogger).close();
+    } finally {
+      stop();
+    }
+    // Otherwise a replica keeps them, and a failover to it would import them over the state log again.
+    const removed = changes.filter((c) => c.kind === 'remove').map((c) => (c.kind === 'remove' ? c.path : ''));
+    expect(removed).toEqual(expect.arrayContaining(['retained.json', 'sessions.json']));
   });
 
   it('keeps sessions that outlive their connection only', () => {

@@ -3,9 +3,9 @@
  * `<dataDir>/mqtt/` (`mqtt-state.<generation>.log`). Data directories of earlier versions kept them in
  * `retained.json` and `sessions.json`: those are imported once, synced, and removed.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeMessage, FileStateLog, type Logger, type Message } from '@warren/core';
+import { dataFs, encodeMessage, FileStateLog, type Logger, type Message } from '@warren/core';
 import { retainedKey } from './retained-store.js';
 import { sessionKey, type SessionState } from './session/session-store.js';
 
@@ -56,7 +56,8 @@ export function openMqttStateLog(dir: string, logger: Logger): FileStateLog {
     return log;
   }
   log.close(); // synced: the JSON files may go
-  for (const f of legacy) rmSync(f, { force: true });
+  // Through the core's wrapper: a replica must drop them too, or a failover would import them again.
+  for (const f of legacy) dataFs.rmSync(f, { force: true });
   logger.info({ retained, sessions }, 'imported retained.json and sessions.json into the MQTT state log');
   return open();
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as dataFs from './data-fs.js';
 import type { Message } from '../contract.js';
 import type { FileMessageStore } from './file-message-store.js';
 import { ByteWriter, checkRecord, FLAG_PERSISTENT, readRecord, writeRecord } from './record-codec.js';
@@ -100,7 +101,7 @@ export class SharedBodyLog {
           if (i === ids.length - 1 && size === 'truncated') {
             // A crash in the middle of an append: no reference to this body was ever confirmed.
             log.warn(info, 'torn write at the end of a body segment cut off');
-            fs.truncateSync(file, pos);
+            dataFs.truncateSync(file, pos);
           } else log.error(info, 'corrupt body segment: bodies from this offset on are lost');
           break;
         }
@@ -110,7 +111,7 @@ export class SharedBodyLog {
       }
       this.#nextSegId = id + 1;
       if (count === 0) {
-        fs.rmSync(file, { force: true });
+        dataFs.rmSync(file, { force: true });
         continue;
       }
       const seg = new Segment(id, file, -1, pos, true);
@@ -238,7 +239,7 @@ export class SharedBodyLog {
       if (old.live === 0) this.#dead.push(old);
     }
     if (!this.#dirMade) {
-      fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
+      dataFs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
       syncDir(path.dirname(this.#dir));
       this.#dirMade = true;
     }
@@ -259,7 +260,7 @@ export class SharedBodyLog {
     try {
       const fd = this.#store.segmentFd(seg);
       let done = 0;
-      while (done < w.length) done += fs.writeSync(fd, w.buf, done, w.length - done, seg.flushed + done);
+      while (done < w.length) done += dataFs.writeSync(fd, w.buf, done, w.length - done, seg.flushed + done);
       seg.flushed += w.length;
       this.#store.noteWritten(fd, w.length);
     } catch (err) {
@@ -282,7 +283,7 @@ export class SharedBodyLog {
       if (this.#window?.seg === seg) this.#window = undefined;
       this.#store.releaseSegment(seg);
       try {
-        fs.unlinkSync(seg.file);
+        dataFs.unlinkSync(seg.file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.logger.warn({ err, file: seg.file }, 'could not delete a body segment');
       }

@@ -14,11 +14,12 @@
  *
  * Like the rest of the core this file imports no protocol and no network module.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { fsync, fsyncSync, readdirSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FieldTable, FieldValue, Logger } from '../contract.js';
 import { syncDir } from '../util/sync-dir.js';
+import * as dataFs from './data-fs.js';
 
 /** RabbitMQ's name of the password hash format Warren uses (see auth/password.ts). */
 export const PASSWORD_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
@@ -229,7 +230,7 @@ export class FileDefinitionsStore implements DefinitionsStore {
     for (const name of names) {
       if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
       try {
-        unlinkSync(join(dirname(this.path), name));
+        dataFs.unlinkSync(join(dirname(this.path), name));
       } catch {
         // Another process's file, or already gone: leave it.
       }
@@ -317,46 +318,60 @@ export class FileDefinitionsStore implements DefinitionsStore {
     for (const w of done) w.resolve();
   }
 
-  /** Write + fsync a temporary file, rename it over the definitions, fsync the directory. False if closed first. */
+  /**
+   * Write a temporary file, fsync it, rename it over the definitions, fsync the directory, then wait for the data
+   * directory's observer, if replicated (data-fs.ts). False if closed before the rename. The write and the rename are
+   * synchronous (one file of a few kilobytes to megabytes), so they reach an observer in the order they happen among
+   * the store's other changes; only the syncs and the barrier are waited for asynchronously.
+   */
   async #writeAsync(text: string): Promise<boolean> {
     const tmp = `${this.path}.${process.pid}.${++this.#tmpCounter}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
+    const fd = dataFs.openSync(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
+      writeAllSync(fd, Buffer.from(text, 'utf8'));
+      await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } finally {
-      await fh.close();
+      dataFs.closeSync(fd);
     }
     if (this.#closed) {
-      await unlink(tmp).catch(() => {});
+      try {
+        dataFs.unlinkSync(tmp);
+      } catch {
+        // Already gone.
+      }
       return false;
     }
-    await rename(tmp, this.path);
+    dataFs.renameSync(tmp, this.path);
     await syncDirectory(dirname(this.path));
+    await dataFs.dataBarrierAsync(this.path);
     return true;
   }
 
   #writeNowSync(defs: Definitions): void {
     const tmp = `${this.path}.${process.pid}.${++this.#tmpCounter}.tmp`;
     try {
-      const fd = openSync(tmp, 'w', 0o600);
+      const fd = dataFs.openSync(tmp, 'w', 0o600);
       try {
-        writeSync(fd, serializeDefinitions(defs));
+        writeAllSync(fd, Buffer.from(serializeDefinitions(defs), 'utf8'));
         fsyncSync(fd);
       } finally {
-        closeSync(fd);
+        dataFs.closeSync(fd);
       }
-      renameSync(tmp, this.path);
+      dataFs.renameSync(tmp, this.path);
       syncDir(dirname(this.path));
     } catch (err) {
       this.#logger?.error({ err, path: this.path }, 'writing the definitions file failed');
       try {
-        unlinkSync(tmp);
+        dataFs.unlinkSync(tmp);
       } catch {
         // Nothing to clean up.
       }
     }
   }
+}
+
+function writeAllSync(fd: number, data: Buffer): void {
+  for (let done = 0; done < data.length; ) done += dataFs.writeSync(fd, data, done, data.length - done, done);
 }
 
 /** fsync a directory so a rename in it is durable (POSIX); ignored where directories cannot be opened for sync. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as dataFs from './data-fs.js';
 import type { Logger } from '../contract.js';
 import { MemoryQueueStore } from './memory-store.js';
 import {
@@ -134,11 +135,11 @@ export class FileMessageStore implements MessageStore {
     this.maxOpenFiles = Math.max(2, options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.logger = options.logger ?? silentLogger;
     if (this.segmentSize > 0x7fff_ffff) throw new RangeError('segmentSize must be below 2 GiB');
-    fs.mkdirSync(path.join(this.dir, 'queues'), { recursive: true, mode: PRIVATE_DIR });
+    dataFs.mkdirSync(path.join(this.dir, 'queues'), { recursive: true, mode: PRIVATE_DIR });
     // Paging files of transient queues and deleted queues' directories are worthless after a restart.
-    for (const sub of ['transient', 'trash']) fs.rmSync(path.join(this.dir, sub), { recursive: true, force: true });
-    fs.mkdirSync(path.join(this.dir, 'transient'), PRIVATE_DIR);
-    fs.mkdirSync(path.join(this.dir, 'trash'), PRIVATE_DIR);
+    for (const sub of ['transient', 'trash']) dataFs.rmSync(path.join(this.dir, sub), { recursive: true, force: true });
+    dataFs.mkdirSync(path.join(this.dir, 'transient'), PRIVATE_DIR);
+    dataFs.mkdirSync(path.join(this.dir, 'trash'), PRIVATE_DIR);
     this.bodies = new SharedBodyLog(this, path.join(this.dir, 'bodies'));
     if (this.bodies.recover()) {
       for (const name of fs.readdirSync(path.join(this.dir, 'queues'))) this.#unopened.add(name);
@@ -241,6 +242,11 @@ export class FileMessageStore implements MessageStore {
       }
     }
     this.#unsynced.clear();
+    if (this.#waiters.length > this.#waitHead && dataFs.isDataDirObserved(this.dir)) {
+      // Replicated: no barrier covers these writes yet, so the replicas do not promise them; a positive confirm now
+      // would claim more than is true (the broker may be stopping because this leader was fenced).
+      this.#failed ??= new Error('message store closed before its replicas confirmed');
+    }
     this.#synced = this.#appended;
     this.#release();
     for (const q of this.#queues) q.shutdown();
@@ -277,7 +283,7 @@ export class FileMessageStore implements MessageStore {
   /** Create `seg`'s file (it must not exist) and keep it open. */
   createSegmentFile(seg: Segment): void {
     this.#makeRoom();
-    seg.fd = fs.openSync(seg.file, 'wx+', PRIVATE_FILE);
+    seg.fd = dataFs.openSync(seg.file, 'wx+', PRIVATE_FILE);
     this.#opened(seg);
   }
 
@@ -285,7 +291,7 @@ export class FileMessageStore implements MessageStore {
   segmentFd(seg: Segment): number {
     if (seg.fd < 0) {
       this.#makeRoom();
-      seg.fd = fs.openSync(seg.file, 'r+');
+      seg.fd = dataFs.openSync(seg.file, 'r+');
       this.#opened(seg);
     }
     seg.used = true;
@@ -296,7 +302,7 @@ export class FileMessageStore implements MessageStore {
   ackFd(seg: Segment): number {
     if (seg.ackFd === undefined) {
       this.#makeRoom();
-      seg.ackFd = fs.openSync(seg.ackFile, 'a', PRIVATE_FILE);
+      seg.ackFd = dataFs.openSync(seg.ackFile, 'a', PRIVATE_FILE);
       this.#opened(seg);
     }
     seg.used = true;
@@ -382,13 +388,13 @@ export class FileMessageStore implements MessageStore {
     this.#opening(dir);
     const trash = path.join(this.dir, 'trash', `${path.basename(dir)}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
     try {
-      fs.renameSync(dir, trash);
+      dataFs.renameSync(dir, trash);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       this.logger.error({ err, dir }, 'could not remove a deleted queue directory');
       return;
     }
-    fs.rm(trash, { recursive: true, force: true }, (err) => {
+    dataFs.rm(trash, { recursive: true, force: true }, (err) => {
       if (err) this.logger.warn({ err, dir: trash }, 'could not remove a deleted queue directory');
     });
   }
@@ -438,7 +444,7 @@ export class FileMessageStore implements MessageStore {
       this.#synced = target;
       this.#release();
       if (this.#waiters.length > this.#waitHead && !this.#closed) this.flushNow();
-    });
+    }, this.dir);
   }
 
   #closeDeferred(): void {
@@ -475,7 +481,7 @@ export class FileMessageStore implements MessageStore {
 
 function closeQuietly(fd: number): void {
   try {
-    fs.closeSync(fd);
+    dataFs.closeSync(fd);
   } catch {
     // already closed: nothing to release
   }
@@ -616,7 +622,7 @@ export class FileQueueStore implements QueueStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeFds();
-    if (!this.#durable && this.#dirCreated) fs.rmSync(this.#dir, { recursive: true, force: true });
+    if (!this.#durable && this.#dirCreated) dataFs.rmSync(this.#dir, { recursive: true, force: true });
   }
 
   /** The queue is deleted: its references, in memory or paged out, no longer hold their bodies. */
@@ -700,10 +706,10 @@ export class FileQueueStore implements QueueStore {
       if (old.live === 0) this.#dropSegment(old);
     }
     if (!this.#dirCreated) {
-      fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
+      dataFs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
       if (this.#durable) {
         const meta = JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n';
-        fs.writeFileSync(path.join(this.#dir, 'queue.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
+        dataFs.writeFileSync(path.join(this.#dir, 'queue.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
       }
       this.#dirCreated = true;
     }
@@ -767,7 +773,7 @@ export class FileQueueStore implements QueueStore {
     // under load, when the threadpool had not run the unlink yet). Once per segment, not per message.
     for (const f of [seg.file, seg.ackFile]) {
       try {
-        fs.unlinkSync(f);
+        dataFs.unlinkSync(f);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.logger.warn({ err, file: f }, 'could not delete a settled segment');
       }
@@ -930,7 +936,7 @@ export class FileQueueStore implements QueueStore {
       }
       this.#nextSegId = id + 1;
       if (live === 0) {
-        for (const f of [file, seg.ackFile]) fs.rmSync(f, { force: true });
+        for (const f of [file, seg.ackFile]) dataFs.rmSync(f, { force: true });
         continue;
       }
       // Opened when first read back (the store's file cache), not now: recovering thousands of queues must not
@@ -974,7 +980,7 @@ export class FileQueueStore implements QueueStore {
     if (whole !== data.length) {
       // A mark torn by a crash: the settle it stood for is lost, so that message comes back (at-least-once).
       this.#store.logger.warn({ file, droppedBytes: data.length - whole }, 'torn ack mark cut off');
-      fs.truncateSync(file, whole);
+      dataFs.truncateSync(file, whole);
     }
     for (let i = 0; i < whole; i += 4) {
       const v = data.readUInt32LE(i);
@@ -991,7 +997,7 @@ export class FileQueueStore implements QueueStore {
     if (last && (problem === 'truncated' || isZeroTail(file, pos))) {
       // A crash in the middle of an append (DESIGN.md §5): the tail was never confirmed, so it is cut off.
       log.warn(info, 'torn write at the end of a segment cut off');
-      fs.truncateSync(file, pos);
+      dataFs.truncateSync(file, pos);
       return;
     }
     log.error(info, 'corrupt segment file: records from this offset on are skipped');
@@ -1008,7 +1014,7 @@ function isZeroTail(file: string, pos: number): boolean {
 function writeAll(fd: number, buf: Buffer, length: number, position: number | null): void {
   let done = 0;
   while (done < length) {
-    const n = fs.writeSync(fd, buf, done, length - done, position === null ? null : position + done);
+    const n = dataFs.writeSync(fd, buf, done, length - done, position === null ? null : position + done);
     done += n;
   }
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as dataFs from './data-fs.js';
 import type { Message } from '../contract.js';
 import type { ChunkInfo, SegmentInfo, StreamStorage } from '../queue/stream-log.js';
 import { syncDir } from '../util/sync-dir.js';
@@ -56,13 +57,13 @@ export class FileStreamStorage implements StreamStorage {
     this.flush();
     if (this.#wfd >= 0) this.#store.closeFd(this.#wfd);
     if (!this.#dirMade) {
-      fs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
+      dataFs.mkdirSync(this.#dir, { recursive: true, mode: PRIVATE_DIR });
       const meta = JSON.stringify({ vhost: this.#vhost, queue: this.#queue }) + '\n';
-      fs.writeFileSync(path.join(this.#dir, 'stream.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
+      dataFs.writeFileSync(path.join(this.#dir, 'stream.json'), meta, { encoding: 'utf8', mode: PRIVATE_FILE });
       this.#dirMade = true;
     }
     this.#wid = id;
-    this.#wfd = fs.openSync(this.#file(id), 'w+', PRIVATE_FILE);
+    this.#wfd = dataFs.openSync(this.#file(id), 'w+', PRIVATE_FILE);
     this.#written = 0;
     syncDir(this.#dir);
   }
@@ -81,7 +82,7 @@ export class FileStreamStorage implements StreamStorage {
     if (w.length > 0 && this.#wfd >= 0) {
       try {
         let done = 0;
-        while (done < w.length) done += fs.writeSync(this.#wfd, w.buf, done, w.length - done, this.#written + done);
+        while (done < w.length) done += dataFs.writeSync(this.#wfd, w.buf, done, w.length - done, this.#written + done);
         this.#written += w.length;
         this.#store.noteWritten(this.#wfd);
       } catch (err) {
@@ -129,7 +130,7 @@ export class FileStreamStorage implements StreamStorage {
       this.#rfd = this.#rid = -1;
     }
     const file = this.#file(id);
-    fs.unlink(file, (err) => {
+    dataFs.unlink(file, (err) => {
       if (err && err.code !== 'ENOENT') this.#store.logger.warn({ err, file }, 'could not delete a stream segment');
     });
   }
@@ -175,7 +176,7 @@ export class FileStreamStorage implements StreamStorage {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const file = this.#file(id);
-      const fd = fs.openSync(file, 'r+');
+      const fd = dataFs.openSync(file, 'r+');
       const size = fs.fstatSync(fd).size;
       const chunks: ChunkInfo[] = [];
       let buf = Buffer.allocUnsafe(SCAN_READ);
@@ -217,12 +218,12 @@ export class FileStreamStorage implements StreamStorage {
         const info = { vhost: this.#vhost, queue: this.#queue, file, offset: pos, droppedBytes: size - pos, problem: bad };
         if (i === ids.length - 1) {
           log.warn(info, 'torn write at the end of a stream segment cut off');
-          fs.ftruncateSync(fd, pos);
+          dataFs.ftruncateSync(fd, pos);
         } else log.error(info, 'corrupt stream segment: records from this offset on are skipped');
       }
-      fs.closeSync(fd);
+      dataFs.closeSync(fd);
       if (chunks.length === 0) {
-        fs.rmSync(file, { force: true });
+        dataFs.rmSync(file, { force: true });
         continue;
       }
       out.push({ id, chunks, bytes: pos });

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as dataFs from './data-fs.js';
 import type { Logger } from '../contract.js';
 import { silentLogger } from '../util/logger.js';
 import { syncDir } from '../util/sync-dir.js';
@@ -121,6 +122,8 @@ export class FileStateLog implements StateLog {
   #fd = -1;
   /** Bytes in the current generation's file, including pending ones. */
   #fileBytes = 0;
+  /** Bytes written to the current generation's file (writes name their position: data-fs.ts reports them). */
+  #filePos = 0;
   #pending = new ByteWriter(16 * 1024);
   #flushScheduled = false;
   /** Count of changes; #synced is the count covered by a finished fdatasync round. */
@@ -141,18 +144,19 @@ export class FileStateLog implements StateLog {
     this.name = options.name;
     this.compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
     this.#logger = options.logger ?? silentLogger;
-    fs.mkdirSync(this.dir, { recursive: true, mode: PRIVATE_DIR });
+    dataFs.mkdirSync(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const { files, reuse } = this.#recover();
     if (reuse !== undefined) {
       // The newest generation read back whole and not worth compacting: keep appending to it.
-      this.#fd = fs.openSync(reuse.file, 'a', PRIVATE_FILE);
+      this.#fd = dataFs.openSync(reuse.file, 'a', PRIVATE_FILE);
       this.#fileBytes = reuse.bytes;
+      this.#filePos = reuse.bytes;
     } else {
       // Start a new generation from what was read (synchronously synced), so appends never follow damaged bytes.
       this.#startGeneration(true);
     }
     const old = files.filter((f) => f !== reuse?.file);
-    for (const f of old) fs.rmSync(f, { force: true });
+    for (const f of old) dataFs.rmSync(f, { force: true });
     if (old.length > 0) syncDir(this.dir);
   }
 
@@ -231,6 +235,10 @@ export class FileStateLog implements StateLog {
       }
     }
     this.#unsynced.clear();
+    if (this.#waiters.length > 0 && dataFs.isDataDirObserved(this.dir)) {
+      // Replicated: no barrier covers these changes yet (see FileMessageStore.close).
+      this.#failed ??= new Error('state log closed before its replicas confirmed');
+    }
     this.#synced = this.#changes;
     this.#resolveWaiters();
     if (!this.#syncing) this.#retireOld(Infinity);
@@ -272,7 +280,8 @@ export class FileStateLog implements StateLog {
     const w = this.#pending;
     if (w.length === 0) return;
     try {
-      writeAll(this.#fd, w.buf, w.length);
+      writeAll(this.#fd, w.buf, w.length, this.#filePos);
+      this.#filePos += w.length;
       this.#unsynced.add(this.#fd);
     } catch (err) {
       this.#fail(err as Error);
@@ -295,7 +304,7 @@ export class FileStateLog implements StateLog {
       this.#resolveWaiters();
       if (this.#closed) return;
       if (this.#waiters.length > 0) this.#scheduleFlush();
-    });
+    }, this.dir);
   }
 
   #resolveWaiters(): void {
@@ -339,7 +348,7 @@ export class FileStateLog implements StateLog {
       }
       closeQuietly(r.fd);
       this.#unsynced.delete(r.fd);
-      fs.rmSync(r.file, { force: true });
+      dataFs.rmSync(r.file, { force: true });
       removed = true;
     }
     this.#retire = keep;
@@ -358,9 +367,10 @@ export class FileStateLog implements StateLog {
     appendRecord(w, OP_BEGIN, '', undefined);
     for (const [k, v] of this.#map) appendRecord(w, OP_SET, k, v);
     appendRecord(w, OP_END, '', undefined);
-    const fd = fs.openSync(file, 'wx', PRIVATE_FILE);
-    writeAll(fd, w.buf, w.length);
+    const fd = dataFs.openSync(file, 'wx', PRIVATE_FILE);
+    writeAll(fd, w.buf, w.length, 0);
     this.#fd = fd;
+    this.#filePos = w.length;
     this.#fileBytes = w.length;
     if (syncNow) {
       fs.fdatasyncSync(fd);
@@ -513,15 +523,15 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function writeAll(fd: number, buf: Buffer, length: number): void {
+function writeAll(fd: number, buf: Buffer, length: number, position: number): void {
   let done = 0;
-  while (done < length) done += fs.writeSync(fd, buf, done, length - done, null);
+  while (done < length) done += dataFs.writeSync(fd, buf, done, length - done, position + done);
 }
 
 function closeQuietly(fd: number): void {
   if (fd < 0) return;
   try {
-    fs.closeSync(fd);
+    dataFs.closeSync(fd);
   } catch {
     // already closed
   }
