@@ -162,7 +162,7 @@ export class DataDirApplier {
     } catch (e) {
       if (!isMissing(e)) throw e;
       await this.#mkdirs(parentOf(file));
-      handle = await open(abs, constants.O_RDWR | constants.O_CREAT, 0o644);
+      handle = await open(abs, constants.O_RDWR | constants.O_CREAT, 0o600);
       this.#dirtyDirs.add(parentOf(file));
     }
     const f: OpenFile = { handle, dirty: false };
@@ -178,7 +178,7 @@ export class DataDirApplier {
 
   async #mkdirs(dir: string): Promise<void> {
     if (dir === '') return;
-    const first = await mkdir(join(this.#root, dir), { recursive: true });
+    const first = await mkdir(join(this.#root, dir), { recursive: true, mode: 0o700 });
     if (first === undefined) return;
     // Every directory from the first created one down to `dir` is new, and so is its entry in its parent.
     const firstRel = first.slice(this.#root.length + 1).split('\\').join('/');

@@ -165,7 +165,10 @@ export class ReplicationLeader implements DataDirObserver {
     for (const s of [...this.#sessions]) this.#closeSession(s, undefined, 'leader closing');
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#failBarriers(new Error('the replication leader is closed'));
+    // Nothing may pass a barrier after this: a broker still closing must not confirm what no replica holds.
+    const closed = new Error('the replication leader is closed');
+    this.#fenced ??= closed;
+    this.#failBarriers(closed);
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
