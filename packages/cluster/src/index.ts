@@ -3,4 +3,13 @@
  * the leader ships its store's changes to the followers over the replication link. The server loads this package
  * only when clustering is configured, so a single node never loads the etcd client.
  */
-export {};
+export {
+  EtcdCoordinator,
+  FencedError,
+  LeaseLostError,
+  type CoordinatorEvents,
+  type CoordinatorLogger,
+  type EtcdCoordinatorOptions,
+  type LeaderInfo,
+  type MemberInfo,
+} from './coordinator.js';
