@@ -13,3 +13,4 @@ export {
   type LeaderInfo,
   type MemberInfo,
 } from './coordinator.js';
+export { TcpProxy, type ProxyTarget } from './proxy.js';
