@@ -57,6 +57,18 @@ describe('EtcdCoordinator', () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
   });
 
+  /** How many Range and Txn calls etcd has started so far (its Prometheus metrics). */
+  async function kvReadsAndTxns(): Promise<number> {
+    const text = await (await fetch(`${etcd.endpoint}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (/^grpc_server_started_total\{grpc_method="(Range|Txn)",grpc_service="etcdserverpb\.KV"/.test(line)) {
+        sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
+  }
+
   function coordinator(node: string, leaseTtlSeconds = 2): EtcdCoordinator {
     const c = new EtcdCoordinator({ endpoints: [etcd.endpoint], cluster, node, leaseTtlSeconds, logger: silent });
     open.push(c);
@@ -146,6 +158,12 @@ describe('EtcdCoordinator', () => {
     await b!.setIsr(['b']);
     expect(await c!.readIsr()).toEqual(['b']);
     expect(cCampaign.settled()).toBe(false);
+
+    // Waiting is a watch, not a loop: 50 unrelated writes later, c has asked etcd (almost) nothing. A late wake-up
+    // from the ISR write above may cost one more read of both keys; a polling loop would show dozens.
+    const before = await kvReadsAndTxns();
+    for (let i = 0; i < 50; i++) await admin.put('/elsewhere/tick').value(String(i));
+    expect((await kvReadsAndTxns()) - before).toBeLessThanOrEqual(4);
 
     // b goes, but c is not in the ISR: no leader until an operator forces it.
     await b!.close();

@@ -164,6 +164,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
     const generation = ++this.#generation;
     try {
       await this.#ensureWatch();
+      if (this.#state !== 'starting') throw this.#notRunning();
       const lease = this.#client.lease(this.#ttlMs / 1_000);
       this.#lease = lease;
       this.#pendingKeepalives = [];
@@ -182,10 +183,10 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
       });
       const grantSentAt = performance.now();
       this.#leaseId = await lease.grant();
-      if (this.#generation !== generation || this.#state !== 'starting') throw new LeaseLostError('lease lost');
+      if (this.#generation !== generation || this.#state !== 'starting') throw this.#notRunning();
       this.#armDeadline(generation, grantSentAt);
       await lease.put(this.#membersPrefix + this.#node).value(JSON.stringify(this.#memberInfo));
-      if (this.#generation !== generation || this.#state !== 'starting') throw new LeaseLostError('lease lost');
+      if (this.#generation !== generation || this.#state !== 'starting') throw this.#notRunning();
       this.#state = 'running';
       this.#logger.info({ node: this.#node, lease: this.#leaseId }, 'cluster member registered in etcd');
     } catch (err) {
@@ -369,9 +370,12 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   #assertRunning(generation: number): void {
-    if (this.#generation !== generation || this.#state !== 'running') {
-      throw new LeaseLostError(this.#state === 'closed' ? 'coordinator closed' : 'lease lost');
-    }
+    if (this.#generation !== generation || this.#state !== 'running') throw this.#notRunning();
+  }
+
+  #notRunning(): LeaseLostError {
+    const why = this.#state === 'closed' ? 'coordinator closed' : this.#state === 'lost' ? 'lease lost' : 'not started';
+    return new LeaseLostError(why);
   }
 
   #isrNamesMe(kv: IKeyValue): boolean {
@@ -455,7 +459,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
         this.#wakers.delete(wake);
         if (timer !== undefined) clearTimeout(timer);
         if (this.#generation !== generation || this.#state !== 'running') {
-          reject(new LeaseLostError(this.#state === 'closed' ? 'coordinator closed' : 'lease lost'));
+          reject(this.#notRunning());
         } else {
           resolve();
         }
