@@ -256,12 +256,25 @@ describe('EtcdCoordinator lease loss', () => {
       leaseTtlSeconds: 1,
       logger: silent,
     });
+    const b = new EtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      cluster: 'loss',
+      node: 'b',
+      leaseTtlSeconds: 1,
+      logger: silent,
+    });
     try {
       await a.start(info('a'));
+      await b.start(info('b', 1));
       const epoch = await a.campaign();
       const lost = new Promise<Error>((resolve) => a.onLost(resolve));
+      const bLost = new Promise<Error>((resolve) => b.onLost(resolve));
       etcd.pause();
+      // b's campaign is stuck in a call etcd does not answer: it still ends when b's lease is lost.
+      const bCampaign = expect(b.campaign()).rejects.toBeInstanceOf(LeaseLostError);
       const reason = await lost;
+      await bLost;
+      await bCampaign;
       // The local deadline (TTL minus a margin after the last answered keepalive), not etcd3's own detection, which
       // only gives up at twice the TTL: a cut-off leader must stop before etcd can expire its lease.
       expect(reason).toBeInstanceOf(LeaseLostError);
@@ -277,6 +290,23 @@ describe('EtcdCoordinator lease loss', () => {
       expect(a.leader()).toMatchObject({ node: 'a', epoch: again });
     } finally {
       await a.close();
+      await b.close();
     }
+  });
+
+  it('close does not hang while etcd is unreachable', async () => {
+    etcd = await startEtcd();
+    const a = new EtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      cluster: 'close',
+      node: 'a',
+      leaseTtlSeconds: 1,
+      logger: silent,
+    });
+    await a.start(info('a'));
+    await a.campaign();
+    etcd.pause();
+    await a.close();
+    await expect(a.campaign()).rejects.toBeInstanceOf(LeaseLostError);
   });
 });

@@ -75,6 +75,9 @@ export interface CoordinatorEvents {
 
 type State = 'idle' | 'starting' | 'running' | 'lost' | 'closed';
 
+/** The longest `start` and `close` wait for etcd: a member must not hang on an unreachable etcd. */
+const CALL_TIMEOUT_MIN_MS = 5_000;
+
 /** Backoff after an etcd error while campaigning (doubles up to the maximum). */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
@@ -165,7 +168,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
     try {
       await this.#ensureWatch();
       if (this.#state !== 'starting') throw this.#notRunning();
-      const lease = this.#client.lease(this.#ttlMs / 1_000);
+      const lease = this.#client.lease(this.#ttlMs / 1_000, { deadline: this.#callDeadline() });
       this.#lease = lease;
       this.#pendingKeepalives = [];
       lease.on('lost', (err) => this.#onLeaseLost(generation, err));
@@ -185,7 +188,10 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
       this.#leaseId = await lease.grant();
       if (this.#generation !== generation || this.#state !== 'starting') throw this.#notRunning();
       this.#armDeadline(generation, grantSentAt);
-      await lease.put(this.#membersPrefix + this.#node).value(JSON.stringify(this.#memberInfo));
+      await lease
+        .put(this.#membersPrefix + this.#node)
+        .value(JSON.stringify(this.#memberInfo))
+        .options({ deadline: this.#callDeadline() });
       if (this.#generation !== generation || this.#state !== 'starting') throw this.#notRunning();
       this.#state = 'running';
       this.#logger.info({ node: this.#node, lease: this.#leaseId }, 'cluster member registered in etcd');
@@ -211,10 +217,10 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
       // Taken before reading, so a change made after the read wakes the wait below even if its event came early.
       const seen = this.#changes;
       try {
-        const [leaderRes, isrRes] = await Promise.all([
-          this.#client.get(this.#leaderKey).exec(),
-          this.#client.get(this.#isrKey).exec(),
-        ]);
+        const [leaderRes, isrRes] = await this.#guard(
+          generation,
+          Promise.all([this.#client.get(this.#leaderKey).exec(), this.#client.get(this.#isrKey).exec()]),
+        );
         this.#assertRunning(generation);
         const leaderKv = leaderRes.kvs[0];
         const isrKv = isrRes.kvs[0];
@@ -232,11 +238,14 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
           continue;
         }
         const me = this.#member();
-        const res = await this.#client
-          .if(this.#leaderKey, 'Create', '==', 0)
-          .and(this.#isrKey, 'Mod', '==', isrKv === undefined ? 0 : isrKv.mod_revision)
-          .then(this.#client.put(this.#leaderKey).value(JSON.stringify(me)).lease(this.#leaseId ?? '0'))
-          .commit();
+        const res = await this.#guard(
+          generation,
+          this.#client
+            .if(this.#leaderKey, 'Create', '==', 0)
+            .and(this.#isrKey, 'Mod', '==', isrKv === undefined ? 0 : isrKv.mod_revision)
+            .then(this.#client.put(this.#leaderKey).value(JSON.stringify(me)).lease(this.#leaseId ?? '0'))
+            .commit(),
+        );
         retryMs = RETRY_MIN_MS;
         if (res.succeeded) {
           // The put is the transaction's only write, so the key's create_revision is the transaction's revision.
@@ -354,7 +363,16 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
         // Bounded: a closing member must not hang on an unreachable etcd; its lease then expires on its own.
         else await lease.revoke({ deadline: Date.now() + this.#ttlMs }).catch(() => undefined);
       }
-      await this.#watcher?.cancel().catch(() => undefined);
+      const watcher = this.#watcher;
+      if (watcher !== undefined) {
+        // Cancelling waits for etcd's confirmation; closing the client below ends the stream anyway.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          watcher.cancel().catch(() => undefined),
+          new Promise<void>((r) => (timer = setTimeout(r, this.#ttlMs))),
+        ]);
+        clearTimeout(timer);
+      }
     } finally {
       this.#watcher = undefined;
       this.#client.close();
@@ -362,6 +380,32 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   // ---- internals ----
+
+  #callDeadline(): number {
+    return Date.now() + Math.max(CALL_TIMEOUT_MIN_MS, 2 * this.#ttlMs);
+  }
+
+  /** `p`, or a {@link LeaseLostError} as soon as this generation is lost or the coordinator closes. */
+  #guard<T>(generation: number, p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const wake = (): void => {
+        if (this.#generation === generation && this.#state === 'running') return;
+        this.#wakers.delete(wake);
+        reject(this.#notRunning());
+      };
+      this.#wakers.add(wake);
+      p.then(
+        (v) => {
+          this.#wakers.delete(wake);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.#wakers.delete(wake);
+          reject(err);
+        },
+      );
+    });
+  }
 
   #member(): MemberInfo {
     const info = this.#memberInfo;
