@@ -124,7 +124,7 @@ describe('EtcdCoordinator', () => {
   it('after the leader stops renewing its lease (a crash), another member wins once the lease expires', async () => {
     cluster = `t-${randomUUID()}`;
     const a = coordinator('a', 1);
-    const b = coordinator('b', 1);
+    const b = coordinator('b');
     await a.start(info('a'));
     await b.start(info('b', 1));
     const first = await a.campaign();
@@ -253,14 +253,14 @@ describe('EtcdCoordinator lease loss', () => {
       endpoints: [etcd.endpoint],
       cluster: 'loss',
       node: 'a',
-      leaseTtlSeconds: 1,
+      leaseTtlSeconds: 2,
       logger: silent,
     });
     const b = new EtcdCoordinator({
       endpoints: [etcd.endpoint],
       cluster: 'loss',
       node: 'b',
-      leaseTtlSeconds: 1,
+      leaseTtlSeconds: 2,
       logger: silent,
     });
     try {
@@ -300,7 +300,7 @@ describe('EtcdCoordinator lease loss', () => {
       endpoints: [etcd.endpoint],
       cluster: 'close',
       node: 'a',
-      leaseTtlSeconds: 1,
+      leaseTtlSeconds: 2,
       logger: silent,
     });
     await a.start(info('a'));
