@@ -135,8 +135,8 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
     this.#client = new Etcd3({ hosts: [...options.endpoints] });
     this.#node = options.node;
     this.#ttlMs = options.leaseTtlSeconds * 1_000;
-    // Covers the time between taking the send timestamp and etcd receiving the keepalive never being negative, plus
-    // clock-rate differences and the time to stop serving.
+    // The deadline counts from before a keepalive leaves, so etcd's renewal is never earlier; the margin covers the
+    // clock-rate difference between this host and etcd's and the time the caller takes to stop serving.
     this.#marginMs = Math.min(1_000, Math.max(100, this.#ttlMs / 10));
     this.#logger = options.logger;
     this.#prefix = `/warren/${options.cluster}/`;
@@ -214,7 +214,7 @@ export class EtcdCoordinator extends EventEmitter<CoordinatorEvents> {
     let retryMs = RETRY_MIN_MS;
     for (;;) {
       this.#assertRunning(generation);
-      // Taken before reading, so a change made after the read wakes the wait below even if its event came early.
+      // Taken before the read: a change whose event arrives between the read and the wait below still ends the wait.
       const seen = this.#changes;
       try {
         const [leaderRes, isrRes] = await this.#guard(
