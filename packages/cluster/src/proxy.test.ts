@@ -191,3 +191,17 @@ describe('TcpProxy', () => {
     await expect(connect(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
+
+describe('TcpProxy.listen', () => {
+  it('rejects when the port is taken', async () => {
+    const first = new TcpProxy(() => undefined);
+    const port = await first.listen(0, '127.0.0.1');
+    const second = new TcpProxy(() => undefined);
+    try {
+      await expect(second.listen(port, '127.0.0.1')).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});

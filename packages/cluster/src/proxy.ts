@@ -32,13 +32,15 @@ export class TcpProxy {
     this.#target = target;
     this.#logger = logger;
     this.#server = net.createServer({ noDelay: true }, (client) => this.#accept(client));
+    // After listen() succeeds, an accept failure (EMFILE) must not crash the process.
+    this.#server.on('error', (err) => this.#logger?.error({ err }, 'proxy listener error'));
   }
 
   /** Start listening; resolves with the bound port (useful with port 0). `host` defaults to every interface. */
   listen(port: number, host?: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
-      this.#server.once('error', onError);
+      this.#server.prependOnceListener('error', onError);
       const onListening = (): void => {
         this.#server.off('error', onError);
         const address = this.#server.address();
