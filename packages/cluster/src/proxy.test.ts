@@ -151,6 +151,20 @@ describe('TcpProxy', () => {
     expect(proxy.connections).toBe(0);
   });
 
+  it('relays a half-close: a client that ends its side still gets the answer sent after', async () => {
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      s.on('end', () => s.end(`bye after ${Buffer.concat(got).toString()}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const { port } = await proxyTo(() => ({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }));
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    s.end('last words');
+    expect((await closed(s)).toString()).toBe('bye after last words');
+  });
+
   it('relays a large transfer both ways intact, with backpressure', async () => {
     const echo = await echoServer();
     cleanups.push(() => echo.close());

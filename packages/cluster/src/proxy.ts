@@ -31,7 +31,9 @@ export class TcpProxy {
   constructor(target: () => ProxyTarget | undefined, logger?: CoordinatorLogger) {
     this.#target = target;
     this.#logger = logger;
-    this.#server = net.createServer({ noDelay: true }, (client) => this.#accept(client));
+    // Half-open on both sides: a client that shuts down its sending side still gets the broker's last words (the
+    // end is relayed by `pipe`), as it would when connected directly. Each pair closes once both directions ended.
+    this.#server = net.createServer({ noDelay: true, allowHalfOpen: true }, (client) => this.#accept(client));
     // After listen() succeeds, an accept failure (EMFILE) must not crash the process.
     this.#server.on('error', (err) => this.#logger?.error({ err }, 'proxy listener error'));
   }
@@ -79,7 +81,7 @@ export class TcpProxy {
       client.destroy();
       return;
     }
-    const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const upstream = net.connect({ host: target.host, port: target.port, noDelay: true, allowHalfOpen: true });
     this.#pairs.set(client, upstream);
     // One closure per connection serves all four events; `delete` makes it run its body once.
     // ('close' passes a hadError boolean, 'error' the error.)
