@@ -15,3 +15,15 @@ export {
   type ReplicationFollowerOptions,
   type ReplicationFollowerStatus,
 } from './link/follower.js';
+export {
+  EtcdCoordinator,
+  FencedError,
+  LeaseLostError,
+  type CoordinatorEvents,
+  type CoordinatorLogger,
+  type EtcdCoordinatorOptions,
+  type LeaderInfo,
+  type MemberInfo,
+} from './coordinator.js';
+export { TcpProxy, type ProxyTarget } from './proxy.js';
+export { ClusterMember, type ClusterMemberOptions, type ClusterStatus, type LeaderBroker } from './member.js';

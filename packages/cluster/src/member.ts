@@ -1,4 +1,4 @@
-import { observeDataDir, type Logger } from '@warren/core';
+import { observeDataDir, type DataDirObserver, type Logger } from '@warren/core';
 import { EtcdCoordinator, FencedError, type LeaderInfo, type MemberInfo } from './coordinator.js';
 import { ReplicationFollower } from './link/follower.js';
 import { ReplicationLeader } from './link/leader.js';
@@ -163,7 +163,15 @@ export class ClusterMember {
   }
 
   #onLeader(coordinator: EtcdCoordinator, info: LeaderInfo | undefined): void {
-    if (this.#coordinator !== coordinator || this.#role !== 'follower') return;
+    if (this.#coordinator !== coordinator) return;
+    if (this.#role === 'leader') {
+      // Our key is gone (lease expired, an operator deleted it) or another member's replaced it: stop at once.
+      if (this.#epoch !== undefined && (info === undefined || info.epoch !== this.#epoch)) {
+        this.#schedule(() => this.#onLost(coordinator, new FencedError('the leader key in etcd is no longer this member\'s')));
+      }
+      return;
+    }
+    if (this.#role !== 'follower') return;
     if (info === undefined || info.node === this.#o.node) {
       void this.#stopFollowing();
       return;
@@ -233,7 +241,17 @@ export class ClusterMember {
         onFenced: (err) => this.#schedule(() => this.#onLost(coordinator, err)),
       });
       this.#leaderLink = link;
-      this.#unobserve = observeDataDir(this.#o.dataDir, link);
+      // A confirm also needs the lease to be alive at that moment: a leader that was paused past its lease must
+      // not confirm the input it reads on waking, before its deadline timer has run.
+      const guarded: DataDirObserver = {
+        change: (change) => link.change(change),
+        barrier: (callback) =>
+          link.barrier((error) => {
+            if (error === undefined && !coordinator.leaseValid()) callback(new FencedError('the etcd lease may have expired'));
+            else callback(error);
+          }),
+      };
+      this.#unobserve = observeDataDir(this.#o.dataDir, guarded);
       await link.listen(this.#replicationPort, this.#o.bindHost);
       this.#broker = await this.#o.startBroker({ ...this.#ports });
       this.#log.info({ epoch, ports: this.#ports }, 'cluster: serving as leader');
@@ -261,7 +279,7 @@ export class ClusterMember {
     this.#log.warn({ err: reason, wasLeader }, reason instanceof FencedError ? 'cluster: fenced; stopping' : 'cluster: lost leadership or lease; stopping');
     this.#coordinator = undefined;
     await this.#stopServing();
-    await coordinator.close().catch(() => {});
+    await coordinator.close({ revoke: true }).catch(() => {});
     if (this.#stopped) return;
     this.#role = 'starting';
     for (const [name, port] of Object.entries(this.#ports)) {
@@ -305,7 +323,7 @@ export class ClusterMember {
       if (leader === undefined || leader.node === this.#o.node) return undefined;
       const port = leader.ports[name];
       return port === undefined ? undefined : { host: leader.host, port };
-    });
+    }, this.#log);
   }
 
   /** This member's view of the cluster. */
