@@ -4,6 +4,7 @@
  */
 import { ConfigError, helpText, resolveCommandLine } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
+import { startClusterMember, type RunningMember } from './cluster-mode.js';
 import { startBroker, type RunningBroker, type StartOptions } from './start.js';
 import { WARREN_VERSION } from './version.js';
 
@@ -18,7 +19,8 @@ export interface CliIo {
 /** Outcome of {@link runCli}: an exit code now (help, version, errors), or a running broker. */
 export type CliResult =
   | { kind: 'exit'; code: number }
-  | { kind: 'running'; running: RunningBroker; logger: WarrenLogger };
+  | { kind: 'running'; running: RunningBroker; logger: WarrenLogger }
+  | { kind: 'member'; running: RunningMember; logger: WarrenLogger };
 
 /** Exit code for a usage or configuration error (as in BSD sysexits' EX_USAGE spirit: not a crash). */
 export const EXIT_USAGE = 2;
@@ -51,6 +53,10 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   }
   const logger = io.startOptions?.logger ?? createLogger({ level: resolved.config.log.level });
   try {
+    if (resolved.config.cluster.etcd !== undefined) {
+      const running = await startClusterMember(resolved.config, logger, io.startOptions);
+      return { kind: 'member', running, logger };
+    }
     const running = await startBroker(resolved.config, { ...io.startOptions, logger });
     return { kind: 'running', running, logger };
   } catch (err) {

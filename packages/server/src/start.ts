@@ -7,7 +7,7 @@ import { Broker, FileDefinitionsStore, FileMessageStore, type BrokerApi, type Br
 import type { AmqpServiceContext } from '@warren/amqp';
 import type { MqttService } from '@warren/mqtt';
 import { listen, type Listener, type ListenerOptions } from '@warren/transport';
-import { createManagementApp, defaultClusterName, startPrometheusServer, type ListenerDescription, type ManagementContext } from '@warren/management';
+import { createManagementApp, defaultClusterName, startPrometheusServer, type ClusterView, type ListenerDescription, type ManagementContext } from '@warren/management';
 import { checkConfigInput, mergeConfig, type WarrenConfig, type WarrenConfigInput } from './config.js';
 import { createLogger, type WarrenLogger } from './logger.js';
 import { loadTls } from './tls.js';
@@ -43,6 +43,8 @@ export interface StartOptions {
   logger?: WarrenLogger;
   /** Replaces the AMQP connection handler. */
   amqpHandler?: ConnectionHandlerFn;
+  /** In cluster mode: the cluster as this member (the leader) sees it, for the management API's `/api/cluster`. */
+  cluster?: () => Promise<ClusterView>;
 }
 
 /** A started broker. */
@@ -310,6 +312,7 @@ export async function startBroker(
         },
         // The UI's MQTT view reads the MQTT service's sessions and retained messages.
         ...(mqtt !== undefined ? { mqtt: mqtt.state } : {}),
+        ...(startOptions.cluster !== undefined ? { cluster: startOptions.cluster } : {}),
         ...(monitor !== undefined
           ? {
               resources: () => ({
