@@ -117,13 +117,13 @@ if (!flag('skip-rounds')) {
     log,
   });
   const failovers = report.rounds.map((r) => r.failoverMs).filter((x): x is number => x !== undefined);
-  log(`rounds ${report.rounds.length}: confirmed ${report.confirmed}, LOST ${report.lost}, duplicates ${report.duplicates}`);
+  log(`rounds ${report.rounds.length}: confirmed ${report.confirmed}, LOST ${report.lost}, duplicates ${report.duplicates}, retained messages lost ${report.retainedLost}`);
   for (const fault of new Set(report.rounds.map((r) => r.fault))) {
     const f = report.rounds.filter((r) => r.fault === fault && r.failoverMs !== undefined).map((r) => r.failoverMs!);
     log(`failover after ${fault}: median ${median(f)} ms, max ${Math.max(...f)} ms (${f.length} rounds)`);
   }
   log(`failover over all rounds: median ${median(failovers)} ms, max ${Math.max(...failovers)} ms`);
-  if (report.lost > 0) process.exitCode = 1;
+  if (report.lost > 0 || report.retainedLost > 0) process.exitCode = 1;
 }
 if (!flag('skip-throughput')) {
   const seconds = Number(value('throughput-s', '10'));

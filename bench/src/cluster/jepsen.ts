@@ -3,7 +3,7 @@
  * `node bench/dist/cluster/jepsen-main.js --rounds 20` runs the long version; tests/cluster runs a short one.
  */
 import { LocalCluster, type MemberProcess } from './harness.js';
-import { declareQueues, drain, firstConfirmAfter, newTally, startPublishers, verdict } from './workload.js';
+import { declareQueues, drain, newTally, outageAfter, readRetained, setRetained, startPublishers, verdict } from './workload.js';
 
 /** How the leader is hurt in a round. */
 export type Fault = 'kill' | 'stop' | 'etcd-partition';
@@ -24,8 +24,10 @@ export interface RoundResult {
   fault: Fault;
   oldLeader: string;
   newLeader: string;
-  /** Fault → first confirm after it, ms. */
+  /** The longest time without a confirm around the fault, ms (see {@link outageAfter}). */
   failoverMs: number | undefined;
+  /** The retained message set (and acknowledged) before the fault came back after it. */
+  retainedKept: boolean;
   confirmed: number;
   unconfirmed: number;
   lost: number;
@@ -38,6 +40,8 @@ export interface JepsenReport {
   lost: number;
   duplicates: number;
   confirmed: number;
+  /** Rounds whose acknowledged retained message was gone after the fault. */
+  retainedLost: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -71,6 +75,8 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       const tally = newTally();
       const publishers = startPublishers(cluster, tally, { amqp: options.amqpPublishers, mqtt: options.mqttPublishers });
       const leader = await cluster.waitForLeader();
+      const retained = `round-${r + 1}-${Date.now()}`;
+      await setRetained(cluster, 'jepsen/retained', retained);
       await sleep(options.loadMs / 2 + Math.random() * (options.loadMs / 2));
       const faultAt = Date.now();
       const heal = await injure(leader, fault, options.leaseTtl * 1000);
@@ -79,16 +85,19 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       await sleep(options.loadMs / 2);
       await heal();
       await publishers.stop();
-      const failoverAt = firstConfirmAfter(tally, faultAt);
+      const failoverMs = outageAfter(tally, faultAt);
       // Everyone back in sync before the next round (and before draining, so a member is never behind).
       await cluster.waitForIsr(3, 120_000);
-      const seen = await drain(await cluster.waitForLeader());
+      const now = await cluster.waitForLeader();
+      const seen = await drain(now);
       const v = verdict(tally, seen);
+      const retainedKept = (await readRetained(now, 'jepsen/retained')) === retained;
       const result: RoundResult = {
         fault,
         oldLeader: leader.name,
         newLeader: next.name,
-        failoverMs: failoverAt === undefined ? undefined : failoverAt - faultAt,
+        failoverMs,
+        retainedKept,
         confirmed: tally.confirmed.size,
         unconfirmed: tally.unconfirmed,
         lost: v.lost.length,
@@ -99,7 +108,8 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       log(
         `round ${r + 1} ${fault}: leader ${leader.name} -> ${next.name}, failover ${result.failoverMs ?? '-'} ms, ` +
           `confirmed ${result.confirmed}, lost ${result.lost}${v.lost.length > 0 ? ` (${v.lost.slice(0, 5).join(' ')})` : ''}, ` +
-          `duplicates ${result.duplicates}, unconfirmed ${result.unconfirmed}, reconnects ${result.reconnects}`,
+          `duplicates ${result.duplicates}, unconfirmed ${result.unconfirmed}, reconnects ${result.reconnects}, ` +
+          `retained message ${retainedKept ? 'kept' : 'LOST'}`,
       );
     }
   } catch (err) {
@@ -113,5 +123,6 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
     lost: rounds.reduce((a, r) => a + r.lost, 0),
     duplicates: rounds.reduce((a, r) => a + r.duplicates, 0),
     confirmed: rounds.reduce((a, r) => a + r.confirmed, 0),
+    retainedLost: rounds.filter((r) => !r.retainedKept).length,
   };
 }

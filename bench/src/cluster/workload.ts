@@ -198,9 +198,50 @@ export function verdict(tally: Tally, seen: Map<string, number>): { lost: string
   return { lost, duplicates, consumed };
 }
 
-/** The first confirm at or after `since` (ms since the epoch), if any. */
-export function firstConfirmAfter(tally: Tally, since: number): number | undefined {
-  let best: number | undefined;
-  for (const t of tally.confirmTimes) if (t >= since && (best === undefined || t < best)) best = t;
-  return best;
+/**
+ * The outage a fault caused: the longest gap between consecutive confirms from just before `faultAt` on (ms). A
+ * killed or stopped leader stops confirming at once; one cut off from etcd keeps confirming until its lease runs out,
+ * so the gap, not the time since the fault, is what clients lived through. Undefined when nothing was confirmed
+ * after the fault.
+ */
+export function outageAfter(tally: Tally, faultAt: number): number | undefined {
+  const times = tally.confirmTimes.filter((t) => t >= faultAt - 1000).sort((a, b) => a - b);
+  if (times.length === 0 || times[times.length - 1]! < faultAt) return undefined;
+  let worst = 0;
+  let previous = Math.min(times[0]!, faultAt);
+  for (const t of times) {
+    worst = Math.max(worst, t - previous);
+    previous = t;
+  }
+  return worst;
+}
+
+/** Set a retained QoS 1 message through any member; resolves once it is acknowledged (PUBACK). */
+export async function setRetained(members: Members, topic: string, payload: string): Promise<void> {
+  const servers = members.members.map((m) => ({ host: '127.0.0.1', port: m.ports.mqtt }));
+  const client = await mqtt.connectAsync({ servers, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
+  try {
+    await client.publishAsync(topic, payload, { qos: 1, retain: true });
+  } finally {
+    await client.endAsync(true).catch(() => {});
+  }
+}
+
+/** The retained message of `topic` as a new subscriber gets it through `member` (undefined: none within 3 s). */
+export async function readRetained(member: MemberProcess, topic: string): Promise<string | undefined> {
+  const client = await mqtt.connectAsync({ host: '127.0.0.1', port: member.ports.mqtt, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
+  try {
+    const got = new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 3000);
+      client.on('message', (_t, payload, packet) => {
+        if (!packet.retain) return;
+        clearTimeout(timer);
+        resolve(payload.toString());
+      });
+    });
+    await client.subscribeAsync(topic, { qos: 1 });
+    return await got;
+  } finally {
+    await client.endAsync(true).catch(() => {});
+  }
 }

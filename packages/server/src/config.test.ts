@@ -338,6 +338,14 @@ describe('precedence: flag > env > config file > default', () => {
 });
 
 describe('validation errors are clear', () => {
+  it('cluster mode: one cluster flag keeps the other cluster defaults, and a missing secret is named', () => {
+    const c = mergeConfig(parseFlags(['--cluster-etcd', 'http://e1:2379,http://e2:2379', '--cluster-secret', 's']).config);
+    expect(c.cluster).toEqual({ etcd: ['http://e1:2379', 'http://e2:2379'], secret: 's', name: 'warren', port: 25672, leaseTtl: 5, ackTimeoutMs: 5000 });
+    expect(() => mergeConfig(parseFlags(['--cluster-etcd', 'http://e1:2379']).config)).toThrow(
+      new ConfigError('cluster mode (cluster.etcd, --cluster-etcd) needs a shared secret: set cluster.secret (--cluster-secret)'),
+    );
+  });
+
   it('a bad port names the setting, the source and the value', () => {
     expect(() => parseFlags(['--amqp-port', 'abc'])).toThrow(
       new ConfigError(`Invalid amqp.port from --amqp-port: expected a port number 0-65535 or 'off', got "abc"`),

@@ -458,7 +458,7 @@ const LEGACY_PATHS: ReadonlyMap<string, string> = new Map([['amqp.slowConsumerTi
 const EMPTY_ALLOWED: ReadonlySet<string> = new Set(['defaultUser.password', 'mqtt.defaultPass']);
 
 const SECTIONS = [
-  'log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'auth', 'tls',
+  'log', 'defaultUser', 'amqp', 'stomp', 'mqtt', 'webStomp', 'webMqtt', 'management', 'prometheus', 'cluster', 'auth', 'tls',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
