@@ -5,8 +5,15 @@
 import { LocalCluster, type MemberProcess } from './harness.js';
 import { declareQueues, drain, newTally, outageAfter, readRetained, setRetained, startPublishers, verdict } from './workload.js';
 
-/** How the leader is hurt in a round. */
-export type Fault = 'kill' | 'stop' | 'etcd-partition';
+/**
+ * What goes wrong in a round: the leader is killed (SIGKILL), stopped (SIGSTOP past its lease), or cut off from
+ * etcd; or one follower stops acknowledging (SIGSTOP past the ack timeout: its link stays open and silent, which is
+ * what the leader sees of a partition between them), so the leader must drop it from the ISR and carry on.
+ */
+export type Fault = 'kill' | 'stop' | 'etcd-partition' | 'follower-stop';
+
+/** Whether the fault hits the leader (and so a new leader must take over). */
+const hitsLeader = (fault: Fault): boolean => fault !== 'follower-stop';
 
 export interface JepsenOptions {
   rounds: number;
@@ -22,6 +29,8 @@ export interface JepsenOptions {
 
 export interface RoundResult {
   fault: Fault;
+  /** The member the fault hit. */
+  victim: string;
   oldLeader: string;
   newLeader: string;
   /** The longest time without a confirm around the fault, ms (see {@link outageAfter}). */
@@ -46,8 +55,12 @@ export interface JepsenReport {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function injure(m: MemberProcess, fault: Fault, ttlMs: number): Promise<() => Promise<void>> {
+async function injure(m: MemberProcess, fault: Fault, ttlMs: number, ackTimeoutMs: number): Promise<() => Promise<void>> {
   switch (fault) {
+    case 'follower-stop':
+      m.pause();
+      await sleep(ackTimeoutMs * 3);
+      return async () => m.resume();
     case 'kill':
       await m.kill();
       return () => m.start();
@@ -78,9 +91,10 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       const retained = `round-${r + 1}-${Date.now()}`;
       await setRetained(cluster, 'jepsen/retained', retained);
       await sleep(options.loadMs / 2 + Math.random() * (options.loadMs / 2));
+      const victim = hitsLeader(fault) ? leader : cluster.members.find((m) => m !== leader && m.running)!;
       const faultAt = Date.now();
-      const heal = await injure(leader, fault, options.leaseTtl * 1000);
-      const next = await cluster.waitForLeader(60_000, leader.name);
+      const heal = await injure(victim, fault, options.leaseTtl * 1000, options.ackTimeoutMs);
+      const next = hitsLeader(fault) ? await cluster.waitForLeader(60_000, leader.name) : await cluster.waitForLeader();
       // Let the publishers find the new leader and confirm for a while.
       await sleep(options.loadMs / 2);
       await heal();
@@ -94,6 +108,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       const retainedKept = (await readRetained(now, 'jepsen/retained')) === retained;
       const result: RoundResult = {
         fault,
+        victim: victim.name,
         oldLeader: leader.name,
         newLeader: next.name,
         failoverMs,
@@ -106,7 +121,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       };
       rounds.push(result);
       log(
-        `round ${r + 1} ${fault}: leader ${leader.name} -> ${next.name}, failover ${result.failoverMs ?? '-'} ms, ` +
+        `round ${r + 1} ${fault} of ${victim.name}: leader ${leader.name} -> ${next.name}, failover ${result.failoverMs ?? '-'} ms, ` +
           `confirmed ${result.confirmed}, lost ${result.lost}${v.lost.length > 0 ? ` (${v.lost.slice(0, 5).join(' ')})` : ''}, ` +
           `duplicates ${result.duplicates}, unconfirmed ${result.unconfirmed}, reconnects ${result.reconnects}, ` +
           `retained message ${retainedKept ? 'kept' : 'LOST'}`,

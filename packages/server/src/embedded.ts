@@ -28,6 +28,8 @@ export function listenersOff(): WarrenConfigInput {
   const off: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(DEFAULT_CONFIG)) {
     if (typeof value !== 'object' || value === null || !('port' in value)) continue;
+    // The replication link of cluster mode is not a client listener (and cannot be switched off).
+    if (key === 'cluster') continue;
     off[key] = 'tlsPort' in value ? { port: null, tlsPort: null } : { port: null };
   }
   return off as WarrenConfigInput;
