@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { observeDataDir, type DataDirObserver, type Logger } from '@warren/core';
 import { EtcdCoordinator, FencedError, type LeaderInfo, type MemberInfo } from './coordinator.js';
 import { ReplicationFollower } from './link/follower.js';
@@ -370,8 +371,7 @@ export class ClusterMember {
   }
 }
 
-async function freePort(host: string): Promise<number> {
-  const { createServer } = await import('node:net');
+function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
