@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger, type DataDirChange } from '@warren/core';
@@ -405,6 +405,28 @@ describe('replication link: refusals', () => {
     }
     expect(s.leader.followers()).toEqual([]);
     expect(readFileSync(join(s.followerDir, 'keep'), 'utf8')).toBe('mine');
+  });
+
+  it('the leader drops a peer that sends garbage or an oversized frame, logs why, and keeps serving followers', async () => {
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (o: unknown, m?: string) => void warnings.push(`${m ?? ''} ${String((o as { err?: unknown }).err)}`) };
+    const s = await startLeader({ logger: { ...log, child: () => log } as typeof silentLogger });
+    for (const bytes of [randomBytes(5000), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])]) {
+      const closed = await new Promise<boolean>((resolve) => {
+        const sock = connect(s.port, '127.0.0.1', () => sock.write(bytes));
+        sock.on('error', () => {});
+        sock.on('close', () => resolve(true));
+        sock.resume();
+      });
+      expect(closed).toBe(true);
+    }
+    expect(warnings.length).toBeGreaterThanOrEqual(2);
+    // A real follower still syncs and joins afterwards.
+    write(s.leaderDir, 'a/b', Buffer.from('still here'));
+    const f = follower(s);
+    f.start();
+    await inSync(s, f);
+    expect(readFileSync(join(s.followerDir, 'a/b'), 'utf8')).toBe('still here');
   });
 
   it('the leader refuses a follower that has seen a newer epoch', async () => {
