@@ -1,4 +1,6 @@
+import { mkdir, open } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { observeDataDir, type DataDirObserver, type Logger } from '@warren/core';
 import { EtcdCoordinator, FencedError, type LeaderInfo, type MemberInfo } from './coordinator.js';
 import { ReplicationFollower } from './link/follower.js';
@@ -37,6 +39,12 @@ export interface ClusterMemberOptions {
    */
   startBroker(ports: Record<string, number>): Promise<LeaderBroker>;
   logger: Logger;
+  /**
+   * How the leader checks its disk: a small write and fdatasync in the data directory every second. One that has not
+   * finished after the lease TTL means a stalled disk: the leader gives up its lease so another member takes over.
+   * Tests replace it.
+   */
+  diskProbe?: () => Promise<void>;
 }
 
 /** One member's view of the cluster, for the management API. */
@@ -87,6 +95,7 @@ export class ClusterMember {
   /** etcd ISR updates run one at a time, each from the list the previous one left. */
   #isrChain: Promise<void> = Promise.resolve();
   #stopped = false;
+  #diskTimer: NodeJS.Timeout | undefined;
   /** Role changes run one at a time. */
   #transition: Promise<void> = Promise.resolve();
 
@@ -255,6 +264,7 @@ export class ClusterMember {
       this.#unobserve = observeDataDir(this.#o.dataDir, guarded);
       await link.listen(this.#replicationPort, this.#o.bindHost);
       this.#broker = await this.#o.startBroker({ ...this.#ports });
+      this.#watchDisk(coordinator);
       this.#log.info({ epoch, ports: this.#ports }, 'cluster: serving as leader');
     } catch (err) {
       this.#log.error({ err }, 'cluster: could not start serving as leader; stepping down');
@@ -302,7 +312,52 @@ export class ClusterMember {
     }
   }
 
+  /**
+   * A leader whose disk stalls still renews its lease (etcd is reached over the network) while every confirm waits
+   * for an fsync that does not come: watch the disk and abdicate when a probe outlives the lease TTL.
+   */
+  #watchDisk(coordinator: EtcdCoordinator): void {
+    const probe = this.#o.diskProbe ?? (() => probeDisk(join(this.#o.dataDir, 'cluster')));
+    const limitMs = this.#o.leaseTtlSeconds * 1000;
+    let startedAt: number | undefined;
+    const timer = setInterval(() => {
+      if (this.#diskTimer !== timer) return;
+      if (startedAt !== undefined) {
+        if (Date.now() - startedAt > limitMs) {
+          this.#abdicate(coordinator, new Error(`the data directory did not complete a write and fdatasync in ${limitMs} ms`));
+        }
+        return;
+      }
+      startedAt = Date.now();
+      probe().then(
+        () => {
+          startedAt = undefined;
+        },
+        (err: unknown) => {
+          if (this.#diskTimer === timer) this.#abdicate(coordinator, err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    }, 1000);
+    timer.unref();
+    this.#diskTimer = timer;
+  }
+
+  /**
+   * Give up leadership now, without waiting for anything this process might not finish (a stalled disk): fail every
+   * pending and later confirm, revoke the lease so another member can be elected, then stop the rest in order.
+   */
+  #abdicate(coordinator: EtcdCoordinator, reason: Error): void {
+    if (this.#diskTimer !== undefined) clearInterval(this.#diskTimer);
+    this.#diskTimer = undefined;
+    this.#log.error({ err: reason }, 'cluster: leader abdicating');
+    void this.#leaderLink?.close();
+    void coordinator.close({ revoke: true }).catch(() => {});
+    this.#schedule(() => this.#onLost(coordinator, reason));
+  }
+
   async #stopServing(): Promise<void> {
+    if (this.#diskTimer !== undefined) clearInterval(this.#diskTimer);
+    this.#diskTimer = undefined;
     await this.#stopFollowing();
     const link = this.#leaderLink;
     const broker = this.#broker;
@@ -368,6 +423,18 @@ export class ClusterMember {
       await coordinator.close().catch(() => {});
     }
     this.#role = 'stopped';
+  }
+}
+
+/** One small write and fdatasync in `dir` (the member's local directory, never replicated). */
+async function probeDisk(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const handle = await open(join(dir, 'disk-probe'), 'w', 0o600);
+  try {
+    await handle.write(String(Date.now()));
+    await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }
 
