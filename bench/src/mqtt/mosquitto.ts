@@ -17,10 +17,21 @@ export async function startMosquitto(timeoutMs = 10_000): Promise<StartedBroker>
   if (!existsSync(MOSQUITTO_BIN)) throw new Error('mosquitto is not installed (sudo apt-get install -y mosquitto)');
   const dir = mkdtempSync(path.join(tmpdir(), 'warren-bench-mosquitto-'));
   const port = await freePort();
+  const wsPort = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
+  // The websockets listener (libwebsockets, compiled into Debian's build) is for the w group's MQTT-over-WebSocket
+  // comparison. Mosquitto 2.0.11 refuses to start with websockets listeners only, so it always comes with the TCP one.
   writeFileSync(
     conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 1000000', 'max_inflight_messages 0', ''].join('\n'),
+    [
+      'allow_anonymous true',
+      'max_queued_messages 1000000',
+      'max_inflight_messages 0',
+      `listener ${port} 127.0.0.1`,
+      `listener ${wsPort} 127.0.0.1`,
+      'protocol websockets',
+      '',
+    ].join('\n'),
   );
   const child = spawn(MOSQUITTO_BIN, ['-c', conf], { stdio: 'ignore' });
   const stop = async (): Promise<void> => {
@@ -48,5 +59,5 @@ export async function startMosquitto(timeoutMs = 10_000): Promise<StartedBroker>
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { name: 'Mosquitto', host: '127.0.0.1', port: 0, mqttPort: port, stop };
+  return { name: 'Mosquitto', host: '127.0.0.1', port: 0, mqttPort: port, webMqttUrl: `ws://127.0.0.1:${wsPort}/ws`, stop };
 }

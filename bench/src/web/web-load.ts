@@ -30,6 +30,8 @@ export interface WebScenarioSpec {
   title: string;
   protocol: 'stomp' | 'mqtt';
   transport: 'ws' | 'tcp';
+  /** MQTT QoS of the publisher and the subscription. Default 0. */
+  qos?: 0 | 1;
 }
 
 /** The scenarios, in run order: each WebSocket one followed by the same over TCP. */
@@ -38,6 +40,8 @@ export const WEB_SCENARIOS: readonly WebScenarioSpec[] = [
   { id: 'w-stomp-tcp', title: 'the same over TCP (same load tool)', protocol: 'stomp', transport: 'tcp' },
   { id: 'w-mqtt', title: 'MQTT over WebSocket, QoS 0, 1 publisher → 1 subscriber', protocol: 'mqtt', transport: 'ws' },
   { id: 'w-mqtt-tcp', title: 'the same over TCP (same load tool)', protocol: 'mqtt', transport: 'tcp' },
+  { id: 'w-mqtt-q1', title: 'MQTT over WebSocket, QoS 1 (PUBACK both ways), 1 publisher → 1 subscriber', protocol: 'mqtt', transport: 'ws', qos: 1 },
+  { id: 'w-mqtt-q1-tcp', title: 'the same over TCP (same load tool)', protocol: 'mqtt', transport: 'tcp', qos: 1 },
 ];
 
 /** Where a broker listens. Missing entries skip their scenarios. */
@@ -206,6 +210,7 @@ export async function runWebScenario(
       bodySize: o.bodySize,
       window: o.window ?? 2000,
       batch: o.batch ?? 64,
+      qos: spec.qos ?? 0,
     };
     let pub: Peer | undefined;
     const sub = startPeer({ ...base, role: 'sub' }, (n) => pub?.send({ cmd: 'delivered', n }));
@@ -337,7 +342,7 @@ export function formatWebResults(results: Map<string, ScenarioResult[]>): string
         : `${fmt(r.deliveredPerS).padStart(10)} msgs/s (sent ${fmt(r.confirmedPerS)}/s)   p50 ${ms(r.p50Ms)} ms   p99 ${ms(r.p99Ms)} ms`;
       lines.push(`  ${r.id.padEnd(12)} ${row}`);
     }
-    for (const proto of ['stomp', 'mqtt']) {
+    for (const proto of ['stomp', 'mqtt', 'mqtt-q1']) {
       const ws = rs.find((r) => r.id === `w-${proto}`)?.deliveredPerS ?? Number.NaN;
       const tcp = rs.find((r) => r.id === `w-${proto}-tcp`)?.deliveredPerS ?? Number.NaN;
       if (Number.isFinite(ws) && Number.isFinite(tcp)) lines.push(`  ${proto} WebSocket/TCP: ${(ws / tcp).toFixed(2)}`);

@@ -43,6 +43,8 @@ export interface PeerConfig {
   window: number;
   /** Messages per socket write (the publisher's batch). */
   batch: number;
+  /** MQTT: publish and subscribe at this QoS (1: the subscriber acknowledges every delivery). Default 0. */
+  qos?: 0 | 1;
 }
 
 /** What a peer measured between 'measure' and 'stop'. */
@@ -132,21 +134,33 @@ async function runSub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
       io.write(Buffer.from(`SUBSCRIBE\nid:0\ndestination:/topic/${cfg.name}\nack:auto\nreceipt:s\n\n\0`));
     });
   } else {
-    io = await open(
-      send,
-      cfg,
-      mqttReader((type, b) => {
-        if (type === 3) onDelivery(readStamp(b, 2 + b.readUInt16BE(0)));
-        else if (type === 2 /* CONNACK */ || type === 9 /* SUBACK */) step?.();
-      }),
-    );
+    const qos = cfg.qos ?? 0;
+    // QoS 1: the PUBACKs of one read go out in one socket write.
+    const acks: Buffer[] = [];
+    const reader = mqttReader((type, b) => {
+      if (type === 3) {
+        const topicEnd = 2 + b.readUInt16BE(0);
+        if (qos === 1) {
+          acks.push(Buffer.from([0x40, 2, b[topicEnd]!, b[topicEnd + 1]!]));
+          onDelivery(readStamp(b, topicEnd + 2));
+        } else onDelivery(readStamp(b, topicEnd));
+      } else if (type === 2 /* CONNACK */ || type === 9 /* SUBACK */) step?.();
+    });
+    io = await open(send, cfg, (chunk) => {
+      reader(chunk);
+      if (acks.length > 0) {
+        const all = acks.length === 1 ? acks[0]! : Buffer.concat(acks);
+        acks.length = 0;
+        io.write(all);
+      }
+    });
     await new Promise<void>((resolve) => {
       step = resolve;
       io.write(mqttConnect(`${cfg.name}-sub`));
     });
     await new Promise<void>((resolve) => {
       step = resolve;
-      io.write(mqttPacket(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(`bench/${cfg.name}`), Buffer.from([0])])));
+      io.write(mqttPacket(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(`bench/${cfg.name}`), Buffer.from([qos])])));
     });
   }
   step = undefined;
@@ -203,17 +217,18 @@ async function runPub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
     cfg.protocol === 'stomp'
       ? (() => {
           const f = stompSend(`/topic/${cfg.name}`, body);
-          return { frame: f.frame, stampOffset: f.bodyOffset };
+          return { frame: f.frame, stampOffset: f.bodyOffset, idOffset: -1 };
         })()
       : (() => {
-          const p = mqttPublish(`bench/${cfg.name}`, body);
-          return { frame: p.packet, stampOffset: p.bodyOffset };
+          const p = mqttPublish(`bench/${cfg.name}`, body, cfg.qos ?? 0);
+          return { frame: p.packet, stampOffset: p.bodyOffset, idOffset: p.idOffset };
         })();
   const template = new BatchTemplate(
     one.frame,
     one.stampOffset,
     cfg.batch,
     isWs ? { opcode: cfg.protocol === 'stomp' ? OP_TEXT : OP_BINARY, mask: MASK } : undefined,
+    one.idOffset,
   );
   const socket = io.socket;
   let published = 0;
@@ -230,7 +245,8 @@ async function runPub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
       const room = cfg.window - (published - delivered);
       if (room <= 0) return;
       const n = Math.min(room, cfg.batch);
-      socket.write(template.stamped(n, nowMs()));
+      // QoS 1 packet identifiers run on with `published`: the window (< 65535) keeps each unique while in flight.
+      socket.write(template.stamped(n, nowMs(), (published % 65535) + 1));
       published += n;
       if (measuring) measured += n;
     }

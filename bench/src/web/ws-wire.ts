@@ -159,27 +159,43 @@ export class BatchTemplate {
   readonly #stampOffset: number;
   readonly #maskPhase: number;
   readonly #mask: Buffer | undefined;
+  /** Offset of a QoS 1 PUBLISH's packet identifier inside one message (-1: none) and its mask index. */
+  readonly #idOffset: number;
+  readonly #idMaskPhase: number;
 
   /**
    * @param frame The protocol frame (STOMP SEND, MQTT PUBLISH) with a placeholder stamp at `stampOffset`.
    * @param ws WebSocket opcode and mask, or undefined for TCP.
    */
-  constructor(frame: Buffer, stampOffset: number, count: number, ws?: { opcode: number; mask?: Buffer }) {
+  constructor(
+    frame: Buffer,
+    stampOffset: number,
+    count: number,
+    ws?: { opcode: number; mask?: Buffer },
+    idOffset = -1,
+  ) {
     let one = frame;
     let stampOffset2 = stampOffset;
+    let idOffset2 = idOffset;
     this.#mask = ws?.mask;
     if (ws !== undefined) {
       one = encodeFrame(ws.opcode, frame, ws.mask);
       stampOffset2 += one.length - frame.length;
+      if (idOffset >= 0) idOffset2 += one.length - frame.length;
     }
     this.#stampOffset = stampOffset2;
     this.#maskPhase = stampOffset & 3;
+    this.#idOffset = idOffset2;
+    this.#idMaskPhase = idOffset & 3;
     this.messageLength = one.length;
     this.bytes = Buffer.concat(Array.from({ length: count }, () => one));
   }
 
-  /** A fresh buffer holding the first `n` messages, each stamped with `ms`. */
-  stamped(n: number, ms: number): Buffer {
+  /**
+   * A fresh buffer holding the first `n` messages, each stamped with `ms`; with a packet identifier field, the
+   * messages get identifiers `firstId`, `firstId + 1`, ... (1..65535, wrapping).
+   */
+  stamped(n: number, ms: number, firstId = 1): Buffer {
     const out = Buffer.from(this.bytes.subarray(0, n * this.messageLength));
     const stamp = Buffer.from(ms.toFixed(3).padEnd(STAMP_WIDTH, ' '), 'latin1');
     const mask = this.#mask;
@@ -187,6 +203,14 @@ export class BatchTemplate {
       const at = m * this.messageLength + this.#stampOffset;
       if (mask === undefined) stamp.copy(out, at);
       else for (let j = 0; j < STAMP_WIDTH; j++) out[at + j] = stamp[j]! ^ mask[(this.#maskPhase + j) & 3]!;
+      if (this.#idOffset >= 0) {
+        const id = ((firstId - 1 + m) % 65535) + 1;
+        const idAt = m * this.messageLength + this.#idOffset;
+        const hi = id >> 8;
+        const lo = id & 0xff;
+        out[idAt] = mask === undefined ? hi : hi ^ mask[this.#idMaskPhase & 3]!;
+        out[idAt + 1] = mask === undefined ? lo : lo ^ mask[(this.#idMaskPhase + 1) & 3]!;
+      }
     }
     return out;
   }
@@ -274,10 +298,15 @@ export function mqttConnect(clientId: string): Buffer {
   return mqttPacket(0x10, Buffer.concat([header, mqttString(clientId), mqttString('guest'), mqttString('guest')]));
 }
 
-/** MQTT QoS 0 PUBLISH of `body` to `topic`, and the offset of the body inside the packet. */
-export function mqttPublish(topic: string, body: Buffer): { packet: Buffer; bodyOffset: number } {
-  const packet = mqttPacket(0x30, Buffer.concat([mqttString(topic), body]));
-  return { packet, bodyOffset: packet.length - body.length };
+/**
+ * MQTT PUBLISH of `body` to `topic` at QoS 0 or 1, the offset of the body inside the packet, and (QoS 1) the offset
+ * of its packet identifier (a placeholder 1, for {@link BatchTemplate} to number).
+ */
+export function mqttPublish(topic: string, body: Buffer, qos: 0 | 1 = 0): { packet: Buffer; bodyOffset: number; idOffset: number } {
+  const id = qos === 1 ? Buffer.from([0, 1]) : Buffer.alloc(0);
+  const packet = mqttPacket(qos === 1 ? 0x32 : 0x30, Buffer.concat([mqttString(topic), id, body]));
+  const bodyOffset = packet.length - body.length;
+  return { packet, bodyOffset, idOffset: qos === 1 ? bodyOffset - 2 : -1 };
 }
 
 /** STOMP 1.2 CONNECT as guest, no heart-beats. */
