@@ -27,6 +27,22 @@ describe('topic translation (RabbitMQ mapping)', () => {
   });
 });
 
+describe('topic translation memo', () => {
+  it('stays right for repeated, mixed and more unique topics than it remembers', () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20_000; i++) {
+        const t = i % 3 === 0 ? `dev/${i}/t` : i % 3 === 1 ? `dev.${i}.t` : `a.${i}/b`;
+        const expected = i % 3 === 0 ? `dev.${i}.t` : i % 3 === 1 ? `dev/${i}/t` : `a/${i}.b`;
+        expect(topicToRoutingKey(t)).toBe(expected);
+        expect(routingKeyToTopic(expected)).toBe(t);
+      }
+    }
+    // A topic past the remembered length is swapped all the same.
+    const long = `${'x/'.repeat(300)}y`;
+    expect(topicToRoutingKey(long)).toBe(`${'x.'.repeat(300)}y`);
+  });
+});
+
 describe('topic rules', () => {
   it('[MQTT-3.3.2-2] names carry no wildcards; [MQTT-4.7.3-1] are not empty; no NUL', () => {
     expect(checkTopicName('a/b')).toBeUndefined();

@@ -49,6 +49,26 @@ export function checkTopicFilter(filter: string): TopicError | undefined {
 
 /** MQTT topic name → AMQP routing key: `/` ⇄ `.` swapped (RabbitMQ's mapping). */
 export function topicToRoutingKey(topic: string): string {
+  // Devices publish to the same few topics over and over, and every delivery swaps back: remembered pairs save a
+  // rope of slices per PUBLISH and per delivery (the reverse pair hands a delivery the publisher's own string).
+  const known = SWAPPED.get(topic);
+  if (known !== undefined) return known;
+  const out = swapSeparators(topic);
+  if (topic.length <= SWAP_MEMO_MAX_LENGTH) {
+    // Bounded: a client cycling through unique topics only makes the memo start over.
+    if (SWAPPED.size >= SWAP_MEMO_MAX_ENTRIES) SWAPPED.clear();
+    SWAPPED.set(topic, out);
+    SWAPPED.set(out, topic);
+  }
+  return out;
+}
+
+/** Topic ⇄ routing key pairs recently swapped (both directions). */
+const SWAPPED = new Map<string, string>();
+const SWAP_MEMO_MAX_ENTRIES = 8192;
+const SWAP_MEMO_MAX_LENGTH = 256;
+
+function swapSeparators(topic: string): string {
   let out = '';
   let start = 0;
   for (let i = 0; i < topic.length; i++) {

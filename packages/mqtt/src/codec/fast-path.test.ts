@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import mqttPacket, { type IPublishPacket, type Packet, type QoS } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { decodeFast, encodePuback, encodePublish } from './fast-path.js';
+import { decodeFast, encodePuback, encodePublish, fastScratch } from './fast-path.js';
 
 function parseOne(version: number, bytes: Buffer): Packet {
   const parser = mqttPacket.parser({ protocolVersion: version });
@@ -104,5 +104,33 @@ describe('fast PUBACK codec', () => {
     expect(fast(Buffer.from([0x40, 3, 1, 2, 0x10]), 5)).toBeUndefined();
     expect(fast(Buffer.from([0x42, 2, 1, 2]), 4)).toBeUndefined();
     expect(fast(Buffer.from([0xc0, 0]), 4)).toBeUndefined(); // PINGREQ
+  });
+});
+
+describe('fast PUBLISH decoding into scratch packets', () => {
+  const decodeWith = (scratch: ReturnType<typeof fastScratch>, bytes: Buffer): IPublishPacket => {
+    let j = 1;
+    while (((bytes[j] as number) & 0x80) !== 0) j++;
+    return decodeFast(bytes, 0, bytes.length, j + 1, 4, scratch) as IPublishPacket;
+  };
+  const publish = (topic: string, payload: Buffer): Buffer =>
+    mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId: 7, retain: false, dup: false });
+
+  it('decodes each topic right when one connection repeats and changes topics (same length too)', () => {
+    const scratch = fastScratch();
+    for (const topic of ['dev/1/t', 'dev/1/t', 'dev/2/t', 'dev/2/t', 'dev/1/t', 'other', 'dev/1/t', 'é/ü', 'é/ü']) {
+      expect(decodeWith(scratch, publish(topic, Buffer.from('x'))).topic).toBe(topic);
+    }
+  });
+
+  it('copies small and large payloads out of the read buffer', () => {
+    const scratch = fastScratch();
+    for (const size of [0, 1, 64, 256, 257, 5000]) {
+      const payload = Buffer.alloc(size, 0x61);
+      const bytes = publish('t', payload);
+      const p = decodeWith(scratch, bytes);
+      bytes.fill(0);
+      expect(Buffer.compare(p.payload as Buffer, payload)).toBe(0);
+    }
   });
 });

@@ -23,6 +23,13 @@ export type FastPacket = IPublishPacket | IPubackPacket;
 export interface FastScratch {
   readonly publish: IPublishPacket;
   readonly puback: IPubackPacket;
+  /**
+   * The last PUBLISH's topic bytes and string: a device publishes to the same topic again and again, and the same
+   * bytes give back the same string instead of a new one per PUBLISH (which also keeps the topic's routing key
+   * memo a hit on an already hashed string).
+   */
+  topicBytes: Buffer;
+  topic: string;
 }
 
 /** New scratch packets for {@link decodeFast}. */
@@ -30,10 +37,14 @@ export function fastScratch(): FastScratch {
   return {
     publish: { cmd: 'publish', topic: '', payload: EMPTY, qos: 0, dup: false, retain: false, messageId: 0 },
     puback: { cmd: 'puback', messageId: 0 },
+    topicBytes: EMPTY,
+    topic: '',
   };
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Payloads up to this size are copied byte by byte (see {@link decodeFast}). */
+const SMALL_COPY = 256;
 
 /** Let go of the payload of a scratch PUBLISH (it would pin its memory while the connection idles). */
 export function releaseScratch(scratch: FastScratch): void {
@@ -71,7 +82,7 @@ export function decodeFast(
   const topicLength = buf.readUInt16BE(bodyStart);
   let pos = bodyStart + 2 + topicLength;
   if (pos > end) return undefined;
-  const topic = buf.toString('utf8', bodyStart + 2, pos);
+  const topic = scratch !== undefined ? topicOf(scratch, buf, bodyStart + 2, pos) : buf.toString('utf8', bodyStart + 2, pos);
   let messageId: number | undefined;
   if (qos > 0) {
     if (pos + 2 > end) return undefined;
@@ -87,8 +98,12 @@ export function decodeFast(
     const p = scratch.publish;
     p.topic = topic;
     // A copy made here, so the receiver need not copy the view again.
-    const payload = Buffer.allocUnsafe(end - pos);
-    buf.copy(payload, 0, pos, end);
+    const size = end - pos;
+    const payload = Buffer.allocUnsafe(size);
+    // Buffer#copy of a range makes a view of the source first (an object per PUBLISH); a telemetry payload is
+    // small enough that a plain loop costs less than that allocation.
+    if (size <= SMALL_COPY) for (let k = 0; k < size; k++) payload[k] = buf[pos + k] as number;
+    else buf.copy(payload, 0, pos, end);
     p.payload = payload;
     p.qos = qos as QoS;
     p.dup = (first & 0x08) !== 0;
@@ -108,6 +123,26 @@ export function decodeFast(
   if (messageId !== undefined) packet.messageId = messageId;
   return packet;
 }
+
+/** The topic at `buf[start..end)`: the scratch's last one when the bytes are the same. */
+function topicOf(scratch: FastScratch, buf: Buffer, start: number, end: number): string {
+  const last = scratch.topicBytes;
+  const n = end - start;
+  if (last.length === n && n > 0) {
+    let k = 0;
+    while (k < n && last[k] === buf[start + k]) k++;
+    if (k === n) return scratch.topic;
+  }
+  const topic = buf.toString('utf8', start, end);
+  if (n <= MAX_REMEMBERED_TOPIC) {
+    scratch.topicBytes = Buffer.from(buf.subarray(start, end));
+    scratch.topic = topic;
+  }
+  return topic;
+}
+
+/** Longer topics are not remembered by {@link topicOf}: the byte comparison would cost more than it saves. */
+const MAX_REMEMBERED_TOPIC = 256;
 
 /** The size of the remaining-length varint for `n` (MQTT 5 §1.5.5). */
 function varintSize(n: number): number {
