@@ -65,7 +65,13 @@ async function runWeb(o: CliOptions, log: (s: string) => void, json: Record<stri
       // MQTT over WebSocket (and TCP, for its ratio) against Mosquitto's websockets listener; STOMP rows show '—'.
       const mosq = await startMosquitto();
       stopAfter.push(mosq);
-      targets.push({ name: 'Mosquitto (Debian package)', host: mosq.host, ...(mosq.mqttPort !== undefined ? { mqttPort: mosq.mqttPort } : {}), ...(mosq.webMqttUrl !== undefined ? { webMqttUrl: mosq.webMqttUrl } : {}) });
+      targets.push({
+        name: 'Mosquitto (Debian package)',
+        host: mosq.host,
+        ...(mosq.mqttPort !== undefined ? { mqttPort: mosq.mqttPort } : {}),
+        ...(mosq.webMqttUrl !== undefined ? { webMqttUrl: mosq.webMqttUrl } : {}),
+        ...(mosq.pid !== undefined ? { pid: mosq.pid } : {}),
+      });
     }
     const results = await runWebBench(targets, { durationS: o.durationS, warmupS: o.warmupS, bodySize: o.bodySize }, log);
     json.web = Object.fromEntries(results);

@@ -92,6 +92,8 @@ export interface ScenarioResult {
    * dirtied again after an fsync counts again) per publisher-confirmed message; undefined without a broker pid.
    */
   writeBytesPerMsg?: number;
+  /** CPU time of the broker process during the window per delivered message, µs (WebSocket scenarios, with a pid). */
+  brokerCpuUsPerMsg?: number;
   error?: string;
 }
 

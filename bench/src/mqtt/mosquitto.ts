@@ -59,5 +59,5 @@ export async function startMosquitto(timeoutMs = 10_000): Promise<StartedBroker>
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { name: 'Mosquitto', host: '127.0.0.1', port: 0, mqttPort: port, webMqttUrl: `ws://127.0.0.1:${wsPort}/ws`, stop };
+  return { name: 'Mosquitto', host: '127.0.0.1', port: 0, mqttPort: port, webMqttUrl: `ws://127.0.0.1:${wsPort}/ws`, ...(child.pid !== undefined ? { pid: child.pid } : {}), stop };
 }

@@ -11,11 +11,11 @@
  * publisher writes at the start of each body.
  *
  * Standalone: `node bench/dist/web/web-load.js [--duration S] [--warmup S] [--only ids] [--reference] [--ceiling]
- * [--no-warren] [--batch N] [--cpu-prof DIR] [--json]` starts Warren in a child process (every listener on a free port) and, with
+ * [--no-warren] [--batch N] [--rate MSGS_PER_S] [--cpu-prof DIR] [--json]` starts Warren in a child process (every listener on a free port) and, with
  * --reference, also measures the reference RabbitMQ's web_stomp/web_mqtt (15684/15685) and STOMP/MQTT (61623/1893).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,23 @@ export interface WebTarget {
   /** ws://host:port/ws */
   webStompUrl?: string;
   webMqttUrl?: string;
+  /** The broker's process (on this machine): its CPU time per message is reported. */
+  pid?: number;
+}
+
+/** User + system CPU time of process `pid` in µs (/proc/<pid>/stat), or undefined when it cannot be read. */
+function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces), from its closing parenthesis: state is field 3.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    // USER_HZ is 100 on Linux.
+    return Number.isFinite(ticks) ? ticks * 10_000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Run settings. */
@@ -66,6 +83,8 @@ export interface WebRunOptions {
   batch?: number;
   /** Run only these scenario ids. */
   only?: readonly string[];
+  /** Publisher rate cap, msgs/s (0 or absent: as fast as the window allows). */
+  rate?: number;
 }
 
 /** The do-nothing servers (one per scenario) as a target: the load tool's own ceiling. */
@@ -211,6 +230,7 @@ export async function runWebScenario(
       window: o.window ?? 2000,
       batch: o.batch ?? 64,
       qos: spec.qos ?? 0,
+      rate: o.rate ?? 0,
     };
     let pub: Peer | undefined;
     const sub = startPeer({ ...base, role: 'sub' }, (n) => pub?.send({ cmd: 'delivered', n }));
@@ -222,10 +242,13 @@ export async function runWebScenario(
     pub.send({ cmd: 'go' });
     await new Promise((r) => setTimeout(r, o.warmupS * 1000));
     for (const p of peers) p.send({ cmd: 'measure' });
+    const cpu0 = cpuMicros(target.pid);
     await new Promise((r) => setTimeout(r, o.durationS * 1000));
+    const cpu1 = cpuMicros(target.pid);
     const results = Promise.all([sub.next('result'), pub.next('result')]);
     for (const p of peers) p.send({ cmd: 'stop' });
     const [s, p] = await results;
+    if (cpu0 !== undefined && cpu1 !== undefined && s.result.count > 0) result.brokerCpuUsPerMsg = (cpu1 - cpu0) / s.result.count;
     result.deliveredPerS = s.result.count / s.result.elapsedS;
     result.confirmedPerS = p.result.count / p.result.elapsedS;
     result.p50Ms = s.result.p50Ms ?? Number.NaN;
@@ -271,6 +294,7 @@ export async function startWarrenWebChild(
   const target: WebTarget & { stop(): Promise<void> } = {
     name: 'Warren',
     host: '127.0.0.1',
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => {
@@ -339,13 +363,18 @@ export function formatWebResults(results: Map<string, ScenarioResult[]>): string
     for (const r of rs) {
       const row = r.error !== undefined
         ? `    error: ${r.error}`
-        : `${fmt(r.deliveredPerS).padStart(10)} msgs/s (sent ${fmt(r.confirmedPerS)}/s)   p50 ${ms(r.p50Ms)} ms   p99 ${ms(r.p99Ms)} ms`;
+        : `${fmt(r.deliveredPerS).padStart(10)} msgs/s (sent ${fmt(r.confirmedPerS)}/s)   p50 ${ms(r.p50Ms)} ms   p99 ${ms(r.p99Ms)} ms` +
+          (r.brokerCpuUsPerMsg !== undefined ? `   broker CPU ${r.brokerCpuUsPerMsg.toFixed(2)} µs/msg` : '');
       lines.push(`  ${r.id.padEnd(12)} ${row}`);
     }
     for (const proto of ['stomp', 'mqtt', 'mqtt-q1']) {
       const ws = rs.find((r) => r.id === `w-${proto}`)?.deliveredPerS ?? Number.NaN;
       const tcp = rs.find((r) => r.id === `w-${proto}-tcp`)?.deliveredPerS ?? Number.NaN;
       if (Number.isFinite(ws) && Number.isFinite(tcp)) lines.push(`  ${proto} WebSocket/TCP: ${(ws / tcp).toFixed(2)}`);
+      // CPU per message is steadier than msgs/s on a shared machine: TCP's cost over WebSocket's.
+      const wsCpu = rs.find((r) => r.id === `w-${proto}`)?.brokerCpuUsPerMsg;
+      const tcpCpu = rs.find((r) => r.id === `w-${proto}-tcp`)?.brokerCpuUsPerMsg;
+      if (wsCpu !== undefined && tcpCpu !== undefined) lines.push(`  ${proto} CPU/msg TCP/WebSocket: ${(tcpCpu / wsCpu).toFixed(2)}`);
     }
   }
   return lines.join('\n');
@@ -365,6 +394,7 @@ async function main(argv: readonly string[]): Promise<void> {
     warmupS: num('--warmup', 1),
     bodySize: num('--body', 100),
     batch: num('--batch', 64),
+    rate: num('--rate', 0),
   };
   const only = argv.indexOf('--only');
   if (only >= 0) o.only = (argv[only + 1] ?? '').split(',');

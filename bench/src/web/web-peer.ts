@@ -43,6 +43,8 @@ export interface PeerConfig {
   window: number;
   /** Messages per socket write (the publisher's batch). */
   batch: number;
+  /** Publisher: at most this many messages per second (0: as fast as the window allows). */
+  rate?: number;
   /** MQTT: publish and subscribe at this QoS (1: the subscriber acknowledges every delivery). Default 0. */
   qos?: 0 | 1;
 }
@@ -239,10 +241,28 @@ async function runPub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
   let measured = 0;
   let t0 = 0;
   let awaitingDrain = false;
+  const rate = cfg.rate ?? 0;
+  let startedAt = 0;
+  let rateTimer = false;
   const fill = (): void => {
     scheduled = false;
     while (running && socket.writableLength < HIGH_WATER) {
-      const room = cfg.window - (published - delivered);
+      let room = cfg.window - (published - delivered);
+      if (rate > 0) {
+        // A fixed offered load: the broker's CPU per message is then comparable between runs and transports.
+        const allowed = Math.floor(((performance.now() - startedAt) / 1000) * rate) - published;
+        if (allowed <= 0) {
+          if (!rateTimer) {
+            rateTimer = true;
+            setTimeout(() => {
+              rateTimer = false;
+              topUp();
+            }, 1);
+          }
+          return;
+        }
+        room = Math.min(room, allowed);
+      }
       if (room <= 0) return;
       const n = Math.min(room, cfg.batch);
       // QoS 1 packet identifiers run on with `published`: the window (< 65535) keeps each unique while in flight.
@@ -270,6 +290,7 @@ async function runPub(cfg: PeerConfig, channel: PeerChannel): Promise<void> {
       if (published - delivered <= cfg.window / 2) topUp();
     } else if (m.cmd === 'go') {
       running = true;
+      startedAt = performance.now();
       topUp();
     } else if (m.cmd === 'measure') {
       measuring = true;
