@@ -66,7 +66,7 @@ export function topicToRoutingKey(topic: string): string {
 /** Topic ⇄ routing key pairs recently swapped (both directions). */
 const SWAPPED = new Map<string, string>();
 const SWAP_MEMO_MAX_ENTRIES = 8192;
-const SWAP_MEMO_MAX_LENGTH = 256;
+const SWAP_MEMO_MAX_LENGTH = 128;
 
 function swapSeparators(topic: string): string {
   let out = '';

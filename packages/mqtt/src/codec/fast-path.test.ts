@@ -118,7 +118,8 @@ describe('fast PUBLISH decoding into scratch packets', () => {
 
   it('decodes each topic right when one connection repeats and changes topics (same length too)', () => {
     const scratch = fastScratch();
-    for (const topic of ['dev/1/t', 'dev/1/t', 'dev/2/t', 'dev/2/t', 'dev/1/t', 'other', 'dev/1/t', 'é/ü', 'é/ü']) {
+    const long = `${'x/'.repeat(100)}y`;
+    for (const topic of ['dev/1/t', 'dev/1/t', 'dev/2/t', 'dev/2/t', 'dev/1/t', 'other', 'dev/1/t', 'é/ü', 'é/ü', long, long, 'dev/1/t', long]) {
       expect(decodeWith(scratch, publish(topic, Buffer.from('x'))).topic).toBe(topic);
     }
   });

@@ -29,6 +29,7 @@ export interface FastScratch {
    * memo a hit on an already hashed string).
    */
   topicBytes: Buffer;
+  topicLength: number;
   topic: string;
 }
 
@@ -38,6 +39,7 @@ export function fastScratch(): FastScratch {
     publish: { cmd: 'publish', topic: '', payload: EMPTY, qos: 0, dup: false, retain: false, messageId: 0 },
     puback: { cmd: 'puback', messageId: 0 },
     topicBytes: EMPTY,
+    topicLength: 0,
     topic: '',
   };
 }
@@ -126,23 +128,27 @@ export function decodeFast(
 
 /** The topic at `buf[start..end)`: the scratch's last one when the bytes are the same. */
 function topicOf(scratch: FastScratch, buf: Buffer, start: number, end: number): string {
-  const last = scratch.topicBytes;
   const n = end - start;
-  if (last.length === n && n > 0) {
+  if (n === scratch.topicLength && n > 0) {
+    const last = scratch.topicBytes;
     let k = 0;
     while (k < n && last[k] === buf[start + k]) k++;
     if (k === n) return scratch.topic;
   }
   const topic = buf.toString('utf8', start, end);
   if (n <= MAX_REMEMBERED_TOPIC) {
-    scratch.topicBytes = Buffer.from(buf.subarray(start, end));
+    // One buffer per connection, reused when the topic changes (a device alternating two topics allocates nothing).
+    if (scratch.topicBytes.length === 0) scratch.topicBytes = Buffer.allocUnsafe(MAX_REMEMBERED_TOPIC);
+    const last = scratch.topicBytes;
+    for (let k = 0; k < n; k++) last[k] = buf[start + k] as number;
+    scratch.topicLength = n;
     scratch.topic = topic;
-  }
+  } else scratch.topicLength = 0;
   return topic;
 }
 
 /** Longer topics are not remembered by {@link topicOf}: the byte comparison would cost more than it saves. */
-const MAX_REMEMBERED_TOPIC = 256;
+const MAX_REMEMBERED_TOPIC = 128;
 
 /** The size of the remaining-length varint for `n` (MQTT 5 §1.5.5). */
 function varintSize(n: number): number {
