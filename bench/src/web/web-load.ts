@@ -323,6 +323,9 @@ async function runChild(dataDir: string): Promise<void> {
       mqtt: { port: 0, tlsPort: null },
       webStomp: { port: 0, tlsPort: null },
       webMqtt: { port: 0, tlsPort: null },
+      // Free ports: another broker on this machine may hold 15672 and 15692.
+      management: { port: 0, tlsPort: null },
+      prometheus: { port: 0 },
     });
     process.once('SIGTERM', () => void broker.stop().finally(() => process.exit(0)));
     process.once('disconnect', () => void broker.stop().finally(() => process.exit(0)));
