@@ -33,8 +33,8 @@ export function onConnectionAuthenticated(connection: object, fn: () => void): v
   });
 }
 
-const RELEASE = Symbol('warren.pendingRelease');
-type Tracked = net.Socket & { [RELEASE]?: (() => void) | undefined };
+const PENDING = Symbol('warren.pendingConnections');
+type Tracked = net.Socket & { [PENDING]?: PendingConnections | undefined };
 
 /** Default cap on a listener's unauthenticated connections. */
 export const DEFAULT_MAX_UNAUTHENTICATED = 1000;
@@ -64,22 +64,25 @@ export class PendingConnections {
   admit(raw: net.Socket): boolean {
     if (this.#count >= this.#max) return false;
     this.#count++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.#count--;
-      (raw as Tracked)[RELEASE] = undefined;
-    };
-    (raw as Tracked)[RELEASE] = release;
-    raw.once('close', release);
+    // No closure per socket: the socket points at this counter, and one shared listener frees its slot (removed
+    // again at release, so an authenticated connection keeps nothing of this).
+    (raw as Tracked)[PENDING] = this;
+    raw.on('close', onPendingClose);
     return true;
   }
 
   /** Free the slot of `raw` (its client authenticated). Idempotent. */
   release(raw: net.Socket): void {
-    (raw as Tracked)[RELEASE]?.();
+    if ((raw as Tracked)[PENDING] !== this) return;
+    (raw as Tracked)[PENDING] = undefined;
+    raw.removeListener('close', onPendingClose);
+    this.#count--;
   }
+}
+
+/** The 'close' listener of every admitted socket still unauthenticated. */
+function onPendingClose(this: net.Socket): void {
+  (this as Tracked)[PENDING]?.release(this);
 }
 
 /**
