@@ -52,6 +52,18 @@ export interface WriterHost {
   onStalled?(): void;
 }
 
+/**
+ * What writers have made since the process started: how many writers, and how many of them needed a 'drain'
+ * listener or a batch array (see {@link OutboundWriter.counters}).
+ */
+export interface OutboundWriterCounters {
+  created: number;
+  drainListeners: number;
+  batchArrays: number;
+}
+
+const counters: OutboundWriterCounters = { created: 0, drainListeners: 0, batchArrays: 0 };
+
 /** The writer of a stream, for the shared 'drain' listener. */
 const WRITER = Symbol('warren.transport.writer');
 
@@ -131,6 +143,15 @@ export class OutboundWriter {
     this.#stallTimeoutMs = options.onStalled !== undefined ? (options.stallTimeoutMs ?? 0) : 0;
     this.#onStalled = options.onStalled;
     this.#stallOptionMs = options.stallTimeoutMs ?? 0;
+    counters.created++;
+  }
+
+  /**
+   * A copy of the process-wide {@link OutboundWriterCounters}, for tests and diagnostics: an idle connection's writer
+   * should have made neither a 'drain' listener nor a batch array.
+   */
+  static counters(): OutboundWriterCounters {
+    return { ...counters };
   }
 
   /** `stallTimeoutMs` as given (used once a host with `onStalled` is set). */
@@ -215,7 +236,11 @@ export class OutboundWriter {
     if (this.#batchBytes === 0) {
       this.#first = buf;
     } else {
-      const rest = (this.#rest ??= []);
+      let rest = this.#rest;
+      if (rest === undefined) {
+        rest = this.#rest = [];
+        counters.batchArrays++;
+      }
       if (rest.length === 0) rest.push(this.#first as Buffer);
       rest.push(buf);
     }
@@ -243,6 +268,7 @@ export class OutboundWriter {
       this.#stalled = true;
       if (!this.#drainListening) {
         this.#drainListening = true;
+        counters.drainListeners++;
         (this.#stream as OutboundStream & { [WRITER]?: OutboundWriter })[WRITER] = this;
         this.#stream.on('drain', onStreamDrain);
       }
