@@ -61,13 +61,14 @@ export class PendingConnections {
    * Count a newly accepted raw socket, or return false when the listener already holds its maximum (the caller
    * closes it). The slot is freed by {@link release} or when the socket closes, whichever comes first.
    */
-  admit(raw: net.Socket): boolean {
+  admit(raw: net.Socket, listen = true): boolean {
     if (this.#count >= this.#max) return false;
     this.#count++;
     // No closure per socket: the socket points at this counter, and one shared listener frees its slot (removed
-    // again at release, so an authenticated connection keeps nothing of this).
+    // again at release, so an authenticated connection keeps nothing of this). Without `listen` the caller's own
+    // close listener calls releasePendingSlot (one listener per socket instead of two).
     (raw as Tracked)[PENDING] = this;
-    raw.on('close', onPendingClose);
+    if (listen) raw.on('close', onPendingClose);
     return true;
   }
 
@@ -80,9 +81,17 @@ export class PendingConnections {
   }
 }
 
-/** The 'close' listener of every admitted socket still unauthenticated. */
+/**
+ * Free the unauthenticated slot `raw` holds, if any: for the close listener of a caller that admitted it without
+ * `listen`.
+ */
+export function releasePendingSlot(raw: net.Socket): void {
+  (raw as Tracked)[PENDING]?.release(raw);
+}
+
+/** The 'close' listener of every socket admitted with `listen` and still unauthenticated. */
 function onPendingClose(this: net.Socket): void {
-  (this as Tracked)[PENDING]?.release(this);
+  releasePendingSlot(this);
 }
 
 /**
