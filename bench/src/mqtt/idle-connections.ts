@@ -92,8 +92,20 @@ function connectPacket(clientId: string): Buffer {
 
 const isConnackOk = (d: Buffer): boolean => d[0] === 0x20 && d[3] === 0;
 
+/**
+ * The first source address (127.0.0.<n>) of the current measurement: each takes fresh ones, so the ports the last
+ * one left in TIME_WAIT do not slow (or refuse) its connects.
+ */
+let firstAddress = 2;
+
+/** Take source addresses for `n` connections (plus the warm one). */
+function reserveAddresses(n: number): void {
+  firstAddress += Math.ceil((n + 1) / PER_SOURCE_ADDRESS) + 1;
+  if (firstAddress > 250) firstAddress = 2;
+}
+
 function open(transport: Transport, port: number, i: number, tag: string): Promise<Idle> {
-  const localAddress = `127.0.0.${2 + Math.floor(i / PER_SOURCE_ADDRESS)}`;
+  const localAddress = `127.0.0.${firstAddress + Math.floor(i / PER_SOURCE_ADDRESS)}`;
   const packet = connectPacket(`idle-${tag}-${i}`);
   return new Promise((resolve, reject) => {
     if (transport === 'ws') {
@@ -146,9 +158,10 @@ async function measureWarren(n: number, transport: Transport): Promise<Result> {
   const port = first.port;
   child.on('message', (m: ChildReply) => replies.shift()?.(m));
   const tag = Date.now().toString(36);
+  reserveAddresses(n);
   // One connection first, kept open, so one-time costs (code, the core's first channel) are in the baseline rather
   // than spread over N.
-  const warm = await open(transport, port, 0, `${tag}-warm`);
+  const warm = await open(transport, port, n, `${tag}-warm`);
   await sleep(500);
   const before = await ask();
   const { conns, seconds } = await openAll(transport, port, n, tag);
@@ -179,7 +192,8 @@ async function measureMosquitto(n: number): Promise<Result> {
   try {
     const port = mosq.mqttPort as number;
     const tag = Date.now().toString(36);
-    const warm = await open('tcp', port, 0, `${tag}-warm`);
+    reserveAddresses(n);
+    const warm = await open('tcp', port, n, `${tag}-warm`);
     await sleep(500);
     const before = vmRss(mosq.pid);
     const { conns, seconds } = await openAll('tcp', port, n, tag);
