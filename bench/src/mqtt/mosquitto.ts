@@ -12,8 +12,8 @@ import { freePort, type StartedBroker } from '../brokers.js';
 /** Where Debian puts the broker. */
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
-/** Start Mosquitto and resolve once it accepts TCP connections. */
-export async function startMosquitto(timeoutMs = 10_000): Promise<StartedBroker> {
+/** Start Mosquitto and resolve once it accepts TCP connections (`pid`: its process, to read its memory). */
+export async function startMosquitto(timeoutMs = 10_000): Promise<StartedBroker & { pid: number }> {
   if (!existsSync(MOSQUITTO_BIN)) throw new Error('mosquitto is not installed (sudo apt-get install -y mosquitto)');
   const dir = mkdtempSync(path.join(tmpdir(), 'warren-bench-mosquitto-'));
   const port = await freePort();
@@ -59,5 +59,5 @@ export async function startMosquitto(timeoutMs = 10_000): Promise<StartedBroker>
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { name: 'Mosquitto', host: '127.0.0.1', port: 0, mqttPort: port, webMqttUrl: `ws://127.0.0.1:${wsPort}/ws`, ...(child.pid !== undefined ? { pid: child.pid } : {}), stop };
+  return { name: 'Mosquitto', host: '127.0.0.1', port: 0, mqttPort: port, webMqttUrl: `ws://127.0.0.1:${wsPort}/ws`, pid: child.pid ?? 0, stop };
 }

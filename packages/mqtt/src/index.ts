@@ -3,7 +3,7 @@
  * each listener (TCP 1883, TLS 8883, web-mqtt) hands it accepted streams.
  */
 export { createMqttService, DEFAULT_MQTT_OPTIONS, type MqttServerOptions, type MqttService, type MqttServiceContext } from './server.js';
-export { MqttServiceImpl, type MqttSessionView, type MqttStateView } from './service.js';
+export { MqttServiceImpl, type MqttDebugStats, type MqttSessionView, type MqttStateView } from './service.js';
 export { MqttConnection, ReasonCode, sharedQueueName, subscriptionQueueName } from './session/mqtt-connection.js';
 export { RetainedStore, type RetainedMessage } from './retained-store.js';
 export { PacketReader, ReadResult, parseWhole, type PacketSink } from './codec/packet-reader.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { BrokerApi, ConnectionInfo, Logger, StateLog } from '@warren/core';
 import { DEFAULT_SLOW_CONSUMER_TIMEOUT_MS, type ProtocolService } from '@warren/transport';
-import { MqttServiceImpl, type MqttStateView } from './service.js';
+import { MqttServiceImpl, type MqttDebugStats, type MqttStateView } from './service.js';
 
 /** Settings of the Mqtt adapter (shared by its TCP, TLS and WebSocket listeners). Every field but maxFrameSize is optional. */
 export interface MqttServerOptions {
@@ -90,6 +90,8 @@ export interface MqttService extends ProtocolService {
   readonly connectionCount: number;
   /** Its sessions and retained messages, for the management UI's MQTT view. */
   readonly state: MqttStateView;
+  /** Counts of the per-connection structures live connections made (tests and diagnostics; walks every connection). */
+  debugStats(): MqttDebugStats;
 }
 
 /**

@@ -22,7 +22,7 @@ import type { IConnectPacket } from 'mqtt-packet';
 import { publishToMessage } from './mapping.js';
 import { RetainedStore } from './retained-store.js';
 import { openMqttStateLog } from './state-log.js';
-import { MqttConnection, ReasonCode, subscriptionQueueName, type ConnectionLimits } from './session/mqtt-connection.js';
+import { MqttConnection, OwnedStructures, ReasonCode, subscriptionQueueName, type ConnectionLimits } from './session/mqtt-connection.js';
 import type { MqttRuntime, MqttStats, RuntimeOptions, SysEntry } from './session/runtime.js';
 import { sessionKey, SessionStore, type SessionState } from './session/session-store.js';
 
@@ -168,6 +168,18 @@ export class MqttServiceImpl implements MqttRuntime {
   /** Number of open MQTT connections. */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  debugStats(): MqttDebugStats {
+    const out: MqttDebugStats = { connections: this.#connections.size, subscriptionMaps: 0, inflightMaps: 0, aliasMaps: 0, sessionLists: 0 };
+    for (const conn of this.#connections) {
+      const bits = conn.ownedStructures();
+      if ((bits & OwnedStructures.Subscriptions) !== 0) out.subscriptionMaps++;
+      if ((bits & OwnedStructures.Inflight) !== 0) out.inflightMaps++;
+      if ((bits & OwnedStructures.Aliases) !== 0) out.aliasMaps++;
+      if ((bits & OwnedStructures.SessionLists) !== 0) out.sessionLists++;
+    }
+    return out;
   }
 
   handleConnection(stream: Duplex, info: ConnectionInfo): void {
@@ -407,6 +419,22 @@ export class MqttServiceImpl implements MqttRuntime {
   stateSync(): Promise<void> {
     return this.stateLog?.sync() ?? Promise.resolve();
   }
+}
+
+/**
+ * How many live connections made per-connection structures of their own ({@link MqttService.debugStats}): an idle
+ * connection (CONNECT, no SUBSCRIBE, no QoS 1/2 traffic) makes none of these.
+ */
+export interface MqttDebugStats {
+  connections: number;
+  /** Connections with subscription maps (made by the first SUBSCRIBE). */
+  subscriptionMaps: number;
+  /** Connections with in-flight QoS 1/2 state. */
+  inflightMaps: number;
+  /** Connections with topic alias maps. */
+  aliasMaps: number;
+  /** Connections whose session has its own subscription or QoS 2 lists. */
+  sessionLists: number;
 }
 
 /** One session as {@link MqttServiceImpl.state} describes it. */

@@ -37,4 +37,4 @@ export {
   DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
   OutboundWriter,
 } from './outbound-writer.js';
-export type { OutboundStream, OutboundWriterOptions } from './outbound-writer.js';
+export type { OutboundStream, OutboundWriterCounters, OutboundWriterOptions, WriterHost } from './outbound-writer.js';

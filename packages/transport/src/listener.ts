@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { PeerInfo } from './peer-info.js';
-import { onConnectionAuthenticated, peerCertificateOf, PendingConnections, rawSocketOf } from './pending-connections.js';
+import { onConnectionAuthenticated, peerCertificateOf, PendingConnections, rawSocketOf, releasePendingSlot } from './pending-connections.js';
 
 /** Server certificate material for a TLS listener (PEM strings or Buffers). */
 export interface TlsOptions {
@@ -156,7 +156,8 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
   };
   const ignore = (): void => {};
   // Listeners shared by every socket of this listener (`on`, not `once`, and no closure per socket: an idle
-  // connection then carries no listener objects of its own; 'close' is emitted once anyway).
+  // connection then carries no listener objects of its own; 'close' is emitted once anyway). Only TLS sockets need
+  // it: a plain socket is handed over as it is accepted, so the raw sockets still open are the count.
   const onHandedOverClose = (): void => {
     connectionCount--;
   };
@@ -192,9 +193,12 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
       const peer = peerCertificateOf(socket as tls.TLSSocket);
       if (peer !== undefined) info.peerCertificate = peer;
     }
+    forgetCachedAddresses(socket);
     onConnectionAuthenticated(socket, () => pending.release(raw));
-    connectionCount++;
-    socket.on('close', onHandedOverClose);
+    if (isTls) {
+      connectionCount++;
+      socket.on('close', onHandedOverClose);
+    }
     try {
       onConnection(socket, info);
     } catch (err) {
@@ -233,7 +237,7 @@ export async function listen(options: ListenerOptions, onConnection: ConnectionH
     name,
     port,
     get connectionCount() {
-      return connectionCount;
+      return isTls ? connectionCount : rawSockets.size;
     },
     get unauthenticatedCount() {
       return pending.count;
@@ -288,7 +292,8 @@ export function guardUnauthenticated(
   },
 ): void {
   server.on('connection', (raw: net.Socket) => {
-    if (!g.pending.admit(raw)) {
+    // The slot is freed at authentication, or by the close listener of trackRawSockets (one listener per socket).
+    if (!g.pending.admit(raw, false)) {
       g.report(
         new Error(
           `refused a connection from ${normalizeAddress(raw.remoteAddress)}: ${g.pending.max} connections are already waiting to authenticate`,
@@ -311,8 +316,8 @@ export function guardUnauthenticated(
         raw.destroy();
       }, g.handshakeTimeoutMs);
       timer.unref();
+      // Cleared by the close listener of trackRawSockets if the socket closes first.
       (raw as Timed)[HANDSHAKE_TIMER] = timer;
-      raw.once('close', () => clearHandshakeTimer(raw));
     }
   });
 }
@@ -335,16 +340,33 @@ export function tlsServerOptions(t: TlsOptions, handshakeTimeoutMs: number = DEF
   return out;
 }
 
+/**
+ * Drop the addresses Node cached on `socket` when they were read (its undocumented `_peername` and `_sockname`: two
+ * objects and their strings, some 170 bytes an idle connection would keep). The connection's info has them; Node
+ * asks the kernel again if they are read later (and answers undefined once the socket is closed).
+ */
+export function forgetCachedAddresses(socket: net.Socket): void {
+  const cached = socket as net.Socket & { _peername?: unknown; _sockname?: unknown };
+  if (cached._peername !== undefined) cached._peername = undefined;
+  if (cached._sockname !== undefined) cached._sockname = undefined;
+}
+
 const ignoreError = (): void => {};
-/** `this` is the socket: one shared function, so a socket carries no close closure of its own. */
+/**
+ * The one 'close' listener of every accepted raw socket (`this`; one shared function, so a socket carries no close
+ * closure of its own): forget it, free its unauthenticated slot, stop its handshake deadline.
+ */
 function forgetRawSocket(this: net.Socket & { [RAW_SET]?: Set<net.Socket> }): void {
   this[RAW_SET]?.delete(this);
+  releasePendingSlot(this);
+  clearHandshakeTimer(this);
 }
 const RAW_SET = Symbol('warren.rawSockets');
 
 /**
  * Keep every TCP socket `server` accepts in `sockets` until it closes (for TLS, including those still in the
- * handshake), so close() can destroy them; a socket error never goes unhandled.
+ * handshake), so close() can destroy them; a socket error never goes unhandled. Its close listener also does the
+ * cleanup of {@link guardUnauthenticated} (which relies on it).
  */
 export function trackRawSockets(server: net.Server, sockets: Set<net.Socket>): void {
   server.on('connection', (socket: net.Socket & { [RAW_SET]?: Set<net.Socket> }) => {

@@ -241,6 +241,47 @@ describe('OutboundWriter end and destroy', () => {
   });
 });
 
+describe('OutboundWriter on an idle connection', () => {
+  it('listens to its stream only once the stream refuses a write, and holds no closure or array before', async () => {
+    const sink = new Sink(4);
+    const before = OutboundWriter.counters();
+    const writer = new OutboundWriter(sink, { stallTimeoutMs: 1000 });
+    writer.setHost({ onWritable() {}, onStalled() {} });
+    expect(sink.listenerCount('drain')).toBe(0);
+    expect(sink.listenerCount('close')).toBe(0);
+    writer.write(b('ok'));
+    await nextTurn();
+    expect(sink.received).toBe('ok');
+    expect(sink.listenerCount('drain')).toBe(0);
+    expect(OutboundWriter.counters()).toEqual({ ...before, created: before.created + 1 });
+    // Two frames in one turn: the batch array is made, once.
+    writer.write(b('a'));
+    writer.write(b('b'));
+    await nextTurn();
+    expect(OutboundWriter.counters().batchArrays).toBe(before.batchArrays + 1);
+    sink.hold = true;
+    writer.write(b('longer than four bytes'));
+    writer.flush();
+    expect(sink.listenerCount('drain')).toBe(1);
+    expect(OutboundWriter.counters().drainListeners).toBe(before.drainListeners + 1);
+  });
+
+  it('tells its host when it drains below the low-water mark', async () => {
+    const sink = new Sink();
+    sink.hold = true;
+    const writer = new OutboundWriter(sink, { highWaterMark: 100, lowWaterMark: 10, maxBatchBytes: 1 });
+    let writable = 0;
+    writer.setHost({ onWritable: () => writable++ });
+    writer.write(Buffer.alloc(150));
+    expect(writer.writable).toBe(false);
+    sink.release();
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    await nextTurn();
+    expect(writable).toBe(1);
+    expect(writer.writable).toBe(true);
+  });
+});
+
 describe('OutboundWriter stall timeout (slow consumers)', () => {
   const options = (onStalled: () => void) => ({
     highWaterMark: 100,

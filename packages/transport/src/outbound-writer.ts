@@ -41,6 +41,32 @@ export const DEFAULT_END_GRACE_MS = 1000;
  */
 export const DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 60_000;
 
+/**
+ * What the writer tells its owner about (a protocol session, set with {@link OutboundWriter.setHost}): an object with
+ * methods rather than closures, so that a writer costs no closure per connection.
+ */
+export interface WriterHost {
+  /** The writer drained below its low-water mark after going over the high-water mark. */
+  onWritable(): void;
+  /** The output stayed over the high-water mark for the stall timeout (see {@link OutboundWriterOptions.onStalled}). */
+  onStalled?(): void;
+}
+
+/**
+ * What writers have made since the process started: how many writers, and how many of them needed a 'drain'
+ * listener or a batch array (see {@link OutboundWriter.counters}).
+ */
+export interface OutboundWriterCounters {
+  created: number;
+  drainListeners: number;
+  batchArrays: number;
+}
+
+const counters: OutboundWriterCounters = { created: 0, drainListeners: 0, batchArrays: 0 };
+
+/** The writer of a stream, for the shared 'drain' listener. */
+const WRITER = Symbol('warren.transport.writer');
+
 /** The optional parts of a Node stream the writer uses when present (sockets and Writables have them). */
 interface StreamExtras {
   destroyed?: boolean;
@@ -65,17 +91,25 @@ interface StreamExtras {
  *
  * Leaving the over-high-water state is detected on the stream's 'drain' event, so the stream's own highWaterMark
  * must be below the writer's (true for sockets: 16 KiB against 1 MiB).
+ *
+ * An idle connection keeps its writer for its whole life, so the writer holds no closure and no array until it needs
+ * one: the 'drain' listener (a function shared by all writers) is added at the first write the stream refuses, the
+ * stream closing is noticed through `stream.destroyed` rather than a 'close' listener, a batch of one buffer needs
+ * no array, and the owner is told about drains and stalls through its {@link WriterHost} methods.
  */
 export class OutboundWriter {
   readonly #stream: OutboundStream & StreamExtras;
   readonly #highWaterMark: number;
   readonly #lowWaterMark: number;
   readonly #maxBatchBytes: number;
-  readonly #stallTimeoutMs: number;
+  #stallTimeoutMs: number;
   readonly #onStalled: (() => void) | undefined;
+  #host: WriterHost | undefined;
 
-  /** Reused: emptied in place after each write to the stream. */
-  readonly #batch: Buffer[] = [];
+  /** The batch's first buffer (a batch of one needs no array). */
+  #first: Buffer | undefined;
+  /** The whole batch once it has two buffers or more: made at the first such batch, then reused (emptied in place). */
+  #rest: Buffer[] | undefined;
   #batchBytes = 0;
   /** Listed in {@link OutboundWriter.#due} for the end of this turn. */
   #scheduled = false;
@@ -90,7 +124,10 @@ export class OutboundWriter {
   #stallTimer: NodeJS.Timeout | undefined;
   /** onStalled was called; not again until a drain. */
   #stallReported = false;
-  readonly #drainCallbacks: Array<() => void> = [];
+  /** Made by the first {@link onDrain}. */
+  #drainCallbacks: Array<() => void> | undefined;
+  /** The shared 'drain' listener is on the stream (added at the first refused write). */
+  #drainListening = false;
   #sentBytes = 0;
   #sentBatches = 0;
 
@@ -105,8 +142,33 @@ export class OutboundWriter {
     this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.#stallTimeoutMs = options.onStalled !== undefined ? (options.stallTimeoutMs ?? 0) : 0;
     this.#onStalled = options.onStalled;
-    stream.on('drain', this.#onStreamDrain);
-    stream.on('close', this.#onStreamClose);
+    this.#stallOptionMs = options.stallTimeoutMs ?? 0;
+    counters.created++;
+  }
+
+  /**
+   * A copy of the process-wide {@link OutboundWriterCounters}, for tests and diagnostics: an idle connection's writer
+   * should have made neither a 'drain' listener nor a batch array.
+   */
+  static counters(): OutboundWriterCounters {
+    return { ...counters };
+  }
+
+  /** `stallTimeoutMs` as given (used once a host with `onStalled` is set). */
+  readonly #stallOptionMs: number;
+
+  /**
+   * Tell `host` about drains (after the {@link onDrain} callbacks) and, with a `stallTimeoutMs` in the options, about
+   * stalls (unless the options have their own `onStalled`).
+   */
+  setHost(host: WriterHost): void {
+    this.#host = host;
+    if (this.#onStalled === undefined && host.onStalled !== undefined) this.#stallTimeoutMs = this.#stallOptionMs;
+  }
+
+  /** The stream was closed under the writer (checked instead of listening for 'close'). */
+  get #streamGone(): boolean {
+    return this.#stream.destroyed === true;
   }
 
   /** Bytes not yet handed to the kernel: the current batch plus the stream's own buffer. */
@@ -132,14 +194,17 @@ export class OutboundWriter {
 
   /** False while {@link pendingBytes} is at or above the high-water mark (or after the writer closed). */
   get writable(): boolean {
-    return !this.#closed && this.pendingBytes < this.#highWaterMark;
+    return !this.#closed && !this.#streamGone && this.pendingBytes < this.#highWaterMark;
   }
 
   /** Queue `buf` for writing. Never throws; dropped silently once the writer is ended or destroyed. */
   write(buf: Buffer): void {
     if (this.#closed || buf.length === 0) return;
-    this.#batch.push(buf);
-    this.#batchBytes += buf.length;
+    if (this.#streamGone) {
+      this.#markClosed();
+      return;
+    }
+    this.#append(buf);
     if (!this.#overHighWater) {
       if (this.pendingBytes >= this.#highWaterMark) {
         this.#overHighWater = true;
@@ -164,13 +229,32 @@ export class OutboundWriter {
    * below the low-water mark.
    */
   onDrain(callback: () => void): void {
-    this.#drainCallbacks.push(callback);
+    (this.#drainCallbacks ??= []).push(callback);
+  }
+
+  #append(buf: Buffer): void {
+    if (this.#batchBytes === 0) {
+      this.#first = buf;
+    } else {
+      let rest = this.#rest;
+      if (rest === undefined) {
+        rest = this.#rest = [];
+        counters.batchArrays++;
+      }
+      if (rest.length === 0) rest.push(this.#first as Buffer);
+      rest.push(buf);
+    }
+    this.#batchBytes += buf.length;
   }
 
   /** Write the current batch now (unless the stream asked us to wait for 'drain'). */
   flush(): void {
     this.#scheduled = false;
     if (this.#closed || this.#stalled || this.#batchBytes === 0) return;
+    if (this.#streamGone) {
+      this.#markClosed();
+      return;
+    }
     const data = this.#takeBatch();
     let ok: boolean;
     try {
@@ -180,7 +264,15 @@ export class OutboundWriter {
       this.#markClosed();
       return;
     }
-    if (!ok) this.#stalled = true;
+    if (!ok) {
+      this.#stalled = true;
+      if (!this.#drainListening) {
+        this.#drainListening = true;
+        counters.drainListeners++;
+        (this.#stream as OutboundStream & { [WRITER]?: OutboundWriter })[WRITER] = this;
+        this.#stream.on('drain', onStreamDrain);
+      }
+    }
     this.#checkDrain();
   }
 
@@ -190,10 +282,7 @@ export class OutboundWriter {
    */
   end(last?: Buffer, graceMs: number = DEFAULT_END_GRACE_MS): void {
     if (this.#closed) return;
-    if (last !== undefined && last.length > 0) {
-      this.#batch.push(last);
-      this.#batchBytes += last.length;
-    }
+    if (last !== undefined && last.length > 0) this.#append(last);
     this.#scheduled = false;
     const data = this.#batchBytes > 0 ? this.#takeBatch() : undefined;
     this.#closed = true;
@@ -208,6 +297,7 @@ export class OutboundWriter {
       return;
     }
     if (stream.destroyed === true) return;
+    // Fires after the stream closed on its own too (the writer does not listen for 'close'): it then does nothing.
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined;
       if (stream.destroyed !== true) stream.destroy?.();
@@ -226,10 +316,15 @@ export class OutboundWriter {
     // Counted per batch, not per frame (management's send_oct / send_cnt).
     this.#sentBytes += this.#batchBytes;
     this.#sentBatches++;
-    const batch = this.#batch;
-    const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, this.#batchBytes);
-    // pop() keeps the array's backing store (length = 0 would drop it, and the next write allocate another).
-    while (batch.length > 0) batch.pop();
+    const first = this.#first as Buffer;
+    const rest = this.#rest;
+    let data = first;
+    if (rest !== undefined && rest.length > 0) {
+      data = Buffer.concat(rest, this.#batchBytes);
+      // pop() keeps the array's backing store (length = 0 would drop it, and the next write allocate another).
+      while (rest.length > 0) rest.pop();
+    }
+    this.#first = undefined;
     this.#batchBytes = 0;
     return data;
   }
@@ -249,12 +344,13 @@ export class OutboundWriter {
 
   #stallTimeout(): void {
     this.#stallTimer = undefined;
-    if (this.#closed || !this.#overHighWater) return;
+    if (this.#closed || !this.#overHighWater || this.#streamGone) return;
     // Drained under the high-water mark but not yet under the low one: the client reads, slowly. The next write
     // that reaches the mark starts another wait.
     if (this.pendingBytes < this.#highWaterMark) return;
     this.#stallReported = true;
-    this.#onStalled?.();
+    if (this.#onStalled !== undefined) this.#onStalled();
+    else this.#host?.onStalled?.();
   }
 
   #checkDrain(): void {
@@ -263,13 +359,16 @@ export class OutboundWriter {
     this.#overHighWater = false;
     this.#stallReported = false;
     this.#clearStallTimer();
-    for (const callback of this.#drainCallbacks) callback();
+    const callbacks = this.#drainCallbacks;
+    if (callbacks !== undefined) for (const callback of callbacks) callback();
+    this.#host?.onWritable();
   }
 
   #markClosed(): void {
     this.#closed = true;
     this.#clearStallTimer();
-    this.#batch.length = 0;
+    this.#first = undefined;
+    if (this.#rest !== undefined) this.#rest.length = 0;
     this.#batchBytes = 0;
     this.#scheduled = false;
   }
@@ -293,18 +392,17 @@ export class OutboundWriter {
     while (due.length > 0) due.pop();
   };
 
-  readonly #onStreamDrain = (): void => {
-    this.#stalled = false;
+  /** The stream drained its own buffer (the shared listener calls this). */
+  static streamDrained(writer: OutboundWriter): void {
+    writer.#stalled = false;
     // flush() re-checks the drain condition; with nothing batched check it directly.
-    if (this.#batchBytes > 0) this.flush();
-    else this.#checkDrain();
-  };
+    if (writer.#batchBytes > 0) writer.flush();
+    else writer.#checkDrain();
+  }
+}
 
-  readonly #onStreamClose = (): void => {
-    this.#markClosed();
-    if (this.#graceTimer !== undefined) {
-      clearTimeout(this.#graceTimer);
-      this.#graceTimer = undefined;
-    }
-  };
+/** The 'drain' listener of every writer's stream: one function, which finds the writer through {@link WRITER}. */
+function onStreamDrain(this: OutboundStream & { [WRITER]?: OutboundWriter }): void {
+  const writer = this[WRITER];
+  if (writer !== undefined) OutboundWriter.streamDrained(writer);
 }

@@ -33,8 +33,8 @@ export function onConnectionAuthenticated(connection: object, fn: () => void): v
   });
 }
 
-const RELEASE = Symbol('warren.pendingRelease');
-type Tracked = net.Socket & { [RELEASE]?: (() => void) | undefined };
+const PENDING = Symbol('warren.pendingConnections');
+type Tracked = net.Socket & { [PENDING]?: PendingConnections | undefined };
 
 /** Default cap on a listener's unauthenticated connections. */
 export const DEFAULT_MAX_UNAUTHENTICATED = 1000;
@@ -61,25 +61,37 @@ export class PendingConnections {
    * Count a newly accepted raw socket, or return false when the listener already holds its maximum (the caller
    * closes it). The slot is freed by {@link release} or when the socket closes, whichever comes first.
    */
-  admit(raw: net.Socket): boolean {
+  admit(raw: net.Socket, listen = true): boolean {
     if (this.#count >= this.#max) return false;
     this.#count++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.#count--;
-      (raw as Tracked)[RELEASE] = undefined;
-    };
-    (raw as Tracked)[RELEASE] = release;
-    raw.once('close', release);
+    // No closure per socket: the socket points at this counter, and one shared listener frees its slot (removed
+    // again at release, so an authenticated connection keeps nothing of this). Without `listen` the caller's own
+    // close listener calls releasePendingSlot (one listener per socket instead of two).
+    (raw as Tracked)[PENDING] = this;
+    if (listen) raw.on('close', onPendingClose);
     return true;
   }
 
   /** Free the slot of `raw` (its client authenticated). Idempotent. */
   release(raw: net.Socket): void {
-    (raw as Tracked)[RELEASE]?.();
+    if ((raw as Tracked)[PENDING] !== this) return;
+    (raw as Tracked)[PENDING] = undefined;
+    raw.removeListener('close', onPendingClose);
+    this.#count--;
   }
+}
+
+/**
+ * Free the unauthenticated slot `raw` holds, if any: for the close listener of a caller that admitted it without
+ * `listen`.
+ */
+export function releasePendingSlot(raw: net.Socket): void {
+  (raw as Tracked)[PENDING]?.release(raw);
+}
+
+/** The 'close' listener of every socket admitted with `listen` and still unauthenticated. */
+function onPendingClose(this: net.Socket): void {
+  releasePendingSlot(this);
 }
 
 /**

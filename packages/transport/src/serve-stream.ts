@@ -88,8 +88,8 @@ function onClose(this: ServedStream): void {
 
 /**
  * Serve `stream` with a new session until it closes (`context`, e.g. its connection info, is handed to
- * `createSession`): creates the writer (with the stall timeout wired to
- * `session.onStalled`) and the I/O, creates the session, registers it, and forwards data, end, error and close.
+ * `createSession`): creates the writer (the session is its host: drains reach `session.onWritable`, the stall
+ * timeout `session.onStalled`) and the I/O, creates the session, registers it, and forwards data, end, error and close.
  * Returns the session and its I/O (for tests and metrics).
  */
 export function serveStream<S extends StreamSession, I extends ConnectionIo = ConnectionIo, X = undefined>(
@@ -97,10 +97,8 @@ export function serveStream<S extends StreamSession, I extends ConnectionIo = Co
   options: ServeStreamOptions<S, I, X>,
   context?: X,
 ): { session: S; io: I } {
-  let served: Served<S, I, X> | undefined;
-  const writerOptions: OutboundWriterOptions = { ...options.writer };
-  if ((options.writer?.stallTimeoutMs ?? 0) > 0) writerOptions.onStalled = () => served?.session.onStalled?.();
-  const writer = new OutboundWriter(stream as unknown as OutboundStream, writerOptions);
+  // The shared writer options as they are: the session hears about drains and stalls as the writer's host.
+  const writer = new OutboundWriter(stream as unknown as OutboundStream, options.writer);
   const io = options.createIo !== undefined
     ? options.createIo(stream, writer)
     : (new ConnectionIo(stream, writer, options.readPauseBytes !== undefined ? { readPauseBytes: options.readPauseBytes } : {}) as I);
@@ -111,10 +109,10 @@ export function serveStream<S extends StreamSession, I extends ConnectionIo = Co
     io.destroy();
     throw err;
   }
-  served = { io, session, options };
+  const served: Served<S, I, X> = { io, session, options };
   (stream as unknown as { [SERVED]: Served<S, I, X> })[SERVED] = served;
   options.registry?.add(session);
-  writer.onDrain(() => session.onWritable());
+  writer.setHost(session);
   stream.on('data', onData);
   stream.on('end', onEnd);
   stream.on('error', onError);

@@ -10,7 +10,7 @@ import { wireCodeFor } from '../errors.js';
 import { checkTopicName } from '../topic.js';
 import { keepAliveWheel } from './keep-alive.js';
 import type { SessionState } from './session-store.js';
-import { Phase } from './state.js';
+import { EMPTY_LIST, Phase } from './state.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { persistQos2 } from './inbound-publish.js';
 import { recountNoLocal } from './subscriptions.js';
@@ -182,7 +182,7 @@ export function onConnect(c: MqttConnection, p: IConnectPacket): void {
   const session: SessionState =
     sessionPresent && previous !== undefined
       ? previous
-      : { vhost, clientId, user: { name: user.name, tags: [...user.tags] }, expiry, subscriptions: [], qos2Inbound: [], qos2Pubrel: [] };
+      : newSession(vhost, clientId, user, expiry);
   session.expiry = expiry;
   delete session.disconnectedAt;
   c.session = session;
@@ -324,3 +324,13 @@ export function connectionDetailsOf(c: MqttConnection): ConnectionDetails {
 
 /** An MQTT connection's one channel, as management shows it. */
 export const MQTT_CHANNEL_DETAILS: ChannelDetails = { number: 1, confirm: false, transactional: false, messagesUncommitted: 0, acksUncommitted: 0, messagesUnconfirmed: 0 };
+
+/**
+ * A new session's state. Its lists start as the shared {@link EMPTY_LIST} (and a user without tags shares it too): an
+ * idle clean-session client never subscribes, and costs no arrays.
+ */
+function newSession(vhost: string, clientId: string, user: User, expiry: number): SessionState {
+  const empty = EMPTY_LIST as never[];
+  const tags = user.tags.length === 0 ? empty : [...user.tags];
+  return { vhost, clientId, user: { name: user.name, tags }, expiry, subscriptions: empty, qos2Inbound: empty, qos2Pubrel: empty };
+}

@@ -11,7 +11,7 @@ import { ReasonCode } from '../codec/reason-codes.js';
 import { keepAliveWheel, type KeepAliveTarget } from './keep-alive.js';
 import type { SessionState } from './session-store.js';
 import type { MqttRuntime } from './runtime.js';
-import { EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type ConsumerSubscriptions, type Outbound, type ConnectionLimits } from './state.js';
+import { EMPTY_LIST, EMPTY_MAP, EMPTY_SET, Phase, type ActiveSubscription, type ConsumerSubscriptions, type Outbound, type ConnectionLimits } from './state.js';
 import { dispatch, onParseError } from './dispatch.js';
 import { handlePacket } from './reply-order.js';
 import { connectionDetailsOf, MQTT_CHANNEL_DETAILS, armKeepAlive, teardown } from './connect.js';
@@ -28,6 +28,18 @@ const ACK_CMDS = new Set<Packet['cmd']>(['puback', 'pubrec', 'pubrel', 'pubcomp'
 // lengths: 6.3 MB of heap (0.6 KiB per connection at 10,000) and 65k objects for every full collection to mark. Its
 // encoder is off the hot path here (PUBLISH and PUBACK have their own), so it computes them instead.
 mqttPacket.writeToStream.cacheNumbers = false;
+
+/** The bits of {@link MqttConnection.ownedStructures}. */
+export const OwnedStructures = {
+  /** Subscription maps and sets (made by the first SUBSCRIBE). */
+  Subscriptions: 1,
+  /** In-flight QoS 1/2 state: the outbound queue, pending acks, QoS 2 sets. */
+  Inflight: 2,
+  /** Topic alias maps (MQTT 5). */
+  Aliases: 4,
+  /** The session's own subscription or QoS 2 lists. */
+  SessionLists: 8,
+} as const;
 
 /** One MQTT connection. */
 export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink {
@@ -163,6 +175,22 @@ export class MqttConnection implements ChannelHost, KeepAliveTarget, PacketSink 
   pendingIdsW(): Set<number> {
     return (this.pendingIds as unknown) === EMPTY_SET ? (this.pendingIds = new Set()) : this.pendingIds;
   }
+  /**
+   * Which per-connection structures this connection has made for itself ({@link OwnedStructures} bits): the
+   * service's {@link MqttServiceImpl.debugStats} counts them, so a test can check that idle connections make none.
+   */
+  ownedStructures(): number {
+    let bits = 0;
+    const own = (x: unknown): boolean => x !== EMPTY_MAP && x !== EMPTY_SET;
+    if (own(this.subs) || own(this.byConsumer) || own(this.bindingRefs) || own(this.consuming) || own(this.declared)) bits |= OwnedStructures.Subscriptions;
+    if (this.outbound !== undefined || own(this.pendingAcks) || own(this.pendingIds) || own(this.pubrel) || own(this.qos2In)) bits |= OwnedStructures.Inflight;
+    if (own(this.outAliases) || own(this.inAliases)) bits |= OwnedStructures.Aliases;
+    const s = this.session;
+    if (s !== undefined && ((s.subscriptions as readonly unknown[]) !== EMPTY_LIST || (s.qos2Inbound as readonly unknown[]) !== EMPTY_LIST ||
+        (s.qos2Pubrel as readonly unknown[]) !== EMPTY_LIST)) bits |= OwnedStructures.SessionLists;
+    return bits;
+  }
+
   // ---- ChannelHost ---------------------------------------------------------------------------------------------
 
   get writable(): boolean {

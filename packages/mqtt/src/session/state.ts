@@ -8,6 +8,15 @@ import type { SubscriptionState } from './session-store.js';
 /** Shared empty placeholders; never written to (see the fields of {@link MqttConnection}). */
 export const EMPTY_MAP: ReadonlyMap<unknown, unknown> = new Map();
 export const EMPTY_SET: ReadonlySet<unknown> = new Set();
+/**
+ * The shared (frozen) empty list a new session starts with for its subscriptions and QoS 2 packet ids: those are
+ * replaced, never written in place, until the first SUBSCRIBE (see {@link sessionSubscriptionsW}).
+ */
+export const EMPTY_LIST: readonly never[] = Object.freeze([]);
+/** `session.subscriptions`, made writable (its own array) if it is still {@link EMPTY_LIST}. */
+export function sessionSubscriptionsW(session: { subscriptions: SubscriptionState[] }): SubscriptionState[] {
+  return (session.subscriptions as readonly unknown[]) === EMPTY_LIST ? (session.subscriptions = []) : session.subscriptions;
+}
 /** Where a connection is in its life. */
 export const Phase = { AwaitConnect: 0, Connected: 1, Closed: 2 } as const;
 /** One of {@link Phase}. */

@@ -8,7 +8,7 @@ import { ReasonCode, SUBACK_FAILURE_311 } from '../codec/reason-codes.js';
 import { wireCodeFor } from '../errors.js';
 import { checkTopicFilter, parseSharedFilter, topicMatches } from '../topic.js';
 import type { SessionState, SubscriptionState } from './session-store.js';
-import { Phase, SUBSCRIBE_SLICE, type SubscribeJob } from './state.js';
+import { Phase, SUBSCRIBE_SLICE, sessionSubscriptionsW, type SubscribeJob } from './state.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { barrierOf, durableChanges } from './reply-order.js';
 import { sendPublish } from './delivery.js';
@@ -144,7 +144,10 @@ export function subscribeSlice(c: MqttConnection, job: SubscribeJob): boolean {
   }
   // Re-subscribing moves a filter to the end of the session's list; new filters are appended.
   if (replaces) session.subscriptions = session.subscriptions.filter((s) => !added.has(s.filter) && c.subs.has(s.filter));
-  for (const s of added.values()) session.subscriptions.push(s);
+  if (added.size > 0) {
+    const list = sessionSubscriptionsW(session);
+    for (const s of added.values()) list.push(s);
+  }
   if (added.size > 0 || replaces) c.rt.sessions.changed(session);
   return true;
 }
