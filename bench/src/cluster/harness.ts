@@ -9,6 +9,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startEtcd, type TestEtcd } from '@warren/cluster/testing';
 
 const WARREN_BIN = fileURLToPath(new URL('../../../packages/server/dist/bin/warren.js', import.meta.url));
 
@@ -94,47 +95,6 @@ export class FaultProxy {
   close(): Promise<void> {
     this.cut();
     return new Promise((r) => this.#server.close(() => r()));
-  }
-}
-
-/** One etcd on loopback with its own data directory. */
-export class EtcdProcess {
-  #child: ChildProcess | undefined;
-  readonly dir = mkdtempSync(join(tmpdir(), 'warren-etcd-'));
-  clientPort = 0;
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
-  }
-
-  async start(): Promise<void> {
-    this.clientPort = await freePort();
-    const peerPort = await freePort();
-    this.#child = spawn(
-      'etcd',
-      [
-        '--data-dir', join(this.dir, 'data'),
-        '--listen-client-urls', this.endpoint,
-        '--advertise-client-urls', this.endpoint,
-        '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-        '--initial-cluster', `default=http://127.0.0.1:${peerPort}`,
-        '--log-level', 'error',
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitFor('etcd', () => portOpen(this.clientPort), 20_000);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -252,7 +212,7 @@ export interface ClusterView {
 
 /** etcd and N members on loopback. */
 export class LocalCluster {
-  readonly etcd = new EtcdProcess();
+  #etcd: TestEtcd | undefined;
   readonly members: MemberProcess[] = [];
   readonly dataRoot = mkdtempSync(join(tmpdir(), 'warren-cluster-'));
 
@@ -262,7 +222,9 @@ export class LocalCluster {
   ) {}
 
   async start(): Promise<void> {
-    await this.etcd.start();
+    // The cluster package's own test etcd (a private process, data directory and loopback ports).
+    this.#etcd = await startEtcd();
+    const etcdPort = Number(new URL(this.#etcd.endpoint).port);
     for (let i = 0; i < this.size; i++) {
       const ports: MemberPorts = {
         amqp: await freePort(),
@@ -272,7 +234,7 @@ export class LocalCluster {
         cluster: await freePort(),
       };
       this.members.push(
-        new MemberProcess(`m${i + 1}`, ports, this.etcd.clientPort, {
+        new MemberProcess(`m${i + 1}`, ports, etcdPort, {
           cluster: 'jepsen',
           leaseTtl: this.options.leaseTtl ?? 2,
           ackTimeoutMs: this.options.ackTimeoutMs ?? 1000,
@@ -337,7 +299,7 @@ export class LocalCluster {
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => m.kill()));
     await Promise.all(this.members.map((m) => m.etcdLink.close()));
-    await this.etcd.stop();
+    await this.#etcd?.stop();
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
 }
